@@ -1,0 +1,9 @@
+# The test command: gofmt, go vet, staticcheck, and go test -race over every module of the
+# workspace against local dynalite, versitygw and redis-server (started and stopped by the script).
+.PHONY: test quickstart
+test:
+	bash scripts/test.sh
+
+# The main demo on the embedded in-memory store: no AWS account needed.
+quickstart:
+	go run ./examples/quickstart
