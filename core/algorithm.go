@@ -1,0 +1,163 @@
+package core
+
+import (
+	"math"
+	"time"
+)
+
+// State is the per-(policy, key) state of the rate algorithms. Stores that apply the core
+// math under their own atomic primitive (memory, S3 compare-and-swap) persist it as is; the
+// zero State means "never seen".
+type State struct {
+	// Window is the start of the window Count belongs to, in Unix nanoseconds (fixed and
+	// sliding window).
+	Window int64 `json:"w,omitempty"`
+	// Count is the cost spent in that window.
+	Count int64 `json:"c,omitempty"`
+	// Prev is the cost spent in the window before it (sliding window).
+	Prev int64 `json:"p,omitempty"`
+	// TAT is the GCRA theoretical arrival time in Unix nanoseconds (token bucket).
+	TAT int64 `json:"t,omitempty"`
+}
+
+// Take spends cost under p at now, starting from st, and returns the new state and the
+// decision. A denial leaves the state unchanged. Take is pure: same inputs, same outputs. A
+// cost of 0 reports the current allowance without spending. Take does not validate p or cost;
+// callers do (see [CheckTake]).
+func (p Policy) Take(st State, cost int64, now time.Time) (State, Decision) {
+	return p.TakeNanos(st, cost, now.UnixNano())
+}
+
+// TakeNanos is [Policy.Take] with now in Unix nanoseconds.
+func (p Policy) TakeNanos(st State, cost int64, now int64) (State, Decision) {
+	switch p.Algorithm {
+	case FixedWindow:
+		return p.fixedWindow(st, cost, now)
+	case SlidingWindow:
+		return p.slidingWindow(st, cost, now)
+	case TokenBucket:
+		return p.gcra(st, cost, now)
+	}
+	return st, Decision{Policy: p}
+}
+
+// Expiry returns the Unix nanosecond time after which st no longer affects any decision, so a
+// store may forget it (and may set a TTL to it). It never depends on the caller's clock.
+func (p Policy) Expiry(st State) int64 {
+	switch p.Algorithm {
+	case FixedWindow:
+		_, end := p.WindowBounds(st.Window)
+		return end
+	case SlidingWindow:
+		// The count is still the "previous window" during the next window.
+		return st.Window + 2*int64(p.Window)
+	case TokenBucket:
+		return st.TAT
+	}
+	return 0
+}
+
+func (p *Policy) fixedWindow(st State, cost, now int64) (State, Decision) {
+	start, end := p.WindowBounds(now)
+	if st.Window != start {
+		st = State{Window: start}
+	}
+	d := Decision{Limit: p.Limit, ResetAfter: time.Duration(end - now), Policy: *p}
+	if st.Count+cost <= p.Limit {
+		st.Count += cost
+		d.Allowed = true
+	} else {
+		d.RetryAfter = time.Duration(end - now)
+	}
+	d.Remaining = p.Limit - st.Count
+	if d.Remaining < 0 {
+		d.Remaining = 0
+	}
+	return st, d
+}
+
+// SlidingWeight returns the previous window's count weighted by the part of it that still
+// overlaps the rolling window ending at now: floor(prev × (window − elapsed) / window),
+// computed in float64 in that order so that stores computing it elsewhere (a Lua script, say)
+// get the same value.
+func (p Policy) SlidingWeight(prev, now int64) int64 {
+	if prev == 0 {
+		return 0
+	}
+	start, _ := p.WindowBounds(now)
+	w := float64(p.Window)
+	return int64(math.Floor(float64(prev) * (w - float64(now-start)) / w))
+}
+
+// slidingCounts returns the current and previous counts as seen from now's window.
+func (p *Policy) slidingCounts(st State, start int64) (curr, prev int64) {
+	switch st.Window {
+	case start:
+		return st.Count, st.Prev
+	case start - int64(p.Window):
+		return 0, st.Count
+	}
+	return 0, 0
+}
+
+func (p *Policy) slidingWindow(st State, cost, now int64) (State, Decision) {
+	start, end := p.WindowBounds(now)
+	curr, prev := p.slidingCounts(st, start)
+	weighted := p.SlidingWeight(prev, now)
+	d := Decision{Limit: p.Limit, ResetAfter: time.Duration(end - now), Policy: *p}
+	if weighted+curr+cost <= p.Limit {
+		curr += cost
+		d.Allowed = true
+		st = State{Window: start, Count: curr, Prev: prev}
+	} else {
+		d.RetryAfter = p.slidingRetry(curr, prev, cost, now, start, end)
+	}
+	d.Remaining = p.Limit - weighted - curr
+	if d.Remaining < 0 {
+		d.Remaining = 0
+	}
+	return st, d
+}
+
+// slidingRetry returns when a cost denied at now could be allowed, assuming no other spending:
+// later in this window if the previous window's weight alone is in the way, otherwise in the
+// next window once the current count has decayed enough.
+func (p *Policy) slidingRetry(curr, prev, cost, now, start, end int64) time.Duration {
+	w := float64(p.Window)
+	// wait returns the elapsed time into a window at which floor(count × (w − e) / w) ≤ room.
+	wait := func(count, room int64) int64 {
+		if count <= room {
+			return 0
+		}
+		return int64(math.Ceil(w - float64(room)*w/float64(count)))
+	}
+	if curr+cost <= p.Limit {
+		if e := wait(prev, p.Limit-curr-cost); e > now-start {
+			return time.Duration(e - (now - start))
+		}
+		return 1 // rounding: the next nanosecond
+	}
+	return time.Duration(end - now + wait(curr, p.Limit-cost))
+}
+
+func (p *Policy) gcra(st State, cost, now int64) (State, Decision) {
+	t := p.interval()
+	tau := p.burst() * t // the bucket's capacity, in time
+	tat := st.TAT
+	if tat < now {
+		tat = now
+	}
+	newTAT := tat + cost*t
+	d := Decision{Limit: p.burst(), Policy: *p}
+	if newTAT-now <= tau {
+		st.TAT = newTAT
+		d.Allowed = true
+		d.Remaining = (now + tau - newTAT) / t
+		d.ResetAfter = time.Duration(newTAT - now)
+	} else {
+		d.RetryAfter = time.Duration(newTAT - now - tau)
+		d.Remaining = (now + tau - tat) / t
+		d.ResetAfter = time.Duration(tat - now)
+	}
+	return st, d
+}

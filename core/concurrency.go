@@ -1,0 +1,267 @@
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// ConcurrencyConfig configures a [ConcurrencyLimiter]. Zero values are the documented defaults;
+// the shared fields mean what they mean in [Config].
+type ConcurrencyConfig struct {
+	// Store holds the leases. Required.
+	Store ConcurrencyStore
+	// Policy is a Concurrency policy. Required unless PolicyFunc is set.
+	Policy Policy
+	// PolicyFunc returns the policy per key (plans), cached for PolicyCacheTTL. Optional.
+	PolicyFunc func(ctx context.Context, key string) (Policy, error)
+	// Key turns a request into the key. Optional. Default: [KeyByIP].
+	Key KeyFunc
+	// Timeout is the per-call time budget. Optional. Default: DefaultTimeout.
+	Timeout time.Duration
+	// Failure is what happens when the store fails. Optional. Default: FailOpen (the request
+	// runs without a lease).
+	Failure FailurePolicy
+	// Fallback is the local store for FailFallback. Required with FailFallback.
+	Fallback ConcurrencyStore
+	// FallbackInstances divides the limit for the fallback store. Optional. Default: 1.
+	FallbackInstances int
+	// Breaker configures the circuit breaker. Optional.
+	Breaker BreakerConfig
+	// PolicyCacheTTL and PolicyCacheSize bound the PolicyFunc cache. Optional.
+	PolicyCacheTTL  time.Duration
+	PolicyCacheSize int
+	// MaxKeyLen is the longest key accepted. Optional. Default: DefaultMaxKeyLen.
+	MaxKeyLen int
+	// Shadow evaluates and reports but never denies. Optional.
+	Shadow bool
+	// Observer receives every decision and store error. Optional.
+	Observer Observer
+	// Now is the clock. Optional. Default: time.Now.
+	Now func() time.Time
+}
+
+// ConcurrencyLimiter bounds how many requests per key run at once, across every instance that
+// shares its store. Each admitted request holds a lease that expires unless extended, so a
+// crashed instance cannot leak a slot. Safe for concurrent use.
+type ConcurrencyLimiter struct {
+	lim    Limiter // the shared machinery: budget, breaker, failure policy, observer, clock
+	cstore ConcurrencyStore
+	cfall  ConcurrencyStore
+	rule   rule
+}
+
+// NewConcurrencyLimiter validates cfg and returns a limiter.
+func NewConcurrencyLimiter(cfg ConcurrencyConfig) (*ConcurrencyLimiter, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("core: ConcurrencyConfig.Store is required (core/memstore is the in-process store)")
+	}
+	c := &ConcurrencyLimiter{
+		lim: Limiter{
+			timeout:   cfg.Timeout,
+			failure:   cfg.Failure,
+			instances: max(cfg.FallbackInstances, 1),
+			breaker:   newBreaker(cfg.Breaker),
+			maxKeyLen: cfg.MaxKeyLen,
+			shadow:    cfg.Shadow,
+			observer:  cfg.Observer,
+			now:       cfg.Now,
+		},
+		cstore: cfg.Store,
+		cfall:  cfg.Fallback,
+		rule:   rule{Limit: Limit{Policy: cfg.Policy, PolicyFunc: cfg.PolicyFunc}, key: cfg.Key},
+	}
+	var fb any
+	if cfg.Fallback != nil {
+		fb = cfg.Fallback
+	}
+	if err := c.lim.checkCommon(cfg.Store, fb, cfg.Failure); err != nil {
+		return nil, err
+	}
+	if c.rule.key == nil {
+		c.rule.key = KeyByIP()
+	}
+	if cfg.PolicyFunc != nil {
+		c.lim.policies = newPolicyCache(cfg.PolicyCacheSize, cfg.PolicyCacheTTL)
+	} else if err := CheckLease(cfg.Policy, "x"); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Lease is a held concurrency slot. Release it when the work ends (adapters do, on every exit
+// path); Extend it before it expires when the work runs long. A nil *Lease (no slot was taken,
+// e.g. under FailOpen) is valid: its methods do nothing. Safe for concurrent use.
+type Lease struct {
+	c        *ConcurrencyLimiter
+	store    ConcurrencyStore
+	key      string
+	id       string
+	policy   Policy
+	mu       sync.Mutex
+	released bool
+}
+
+// Policy returns the policy the lease was granted under.
+func (l *Lease) Policy() Policy {
+	if l == nil {
+		return Policy{}
+	}
+	return l.policy
+}
+
+// Acquire takes a slot for req now. It returns the lease (nil when denied, or when a failure
+// policy let the request run without one), the result for headers, and an error when no
+// decision could be made (see [Limiter.Allow]).
+func (c *ConcurrencyLimiter) Acquire(ctx context.Context, req Request) (*Lease, Result, error) {
+	key, err := c.rule.key(req)
+	if err != nil {
+		if !errors.Is(err, ErrMissingKey) && !errors.Is(err, ErrInvalidKey) {
+			err = errors.Join(ErrMissingKey, err)
+		}
+		return nil, Result{}, err
+	}
+	return c.AcquireKeyAt(ctx, key, c.lim.now())
+}
+
+// AcquireKeyAt takes a slot for an explicit key at the given time.
+func (c *ConcurrencyLimiter) AcquireKeyAt(ctx context.Context, key string, now time.Time) (*Lease, Result, error) {
+	if key == "" {
+		return nil, Result{}, ErrMissingKey
+	}
+	if len(key) > c.lim.maxKeyLen {
+		return nil, Result{}, ErrKeyTooLong
+	}
+	p := c.rule.Policy
+	if c.rule.PolicyFunc != nil {
+		var err error
+		if p, err = c.lim.policies.getAny(ctx, c.rule.PolicyFunc, key, now, true); err != nil {
+			return nil, Result{}, err
+		}
+	}
+	id := newLeaseID()
+	n := now.UnixNano()
+	var d Decision
+	ev := Event{}
+	store := c.cstore
+	err := errBreakerOpen
+	if c.lim.breaker.allow(n) {
+		var start time.Time
+		if c.lim.observer != nil {
+			start = time.Now()
+		}
+		sctx, cancel := c.budget(ctx)
+		d, err = c.cstore.Acquire(sctx, key, p, id, now)
+		cancel()
+		if c.lim.observer != nil {
+			ev.Latency = time.Since(start)
+		}
+		if err != nil && isCallerError(err) {
+			return nil, Result{}, err
+		}
+		if err != nil && ctx.Err() != nil {
+			return nil, Result{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, ctx.Err())
+		}
+		if err != nil {
+			if c.lim.breaker.failure(n) && c.lim.observer != nil {
+				c.lim.observer.Observe(ctx, Event{Kind: EventBreakerOpen, Err: err})
+			}
+		} else if c.lim.breaker.success() && c.lim.observer != nil {
+			c.lim.observer.Observe(ctx, Event{Kind: EventBreakerClosed})
+		}
+	}
+	if err != nil {
+		ev2 := Event{Kind: EventStoreError, Key: key, Err: err, Latency: ev.Latency, Decision: Decision{Policy: p}}
+		switch c.lim.failure {
+		case FailOpen:
+			ev2.Degraded = DegradedOpen
+			d, store = Decision{Allowed: true, Limit: p.Limit, Remaining: p.Limit - 1, Policy: p}, nil
+		case FailClosed:
+			ev2.Degraded = DegradedClosed
+		case FailFallback:
+			ev2.Degraded = DegradedFallback
+			store = c.cfall
+			p = FallbackPolicy(p, c.lim.instances)
+			d, err = store.Acquire(ctx, key, p, id, now)
+		}
+		if c.lim.observer != nil {
+			c.lim.observer.Observe(ctx, ev2)
+		}
+		ev.Degraded = ev2.Degraded
+		if ev2.Degraded == DegradedClosed || err != nil && ev2.Degraded == DegradedFallback {
+			return nil, Result{Degraded: ev.Degraded}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		}
+	}
+	if !d.Allowed && c.lim.shadow {
+		d.Shadow = true
+	}
+	res := Result{Allowed: d.Allowed || d.Shadow}
+	res.add(d, ev.Degraded)
+	if c.lim.observer != nil {
+		ev.Kind, ev.Key, ev.Decision = EventDecision, key, d
+		c.lim.observer.Observe(ctx, ev)
+	}
+	if !d.Allowed || store == nil {
+		return nil, res, nil
+	}
+	return &Lease{c: c, store: store, key: key, id: id, policy: p}, res, nil
+}
+
+func (c *ConcurrencyLimiter) budget(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.lim.timeout > 0 {
+		return context.WithTimeout(ctx, c.lim.timeout)
+	}
+	return ctx, func() {}
+}
+
+// Release frees the slot. It is idempotent; only the first call talks to the store. The
+// store call gets its own time budget and survives ctx's cancellation (a request that ended
+// must still give its slot back).
+func (l *Lease) Release(ctx context.Context) error {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	if l.released {
+		l.mu.Unlock()
+		return nil
+	}
+	l.released = true
+	l.mu.Unlock()
+	sctx, cancel := l.c.budget(context.WithoutCancel(ctx))
+	defer cancel()
+	err := l.store.Release(sctx, l.key, l.policy, l.id, l.c.lim.now())
+	if err != nil && l.c.lim.observer != nil {
+		l.c.lim.observer.Observe(ctx, Event{Kind: EventStoreError, Key: l.key, Err: err, Decision: Decision{Policy: l.policy}})
+	}
+	return err
+}
+
+// Extend renews the lease for another Policy().Lease from now. [ErrLeaseNotFound] means the
+// lease expired and its slot may be someone else's.
+func (l *Lease) Extend(ctx context.Context) error {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	released := l.released
+	l.mu.Unlock()
+	if released {
+		return ErrLeaseNotFound
+	}
+	sctx, cancel := l.c.budget(ctx)
+	defer cancel()
+	_, err := l.store.Extend(sctx, l.key, l.policy, l.id, l.c.lim.now())
+	return err
+}
+
+// newLeaseID returns 128 random bits in hex.
+func newLeaseID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

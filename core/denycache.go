@@ -1,0 +1,115 @@
+package core
+
+import (
+	"sync"
+)
+
+// denyCache remembers denials: a key denied until T for a cost c is denied locally, with no
+// store call, for any cost >= c until T. A flood of denied requests thus costs the backend
+// nothing, as in Envoy's ratelimit service. It is bounded: a full shard first drops expired
+// entries, then an arbitrary one (a dropped entry only costs one extra store call).
+type denyCache struct {
+	shards []denyShard
+	perCap int
+}
+
+type denyKey struct{ name, key string }
+
+type denyEntry struct {
+	until, reset int64 // Unix ns
+	cost, limit  int64
+}
+
+type denyShard struct {
+	mu sync.Mutex
+	m  map[denyKey]denyEntry
+}
+
+const denyShards = 16
+
+func newDenyCache(size int) *denyCache {
+	if size <= 0 {
+		return nil
+	}
+	c := &denyCache{shards: make([]denyShard, denyShards), perCap: max(size/denyShards, 1)}
+	for i := range c.shards {
+		c.shards[i].m = make(map[denyKey]denyEntry)
+	}
+	return c
+}
+
+func (c *denyCache) shard(k denyKey) *denyShard {
+	return &c.shards[fnv32(k.key)^fnv32(k.name)]
+}
+
+// get returns the cached denial for a cost at now, if any.
+func (c *denyCache) get(p *Policy, key string, cost, now int64) (Decision, bool) {
+	if c == nil {
+		return Decision{}, false
+	}
+	k := denyKey{p.Name, key}
+	s := c.shard(k)
+	s.mu.Lock()
+	e, ok := s.m[k]
+	if ok && now >= e.until {
+		delete(s.m, k)
+		ok = false
+	}
+	s.mu.Unlock()
+	if !ok || cost < e.cost {
+		return Decision{}, false
+	}
+	return Decision{
+		Limit: e.limit, RetryAfter: durNs(e.until - now), ResetAfter: durNs(e.reset - now), Policy: *p,
+	}, true
+}
+
+func (c *denyCache) put(key string, d *Decision, cost, now int64) {
+	if c == nil || d.RetryAfter <= 0 {
+		return
+	}
+	k := denyKey{d.Policy.Name, key}
+	e := denyEntry{until: now + int64(d.RetryAfter), reset: now + int64(d.ResetAfter), cost: cost, limit: d.Limit}
+	s := c.shard(k)
+	s.mu.Lock()
+	if old, ok := s.m[k]; ok && old.until >= e.until && old.cost <= e.cost {
+		s.mu.Unlock()
+		return
+	}
+	if _, ok := s.m[k]; !ok && len(s.m) >= c.perCap {
+		for kk, ee := range s.m {
+			if ee.until <= now {
+				delete(s.m, kk)
+			}
+		}
+		for kk := range s.m {
+			if len(s.m) < c.perCap {
+				break
+			}
+			delete(s.m, kk)
+		}
+	}
+	s.m[k] = e
+	s.mu.Unlock()
+}
+
+func (c *denyCache) forget(name, key string) {
+	if c == nil {
+		return
+	}
+	k := denyKey{name, key}
+	s := c.shard(k)
+	s.mu.Lock()
+	delete(s.m, k)
+	s.mu.Unlock()
+}
+
+// fnv32 is FNV-1a reduced to a shard index.
+func fnv32(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h % denyShards
+}

@@ -1,0 +1,24 @@
+// Package core is Tollgate's framework-neutral limiter. It answers one question: may this key
+// spend this cost under this policy now? It imports no web framework and no AWS package.
+//
+// The parts:
+//
+//   - [Policy]: a name, an algorithm ([FixedWindow], [SlidingWindow], [TokenBucket] as GCRA,
+//     [Concurrency]) and its numbers. The pure algorithm code ([Policy.Take], [AcquireLease])
+//     lives here once; every store either applies it under its own atomic primitive or
+//     expresses the same arithmetic natively, and the conformance suite in core/storetest proves
+//     that every store returns the same [Decision] for the same sequence of (time, cost).
+//   - [Store] and [ConcurrencyStore]: where the shared state lives (core/memstore in process;
+//     DynamoDB, S3 and Redis stores in their own packages).
+//   - [Request] and [KeyFunc]: what a framework adapter shows the core of a request, and how a
+//     request becomes a key (client IP behind trusted proxies, a header, the route, composites).
+//   - [Limiter] and [ConcurrencyLimiter]: several limits per request, per-key dynamic policies,
+//     cost per request, a per-decision time budget, a failure policy with a circuit breaker, a
+//     denial cache, shadow mode and an [Observer].
+//   - Header rendering ([SetHeaders]) for the IETF RateLimit and RateLimit-Policy fields,
+//     Retry-After and the optional X-RateLimit-* fields, and the RFC 9457 problem+json body
+//     ([ProblemJSON]) of a denial.
+//
+// Time is always injected: stores take a now argument, and limiters take a clock in their
+// Config, so tests drive a fake clock instead of sleeping.
+package core

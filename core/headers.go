@@ -1,0 +1,148 @@
+package core
+
+import (
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Response header names. RateLimit and RateLimit-Policy follow
+// draft-ietf-httpapi-ratelimit-headers (structured fields); X-RateLimit-* are the legacy
+// de-facto fields, off by default.
+const (
+	HeaderRateLimit          = "RateLimit"
+	HeaderRateLimitPolicy    = "RateLimit-Policy"
+	HeaderRetryAfter         = "Retry-After"
+	HeaderXRateLimitLimit    = "X-RateLimit-Limit"
+	HeaderXRateLimitRemain   = "X-RateLimit-Remaining"
+	HeaderXRateLimitReset    = "X-RateLimit-Reset"
+	HeaderContentType        = "Content-Type"
+	ContentTypeProblemJSON   = "application/problem+json"
+	ProblemTypeQuotaExceeded = "https://iana.org/assignments/http-problem-types#quota-exceeded"
+)
+
+// HeaderOptions selects the rate-limit headers an adapter writes.
+type HeaderOptions struct {
+	// Legacy adds X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset (delta
+	// seconds) of the binding decision. Optional. Default: off.
+	Legacy bool
+	// Omit writes no RateLimit / RateLimit-Policy fields (Retry-After is still written on
+	// denials, as RFC 9110 §10.2.3 intends). Optional. Default: off.
+	Omit bool
+}
+
+// SetHeaders writes the rate-limit headers of r through set (which should replace any
+// existing value): RateLimit-Policy and RateLimit for every decision made by a store, the
+// legacy fields if asked, and Retry-After (delta-seconds, rounded up, at least 1) on an
+// enforced denial. A fail-open result gets only what is known: no RateLimit fields, since the
+// store did not answer.
+func SetHeaders(set func(key, value string), r *Result, o HeaderOptions) {
+	if r.n > 0 && !o.Omit && r.Degraded != DegradedOpen {
+		if r.n == 1 {
+			set(HeaderRateLimitPolicy, PolicyHeader(r.d[0].Policy))
+		} else {
+			var b []byte
+			for i := 0; i < r.n; i++ {
+				if i > 0 {
+					b = append(b, ", "...)
+				}
+				b = append(b, PolicyHeader(r.d[i].Policy)...)
+			}
+			set(HeaderRateLimitPolicy, string(b))
+		}
+		var buf [128]byte
+		set(HeaderRateLimit, string(AppendRateLimit(buf[:0], r)))
+		if o.Legacy {
+			d := r.binding()
+			set(HeaderXRateLimitLimit, strconv.FormatInt(d.Limit, 10))
+			set(HeaderXRateLimitRemain, strconv.FormatInt(d.Remaining, 10))
+			set(HeaderXRateLimitReset, strconv.FormatInt(Seconds(d.ResetAfter), 10))
+		}
+	}
+	if !r.Allowed {
+		if ra := r.RetryAfter(); ra > 0 {
+			set(HeaderRetryAfter, strconv.FormatInt(max(Seconds(ra), 1), 10))
+		}
+	}
+}
+
+// binding returns the decision that matters most: the enforced denial, or else the one with
+// the least remaining.
+func (r *Result) binding() Decision {
+	if d, ok := r.Denial(); ok {
+		return d
+	}
+	b := r.d[0]
+	for i := 1; i < r.n; i++ {
+		if r.d[i].Remaining < b.Remaining {
+			b = r.d[i]
+		}
+	}
+	return b
+}
+
+// AppendRateLimit appends the RateLimit field value of r to dst:
+// `"name";r=REMAINING;t=SECONDS` per decision, comma-separated; t is omitted for concurrency.
+func AppendRateLimit(dst []byte, r *Result) []byte {
+	for i := 0; i < r.n; i++ {
+		d := &r.d[i]
+		if i > 0 {
+			dst = append(dst, ", "...)
+		}
+		dst = append(dst, '"')
+		dst = append(dst, d.Policy.Name...)
+		dst = append(dst, `";r=`...)
+		dst = strconv.AppendInt(dst, d.Remaining, 10)
+		if d.Policy.Algorithm != Concurrency {
+			dst = append(dst, ";t="...)
+			dst = strconv.AppendInt(dst, Seconds(d.ResetAfter), 10)
+		}
+	}
+	return dst
+}
+
+// Seconds rounds d up to whole seconds, as delta-seconds fields need.
+func Seconds(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Second - 1) / time.Second)
+}
+
+var policyHeaders struct {
+	sync.RWMutex
+	m map[Policy]string
+}
+
+// PolicyHeader returns the RateLimit-Policy item of p: `"name";q=LIMIT;w=SECONDS`, with
+// qu="concurrent-requests" instead of w for concurrency policies and no w for calendar
+// months (whose length varies). Values are cached per policy, so the hot path does not
+// allocate.
+func PolicyHeader(p Policy) string {
+	policyHeaders.RLock()
+	v, ok := policyHeaders.m[p]
+	policyHeaders.RUnlock()
+	if ok {
+		return v
+	}
+	b := []byte{'"'}
+	b = append(b, p.Name...)
+	b = append(b, `";q=`...)
+	b = strconv.AppendInt(b, p.Limit, 10)
+	switch {
+	case p.Algorithm == Concurrency:
+		b = append(b, `;qu="concurrent-requests"`...)
+	case p.Calendar == Monthly:
+	default:
+		b = append(b, ";w="...)
+		b = strconv.AppendInt(b, Seconds(p.Window), 10)
+	}
+	v = string(b)
+	policyHeaders.Lock()
+	if policyHeaders.m == nil || len(policyHeaders.m) > 4096 {
+		policyHeaders.m = make(map[Policy]string)
+	}
+	policyHeaders.m[p] = v
+	policyHeaders.Unlock()
+	return v
+}

@@ -1,0 +1,366 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// DefaultTimeout is the default per-decision time budget for stores that do I/O.
+const DefaultTimeout = 100 * time.Millisecond
+
+// DefaultMaxKeyLen is the default longest key a limiter accepts.
+const DefaultMaxKeyLen = 1024
+
+// ErrKeyTooLong is returned for a key longer than Config.MaxKeyLen; it wraps [ErrInvalidKey].
+var ErrKeyTooLong = fmt.Errorf("%w: key too long", ErrInvalidKey)
+
+// Limit is one rule of a [Limiter]: a policy, the key it counts under, and the cost of a
+// request.
+type Limit struct {
+	// Policy is the rule's policy. Required unless PolicyFunc is set.
+	Policy Policy
+	// PolicyFunc returns the policy for a key: API-key plans and tiers. Its answers are cached
+	// per key for Config.PolicyCacheTTL. An error wrapping [ErrMissingKey] (an unknown API
+	// key) is a client error; any other error fails the request with 503. Each plan's
+	// policy should carry its own name ("free", "pro"). Optional.
+	PolicyFunc func(ctx context.Context, key string) (Policy, error)
+	// Key turns a request into the key. Optional. Default: Config.Key.
+	Key KeyFunc
+	// Cost returns a request's weight. Optional. Default: 1 per request.
+	Cost func(Request) int64
+	// Shadow evaluates and reports this limit but never enforces it. Optional.
+	Shadow bool
+}
+
+// Config configures a [Limiter]. Zero values are the documented defaults.
+type Config struct {
+	// Store holds the shared state. Required (core/memstore is the in-process default).
+	Store Store
+	// Limits are checked in order; all must pass. 1 to MaxLimits. A request denied by one
+	// limit may already have spent from the limits before it, so put the limit that denies
+	// most often first. Limits after an enforced denial are not evaluated.
+	Limits []Limit
+	// Key is the key function of limits that set none. Optional. Default: [KeyByIP].
+	Key KeyFunc
+	// Timeout is the per-decision time budget of a store call (a context deadline); past it
+	// the failure policy decides. Optional. Default: DefaultTimeout. Negative: no deadline.
+	// Stores that implement [InProcess] never get a deadline.
+	Timeout time.Duration
+	// Failure is what happens when the store fails. Optional. Default: FailOpen.
+	Failure FailurePolicy
+	// Fallback is the local store used under FailFallback (a core/memstore). Required with
+	// FailFallback.
+	Fallback Store
+	// FallbackInstances divides every limit for the fallback store (see [FallbackPolicy]).
+	// Optional. Default: 1.
+	FallbackInstances int
+	// Breaker configures the circuit breaker in front of the store. Optional.
+	Breaker BreakerConfig
+	// DenialCacheSize bounds the denial cache (entries). Optional. Default: 10,000.
+	// Negative disables it.
+	DenialCacheSize int
+	// PolicyCacheTTL is how long PolicyFunc answers are kept. Optional. Default: 1m.
+	PolicyCacheTTL time.Duration
+	// PolicyCacheSize bounds the policy cache (entries). Optional. Default: 10,000.
+	PolicyCacheSize int
+	// MaxKeyLen is the longest key accepted, in bytes. Optional. Default: DefaultMaxKeyLen.
+	MaxKeyLen int
+	// Shadow puts every limit in shadow mode: evaluate, emit headers and events, never deny.
+	Shadow bool
+	// Observer receives every decision and store error. Optional.
+	Observer Observer
+	// Now is the clock. Optional. Default: time.Now.
+	Now func() time.Time
+}
+
+// Limiter decides whether requests may proceed under several limits. It is safe for
+// concurrent use; build it once with [NewLimiter] and share it.
+type Limiter struct {
+	store     Store
+	limits    []rule
+	timeout   time.Duration
+	failure   FailurePolicy
+	fallback  Store
+	instances int
+	breaker   *breaker
+	deny      *denyCache
+	policies  *policyCache
+	maxKeyLen int
+	shadow    bool
+	observer  Observer
+	now       func() time.Time
+}
+
+type rule struct {
+	Limit
+	key KeyFunc
+}
+
+// NewLimiter validates cfg and returns a limiter, or an error saying what is wrong.
+func NewLimiter(cfg Config) (*Limiter, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("core: Config.Store is required (core/memstore is the in-process store)")
+	}
+	if len(cfg.Limits) == 0 || len(cfg.Limits) > MaxLimits {
+		return nil, fmt.Errorf("core: a limiter needs 1 to %d limits, got %d", MaxLimits, len(cfg.Limits))
+	}
+	l := &Limiter{
+		store:     cfg.Store,
+		timeout:   cfg.Timeout,
+		failure:   cfg.Failure,
+		fallback:  cfg.Fallback,
+		instances: max(cfg.FallbackInstances, 1),
+		breaker:   newBreaker(cfg.Breaker),
+		maxKeyLen: cfg.MaxKeyLen,
+		shadow:    cfg.Shadow,
+		observer:  cfg.Observer,
+		now:       cfg.Now,
+	}
+	if err := l.checkCommon(cfg.Store, cfg.Fallback, cfg.Failure); err != nil {
+		return nil, err
+	}
+	switch {
+	case cfg.DenialCacheSize == 0:
+		l.deny = newDenyCache(10000)
+	case cfg.DenialCacheSize > 0:
+		l.deny = newDenyCache(cfg.DenialCacheSize)
+	}
+	names := map[string]bool{}
+	dynamic := false
+	for i, lim := range cfg.Limits {
+		r := rule{Limit: lim, key: lim.Key}
+		if r.key == nil {
+			r.key = cfg.Key
+		}
+		if r.key == nil {
+			r.key = KeyByIP()
+		}
+		if lim.PolicyFunc != nil {
+			dynamic = true
+		} else {
+			if err := lim.Policy.Validate(); err != nil {
+				return nil, fmt.Errorf("core: limit %d: %w", i, err)
+			}
+			if lim.Policy.Algorithm == Concurrency {
+				return nil, fmt.Errorf("core: limit %d: concurrency policies belong in a ConcurrencyLimiter", i)
+			}
+			if names[lim.Policy.Name] {
+				return nil, fmt.Errorf("core: limit %d: policy name %q is used twice; names identify state", i, lim.Policy.Name)
+			}
+			names[lim.Policy.Name] = true
+		}
+		l.limits = append(l.limits, r)
+	}
+	if dynamic {
+		l.policies = newPolicyCache(cfg.PolicyCacheSize, cfg.PolicyCacheTTL)
+	}
+	return l, nil
+}
+
+// checkCommon applies the defaults and checks shared by both limiter kinds.
+func (l *Limiter) checkCommon(store, fallback any, failure FailurePolicy) error {
+	if l.timeout == 0 {
+		l.timeout = DefaultTimeout
+	}
+	if ip, ok := store.(InProcess); ok && ip.InProcess() {
+		l.timeout = -1
+	}
+	if l.maxKeyLen <= 0 {
+		l.maxKeyLen = DefaultMaxKeyLen
+	}
+	if l.now == nil {
+		l.now = time.Now
+	}
+	switch failure {
+	case FailOpen, FailClosed:
+	case FailFallback:
+		if fallback == nil {
+			return errors.New("core: FailFallback needs Config.Fallback (a core/memstore store)")
+		}
+	default:
+		return fmt.Errorf("core: unknown failure policy %d", failure)
+	}
+	return nil
+}
+
+// Allow decides whether req may proceed now, spending one unit (or the limit's Cost) from
+// every limit. The error is non-nil only when no decision could be made for the request: a key
+// function error or a key refused ([ErrMissingKey], [ErrInvalidKey]), a cost the policy can
+// never allow, a PolicyFunc failure, or a store failure under FailClosed
+// ([ErrStoreUnavailable]). Map it with [StatusFor].
+func (l *Limiter) Allow(ctx context.Context, req Request) (Result, error) {
+	return l.AllowAt(ctx, req, l.now())
+}
+
+// AllowAt is [Limiter.Allow] at the given time.
+func (l *Limiter) AllowAt(ctx context.Context, req Request, now time.Time) (Result, error) {
+	res := Result{Allowed: true}
+	for i := range l.limits {
+		r := &l.limits[i]
+		key, err := r.key(req)
+		if err != nil {
+			res.Allowed = false
+			if !errors.Is(err, ErrMissingKey) && !errors.Is(err, ErrInvalidKey) {
+				err = errors.Join(ErrMissingKey, err)
+			}
+			return res, err
+		}
+		cost := int64(1)
+		if r.Cost != nil {
+			cost = r.Cost(req)
+		}
+		if !l.decide(ctx, r, key, cost, now, &res, &err) {
+			return res, err
+		}
+		if !res.Allowed {
+			break
+		}
+	}
+	return res, nil
+}
+
+// TakeKey decides for an explicit key instead of a request: every limit counts cost under
+// key. For callers outside HTTP (job queues, gRPC interceptors).
+func (l *Limiter) TakeKey(ctx context.Context, key string, cost int64) (Result, error) {
+	return l.TakeKeyAt(ctx, key, cost, l.now())
+}
+
+// TakeKeyAt is [Limiter.TakeKey] at the given time.
+func (l *Limiter) TakeKeyAt(ctx context.Context, key string, cost int64, now time.Time) (Result, error) {
+	res := Result{Allowed: true}
+	var err error
+	for i := range l.limits {
+		if !l.decide(ctx, &l.limits[i], key, cost, now, &res, &err) {
+			return res, err
+		}
+		if !res.Allowed {
+			break
+		}
+	}
+	return res, nil
+}
+
+// decide runs one limit and adds its decision to res. It returns false with *errp set when
+// the request must fail instead.
+func (l *Limiter) decide(ctx context.Context, r *rule, key string, cost int64, now time.Time, res *Result, errp *error) bool {
+	fail := func(err error) bool {
+		res.Allowed = false
+		*errp = err
+		return false
+	}
+	if key == "" {
+		return fail(ErrMissingKey)
+	}
+	if len(key) > l.maxKeyLen {
+		return fail(ErrKeyTooLong)
+	}
+	p := r.Policy
+	if r.PolicyFunc != nil {
+		var err error
+		if p, err = l.policies.get(ctx, r.PolicyFunc, key, now); err != nil {
+			return fail(err)
+		}
+	}
+	if cost < 0 {
+		return fail(fmt.Errorf("%w: %d", ErrNegativeCost, cost))
+	}
+	if cost > p.Capacity() {
+		return fail(fmt.Errorf("%w: cost %d > %d (policy %q)", ErrCostExceedsCapacity, cost, p.Capacity(), p.Name))
+	}
+	d, ev, err := l.take(ctx, key, &p, cost, now)
+	if err != nil {
+		return fail(err)
+	}
+	shadow := r.Shadow || l.shadow
+	if !d.Allowed && shadow {
+		d.Shadow = true
+	}
+	res.add(d, ev.Degraded)
+	if l.observer != nil {
+		ev.Kind, ev.Key, ev.Decision = EventDecision, key, d
+		l.observer.Observe(ctx, ev)
+	}
+	if !d.Allowed && !shadow {
+		res.Allowed = false
+	}
+	return true
+}
+
+// take asks the denial cache, then the store (through the breaker and the time budget), then
+// the failure policy. The returned event carries Cached, Degraded and Latency.
+func (l *Limiter) take(ctx context.Context, key string, p *Policy, cost int64, now time.Time) (Decision, Event, error) {
+	n := now.UnixNano()
+	if d, ok := l.deny.get(p, key, cost, n); ok {
+		return d, Event{Cached: true}, nil
+	}
+	if !l.breaker.allow(n) {
+		return l.degrade(ctx, key, p, cost, now, errBreakerOpen, 0)
+	}
+	var start time.Time
+	if l.observer != nil {
+		start = time.Now()
+	}
+	sctx := ctx
+	if l.timeout > 0 {
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithTimeout(ctx, l.timeout)
+		defer cancel()
+	}
+	d, err := l.store.Take(sctx, key, *p, cost, now)
+	var lat time.Duration
+	if l.observer != nil {
+		lat = time.Since(start)
+	}
+	if err != nil {
+		if isCallerError(err) {
+			return d, Event{}, err
+		}
+		if ctx.Err() != nil {
+			// The request itself was canceled: not the store's fault.
+			return d, Event{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, ctx.Err())
+		}
+		if l.breaker.failure(n) && l.observer != nil {
+			l.observer.Observe(ctx, Event{Kind: EventBreakerOpen, Err: err})
+		}
+		return l.degrade(ctx, key, p, cost, now, err, lat)
+	}
+	if l.breaker.success() && l.observer != nil {
+		l.observer.Observe(ctx, Event{Kind: EventBreakerClosed})
+	}
+	if !d.Allowed {
+		l.deny.put(key, &d, cost, n)
+	}
+	return d, Event{Latency: lat}, nil
+}
+
+// degrade applies the failure policy after a store failure.
+func (l *Limiter) degrade(ctx context.Context, key string, p *Policy, cost int64, now time.Time, cause error, lat time.Duration) (Decision, Event, error) {
+	ev := Event{Kind: EventStoreError, Key: key, Err: cause, Latency: lat, Decision: Decision{Policy: *p}}
+	var d Decision
+	var err error
+	switch l.failure {
+	case FailOpen:
+		ev.Degraded = DegradedOpen
+		d = Decision{Allowed: true, Limit: p.Capacity(), Remaining: p.Capacity() - cost, Policy: *p}
+	case FailClosed:
+		ev.Degraded = DegradedClosed
+		err = fmt.Errorf("%w: %w", ErrStoreUnavailable, cause)
+	case FailFallback:
+		ev.Degraded = DegradedFallback
+		fp := FallbackPolicy(*p, l.instances)
+		d, err = l.fallback.Take(ctx, key, fp, min(cost, fp.Capacity()), now)
+		if err != nil {
+			err = fmt.Errorf("%w: fallback: %w", ErrStoreUnavailable, err)
+		}
+	}
+	if l.observer != nil {
+		l.observer.Observe(ctx, ev)
+	}
+	return d, Event{Degraded: ev.Degraded}, err
+}
+
+// Forget drops any cached denial for (policy name, key), for instance after an operator reset
+// the key in the store.
+func (l *Limiter) Forget(policy, key string) { l.deny.forget(policy, key) }

@@ -1,0 +1,274 @@
+// Package memstore is Tollgate's embedded default store: limiter state in this process's
+// memory. It implements every algorithm of core, including concurrency leases.
+//
+// Keys are spread over sharded maps, each behind its own mutex, so a decision is O(1) and
+// contention is low. Expired state is swept incrementally as the store is used, and the number
+// of keys is bounded (Config.MaxKeys): a full shard evicts expired entries first, then the
+// sampled entry closest to expiry, so a flood of distinct keys cannot grow memory without
+// bound. Keys longer than 128 bytes are stored as their SHA-256, so a huge key costs no more
+// memory than a short one.
+//
+// State is per process: several instances of an app each enforce their own limit. Use a
+// shared store (DynamoDB, S3, Redis) to enforce one limit across a fleet, and memstore as the
+// local fallback when that store fails.
+package memstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tollgate-go/tollgate/core"
+)
+
+// Config configures a Store. Zero values are the documented defaults.
+type Config struct {
+	// MaxKeys bounds the number of (policy, key) entries held. Optional. Default: 1,000,000.
+	MaxKeys int
+	// Shards is the number of independently locked maps, rounded up to a power of two.
+	// Optional. Default: 64.
+	Shards int
+}
+
+// Store is an in-memory [core.Store] and [core.ConcurrencyStore]. The zero value is not
+// usable; call [New] or [NewWithConfig]. Safe for concurrent use.
+type Store struct {
+	seed     maphash.Seed
+	shards   []shard
+	mask     uint64
+	perShard int
+}
+
+var (
+	_ core.Store            = (*Store)(nil)
+	_ core.ConcurrencyStore = (*Store)(nil)
+	_ core.InProcess        = (*Store)(nil)
+)
+
+type mkey struct{ name, key string }
+
+type entry struct {
+	alg    core.Algorithm
+	st     core.State
+	leases core.Leases
+	exp    int64 // Unix ns after which the entry is garbage
+}
+
+type shard struct {
+	mu      sync.Mutex
+	m       map[mkey]entry
+	inserts uint32
+	_       [40]byte // keep shards on separate cache lines
+}
+
+// longKey is the length above which keys are stored as their hash.
+const longKey = 128
+
+// sweepEvery is how many inserts into a shard trigger an incremental sweep of it.
+const sweepEvery = 64
+
+// New returns a store with the default configuration.
+func New() *Store {
+	s, _ := NewWithConfig(Config{})
+	return s
+}
+
+// NewWithConfig returns a store, or an error for a negative setting.
+func NewWithConfig(cfg Config) (*Store, error) {
+	if cfg.MaxKeys < 0 || cfg.Shards < 0 {
+		return nil, errors.New("memstore: MaxKeys and Shards must not be negative")
+	}
+	if cfg.MaxKeys == 0 {
+		cfg.MaxKeys = 1_000_000
+	}
+	if cfg.Shards == 0 {
+		cfg.Shards = 64
+	}
+	n := 1
+	for n < cfg.Shards {
+		n <<= 1
+	}
+	n = min(n, max(cfg.MaxKeys, 1))
+	for n&(n-1) != 0 {
+		n &= n - 1
+	}
+	s := &Store{seed: maphash.MakeSeed(), shards: make([]shard, n), mask: uint64(n - 1), perShard: max(cfg.MaxKeys/n, 1)}
+	for i := range s.shards {
+		s.shards[i].m = make(map[mkey]entry)
+	}
+	return s, nil
+}
+
+// InProcess reports true: the store never waits on I/O.
+func (s *Store) InProcess() bool { return true }
+
+func (s *Store) locate(name, key string) (*shard, mkey) {
+	if len(key) > longKey {
+		sum := sha256.Sum256([]byte(key))
+		key = "#sha256:" + string(sum[:])
+	}
+	k := mkey{name, key}
+	h := maphash.String(s.seed, key) ^ maphash.String(s.seed, name)
+	return &s.shards[h&s.mask], k
+}
+
+// Take implements [core.Store]: it applies [core.Policy.Take] under the shard's mutex.
+func (s *Store) Take(_ context.Context, key string, p core.Policy, cost int64, now time.Time) (core.Decision, error) {
+	if err := core.CheckTake(p, cost); err != nil {
+		return core.Decision{}, err
+	}
+	n := now.UnixNano()
+	sh, k := s.locate(p.Name, key)
+	sh.mu.Lock()
+	e, ok := sh.m[k]
+	if ok && (e.alg != p.Algorithm || e.exp <= n) {
+		e = entry{}
+		ok = false
+	}
+	st, d := p.TakeNanos(e.st, cost, n)
+	if d.Allowed && cost > 0 {
+		e.alg, e.st, e.exp = p.Algorithm, st, p.Expiry(st)
+		if !ok {
+			k = sh.admit(k, n, s.perShard)
+		}
+		sh.m[k] = e
+	}
+	sh.mu.Unlock()
+	return d, nil
+}
+
+// admit makes room for a new entry and returns its key with strings owned by the store (the
+// caller's may point into a request's memory).
+func (sh *shard) admit(k mkey, now int64, limit int) mkey {
+	sh.inserts++
+	if sh.inserts%sweepEvery == 0 {
+		sh.sweep(now, 32)
+	}
+	if len(sh.m) >= limit {
+		sh.sweep(now, 32)
+	}
+	for len(sh.m) >= limit {
+		// Evict the sampled entry closest to expiry.
+		var victim mkey
+		best, seen := int64(0), 0
+		for kk, e := range sh.m {
+			if seen == 0 || e.exp < best {
+				victim, best = kk, e.exp
+			}
+			if seen++; seen == 8 {
+				break
+			}
+		}
+		delete(sh.m, victim)
+	}
+	return mkey{strings.Clone(k.name), strings.Clone(k.key)}
+}
+
+// sweep deletes expired entries among up to n visited (n <= 0: all).
+func (sh *shard) sweep(now int64, n int) {
+	i := 0
+	for k, e := range sh.m {
+		if e.exp <= now {
+			delete(sh.m, k)
+		}
+		if i++; n > 0 && i >= n {
+			return
+		}
+	}
+}
+
+// Sweep deletes every expired entry now. The store also sweeps incrementally on its own; call
+// Sweep only to release memory at a moment of your choosing.
+func (s *Store) Sweep(now time.Time) {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		sh.sweep(now.UnixNano(), 0)
+		sh.mu.Unlock()
+	}
+}
+
+// Len returns the number of entries held (expired ones not yet swept included).
+func (s *Store) Len() int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// Acquire implements [core.ConcurrencyStore] with [core.AcquireLease].
+func (s *Store) Acquire(_ context.Context, key string, p core.Policy, lease string, now time.Time) (core.Decision, error) {
+	if err := core.CheckLease(p, lease); err != nil {
+		return core.Decision{}, err
+	}
+	n := now.UnixNano()
+	sh, k := s.locate(p.Name, key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, ok := sh.m[k]
+	if !ok || e.alg != core.Concurrency {
+		e = entry{alg: core.Concurrency, leases: core.Leases{}}
+		ok = false
+	}
+	d := core.AcquireLease(e.leases, p, strings.Clone(lease), now)
+	if d.Allowed {
+		e.exp = e.leases.Expiry()
+		if !ok {
+			k = sh.admit(k, n, s.perShard)
+		}
+		sh.m[k] = e
+	}
+	return d, nil
+}
+
+// Release implements [core.ConcurrencyStore] with [core.ReleaseLease].
+func (s *Store) Release(_ context.Context, key string, p core.Policy, lease string, now time.Time) error {
+	if err := core.CheckLease(p, lease); err != nil {
+		return err
+	}
+	sh, k := s.locate(p.Name, key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, ok := sh.m[k]
+	if !ok || e.alg != core.Concurrency {
+		return nil
+	}
+	core.ReleaseLease(e.leases, lease, now)
+	if len(e.leases) == 0 {
+		delete(sh.m, k)
+	} else {
+		e.exp = e.leases.Expiry()
+		sh.m[k] = e
+	}
+	return nil
+}
+
+// Extend implements [core.ConcurrencyStore] with [core.ExtendLease].
+func (s *Store) Extend(_ context.Context, key string, p core.Policy, lease string, now time.Time) (core.Decision, error) {
+	if err := core.CheckLease(p, lease); err != nil {
+		return core.Decision{}, err
+	}
+	sh, k := s.locate(p.Name, key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, ok := sh.m[k]
+	if !ok || e.alg != core.Concurrency {
+		return core.Decision{Limit: p.Limit, Policy: p}, fmt.Errorf("memstore: %w", core.ErrLeaseNotFound)
+	}
+	d, err := core.ExtendLease(e.leases, p, lease, now)
+	if err != nil {
+		return d, fmt.Errorf("memstore: %w", err)
+	}
+	e.exp = e.leases.Expiry()
+	sh.m[k] = e
+	return d, nil
+}

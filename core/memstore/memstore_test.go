@@ -1,0 +1,79 @@
+package memstore_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/core/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	s := memstore.New()
+	storetest.Run(t, s, storetest.Options{})
+	storetest.RunConcurrency(t, s, storetest.Options{})
+}
+
+func TestMaxKeysEvicts(t *testing.T) {
+	s, err := memstore.NewWithConfig(memstore.Config{MaxKeys: 64, Shards: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := core.NewFixedWindow("flood", 1, time.Hour)
+	now := time.Now()
+	for i := 0; i < 10000; i++ {
+		if d, err := s.Take(context.Background(), fmt.Sprint("attacker-", i), p, 1, now); err != nil || !d.Allowed {
+			t.Fatalf("take %d: %+v, %v", i, d, err)
+		}
+	}
+	if n := s.Len(); n > 64 {
+		t.Fatalf("after 10,000 distinct keys the store holds %d entries; MaxKeys is 64", n)
+	}
+}
+
+func TestSweepDropsExpired(t *testing.T) {
+	s := memstore.New()
+	p := core.NewFixedWindow("sweep", 5, time.Second)
+	now := time.Now()
+	for i := 0; i < 100; i++ {
+		_, _ = s.Take(context.Background(), fmt.Sprint(i), p, 1, now)
+	}
+	if s.Len() != 100 {
+		t.Fatalf("Len = %d, want 100", s.Len())
+	}
+	s.Sweep(now.Add(2 * time.Second))
+	if s.Len() != 0 {
+		t.Fatalf("after Sweep past every window, Len = %d, want 0", s.Len())
+	}
+}
+
+func TestNewWithConfigRejectsNegative(t *testing.T) {
+	if _, err := memstore.NewWithConfig(memstore.Config{MaxKeys: -1}); err == nil {
+		t.Fatal("MaxKeys -1 accepted")
+	}
+}
+
+func BenchmarkTake(b *testing.B) {
+	s := memstore.New()
+	for _, p := range []core.Policy{
+		core.NewFixedWindow("fw", 1<<40, time.Hour),
+		core.NewSlidingWindow("sw", 1<<40, time.Hour),
+		core.NewTokenBucket("tb", 1<<30, time.Second, 1<<30),
+	} {
+		b.Run(p.Algorithm.String(), func(b *testing.B) {
+			ctx := context.Background()
+			now := time.Now()
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := s.Take(ctx, "203.0.113.7", p, 1, now); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
+}

@@ -1,0 +1,132 @@
+package core
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// EventKind says what an [Event] reports.
+type EventKind uint8
+
+const (
+	// EventDecision reports a decision (allowed, denied, or shadow-denied).
+	EventDecision EventKind = iota + 1
+	// EventStoreError reports a store call that failed or exceeded the time budget; the
+	// failure policy then decided (Event.Degraded says how).
+	EventStoreError
+	// EventBreakerOpen reports that the circuit breaker stopped calling the store.
+	EventBreakerOpen
+	// EventBreakerClosed reports that the store answered again and is used again.
+	EventBreakerClosed
+)
+
+// String names the kind.
+func (k EventKind) String() string {
+	switch k {
+	case EventDecision:
+		return "decision"
+	case EventStoreError:
+		return "store-error"
+	case EventBreakerOpen:
+		return "breaker-open"
+	case EventBreakerClosed:
+		return "breaker-closed"
+	}
+	return "unknown"
+}
+
+// Degradation says how a decision was made when the store could not make it.
+type Degradation uint8
+
+const (
+	// NotDegraded: the store decided.
+	NotDegraded Degradation = iota
+	// DegradedOpen: the store failed and the request was allowed (FailOpen).
+	DegradedOpen
+	// DegradedClosed: the store failed and the request was refused (FailClosed).
+	DegradedClosed
+	// DegradedFallback: the store failed and the local fallback store decided (FailFallback).
+	DegradedFallback
+)
+
+// String names the degradation.
+func (d Degradation) String() string {
+	switch d {
+	case NotDegraded:
+		return "none"
+	case DegradedOpen:
+		return "fail-open"
+	case DegradedClosed:
+		return "fail-closed"
+	case DegradedFallback:
+		return "fallback"
+	}
+	return "unknown"
+}
+
+// Event is what an [Observer] receives. Fields that do not apply to the Kind are zero.
+type Event struct {
+	Kind EventKind
+	// Key is the key the decision was about.
+	Key string
+	// Decision is the decision (EventDecision).
+	Decision Decision
+	// Cached reports a denial answered by the denial cache, with no store call.
+	Cached bool
+	// Degraded says whether and how the failure policy decided.
+	Degraded Degradation
+	// Err is the store's error (EventStoreError, EventBreakerOpen).
+	Err error
+	// Latency is the store call's duration (EventDecision from the store, EventStoreError).
+	Latency time.Duration
+}
+
+// Observer receives every decision and every store error. Observe is called on the request
+// path, synchronously: it must be fast, must not block, and must not retain e.Decision's
+// pointers beyond the call. Implementations are safe for concurrent use.
+type Observer interface {
+	Observe(ctx context.Context, e Event)
+}
+
+// ObserverFunc adapts a function to [Observer].
+type ObserverFunc func(ctx context.Context, e Event)
+
+// Observe calls f(ctx, e).
+func (f ObserverFunc) Observe(ctx context.Context, e Event) { f(ctx, e) }
+
+// SlogObserver logs events with l: store errors and breaker changes at Warn, denials at Info,
+// allowed decisions at Debug (so they cost nothing unless the handler enables Debug).
+func SlogObserver(l *slog.Logger) Observer {
+	return ObserverFunc(func(ctx context.Context, e Event) {
+		switch e.Kind {
+		case EventDecision:
+			lvl := slog.LevelDebug
+			if !e.Decision.Allowed {
+				lvl = slog.LevelInfo
+			}
+			if !l.Enabled(ctx, lvl) {
+				return
+			}
+			l.LogAttrs(ctx, lvl, "tollgate decision",
+				slog.String("policy", e.Decision.Policy.Name),
+				slog.String("key", e.Key),
+				slog.Bool("allowed", e.Decision.Allowed),
+				slog.Bool("shadow", e.Decision.Shadow),
+				slog.Int64("remaining", e.Decision.Remaining),
+				slog.Duration("retry_after", e.Decision.RetryAfter),
+				slog.Bool("cached", e.Cached),
+				slog.String("degraded", e.Degraded.String()),
+				slog.Duration("latency", e.Latency))
+		case EventStoreError:
+			l.LogAttrs(ctx, slog.LevelWarn, "tollgate store error",
+				slog.String("policy", e.Decision.Policy.Name),
+				slog.String("degraded", e.Degraded.String()),
+				slog.Duration("latency", e.Latency),
+				slog.Any("error", e.Err))
+		case EventBreakerOpen, EventBreakerClosed:
+			l.LogAttrs(ctx, slog.LevelWarn, "tollgate circuit breaker",
+				slog.String("state", e.Kind.String()), slog.Any("error", e.Err))
+		}
+	})
+}

@@ -1,0 +1,48 @@
+package core
+
+import (
+	"net/http"
+	"strconv"
+)
+
+// ProblemJSON returns the RFC 9457 application/problem+json body of a denial: type
+// quota-exceeded (the IANA HTTP problem type registered by the rate-limit headers draft),
+// status 429, a human detail with the retry time, and the violated policies' names.
+func ProblemJSON(r *Result) []byte {
+	b := make([]byte, 0, 256)
+	b = append(b, `{"type":"`+ProblemTypeQuotaExceeded+`","title":"Too Many Requests","status":429,"detail":"Request quota exceeded. Retry after `...)
+	b = strconv.AppendInt(b, max(Seconds(r.RetryAfter()), 1), 10)
+	b = append(b, ` seconds.","violated-policies":[`...)
+	first := true
+	for _, d := range r.Decisions() {
+		if d.Allowed || d.Shadow {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		// Policy names are validated printable ASCII without '"' or '\', so they need no
+		// escaping in JSON.
+		b = append(b, '"')
+		b = append(b, d.Policy.Name...)
+		b = append(b, '"')
+	}
+	return append(b, "]}\n"...)
+}
+
+// ErrorProblemJSON returns a problem+json body for an error status an adapter answers with
+// (400, 401, 503, 500): the status text only, never the error's own text, which may carry
+// internal details.
+func ErrorProblemJSON(status int) []byte {
+	text := http.StatusText(status)
+	if text == "" {
+		text = "Error"
+	}
+	b := make([]byte, 0, 96)
+	b = append(b, `{"type":"about:blank","title":"`...)
+	b = append(b, text...)
+	b = append(b, `","status":`...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	return append(b, "}\n"...)
+}

@@ -1,0 +1,60 @@
+package core
+
+import "time"
+
+// MaxLimits is the most limits one [Limiter] holds.
+const MaxLimits = 8
+
+// Result is the outcome of one request against all of a limiter's limits. It holds the
+// decisions inline (no allocation); read them with [Result.Decisions].
+type Result struct {
+	// Allowed is false when an enforced limit denied the request (shadow denials do not
+	// count) or, under FailClosed, when the store failed.
+	Allowed bool
+	// Degraded is the failure policy's doing, if any decision was not made by the store.
+	Degraded Degradation
+	n        int
+	d        [MaxLimits]Decision
+}
+
+// Decisions returns the decisions made, in the limiter's order. Limits after an enforced
+// denial are not evaluated, so the slice may be shorter than the limiter's list.
+func (r *Result) Decisions() []Decision { return r.d[:r.n] }
+
+// Denial returns the decision that denied the request, if one did.
+func (r *Result) Denial() (Decision, bool) {
+	for i := 0; i < r.n; i++ {
+		if !r.d[i].Allowed && !r.d[i].Shadow {
+			return r.d[i], true
+		}
+	}
+	return Decision{}, false
+}
+
+// RetryAfter returns the longest RetryAfter among enforced denials (zero when allowed).
+func (r *Result) RetryAfter() time.Duration {
+	var ra time.Duration
+	for i := 0; i < r.n; i++ {
+		if !r.d[i].Allowed && !r.d[i].Shadow {
+			ra = max(ra, r.d[i].RetryAfter)
+		}
+	}
+	return ra
+}
+
+func (r *Result) add(d Decision, deg Degradation) {
+	if r.n < MaxLimits {
+		r.d[r.n] = d
+		r.n++
+	}
+	if deg > r.Degraded {
+		r.Degraded = deg
+	}
+}
+
+func durNs(ns int64) time.Duration {
+	if ns < 0 {
+		return 0
+	}
+	return time.Duration(ns)
+}

@@ -1,0 +1,92 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Store keeps rate-limit state shared by every limiter that uses it.
+//
+// Take spends cost from key's allowance under p at now and returns the decision; a denied
+// Take spends nothing. State is identified by (p.Name, key). key may be any bytes, including
+// binary and very long strings: a store maps it to a safe name itself (hashing or escaping)
+// and either handles it or returns an error wrapping [ErrInvalidKey] without touching other
+// keys' state. Every store returns the same decisions as [Policy.Take] for the same sequence
+// of (now, cost); core/storetest checks this.
+//
+// Errors: an error wrapping [ErrInvalidKey] or [ErrInvalidPolicy] is the caller's fault and
+// is not retried; any other error is a backend failure, which the [Limiter]'s failure policy
+// handles. Take honours ctx's deadline. Implementations are safe for concurrent use.
+type Store interface {
+	Take(ctx context.Context, key string, p Policy, cost int64, now time.Time) (Decision, error)
+}
+
+// ConcurrencyStore keeps concurrency leases shared by every limiter that uses it.
+//
+// Acquire grants lease under p at now when fewer than p.Limit unexpired leases are held for
+// key, and renews it when it is already held (so retries are idempotent). Release frees the
+// lease (releasing an unknown or expired lease is not an error). Extend renews an unexpired
+// lease for another p.Lease, or returns [ErrLeaseNotFound]. Each mirrors [AcquireLease],
+// [ReleaseLease] and [ExtendLease]; the key and error contract is that of [Store].
+type ConcurrencyStore interface {
+	Acquire(ctx context.Context, key string, p Policy, lease string, now time.Time) (Decision, error)
+	Release(ctx context.Context, key string, p Policy, lease string, now time.Time) error
+	Extend(ctx context.Context, key string, p Policy, lease string, now time.Time) (Decision, error)
+}
+
+// InProcess is implemented by stores that never wait on I/O (the memory store). The limiters
+// skip the per-decision deadline for them, which saves a context and a timer per decision.
+type InProcess interface {
+	InProcess() bool
+}
+
+// ErrInvalidKey is wrapped by errors about a key a store or limiter refuses (too long, say).
+var ErrInvalidKey = errors.New("core: invalid key")
+
+// ErrCostExceedsCapacity is returned when a cost is larger than the policy could ever allow
+// in one decision (see [Policy.Capacity]); such a request can never succeed, so it is refused
+// instead of being told to retry.
+var ErrCostExceedsCapacity = errors.New("core: cost exceeds the policy's capacity")
+
+// ErrNegativeCost is returned for a negative cost.
+var ErrNegativeCost = errors.New("core: negative cost")
+
+// CheckTake validates the arguments of a Take: stores call it first so that bad input gets the
+// same error from every store and changes nothing.
+func CheckTake(p Policy, cost int64) error {
+	if p.Algorithm == Concurrency {
+		return fmt.Errorf("%w %q: concurrency policies take leases, not cost", ErrInvalidPolicy, p.Name)
+	}
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if cost < 0 {
+		return fmt.Errorf("%w: %d", ErrNegativeCost, cost)
+	}
+	if cost > p.Capacity() {
+		return fmt.Errorf("%w: cost %d > %d (policy %q)", ErrCostExceedsCapacity, cost, p.Capacity(), p.Name)
+	}
+	return nil
+}
+
+// CheckLease validates the arguments of Acquire, Release and Extend.
+func CheckLease(p Policy, lease string) error {
+	if p.Algorithm != Concurrency {
+		return fmt.Errorf("%w %q: leases need a concurrency policy", ErrInvalidPolicy, p.Name)
+	}
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if lease == "" || len(lease) > 128 {
+		return fmt.Errorf("%w: lease id must be 1 to 128 bytes", ErrInvalidKey)
+	}
+	return nil
+}
+
+// isCallerError reports whether err is the caller's fault rather than the backend's.
+func isCallerError(err error) bool {
+	return errors.Is(err, ErrInvalidKey) || errors.Is(err, ErrInvalidPolicy) ||
+		errors.Is(err, ErrCostExceedsCapacity) || errors.Is(err, ErrNegativeCost)
+}
