@@ -2,6 +2,7 @@ package core
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,6 +22,9 @@ type breaker struct {
 	failures int
 	cooldown time.Duration
 
+	// dirty is set while the breaker has counted failures or is open; while it is clear,
+	// allow and success return without taking the mutex.
+	dirty     atomic.Bool
 	mu        sync.Mutex
 	count     int
 	openUntil int64 // Unix ns; 0 when closed
@@ -44,7 +48,7 @@ func newBreaker(c BreakerConfig) *breaker {
 // allow reports whether the store may be called now. When it returns true with an open
 // breaker past its cool-down, the caller is the single probe.
 func (b *breaker) allow(now int64) bool {
-	if b == nil {
+	if b == nil || !b.dirty.Load() {
 		return true
 	}
 	b.mu.Lock()
@@ -61,13 +65,14 @@ func (b *breaker) allow(now int64) bool {
 
 // success records a store answer; it reports whether the breaker closed.
 func (b *breaker) success() bool {
-	if b == nil {
+	if b == nil || !b.dirty.Load() {
 		return false
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	closed := b.openUntil != 0
 	b.count, b.openUntil, b.probing = 0, 0, false
+	b.dirty.Store(false)
 	return closed
 }
 
@@ -78,6 +83,7 @@ func (b *breaker) failure(now int64) bool {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.dirty.Store(true)
 	if b.probing {
 		b.probing = false
 		b.openUntil = now + int64(b.cooldown)

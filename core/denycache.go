@@ -2,6 +2,7 @@ package core
 
 import (
 	"sync"
+	"sync/atomic"
 )
 
 // denyCache remembers denials: a key denied until T for a cost c is denied locally, with no
@@ -11,6 +12,8 @@ import (
 type denyCache struct {
 	shards []denyShard
 	perCap int
+	// n counts entries, so that the common case of no denials costs one atomic load.
+	n atomic.Int64
 }
 
 type denyKey struct{ name, key string }
@@ -44,7 +47,7 @@ func (c *denyCache) shard(k denyKey) *denyShard {
 
 // get returns the cached denial for a cost at now, if any.
 func (c *denyCache) get(p *Policy, key string, cost, now int64) (Decision, bool) {
-	if c == nil {
+	if c == nil || c.n.Load() == 0 {
 		return Decision{}, false
 	}
 	k := denyKey{p.Name, key}
@@ -53,6 +56,7 @@ func (c *denyCache) get(p *Policy, key string, cost, now int64) (Decision, bool)
 	e, ok := s.m[k]
 	if ok && now >= e.until {
 		delete(s.m, k)
+		c.n.Add(-1)
 		ok = false
 	}
 	s.mu.Unlock()
@@ -80,6 +84,7 @@ func (c *denyCache) put(key string, d *Decision, cost, now int64) {
 		for kk, ee := range s.m {
 			if ee.until <= now {
 				delete(s.m, kk)
+				c.n.Add(-1)
 			}
 		}
 		for kk := range s.m {
@@ -87,7 +92,11 @@ func (c *denyCache) put(key string, d *Decision, cost, now int64) {
 				break
 			}
 			delete(s.m, kk)
+			c.n.Add(-1)
 		}
+	}
+	if _, ok := s.m[k]; !ok {
+		c.n.Add(1)
 	}
 	s.m[k] = e
 	s.mu.Unlock()
@@ -100,7 +109,10 @@ func (c *denyCache) forget(name, key string) {
 	k := denyKey{name, key}
 	s := c.shard(k)
 	s.mu.Lock()
-	delete(s.m, k)
+	if _, ok := s.m[k]; ok {
+		delete(s.m, k)
+		c.n.Add(-1)
+	}
 	s.mu.Unlock()
 }
 

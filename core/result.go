@@ -2,8 +2,10 @@ package core
 
 import "time"
 
-// MaxLimits is the most limits one [Limiter] holds.
-const MaxLimits = 8
+// MaxLimits is the most limits one [Limiter] holds: enough for a burst limit, a sustained
+// rate, a daily and a monthly quota. Results hold their decisions inline, so this bound keeps
+// them on the stack.
+const MaxLimits = 4
 
 // Result is the outcome of one request against all of a limiter's limits. It holds the
 // decisions inline (no allocation); read them with [Result.Decisions].

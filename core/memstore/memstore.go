@@ -113,8 +113,7 @@ func (s *Store) locate(name, key string) (*shard, mkey) {
 		key = "#sha256:" + string(sum[:])
 	}
 	k := mkey{name, key}
-	h := maphash.String(s.seed, key) ^ maphash.String(s.seed, name)
-	return &s.shards[h&s.mask], k
+	return &s.shards[maphash.String(s.seed, key)&s.mask], k
 }
 
 // Take implements [core.Store]: it applies [core.Policy.Take] under the shard's mutex.

@@ -1,0 +1,72 @@
+package nethttp
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/tollgate-go/tollgate/core"
+)
+
+// ConcurrencyOptions configures [Concurrency]. Zero values are the documented defaults.
+type ConcurrencyOptions struct {
+	Options
+	// ExtendEvery is how often the lease of a running request is extended. Optional.
+	// Default: half the policy's Lease. Negative: never (requests longer than the lease lose
+	// their slot to others).
+	ExtendEvery time.Duration
+}
+
+// Concurrency returns middleware that lets at most the policy's Limit requests per key run
+// at once, across every instance sharing c's store. A request that gets no slot is denied
+// (429, Retry-After, problem+json). The slot is released when the handler returns or panics;
+// a panic is re-raised after the release. While the handler runs, the lease is extended every
+// ExtendEvery so that long requests keep their slot, and an instance that crashes loses its
+// slots when their leases expire.
+func Concurrency(c *core.ConcurrencyLimiter, o ConcurrencyOptions) func(http.Handler) http.Handler {
+	o.defaults()
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if o.Skip != nil && o.Skip(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			lease, res, err := c.Acquire(r.Context(), request{r})
+			if err != nil {
+				o.ErrorHandler(w, r, err)
+				return
+			}
+			writeHeaders(w.Header(), &res, o.Headers)
+			if !res.Allowed {
+				deny(w, r, res, o.DenyHandler)
+				return
+			}
+			if lease != nil {
+				defer func() { _ = lease.Release(ctxWithoutCancel(r)) }()
+				every := o.ExtendEvery
+				if every == 0 {
+					every = lease.Policy().Lease / 2
+				}
+				if every > 0 {
+					stop := make(chan struct{})
+					defer close(stop)
+					go keepAlive(r, lease, every, stop)
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// keepAlive extends lease every interval until stop is closed.
+func keepAlive(r *http.Request, lease *core.Lease, every time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			_ = lease.Extend(ctxWithoutCancel(r))
+		}
+	}
+}

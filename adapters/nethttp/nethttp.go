@@ -1,0 +1,208 @@
+// Package nethttp turns Tollgate's core limiters into net/http middleware: the standard
+// func(http.Handler) http.Handler shape, so it wraps a whole ServeMux or a single route's
+// handler, and works with any router built on net/http.
+//
+// The rate-limit middleware ([RateLimit]) asks a [core.Limiter] for a decision before the
+// handler runs, writes the RateLimit and RateLimit-Policy headers on allowed AND denied
+// responses, and answers a denial with 429, Retry-After and an RFC 9457 problem+json body. The
+// concurrency middleware ([Concurrency]) holds a lease while the handler runs, extends it for
+// long requests, and releases it on every exit path, panics included.
+//
+// Go 1.22+ ServeMux patterns are visible to key functions and rules as the request's route
+// (core.Request.Route returns http.Request.Pattern), so [core.KeyByRoute] keys
+// "GET /items/{id}" once for every item.
+//
+// Headers are added, not set: when a global limiter wraps the mux and a per-route limiter
+// wraps a handler, the response carries both policies (structured-field lists may span
+// several field lines). Retry-After is set once, by the limiter that denied.
+package nethttp
+
+import (
+	"context"
+	"net/http"
+	"sync"
+
+	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/memstore"
+)
+
+// Options configures the middleware. Zero values are the documented defaults.
+type Options struct {
+	// Skip returns true for requests that pass without a decision (health checks, say).
+	// Optional. Default: none skipped.
+	Skip func(r *http.Request) bool
+	// DenyHandler writes the response of a denied request; the rate-limit headers and
+	// Retry-After are already set. Optional. Default: 429 with an application/problem+json
+	// body (type quota-exceeded). HEAD requests get no body.
+	DenyHandler func(w http.ResponseWriter, r *http.Request, res *core.Result)
+	// ErrorHandler writes the response when no decision could be made: a key function
+	// error, an invalid key, or a store failure under FailClosed. err is for logs; never
+	// show its text to the client (it may carry store details). Optional. Default: the
+	// status from [core.StatusFor] with a problem+json body that carries only the status
+	// text.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+	// MissingKeyStatus is the status for a request without a key (no API key header):
+	// 400 or 401. Optional. Default: 400. Other values are treated as 400.
+	MissingKeyStatus int
+	// Headers selects the rate-limit headers written. Optional. Default: RateLimit and
+	// RateLimit-Policy only.
+	Headers core.HeaderOptions
+}
+
+func (o *Options) defaults() {
+	if o.MissingKeyStatus != http.StatusUnauthorized {
+		o.MissingKeyStatus = http.StatusBadRequest
+	}
+	if o.DenyHandler == nil {
+		o.DenyHandler = denyProblem
+	}
+	if o.ErrorHandler == nil {
+		status := o.MissingKeyStatus
+		o.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+			WriteError(w, r, core.StatusFor(err, status))
+		}
+	}
+}
+
+// request adapts *http.Request to core.Request. A struct holding one pointer converts to an
+// interface without allocating.
+type request struct{ r *http.Request }
+
+func (q request) Method() string                    { return q.r.Method }
+func (q request) Path() string                      { return q.r.URL.Path }
+func (q request) Route() string                     { return q.r.Pattern }
+func (q request) Header(name string) string         { return q.r.Header.Get(name) }
+func (q request) HeaderValues(name string) []string { return q.r.Header.Values(name) }
+func (q request) RemoteAddr() string                { return q.r.RemoteAddr }
+
+// Request returns the core view of r, for calling a limiter or a key function directly.
+func Request(r *http.Request) core.Request { return request{r} }
+
+// RateLimit returns middleware that enforces l on every request it wraps. Wrap a mux for a
+// global limit, or one route's handler for a per-route limit:
+//
+//	mux.Handle("POST /login", nethttp.RateLimit(loginLimiter, nethttp.Options{})(loginHandler))
+func RateLimit(l *core.Limiter, o Options) func(http.Handler) http.Handler {
+	o.defaults()
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if o.Skip != nil && o.Skip(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			res, err := l.Allow(r.Context(), request{r})
+			if err != nil {
+				o.ErrorHandler(w, r, err)
+				return
+			}
+			writeHeaders(w.Header(), &res, o.Headers)
+			if !res.Allowed {
+				deny(w, r, res, o.DenyHandler)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// deny calls the deny handler with its own copy of the result, so that only denials move a
+// Result to the heap.
+func deny(w http.ResponseWriter, r *http.Request, res core.Result, h func(http.ResponseWriter, *http.Request, *core.Result)) {
+	h(w, r, &res)
+}
+
+// New builds a limiter from cfg and returns its middleware. A nil cfg.Store becomes a new
+// in-memory store (core/memstore), the embedded default.
+func New(cfg core.Config, o Options) (func(http.Handler) http.Handler, error) {
+	if cfg.Store == nil {
+		cfg.Store = memstore.New()
+	}
+	l, err := core.NewLimiter(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return RateLimit(l, o), nil
+}
+
+// policyValues caches the one-element header value slice of each policy, so an allowed
+// request with one limit writes RateLimit-Policy without allocating. The slices have len ==
+// cap, so an append by later code copies instead of writing into the shared array.
+// It is keyed by name (cheap to hash) and checked against the whole policy.
+var policyValues struct {
+	sync.RWMutex
+	m map[string]policyValueEntry
+}
+
+type policyValueEntry struct {
+	p core.Policy
+	v []string
+}
+
+func policyValue(p core.Policy) []string {
+	policyValues.RLock()
+	e, ok := policyValues.m[p.Name]
+	policyValues.RUnlock()
+	if ok && e.p == p {
+		return e.v
+	}
+	v := []string{core.PolicyHeader(p)}
+	policyValues.Lock()
+	if policyValues.m == nil || len(policyValues.m) > 4096 {
+		policyValues.m = make(map[string]policyValueEntry)
+	}
+	policyValues.m[p.Name] = policyValueEntry{p, v[:1:1]}
+	policyValues.Unlock()
+	return v
+}
+
+// writeHeaders adds the rate-limit fields of res to h (see core.SetHeaders for what is
+// written when).
+func writeHeaders(h http.Header, res *core.Result, o core.HeaderOptions) {
+	ds := res.Decisions()
+	if len(ds) == 1 && !o.Omit && !o.Legacy && res.Degraded != core.DegradedOpen {
+		if cur := h["Ratelimit-Policy"]; cur == nil {
+			h["Ratelimit-Policy"] = policyValue(ds[0].Policy)
+		} else {
+			h["Ratelimit-Policy"] = append(cur, core.PolicyHeader(ds[0].Policy))
+		}
+		var buf [96]byte
+		h["Ratelimit"] = append(h["Ratelimit"], string(core.AppendRateLimit(buf[:0], res)))
+		if !res.Allowed {
+			core.SetHeaders(func(k, v string) {
+				if k == core.HeaderRetryAfter {
+					h.Set(k, v)
+				}
+			}, res, core.HeaderOptions{Omit: true})
+		}
+		return
+	}
+	core.SetHeaders(func(k, v string) {
+		if k == core.HeaderRetryAfter {
+			h.Set(k, v)
+		} else {
+			h.Add(k, v)
+		}
+	}, res, o)
+}
+
+func denyProblem(w http.ResponseWriter, r *http.Request, res *core.Result) {
+	w.Header().Set("Content-Type", core.ContentTypeProblemJSON)
+	w.WriteHeader(http.StatusTooManyRequests)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(core.ProblemJSON(res))
+	}
+}
+
+// WriteError writes an error status with a problem+json body that carries only the status
+// text. Use it from custom ErrorHandlers to keep internal error text away from clients.
+func WriteError(w http.ResponseWriter, r *http.Request, status int) {
+	w.Header().Set("Content-Type", core.ContentTypeProblemJSON)
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(core.ErrorProblemJSON(status))
+	}
+}
+
+// ctxWithoutCancel is the context a lease is released with: the request's values, but not
+// its cancellation, since a finished or aborted request must still give its slot back.
+func ctxWithoutCancel(r *http.Request) context.Context { return context.WithoutCancel(r.Context()) }
