@@ -16,8 +16,11 @@ import (
 // longer than two seconds is worse than applying the failure policy.
 // DefaultMaxAttempts matches the AWS SDK's standard retryer.
 const (
-	DefaultBase        = 25 * time.Millisecond
-	DefaultCap         = 2 * time.Second
+	// DefaultBase is Policy.Base when it is zero.
+	DefaultBase = 25 * time.Millisecond
+	// DefaultCap is Policy.Cap when it is zero.
+	DefaultCap = 2 * time.Second
+	// DefaultMaxAttempts is Policy.MaxAttempts when it is zero.
 	DefaultMaxAttempts = 3
 )
 
