@@ -1,0 +1,184 @@
+package core_test
+
+import (
+	"math/rand"
+	"testing"
+	"time"
+
+	"github.com/tollgate-go/tollgate/core"
+)
+
+var t0 = time.Unix(1_800_000_000, 0) // aligned to every window used below
+
+type step struct {
+	at        time.Duration // since t0
+	cost      int64
+	allowed   bool
+	remaining int64
+	retry     time.Duration
+	reset     time.Duration
+}
+
+func runSteps(t *testing.T, p core.Policy, steps []step) {
+	t.Helper()
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var st core.State
+	for i, s := range steps {
+		var d core.Decision
+		st, d = p.Take(st, s.cost, t0.Add(s.at))
+		if d.Allowed != s.allowed || d.Remaining != s.remaining || d.RetryAfter != s.retry || d.ResetAfter != s.reset {
+			t.Fatalf("step %d (t0+%v cost %d): got allowed=%v remaining=%d retry=%v reset=%v; want allowed=%v remaining=%d retry=%v reset=%v",
+				i, s.at, s.cost, d.Allowed, d.Remaining, d.RetryAfter, d.ResetAfter, s.allowed, s.remaining, s.retry, s.reset)
+		}
+	}
+}
+
+func TestFixedWindowSteps(t *testing.T) {
+	s := time.Second
+	runSteps(t, core.NewFixedWindow("fw", 3, 10*s), []step{
+		{0, 1, true, 2, 0, 10 * s},
+		{2 * s, 2, true, 0, 0, 8 * s},
+		{3 * s, 1, false, 0, 7 * s, 7 * s},
+		{9 * s, 0, true, 0, 0, 1 * s}, // a peek
+		{10 * s, 3, true, 0, 0, 10 * s},
+		{15 * s, 1, false, 0, 5 * s, 5 * s},
+		{35 * s, 2, true, 1, 0, 5 * s}, // two windows later: fresh
+	})
+}
+
+func TestSlidingWindowSteps(t *testing.T) {
+	s := time.Second
+	runSteps(t, core.NewSlidingWindow("sw", 10, 10*s), []step{
+		{0, 10, true, 0, 0, 10 * s},
+		{5 * s, 1, false, 0, 6 * s, 5 * s}, // the window is full: wait for the next, until floor(10×(10-e)/10)+1 <= 10 at e = 1 s
+		// In the next window, 2.5 s in: weight = floor(10×7.5/10) = 7, so 3 more fit.
+		{12500 * time.Millisecond, 3, true, 0, 0, 7500 * time.Millisecond},
+		{13 * s, 1, false, 0, 1 * s, 7 * s}, // floor(10×0.7)=7 + 3 = 10: wait until weight 6 at e=4 s
+		{14 * s, 1, true, 0, 0, 6 * s},
+		{30 * s, 5, true, 5, 0, 10 * s}, // two windows on: no previous
+	})
+}
+
+func TestTokenBucketSteps(t *testing.T) {
+	s := time.Second
+	// 2 per second (interval 500 ms), burst 4.
+	runSteps(t, core.NewTokenBucket("tb", 2, s, 4), []step{
+		{0, 4, true, 0, 0, 2 * s},
+		{0, 1, false, 0, 500 * time.Millisecond, 2 * s},
+		{500 * time.Millisecond, 1, true, 0, 0, 2 * s},
+		{s, 2, false, 1, 500 * time.Millisecond, 1500 * time.Millisecond},
+		{1500 * time.Millisecond, 2, true, 0, 0, 2 * s},
+		{10 * s, 1, true, 3, 0, 500 * time.Millisecond}, // refilled completely
+	})
+}
+
+// TestRetryAfterIsExact checks, on random sequences, that a denied cost is allowed at exactly
+// now+RetryAfter (if nothing else happens) and, for fixed windows and token buckets, still
+// denied a nanosecond earlier.
+func TestRetryAfterIsExact(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	for _, p := range []core.Policy{
+		core.NewFixedWindow("fw", 7, 3*time.Second),
+		core.NewSlidingWindow("sw", 7, 3*time.Second),
+		core.NewTokenBucket("tb", 3, time.Second, 5),
+		core.NewTokenBucket("tb7", 7, time.Second, 2),
+	} {
+		var st core.State
+		now := t0
+		checked := 0
+		for i := 0; i < 5000; i++ {
+			now = now.Add(time.Duration(rng.Int63n(int64(400 * time.Millisecond))))
+			cost := int64(1 + rng.Intn(int(p.Capacity())))
+			next, d := p.Take(st, cost, now)
+			if !d.Allowed {
+				checked++
+				if _, again := p.Take(st, cost, now.Add(d.RetryAfter)); !again.Allowed {
+					t.Fatalf("%s: denied cost %d at %v with RetryAfter %v, but still denied then (%+v)", p.Name, cost, now, d.RetryAfter, again)
+				}
+				if p.Algorithm != core.SlidingWindow && d.RetryAfter > 1 {
+					if _, early := p.Take(st, cost, now.Add(d.RetryAfter-1)); early.Allowed {
+						t.Fatalf("%s: RetryAfter %v overstates: allowed 1 ns earlier", p.Name, d.RetryAfter)
+					}
+				}
+			}
+			st = next
+		}
+		if checked < 100 {
+			t.Fatalf("%s: only %d denials exercised", p.Name, checked)
+		}
+	}
+}
+
+func TestMonthlyQuota(t *testing.T) {
+	p := core.NewMonthlyQuota("month", 2)
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	jan31 := time.Date(2027, 1, 31, 23, 59, 0, 0, time.UTC)
+	st, d := p.Take(core.State{}, 2, jan31)
+	if !d.Allowed || d.ResetAfter != time.Minute {
+		t.Fatalf("first take: %+v", d)
+	}
+	if _, d = p.Take(st, 1, jan31.Add(30*time.Second)); d.Allowed || d.RetryAfter != 30*time.Second {
+		t.Fatalf("over quota in January: %+v", d)
+	}
+	if _, d = p.Take(st, 1, jan31.Add(time.Minute)); !d.Allowed || d.ResetAfter != 28*24*time.Hour {
+		t.Fatalf("February 1st: %+v (want a fresh quota resetting in 28 days)", d)
+	}
+}
+
+func TestPolicyValidate(t *testing.T) {
+	ok := []core.Policy{
+		core.NewFixedWindow("a", 1, time.Second),
+		core.NewTokenBucket("b", 10, time.Second, 0),
+		core.NewConcurrency("c", 1, time.Second),
+		core.NewMonthlyQuota("d", 1),
+	}
+	for _, p := range ok {
+		if err := p.Validate(); err != nil {
+			t.Errorf("%+v: %v", p, err)
+		}
+	}
+	bad := map[string]core.Policy{
+		"empty name":      core.NewFixedWindow("", 1, time.Second),
+		"quote in name":   core.NewFixedWindow(`a"b`, 1, time.Second),
+		"non-ASCII name":  core.NewFixedWindow("é", 1, time.Second),
+		"zero limit":      core.NewFixedWindow("a", 0, time.Second),
+		"zero window":     core.NewFixedWindow("a", 1, 0),
+		"no algorithm":    {Name: "a", Limit: 1, Window: time.Second},
+		"burst on fixed":  {Name: "a", Algorithm: core.FixedWindow, Limit: 1, Window: time.Second, Burst: 2},
+		"rate too fine":   core.NewTokenBucket("a", 10, 5*time.Nanosecond, 0),
+		"no lease":        core.NewConcurrency("a", 1, 0),
+		"monthly sliding": {Name: "a", Algorithm: core.SlidingWindow, Limit: 1, Calendar: core.Monthly},
+		"huge window":     core.NewFixedWindow("a", 1, 100*365*24*time.Hour),
+	}
+	for name, p := range bad {
+		if err := p.Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestLeases(t *testing.T) {
+	p := core.NewConcurrency("sem", 2, 10*time.Second)
+	ls := core.Leases{}
+	if d := core.AcquireLease(ls, p, "a", t0); !d.Allowed || d.Remaining != 1 {
+		t.Fatalf("a: %+v", d)
+	}
+	core.AcquireLease(ls, p, "b", t0.Add(time.Second))
+	d := core.AcquireLease(ls, p, "c", t0.Add(9500*time.Millisecond))
+	if d.Allowed || d.RetryAfter != 500*time.Millisecond {
+		t.Fatalf("c while full: %+v, want denied with RetryAfter 500ms (a expires at +10s)", d)
+	}
+	if d := core.AcquireLease(ls, p, "c", t0.Add(10*time.Second)); !d.Allowed {
+		t.Fatalf("c after a expired: %+v", d)
+	}
+	if _, err := core.ExtendLease(ls, p, "a", t0.Add(10*time.Second)); err != core.ErrLeaseNotFound {
+		t.Fatalf("extend expired a: %v", err)
+	}
+	if !core.ReleaseLease(ls, "b", t0.Add(10*time.Second)) {
+		t.Fatal("release b: not held")
+	}
+}

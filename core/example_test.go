@@ -1,0 +1,67 @@
+package core_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/memstore"
+)
+
+// A limiter with a burst limit and a daily quota, driven by a fixed clock.
+func ExampleLimiter() {
+	now := time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
+	l, err := core.NewLimiter(core.Config{
+		Store: memstore.New(),
+		Limits: []core.Limit{
+			{Policy: core.NewFixedWindow("burst", 2, time.Second)},
+			{Policy: core.NewFixedWindow("daily", 1000, 24*time.Hour)},
+		},
+		Now: func() time.Time { return now },
+	})
+	if err != nil {
+		panic(err)
+	}
+	for i := 0; i < 3; i++ {
+		res, _ := l.TakeKey(context.Background(), "api-key-1", 1)
+		fmt.Println(res.Allowed, res.RetryAfter())
+	}
+	// Output:
+	// true 0s
+	// true 0s
+	// false 1s
+}
+
+// The pure algorithm: a GCRA token bucket of 1 per second with a burst of 2.
+func ExamplePolicy_Take() {
+	p := core.NewTokenBucket("tb", 1, time.Second, 2)
+	now := time.Unix(1_800_000_000, 0)
+	var st core.State
+	for _, at := range []time.Duration{0, 0, 0, 500 * time.Millisecond, time.Second} {
+		var d core.Decision
+		st, d = p.Take(st, 1, now.Add(at))
+		fmt.Printf("t=%v allowed=%v remaining=%d retry=%v\n", at, d.Allowed, d.Remaining, d.RetryAfter)
+	}
+	// Output:
+	// t=0s allowed=true remaining=1 retry=0s
+	// t=0s allowed=true remaining=0 retry=0s
+	// t=0s allowed=false remaining=0 retry=1s
+	// t=500ms allowed=false remaining=0 retry=500ms
+	// t=1s allowed=true remaining=0 retry=0s
+}
+
+// Keying by client address behind a load balancer at 10.0.0.0/8.
+func ExampleKeyByIPBehindProxies() {
+	key, err := core.KeyByIPBehindProxies(core.ProxyConfig{Trusted: []string{"10.0.0.0/8"}})
+	if err != nil {
+		panic(err)
+	}
+	k, _ := key(req("10.0.0.5:443", "X-Forwarded-For", "6.6.6.6, 198.51.100.7"))
+	fmt.Println(k)
+	k, _ = key(req("198.51.100.9:5555", "X-Forwarded-For", "6.6.6.6"))
+	fmt.Println(k)
+	// Output:
+	// 198.51.100.7
+	// 198.51.100.9
+}
