@@ -1,0 +1,33 @@
+// Package s3cache serves objects of an S3 bucket over HTTP through a local conditional cache,
+// and writes objects conditionally.
+//
+// A [Handler] answers GET and HEAD for the objects under a key prefix. Small objects are kept
+// in an LRU cache bounded by total bytes and answered locally, including the client's
+// conditional requests (304, 412) and byte ranges (206, 416), which are evaluated by
+// [github.com/tollgate-go/tollgate/core/conditional]. A cached object is fresh for a TTL; then
+// it is revalidated with GetObject{IfNoneMatch: etag}, so an unchanged object costs S3 a 304
+// and no body. Concurrent misses and revalidations of one key make one S3 call. Objects above
+// a size threshold are streamed from S3 and never buffered: the client's conditionals and Range
+// are forwarded to S3 and S3's 304, 412, 206 and 416 are passed through.
+//
+// Writes are off by default. [PutIfAbsent], [PutIfMatch] and [DeleteIfMatch] are conditional
+// writes that report a lost race as [ErrPreconditionFailed] or [ErrConflict]; with
+// Options.Writes, the Handler also accepts PUT and DELETE that carry a precondition.
+//
+// The Handler is an http.Handler; [Handler.Serve] is the same logic without net/http, for
+// frameworks such as Fiber that render a [Response] natively.
+//
+// # Freshness and staleness
+//
+// A client's conditional request is answered from a fresh entry only: a stale entry is
+// revalidated first, because evaluating stale validators locally can send a client a 304 for an
+// object that has changed. Two options trade this for availability or latency, as RFC 5861
+// describes: StaleWhileRevalidate serves a stale entry for a while and revalidates it in the
+// background; StaleIfError serves a stale entry, with an Age header, when S3 fails or throttles.
+//
+// # Errors
+//
+// The client never sees the text of an internal or S3 error: S3 failures become 502 Bad
+// Gateway (503 Service Unavailable with Retry-After when S3 throttles), with a generic body.
+// Options.OnError receives the error.
+package s3cache
