@@ -1,0 +1,65 @@
+// Package s3store keeps Tollgate's limiter state in Amazon S3 (or an S3-compatible server),
+// exactly: every write is conditional, so concurrent instances never lose or double-count an
+// update.
+//
+// # Compare-and-swap mode (the default)
+//
+// One small JSON object per (policy name, key) holds core's state (a window count, a GCRA
+// timestamp, or a set of leases). A decision reads the object and its ETag, applies core's
+// pure algorithm ([core.Policy.Take], [core.AcquireLease], …) and writes the result back with
+// PutObject If-Match: ETag (If-None-Match: * to create it). S3 accepts the write only if
+// nobody wrote in between (conditional writes, November 2024); otherwise it answers 412
+// PreconditionFailed, 409 ConditionalRequestConflict, or 404 if the object was deleted, and
+// the store re-reads and tries again after a full-jitter delay, within the decision's
+// context (the limiter's time budget). Decisions are therefore exactly core's, for every
+// algorithm, including concurrency leases.
+//
+// Requests per decision:
+//
+//   - 1: a decision that spends, on a key this process decided on before (the last ETag and
+//     state are cached, Config.CacheSize keys): the If-Match PUT alone.
+//   - 1: a decision that spends nothing (a denial, a cost-0 peek): a GET If-None-Match on the
+//     cached ETag, answered 304 without a body when nothing changed. A [core.Limiter] in front
+//     caches denials until they expire, so a flood of denied requests costs no request.
+//   - 2: a key this process has not seen: GET, then PUT.
+//   - +2 per lost race (GET, PUT), with a full-jitter wait before each retry after the first.
+//
+// Goroutines of one process that decide on the same key take turns locally instead of racing
+// on S3, so contention costs requests only between processes.
+//
+// # Marker mode
+//
+// For S3-compatible servers that support If-None-Match: * but not If-Match, Config.Mode
+// Marker keeps an exact fixed window with create-only writes: request i of a window creates
+// the empty object "slot k"; slots fill in order, so the window's count is found by a binary
+// search over HEADs, a 412 moves to the next slot, and a request is allowed iff its slot is
+// below the limit. It costs 1 PUT per decision when this process knows the boundary, and
+// O(log L) HEADs plus about one PUT otherwise; a window known to be full costs nothing. It
+// supports fixed windows and monthly quotas with cost 0 or 1; other policies and costs get an
+// error wrapping [core.ErrInvalidPolicy] or [core.ErrCostExceedsCapacity] (and [ErrMarkerMode]).
+// It writes one object per admitted request, so it suits low limits (job admission, daily
+// quotas of hundreds) rather than high ones.
+//
+// # Object names
+//
+// Objects are named Prefix + hex(SHA-256(policy name, NUL, key)) + "/state" (or
+// "/w<window>/<slot>" in marker mode): any key bytes, of any length, become a safe
+// fixed-length name, and the hash at the front spreads keys over S3's partitions.
+//
+// # Setup and limits
+//
+// A lifecycle rule on the prefix ([PutLifecycleRule], or `tollgate s3-lifecycle`) deletes
+// the state of keys that are no longer used; its expiry must outlast the longest window
+// ([LifecycleDays]). Do not enable versioning on the bucket.
+//
+// The store needs s3:GetObject and s3:PutObject on the prefix (an If-Match write is
+// authorised as a PutObject, and the store must read what it compares), and s3:ListBucket
+// on the bucket: without it S3 answers a GET or HEAD of a missing object with 403 instead of
+// 404, and a first decision on a new key fails.
+//
+// S3 sustains about 3,500 writes per second per partitioned prefix and each decision is a
+// round trip of tens of milliseconds: S3 suits low-rate, high-value limits (daily and monthly
+// quotas, per-tenant job admission, concurrency of expensive jobs), not 10,000 requests per
+// second on one hot key. Give a [core.Limiter] over this store a Timeout that fits S3's
+// latency (the default 100 ms budget is tight for a cold key).
+package s3store

@@ -1,0 +1,50 @@
+package s3store
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+
+	"github.com/tollgate-go/tollgate/core"
+)
+
+// object is the JSON content of a compare-and-swap state object: the algorithm it belongs to
+// and core's state for it. A few dozen bytes for rate policies; about 60 bytes per lease.
+type object struct {
+	// Alg is the policy's algorithm; state written under another algorithm (a policy whose
+	// algorithm changed but whose name stayed) counts as absent, as in memstore.
+	Alg core.Algorithm `json:"a"`
+	// State is the rate algorithms' state.
+	State core.State `json:"s,omitzero"`
+	// Leases maps lease IDs to expiries (Concurrency).
+	Leases core.Leases `json:"l,omitempty"`
+}
+
+// state returns the rate state for alg (zero if o belongs to another algorithm).
+func (o *object) state(alg core.Algorithm) core.State {
+	if o.Alg != alg {
+		return core.State{}
+	}
+	return o.State
+}
+
+// leases returns a copy of the lease set, which the caller may modify.
+func (o *object) leases() core.Leases {
+	ls := core.Leases{}
+	if o.Alg == core.Concurrency {
+		maps.Copy(ls, o.Leases)
+	}
+	return ls
+}
+
+// maxObjectBytes bounds what the store reads back: a state object is tiny, so anything larger
+// is not ours.
+const maxObjectBytes = 1 << 20
+
+func decodeObject(name string, b []byte) (object, error) {
+	var o object
+	if err := json.Unmarshal(b, &o); err != nil {
+		return object{}, fmt.Errorf("s3store: state object %s is not Tollgate state (reset it): %w", name, err)
+	}
+	return o, nil
+}

@@ -1,0 +1,241 @@
+package s3store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/backoff"
+)
+
+// API is the subset of *s3.Client the store calls. Tests wrap it to count and fault calls;
+// every call goes through the client's own retryer (build the client with [NewClient] or
+// [backoff.LoadAWSConfig] so that throttling is retried with full-jitter backoff).
+type API interface {
+	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	HeadObject(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+}
+
+var _ API = (*s3.Client)(nil)
+
+// Mode selects how the store makes its writes atomic.
+type Mode uint8
+
+const (
+	// CompareAndSwap (the zero value) keeps one state object per (policy, key) and updates it
+	// with PutObject If-Match on the ETag it read (S3 conditional writes, November 2024). It
+	// supports every core algorithm, including concurrency leases.
+	CompareAndSwap Mode = iota
+	// Marker needs only PutObject If-None-Match: * (create-only writes, August 2024, and most
+	// S3-compatible servers): one empty object per admitted request, "slot k" of its window.
+	// It supports fixed windows (and monthly quotas) with a cost of 0 or 1 only.
+	Marker
+)
+
+// String names the mode.
+func (m Mode) String() string {
+	switch m {
+	case CompareAndSwap:
+		return "compare-and-swap"
+	case Marker:
+		return "marker"
+	}
+	return fmt.Sprintf("Mode(%d)", uint8(m))
+}
+
+// DefaultPrefix is Config.Prefix when it is empty.
+const DefaultPrefix = "tollgate/"
+
+// DefaultCacheSize is Config.CacheSize when it is zero.
+const DefaultCacheSize = 10_000
+
+// DefaultMaxAttempts bounds the compare-and-swap attempts of one decision when
+// Config.Retry.MaxAttempts is zero. The decision's context deadline (the limiter's time
+// budget) usually ends the loop first.
+const DefaultMaxAttempts = 32
+
+// maxPrefixLen leaves room under S3's 1,024-byte key limit for the hash and the suffixes.
+const maxPrefixLen = 512
+
+// Config configures a Store. Zero values are the documented defaults.
+type Config struct {
+	// Bucket holds the state objects. Required. Do not enable versioning on it: every
+	// decision that spends writes a new version.
+	Bucket string
+	// Prefix is prepended to every object name; a lifecycle rule on it (see
+	// [PutLifecycleRule]) deletes old state. It should end with '/'. Optional. Default:
+	// DefaultPrefix.
+	Prefix string
+	// Mode selects compare-and-swap or marker objects. Optional. Default: CompareAndSwap.
+	Mode Mode
+	// CacheSize bounds the number of keys whose last known state (ETag and content, or the
+	// marker boundary) this process remembers; a remembered key decides in one request.
+	// Optional. Default: DefaultCacheSize. Negative: remember nothing (every decision
+	// reads first).
+	CacheSize int
+	// Retry is the backoff between compare-and-swap attempts after a lost race (412, 409,
+	// or 404 on If-Match), and between marker attempts after a 409. The context of each
+	// decision bounds it too. Optional. Default: the zero backoff.Policy (full jitter, 25 ms
+	// base, 2 s cap) with MaxAttempts DefaultMaxAttempts.
+	Retry backoff.Policy
+}
+
+// Store is a [core.Store] and [core.ConcurrencyStore] on S3 conditional writes. Build it with
+// [New]. Safe for concurrent use; decisions on one key in one process are serialised locally
+// (they would only race each other on S3), while decisions on different keys run in parallel.
+type Store struct {
+	client API
+	bucket string
+	prefix string
+	mode   Mode
+	retry  backoff.Policy
+	cache  *cache
+}
+
+var (
+	_ core.Store            = (*Store)(nil)
+	_ core.ConcurrencyStore = (*Store)(nil)
+)
+
+// ErrMarkerMode is wrapped (beside core.ErrInvalidPolicy) by the error of a policy or call
+// that marker mode does not support.
+var ErrMarkerMode = errors.New("s3store: marker mode supports fixed windows with cost 0 or 1 only")
+
+// New validates cfg and returns a store that talks to S3 through client.
+func New(client API, cfg Config) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("s3store: New needs a client (an *s3.Client from NewClient)")
+	}
+	if cfg.Bucket == "" {
+		return nil, errors.New("s3store: Config.Bucket is required")
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = DefaultPrefix
+	}
+	if err := checkPrefix(cfg.Prefix); err != nil {
+		return nil, err
+	}
+	switch cfg.Mode {
+	case CompareAndSwap, Marker:
+	default:
+		return nil, fmt.Errorf("s3store: unknown mode %d", cfg.Mode)
+	}
+	if cfg.Retry.MaxAttempts == 0 {
+		cfg.Retry.MaxAttempts = DefaultMaxAttempts
+	}
+	size := cfg.CacheSize
+	if size == 0 {
+		size = DefaultCacheSize
+	}
+	return &Store{
+		client: client,
+		bucket: cfg.Bucket,
+		prefix: cfg.Prefix,
+		mode:   cfg.Mode,
+		retry:  cfg.Retry,
+		cache:  newCache(max(size, 0)),
+	}, nil
+}
+
+func checkPrefix(p string) error {
+	if len(p) > maxPrefixLen || !utf8.ValidString(p) || strings.HasPrefix(p, "/") {
+		return fmt.Errorf("s3store: prefix %q must be valid UTF-8, at most %d bytes, and not start with '/'", p, maxPrefixLen)
+	}
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("s3store: prefix %q has a control character", p)
+		}
+	}
+	return nil
+}
+
+// Mode returns the store's mode.
+func (s *Store) Mode() Mode { return s.mode }
+
+// Take implements [core.Store]. In compare-and-swap mode it applies [core.Policy.Take] to the
+// key's state object; in marker mode it claims the next slot of the window.
+func (s *Store) Take(ctx context.Context, key string, p core.Policy, cost int64, now time.Time) (core.Decision, error) {
+	if err := core.CheckTake(p, cost); err != nil {
+		return core.Decision{}, err
+	}
+	if s.mode == Marker {
+		return s.markerTake(ctx, key, p, cost, now)
+	}
+	n := now.UnixNano()
+	return s.update(ctx, key, p, func(o *object) (core.Decision, bool, error) {
+		st := o.state(p.Algorithm)
+		next, d := p.TakeNanos(st, cost, n)
+		if !d.Allowed || next == st {
+			return d, false, nil
+		}
+		*o = object{Alg: p.Algorithm, State: next}
+		return d, true, nil
+	})
+}
+
+// Acquire implements [core.ConcurrencyStore] with [core.AcquireLease] on the key's lease
+// object (compare-and-swap mode only).
+func (s *Store) Acquire(ctx context.Context, key string, p core.Policy, lease string, now time.Time) (core.Decision, error) {
+	if err := s.checkLease(p, lease); err != nil {
+		return core.Decision{}, err
+	}
+	return s.update(ctx, key, p, func(o *object) (core.Decision, bool, error) {
+		ls := o.leases()
+		d := core.AcquireLease(ls, p, lease, now)
+		if !d.Allowed {
+			return d, false, nil
+		}
+		*o = object{Alg: core.Concurrency, Leases: ls}
+		return d, true, nil
+	})
+}
+
+// Release implements [core.ConcurrencyStore] with [core.ReleaseLease]. Releasing a lease that
+// is not held writes nothing.
+func (s *Store) Release(ctx context.Context, key string, p core.Policy, lease string, now time.Time) error {
+	if err := s.checkLease(p, lease); err != nil {
+		return err
+	}
+	_, err := s.update(ctx, key, p, func(o *object) (core.Decision, bool, error) {
+		ls := o.leases()
+		if !core.ReleaseLease(ls, lease, now) {
+			return core.Decision{}, false, nil
+		}
+		*o = object{Alg: core.Concurrency, Leases: ls}
+		return core.Decision{}, true, nil
+	})
+	return err
+}
+
+// Extend implements [core.ConcurrencyStore] with [core.ExtendLease].
+func (s *Store) Extend(ctx context.Context, key string, p core.Policy, lease string, now time.Time) (core.Decision, error) {
+	if err := s.checkLease(p, lease); err != nil {
+		return core.Decision{}, err
+	}
+	return s.update(ctx, key, p, func(o *object) (core.Decision, bool, error) {
+		ls := o.leases()
+		d, err := core.ExtendLease(ls, p, lease, now)
+		if err != nil {
+			return d, false, fmt.Errorf("s3store: %w", err)
+		}
+		*o = object{Alg: core.Concurrency, Leases: ls}
+		return d, true, nil
+	})
+}
+
+func (s *Store) checkLease(p core.Policy, lease string) error {
+	if err := core.CheckLease(p, lease); err != nil {
+		return err
+	}
+	if s.mode == Marker {
+		return fmt.Errorf("%w: %w (policy %q is %s)", core.ErrInvalidPolicy, ErrMarkerMode, p.Name, p.Algorithm)
+	}
+	return nil
+}
