@@ -14,6 +14,9 @@ type ConcurrencyOptions struct {
 	// Default: half the policy's Lease. Negative: never (requests longer than the lease lose
 	// their slot to others).
 	ExtendEvery time.Duration
+	// Wait lets a request wait (bounded) for a slot instead of being denied at once,
+	// polling with full-jitter backoff. Optional. Default: no waiting.
+	Wait core.Wait
 }
 
 // Concurrency returns middleware that lets at most the policy's Limit requests per key run
@@ -30,7 +33,7 @@ func Concurrency(c *core.ConcurrencyLimiter, o ConcurrencyOptions) func(http.Han
 				next.ServeHTTP(w, r)
 				return
 			}
-			lease, res, err := c.Acquire(r.Context(), request{r})
+			lease, res, err := c.AcquireWait(r.Context(), request{r}, o.Wait)
 			if err != nil {
 				o.ErrorHandler(w, r, err)
 				return
