@@ -9,7 +9,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TOLLGATE_ROOT=$PWD
-export GOFLAGS=${GOFLAGS:--mod=mod}
 # shellcheck source=servers.sh
 . scripts/servers.sh
 
