@@ -1,0 +1,17 @@
+package dynamostore_test
+
+import (
+	"testing"
+
+	"github.com/tollgate-go/tollgate/core/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	s := newStore(t, nil)
+	storetest.Run(t, s, storetest.Options{})
+}
+
+func TestConformanceLeases(t *testing.T) {
+	s := newStore(t, nil)
+	storetest.RunConcurrency(t, s, storetest.Options{})
+}

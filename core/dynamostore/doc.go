@@ -1,0 +1,105 @@
+// Package dynamostore keeps Tollgate's limiter state in one Amazon DynamoDB table, so every
+// instance of an application enforces one limit together. It implements [core.Store] (fixed
+// window, monthly quota, sliding window, token bucket) and [core.ConcurrencyStore] (leases),
+// and returns, for the same sequence of (time, cost), the same decisions as core's pure
+// algorithms: core/storetest proves it against a DynamoDB server.
+//
+// # Table
+//
+// One table with a string partition key (attribute "pk" by default, see
+// [Config.PartitionKey]) and no sort key, on-demand billing, and Time to Live on a number
+// attribute ("exp" by default) holding Unix seconds. [CreateTable] (or the
+// `tollgate dynamodb-create-table` command) creates it. TTL only reclaims storage: every
+// expiry that matters to a decision is checked in the condition expressions or by the core
+// math, because DynamoDB deletes expired items up to a few days late. Items carry an "exp" one
+// hour past their last relevant instant ([TTLGrace]), so an instance whose clock runs behind
+// never sees state vanish early.
+//
+// # Partition keys
+//
+// A key may be any bytes (binary, huge, unicode). Its partition key is
+//
+//	[KeyPrefix] + tag + ":" + policy name + ":" + base64url(SHA-256(key)) [+ ":" + window start]
+//
+// where tag is "fw" (fixed window and quotas), "sw" (sliding window), "tb" (token bucket) or
+// "cc" (concurrency) and the window start is in Unix nanoseconds. Hashing makes every key a
+// short, safe string, spreads load over partitions, and keeps client keys (IP addresses, API
+// keys) out of the table. Two policies with different names or algorithms never share state.
+// [Store.PartitionKey] returns the partition key of a (key, policy, time).
+//
+// # Round trips per decision
+//
+// Each decision is expressed in DynamoDB update and condition expressions, so it is atomic
+// without locks, and costs (as measured by this package's tests):
+//
+//   - fixed window and quotas: ONE conditional UpdateItem
+//     (ADD n :cost SET exp = if_not_exists(exp, :exp), condition
+//     attribute_not_exists(n) OR n <= :limit-cost), one item per window. A denial of cost 1
+//     needs nothing more (the count is then exactly the limit). A larger denied cost reads
+//     the count from the failed condition (ReturnValuesOnConditionCheckFailure=ALL_OLD) or,
+//     on servers that ignore it, with one GetItem.
+//   - sliding window: the same single UpdateItem on the current window's item, with the
+//     previous window's weighted count folded into the condition; the previous window's count
+//     is read with one GetItem per key and window, then cached (a past window is final).
+//   - token bucket (GCRA): one conditional UpdateItem in the common case — SET tat = :now+inc
+//     when tat <= :now or absent, or SET tat = tat + :inc when :now < tat <= :now+tau-inc —
+//     with the case chosen from the last TAT this process saw for the key. A wrong guess
+//     learns the state from the failed condition (ALL_OLD) or a GetItem, and tries again with
+//     the right case. A denial foreseen from the cached TAT (which only grows) is one
+//     GetItem.
+//   - concurrency: one item per key holding a map h of lease ID → expiry (Unix ns). Acquire is
+//     SET h.#id = :exp with condition size(h) < :limit OR h.#id > :now (ALL_NEW returned, to
+//     count live leases). When the map is full of expired leases, they are removed by a
+//     second conditional update that also grants the lease. Release is REMOVE h.#id; Extend
+//     sets the expiry again if the lease is present and unexpired.
+//   - a cost of 0 (a peek) is one consistent GetItem and writes nothing.
+//
+// The [core.Limiter]'s denial cache answers repeated denials with no DynamoDB call at all.
+// One partition key takes about 1,000 write units per second: a single hot key beyond that
+// needs the denial cache, or sharded limits.
+//
+// # Retries and time budget
+//
+// Build the client with [NewClient]: it goes through core/backoff, so throttling
+// (ThrottlingException, ProvisionedThroughputExceededException), 5xx and connection errors
+// are retried with full-jitter exponential backoff, and never a failed condition. Every
+// call honours the context: the limiter's per-decision deadline (core.Config.Timeout,
+// 100 ms by default) bounds a decision including its retries, after which the limiter's
+// failure policy (fail open, fail closed, or a local fallback) decides.
+//
+// # IAM permissions
+//
+// The store needs dynamodb:GetItem, dynamodb:UpdateItem and dynamodb:DeleteItem (Reset) on
+// the table; [CreateTable] also needs dynamodb:CreateTable, dynamodb:DescribeTable,
+// dynamodb:DescribeTimeToLive and dynamodb:UpdateTimeToLive:
+//
+//	{
+//	  "Version": "2012-10-17",
+//	  "Statement": [
+//	    {
+//	      "Sid": "TollgateStore",
+//	      "Effect": "Allow",
+//	      "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+//	      "Resource": "arn:aws:dynamodb:REGION:ACCOUNT:table/TABLE"
+//	    },
+//	    {
+//	      "Sid": "TollgateSetup",
+//	      "Effect": "Allow",
+//	      "Action": ["dynamodb:CreateTable", "dynamodb:DescribeTable",
+//	                 "dynamodb:DescribeTimeToLive", "dynamodb:UpdateTimeToLive"],
+//	      "Resource": "arn:aws:dynamodb:REGION:ACCOUNT:table/TABLE"
+//	    }
+//	  ]
+//	}
+//
+// Application instances need only the first statement; give the second to whoever
+// provisions the table. To keep an application from resetting keys, drop
+// dynamodb:DeleteItem from its statement.
+//
+// # Local servers
+//
+// The store works with dynalite and DynamoDB Local (set the endpoint with
+// [ClientOptions.Endpoint] or AWS_ENDPOINT_URL_DYNAMODB). dynalite ignores
+// ReturnValuesOnConditionCheckFailure, so there a wrong token-bucket guess or a concurrency
+// denial costs one extra GetItem, and it has no TTL API, which [CreateTable] tolerates.
+package dynamostore
