@@ -10,7 +10,9 @@ import (
 	"time"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/logging"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
@@ -23,6 +25,8 @@ type backendS3 struct {
 	name   string
 	client *s3.Client
 	bucket string
+	// endpoint and credentials, for tests that build their own client (through a proxy).
+	endpoint, access, secret string
 }
 
 // newClient returns a client for an S3-compatible endpoint. Keep-alives are off so that no
@@ -69,8 +73,13 @@ func fakeS3(t testing.TB) backendS3 {
 	faker := gofakes3.New(s3mem.New(), gofakes3.WithLogger(gofakes3.DiscardLog()))
 	ts := httptest.NewServer(faker.Server())
 	t.Cleanup(ts.Close)
-	c := newClient(t, ts.URL, "fake", "fake-secret")
-	b := backendS3{name: "gofakes3", client: c, bucket: testenv.UniqueName("tollgate-s3store")}
+	// gofakes3 gap: its 304 to a GET If-None-Match repeats the object's x-amz-checksum-crc32
+	// header without a body, and the SDK logs a checksum WARN when it discards that body. The
+	// 304 itself is right; the client's log is silenced for the fake tier only.
+	c := newClient(t, ts.URL, "fake", "fake-secret", func(cc *s3store.ClientConfig) {
+		cc.ConfigOptions = append(cc.ConfigOptions, config.WithLogger(logging.Nop{}))
+	})
+	b := backendS3{name: "gofakes3", client: c, bucket: testenv.UniqueName("tollgate-s3store"), endpoint: ts.URL, access: "fake", secret: "fake-secret"}
 	createBucket(t, c, b.bucket)
 	return b
 }
@@ -81,7 +90,7 @@ func versity(t testing.TB) backendS3 {
 	t.Helper()
 	ep := testenv.S3Endpoint(t)
 	c := newClient(t, ep.Endpoint, ep.AccessKey, ep.SecretKey)
-	b := backendS3{name: "versitygw", client: c, bucket: testenv.UniqueName("tollgate-s3store")}
+	b := backendS3{name: "versitygw", client: c, bucket: testenv.UniqueName("tollgate-s3store"), endpoint: ep.Endpoint, access: ep.AccessKey, secret: ep.SecretKey}
 	createBucket(t, c, b.bucket)
 	return b
 }

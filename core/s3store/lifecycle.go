@@ -133,7 +133,7 @@ func sameRule(a, b types.LifecycleRule) bool {
 // from its exported fields that a GET returns.
 func canon(r types.LifecycleRule) any {
 	type rule struct {
-		ID, Status, Prefix string
+		ID, Status, Prefix   string
 		Days, NoncurrentDays int32
 		HasOther             bool
 	}
