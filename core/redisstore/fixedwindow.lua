@@ -1,0 +1,24 @@
+-- Fixed window. KEYS[1]: hash {w = window start, c = count}.
+-- ARGV: now | 'server', cost, limit, window spec (see window).
+-- Reply: {allowed, now s, now ns, stored w or '', stored c or ''}.
+local ns, nn = clock()
+local cost, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
+local ss, sn, es, en = window(ns, nn, 4)
+if not ss then
+  return redis.error_reply('tollgate: the clock is outside the calendar windows given')
+end
+local start = tfmt(ss, sn)
+local st = redis.call('HMGET', KEYS[1], 'w', 'c')
+local c = 0
+if st[1] == start then
+  c = tonumber(st[2]) or 0
+end
+local ok = 0
+if c + cost <= limit then
+  ok = 1
+  if cost > 0 then
+    redis.call('HSET', KEYS[1], 'w', start, 'c', int(c + cost))
+    redis.call('PEXPIRE', KEYS[1], int(ttl(es, en, ns, nn)))
+  end
+end
+return {ok, ns, nn, st[1] or '', st[2] or ''}

@@ -1,0 +1,136 @@
+// Package redisstore keeps Tollgate's limiter state in Redis (or Valkey, ElastiCache,
+// MemoryDB): a [core.Store] and [core.ConcurrencyStore] on go-redis v9, so every instance of
+// an app that shares the Redis enforces one limit together.
+//
+// # One round trip per decision
+//
+// Each algorithm is one Lua script (fixed window, sliding window, token bucket as GCRA,
+// concurrency leases), run atomically by the server, so a decision is one EVALSHA: one round
+// trip. The scripts are sent by SHA-1; when a server does not know a script yet (first call,
+// restart, failover, SCRIPT FLUSH) it answers NOSCRIPT and the source is sent once more with
+// EVAL, which caches it: that decision costs two round trips. [Store.LoadScripts] loads them
+// ahead of time. Behind a [core.Limiter], a denial that is still in the limiter's denial cache
+// costs no round trip at all.
+//
+// # Same decisions as core
+//
+// The scripts decide (admit or deny, and the new state) and return the state they started
+// from; the Go side then replays core's pure algorithm ([core.Policy.TakeNanos]) on that state
+// at the script's time to fill in the [core.Decision], and checks that both agree. So a
+// decision from Redis is exactly what core/memstore would answer for the same sequence of
+// (time, cost); core/storetest proves it on miniredis and on redis-server.
+//
+// Lua numbers are doubles, exact only up to 2^53, and a Unix time in nanoseconds is about
+// 1.8e18. The scripts therefore never form a nanosecond timestamp as one number: times travel
+// as decimal strings and are split into (seconds, nanoseconds) pairs, added and compared
+// exactly. Counts are exact while they stay below 2^53, hence [MaxWindowLimit]. The sliding
+// window's weight, floor(prev × (window − elapsed) / window), is computed in doubles in the
+// same order as [core.Policy.SlidingWeight], from the same correctly rounded inputs, so it is
+// the same double.
+//
+// # Keys
+//
+// State for (policy name, key) lives under
+//
+//	<prefix>{<policy name>:<key>}:<algorithm>
+//
+// with the name and the key percent-escaped (bytes outside printable ASCII, and % : { } #), and
+// a key longer than 64 bytes replaced by "#" and the base64url SHA-256 of its bytes, so any
+// bytes are a valid key, a 1 MiB key costs no more than a short one, and no two keys collide.
+// The braces are a Redis Cluster hash tag: the keys of one decision (two for leases) are in one
+// slot, as Cluster requires of a script, while different keys spread over the cluster. Leases
+// use <…>:cz (a sorted set of expiries) and <…>:ch (a hash of exact expiries).
+//
+// Every key gets a relative TTL (PEXPIRE) from the caller's clock: the time until its state
+// can no longer affect a decision, plus one second for clock skew between instances.
+// Correctness never depends on the TTL: stale state is recognised by its window or time.
+//
+// # Clocks
+//
+// By default the now argument (the app's clock) decides, as for every store. With
+// Config.UseServerTime the scripts read the Redis server's TIME instead and the now argument is
+// ignored: every instance then agrees on window boundaries even when their clocks drift, at
+// microsecond resolution. A test with a fake clock cannot use it, which is why core/storetest
+// runs with the app's clock. Times before 1970 are refused.
+//
+// Redis Cluster, Sentinel and single nodes all work: pass any [redis.UniversalClient].
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/tollgate-go/tollgate/core"
+)
+
+// MaxWindowLimit is the largest Limit the store accepts for fixed and sliding windows. The
+// scripts add counts as Lua numbers (doubles), exact below 2^53; three counts of at most 2^51
+// sum below it. Token buckets and concurrency policies have no such bound.
+const MaxWindowLimit = 1 << 51
+
+// DefaultPrefix is the key prefix when Config.Prefix is empty.
+const DefaultPrefix = "tollgate:"
+
+// Config configures a [Store]. Zero values are the documented defaults.
+type Config struct {
+	// Prefix starts every key the store writes, so that several apps, or tests, share a
+	// database. It must not contain '{' or '}' (they would change the Cluster hash tag).
+	// Optional. Default: DefaultPrefix.
+	Prefix string
+	// UseServerTime makes the scripts take the time from the Redis server (TIME) instead of
+	// the now argument, which is then ignored. Optional. Default: false, the app's clock.
+	UseServerTime bool
+}
+
+// Store is a [core.Store] and [core.ConcurrencyStore] in Redis. The zero value is not usable;
+// call [New]. Safe for concurrent use.
+type Store struct {
+	client redis.Scripter
+	prefix string
+	server bool
+}
+
+var (
+	_ core.Store            = (*Store)(nil)
+	_ core.ConcurrencyStore = (*Store)(nil)
+)
+
+// New returns a store that runs its scripts on client: a [redis.UniversalClient] (*redis.Client,
+// *redis.ClusterClient, a Sentinel failover client, *redis.Ring) or anything else that runs
+// scripts, such as a wrapper that counts calls. New does no I/O.
+func New(client redis.Scripter, cfg Config) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("redisstore: a Redis client is required")
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = DefaultPrefix
+	}
+	if strings.ContainsAny(cfg.Prefix, "{}") {
+		return nil, fmt.Errorf("redisstore: prefix %q must not contain '{' or '}'", cfg.Prefix)
+	}
+	return &Store{client: client, prefix: cfg.Prefix, server: cfg.UseServerTime}, nil
+}
+
+// LoadScripts loads the scripts into the server's script cache (on every shard of a Cluster),
+// so that even the first decision is one round trip. It is optional: without it, the first
+// decision per server sends the script source once.
+func (s *Store) LoadScripts(ctx context.Context) error {
+	for _, sc := range allScripts {
+		if err := sc.Load(ctx, s.client).Err(); err != nil {
+			return fmt.Errorf("redisstore: load scripts: %w", err)
+		}
+	}
+	return nil
+}
+
+// backendError wraps a Redis failure for the limiter's failure policy.
+func backendError(p *core.Policy, err error) error {
+	return fmt.Errorf("redisstore: %s %q: %w", p.Algorithm, p.Name, err)
+}
+
+// errBadReply reports a reply that is not what the script returns: a server or proxy that
+// does not run the script as written.
+var errBadReply = errors.New("unexpected script reply")
