@@ -13,8 +13,12 @@ import (
 // Handler serves the objects of one bucket and prefix through a local conditional cache. It
 // is an http.Handler; Serve is the same logic for other frameworks. Safe for concurrent use.
 //
-// URL paths map to keys as Prefix + cleaned path ("/css/site.css" → "assets/css/site.css");
-// see objectName in path.go for what is refused. GET and HEAD are served; with
+// URL paths map to keys as Prefix + cleaned path ("/css/site.css" → "assets/css/site.css").
+// Empty and "." segments are removed; a path that could name a key outside the prefix, or that
+// S3 would read differently than a file server, is refused with 400 and never reaches S3: a
+// ".." segment (also percent-encoded), an encoded "/" or "" (%2F, %5C), a backslash, NUL or
+// another control character, a leading "//", invalid UTF-8, or a key over 1024 bytes. A path
+// ending in "/" serves Options.IndexDocument, or 404 without one. GET and HEAD are served; with
 // Options.Writes, PUT and DELETE are too, but only with a precondition:
 //
 //   - PUT with "If-None-Match: *" creates the object only if it does not exist (201);
@@ -77,7 +81,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		req.ContentType = r.Header.Get("Content-Type")
 	}
 	resp := h.Serve(r.Context(), req)
-	_, _ = resp.WriteTo(w)
+	_, _ = resp.Render(w)
 	_ = resp.Close()
 }
 

@@ -9,13 +9,20 @@ import (
 
 // Defaults of the zero Options fields.
 const (
-	DefaultTTL           = time.Minute
-	DefaultNegativeTTL   = 5 * time.Second
-	DefaultMaxBytes      = 64 << 20
+	// DefaultTTL is Options.TTL when it is zero.
+	DefaultTTL = time.Minute
+	// DefaultNegativeTTL is Options.NegativeTTL when it is zero.
+	DefaultNegativeTTL = 5 * time.Second
+	// DefaultMaxBytes is Options.MaxBytes when it is zero (64 MiB).
+	DefaultMaxBytes = 64 << 20
+	// DefaultMaxObjectSize is Options.MaxObjectSize when it is zero (1 MiB).
 	DefaultMaxObjectSize = 1 << 20
-	DefaultMaxWriteSize  = 16 << 20
-	DefaultFetchTimeout  = 30 * time.Second
-	DefaultCacheControl  = "no-cache"
+	// DefaultMaxWriteSize is Options.MaxWriteSize when it is zero (16 MiB).
+	DefaultMaxWriteSize = 16 << 20
+	// DefaultFetchTimeout is Options.FetchTimeout when it is zero.
+	DefaultFetchTimeout = 30 * time.Second
+	// DefaultCacheControl is Options.CacheControl when it is empty.
+	DefaultCacheControl = "no-cache"
 )
 
 // Options configure a Handler. Bucket is required; every other zero value is a documented

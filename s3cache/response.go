@@ -135,9 +135,10 @@ func (r *Response) VisitHeaders(set func(name, value string)) {
 	r.eachHeader(func(name string, _ []string, value string) { set(name, value) })
 }
 
-// WriteTo renders the response on a net/http ResponseWriter and copies its body. For a 304 it
-// also removes Content-* and Last-Modified fields that outer middleware may have set.
-func (r *Response) WriteTo(w http.ResponseWriter) (int64, error) {
+// Render writes the response on a net/http ResponseWriter, body included, and returns the
+// number of body bytes written. For a 304 it also removes Content-* and Last-Modified fields
+// that outer middleware may have set.
+func (r *Response) Render(w http.ResponseWriter) (int64, error) {
 	h := w.Header()
 	if r.Status == http.StatusNotModified {
 		delete(h, hContentType)

@@ -39,7 +39,7 @@ func (h *Handler) serveRead(ctx context.Context, req Request, name string) Respo
 	var own *ownedStream
 	v, err, _ := h.flight.Do(name, func() (any, error) { return h.fetch(ctx, name, e, &own) })
 	if err != nil {
-		return h.fetchFailed(ctx, req, name, e, now, err)
+		return h.fetchFailed(ctx, req, e, now, err)
 	}
 	fetched := v.(*entry)
 	if own != nil {
@@ -180,7 +180,9 @@ func (h *Handler) fetch(ctx context.Context, name string, old *entry, own **owne
 			return e, nil
 		}
 		h.stats.s3Errors.Add(1)
-		return nil, fmt.Errorf("s3cache: get %q: %w", name, err)
+		err = fmt.Errorf("s3cache: get %q: %w", name, err)
+		h.opts.OnError(h.opts.Prefix+name, err)
+		return nil, err
 	}
 	meta := metaFromGet(out, name)
 	freshFor, store := h.freshness(meta.CacheControl)
@@ -199,7 +201,9 @@ func (h *Handler) fetch(ctx context.Context, name string, old *entry, own **owne
 	h.stats.s3BodyBytes.Add(int64(n))
 	if err != nil {
 		h.stats.s3Errors.Add(1)
-		return nil, fmt.Errorf("s3cache: read %q: %w", name, err)
+		err = fmt.Errorf("s3cache: read %q: %w", name, err)
+		h.opts.OnError(h.opts.Prefix+name, err)
+		return nil, err
 	}
 	e.body = body
 	e.cost += meta.Size
@@ -227,8 +231,8 @@ func (h *Handler) freshness(cacheControl string) (time.Duration, bool) {
 
 // fetchFailed answers when the S3 call for name failed: the stale entry when stale-if-error
 // allows (RFC 5861 §4), else 503 when S3 throttles and 502 otherwise.
-func (h *Handler) fetchFailed(ctx context.Context, req Request, name string, stale *entry, now time.Time, err error) Response {
-	h.opts.OnError(h.opts.Prefix+name, err)
+// Only the request that made the call reported it to OnError.
+func (h *Handler) fetchFailed(ctx context.Context, req Request, stale *entry, now time.Time, err error) Response {
 	if stale != nil && stale.staleBy(now) < stale.maxStale {
 		h.stats.staleServed.Add(1)
 		return h.fromEntry(ctx, req, stale, now, true)
@@ -264,12 +268,10 @@ func (h *Handler) revalidateInBackground(name string, e *entry) {
 			h.bgMu.Unlock()
 		}()
 		var own *ownedStream
-		_, err, _ := h.flight.Do(name, func() (any, error) { return h.fetch(context.Background(), name, e, &own) })
+		// The error, if any, went to OnError in fetch; the stale entry stays until it expires.
+		_, _, _ = h.flight.Do(name, func() (any, error) { return h.fetch(context.Background(), name, e, &own) })
 		if own != nil {
 			own.close()
-		}
-		if err != nil {
-			h.opts.OnError(h.opts.Prefix+name, err)
 		}
 	}()
 }

@@ -30,9 +30,10 @@ type Stats struct {
 	Writes int64
 	// Evictions counts entries evicted to respect MaxBytes.
 	Evictions int64
-	// Entries and Bytes are the current number and cost of cached entries.
+	// Entries is the current number of cached entries (objects, 404s, large-object markers).
 	Entries int64
-	Bytes   int64
+	// Bytes is the current cost of the cached entries, which MaxBytes bounds.
+	Bytes int64
 }
 
 type counters struct {

@@ -38,7 +38,9 @@ func TestServesAndAnswers304(t *testing.T) {
 	ready := make(chan string, 1)
 	var out bytes.Buffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, &out, ready) }()
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, &out, ready)
+	}()
 	var base string
 	select {
 	case base = <-ready:
