@@ -37,22 +37,23 @@ type Response struct {
 	allow        string
 	retryAfter   string
 	object       bool // send the object's validators and representation fields
-	cancel       func()
 }
 
-// Close releases the Stream and any S3 request behind it. It is safe to call on every
-// Response, any number of times.
+// Close releases the Stream and the S3 request behind it (closing Stream itself does the
+// same). It is safe to call on every Response, any number of times.
 func (r *Response) Close() error {
 	var err error
 	if r.Stream != nil {
 		err = r.Stream.Close()
 		r.Stream = nil
 	}
-	if r.cancel != nil {
-		r.cancel()
-		r.cancel = nil
-	}
 	return err
+}
+
+// Object returns the metadata of the object the response describes (for a 200, 206 or 304),
+// e.g. for logging; ok is false for other responses.
+func (r *Response) Object() (m Meta, ok bool) {
+	return r.meta, r.object
 }
 
 // Header field names, as net/http canonicalizes them.

@@ -2,6 +2,7 @@ package s3cache
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -152,8 +153,8 @@ func (h *Handler) fromMeta(req Request, meta Meta, out *s3.GetObjectOutput, canc
 	}
 	if out.ContentRange != nil {
 		// S3 honoured the forwarded Range: pass its 206 through.
-		return Response{Status: http.StatusPartialContent, meta: h.withCacheControl(meta), object: true, Stream: out.Body,
-			ContentLength: deref(out.ContentLength), contentRange: *out.ContentRange, cancel: cancel}
+		return Response{Status: http.StatusPartialContent, meta: h.withCacheControl(meta), object: true,
+			Stream: &s3Body{out.Body, cancel}, ContentLength: deref(out.ContentLength), contentRange: *out.ContentRange}
 	}
 	return streamResponse(out, h.withCacheControl(meta), http.StatusOK, cancel)
 }
@@ -166,7 +167,20 @@ func (h *Handler) withCacheControl(m Meta) Meta {
 }
 
 func streamResponse(out *s3.GetObjectOutput, meta Meta, status int, cancel context.CancelFunc) Response {
-	return Response{Status: status, meta: meta, object: true, Stream: out.Body, ContentLength: meta.Size, cancel: cancel}
+	return Response{Status: status, meta: meta, object: true, Stream: &s3Body{out.Body, cancel}, ContentLength: meta.Size}
+}
+
+// s3Body is an S3 object body whose Close also ends the request behind it, so that a framework
+// that closes a body stream itself (fasthttp does) releases everything.
+type s3Body struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *s3Body) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 // streamFailed passes S3's answer to a forwarded request through: 304 with the validators S3

@@ -48,6 +48,7 @@ func runSuite(t *testing.T, newBackend func(testing.TB) *backend) {
 		{"WriteHelpers", testWriteHelpers},
 		{"GetPreconditions", testGetPreconditions},
 		{"ObjectCacheControl", testObjectCacheControl},
+		{"ContentEncoding", testContentEncoding},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -490,4 +491,20 @@ func testObjectCacheControl(t *testing.T, b *backend) {
 	f.clock.Advance(2 * time.Second)
 	f.do(t, "GET", "/cc.txt")
 	wantCount(t, "S3 GETs after max-age", &f.c.gets, 2)
+}
+
+// Content-Encoding is stored with the object and passed through untouched (no transparent
+// decompression between S3 and the client).
+func testContentEncoding(t *testing.T, b *backend) {
+	gz := "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00" // gzip of ""
+	b.put(t, "e.js", gz, func(in *s3.PutObjectInput) { in.ContentEncoding = aws.String("gzip") })
+	for _, max := range []int64{0, 10} { // cached, then streamed
+		f := newFixture(t, b, s3cache.Options{MaxObjectSize: max})
+		w := f.do(t, "GET", "/e.js")
+		wantStatus(t, w, 200)
+		wantHeader(t, w, "Content-Encoding", "gzip")
+		if w.Body.String() != gz {
+			t.Errorf("MaxObjectSize %d: body %q, want the stored gzip bytes", max, w.Body.String())
+		}
+	}
 }
