@@ -39,10 +39,10 @@ import (
 // known to be full costs none.
 func (s *Store) markerTake(ctx context.Context, key string, p core.Policy, cost int64, now time.Time) (core.Decision, error) {
 	if p.Algorithm != core.FixedWindow {
-		return core.Decision{}, fmt.Errorf("%w: %w (policy %q is %s)", core.ErrInvalidPolicy, ErrMarkerMode, p.Name, p.Algorithm)
+		return core.Decision{}, fmt.Errorf("%w: policy %q is %s (%w)", ErrMarkerMode, p.Name, p.Algorithm, core.ErrInvalidPolicy)
 	}
 	if cost > 1 {
-		return core.Decision{}, fmt.Errorf("%w: %w (cost %d, policy %q)", core.ErrCostExceedsCapacity, ErrMarkerMode, cost, p.Name)
+		return core.Decision{}, fmt.Errorf("%w: cost %d under policy %q (%w)", ErrMarkerMode, cost, p.Name, core.ErrCostExceedsCapacity)
 	}
 	n := now.UnixNano()
 	start, end := p.WindowBounds(n)

@@ -104,8 +104,10 @@ var (
 	_ core.ConcurrencyStore = (*Store)(nil)
 )
 
-// ErrMarkerMode is wrapped (beside core.ErrInvalidPolicy) by the error of a policy or call
-// that marker mode does not support.
+// ErrMarkerMode is wrapped by the error of a policy or a cost that marker mode does not
+// support, beside core.ErrInvalidPolicy (a policy other than a fixed window, or a lease) or
+// core.ErrCostExceedsCapacity (a cost above 1), so that limiters treat it as the caller's
+// mistake rather than a store failure.
 var ErrMarkerMode = errors.New("s3store: marker mode supports fixed windows with cost 0 or 1 only")
 
 // New validates cfg and returns a store that talks to S3 through client.
@@ -235,7 +237,7 @@ func (s *Store) checkLease(p core.Policy, lease string) error {
 		return err
 	}
 	if s.mode == Marker {
-		return fmt.Errorf("%w: %w (policy %q is %s)", core.ErrInvalidPolicy, ErrMarkerMode, p.Name, p.Algorithm)
+		return fmt.Errorf("%w: policy %q is %s (%w)", ErrMarkerMode, p.Name, p.Algorithm, core.ErrInvalidPolicy)
 	}
 	return nil
 }
