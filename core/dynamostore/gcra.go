@@ -77,6 +77,13 @@ func (s *Store) gcra(ctx context.Context, pk string, p core.Policy, cost, now in
 		if !failed {
 			return core.Decision{}, backendError("UpdateItem", err)
 		}
+		if item == nil && (!known || tat <= now) && !read {
+			// The TAT is after now (the full-bucket guess failed) but the server did not
+			// say by how much: try the other case at once rather than read first. If it
+			// fails too, the bucket is too full, and the read below gives the numbers.
+			tat, known = now+1, true
+			continue
+		}
 		if item == nil {
 			if item, err = s.get(ctx, pk); err != nil {
 				return core.Decision{}, err

@@ -1,0 +1,205 @@
+package dynamostore_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/dynamostore"
+)
+
+// fake is a scripted API: each call pops the next answer and records the request, so a test
+// can make the server return what real DynamoDB returns and dynalite does not (the item of a
+// failed condition, ReturnValuesOnConditionCheckFailure=ALL_OLD).
+type fake struct {
+	answers []answer
+	updates []*dynamodb.UpdateItemInput
+	gets    int
+}
+
+type answer struct {
+	item map[string]types.AttributeValue // UpdateItem attributes, GetItem item, or the failed condition's item
+	fail bool                            // a ConditionalCheckFailedException carrying item
+	err  error
+}
+
+func (f *fake) next(t string) answer {
+	if len(f.answers) == 0 {
+		panic("fake: unexpected " + t)
+	}
+	a := f.answers[0]
+	f.answers = f.answers[1:]
+	return a
+}
+
+func (f *fake) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	f.updates = append(f.updates, in)
+	a := f.next("UpdateItem")
+	if a.fail {
+		return nil, &types.ConditionalCheckFailedException{Message: new(string), Item: a.item}
+	}
+	return &dynamodb.UpdateItemOutput{Attributes: a.item}, a.err
+}
+
+func (f *fake) GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	f.gets++
+	a := f.next("GetItem")
+	return &dynamodb.GetItemOutput{Item: a.item}, a.err
+}
+
+func (f *fake) DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	return &dynamodb.DeleteItemOutput{}, f.next("DeleteItem").err
+}
+
+func n(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
+
+func item(kv ...any) map[string]types.AttributeValue {
+	m := map[string]types.AttributeValue{}
+	for i := 0; i < len(kv); i += 2 {
+		m[kv[i].(string)] = kv[i+1].(types.AttributeValue)
+	}
+	return m
+}
+
+func leaseMap(kv map[string]int64) types.AttributeValue {
+	m := map[string]types.AttributeValue{}
+	for id, exp := range kv {
+		m[strings.TrimRight(b64(id), "=")] = n(exp)
+	}
+	return &types.AttributeValueMemberM{Value: m}
+}
+
+// TestFailedConditionItem covers the ALL_OLD path: the state comes from the failed
+// condition, with no GetItem; and the GetItem fallback when the item is not returned.
+func TestFailedConditionItem(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_700_000_000, 0)
+	ns := now.UnixNano()
+	tb := core.NewTokenBucket("tb", 10, time.Second, 5) // interval 100ms, tau 500ms
+	iv := int64(tb.EmissionInterval())
+	fw := core.NewFixedWindow("fw", 10, time.Minute)
+	fwStart, _ := fw.WindowBounds(ns)
+	cc := core.NewConcurrency("cc", 2, time.Minute)
+
+	cases := []struct {
+		name    string
+		p       core.Policy
+		cost    int64
+		answers []answer
+		state   core.State  // the state the answers reveal, for the pure decision
+		leases  core.Leases // the same, for concurrency
+		updates int
+		gets    int
+		second  string // a substring of the second UpdateItem's condition
+	}{
+		{
+			name: "gcra wrong guess, ALL_OLD then case B", p: tb, cost: 1,
+			answers: []answer{{fail: true, item: item("tat", n(ns+3*iv))}, {item: item("tat", n(ns+4*iv))}},
+			state:   core.State{TAT: ns + 3*iv}, updates: 2, second: "#t > :now AND #t <= :max",
+		},
+		{
+			name: "gcra denial from ALL_OLD", p: tb, cost: 2,
+			answers: []answer{{fail: true, item: item("tat", n(ns+4*iv))}},
+			state:   core.State{TAT: ns + 4*iv}, updates: 1,
+		},
+		{
+			name: "gcra wrong guess, no item: case B at once", p: tb, cost: 1,
+			answers: []answer{{fail: true}, {item: item("tat", n(ns+4*iv))}},
+			state:   core.State{TAT: ns + 3*iv}, updates: 2, second: "#t > :now AND #t <= :max",
+		},
+		{
+			name: "gcra wrong guess, no item, bucket full: GetItem", p: tb, cost: 1,
+			answers: []answer{{fail: true}, {fail: true}, {item: item("tat", n(ns+5*iv))}},
+			state:   core.State{TAT: ns + 5*iv}, updates: 2, gets: 1, second: "#t > :now AND #t <= :max",
+		},
+		{
+			name: "fixed window cost 2 denial from ALL_OLD", p: fw, cost: 2,
+			answers: []answer{{fail: true, item: item("n", n(9))}},
+			state:   core.State{Window: fwStart, Count: 9}, updates: 1,
+		},
+		{
+			name: "fixed window cost 2 denial without item: GetItem", p: fw, cost: 2,
+			answers: []answer{{fail: true}, {item: item("n", n(10))}},
+			state:   core.State{Window: fwStart, Count: 10}, updates: 1, gets: 1,
+		},
+		{
+			name: "fixed window cost 1 denial needs no read", p: fw, cost: 1,
+			answers: []answer{{fail: true}},
+			state:   core.State{Window: fwStart, Count: 10}, updates: 1,
+		},
+		{
+			name: "lease denial from ALL_OLD", p: cc,
+			answers: []answer{{fail: true, item: item("h", leaseMap(map[string]int64{"a": ns + 1e8, "b": ns + 5e9}))}},
+			leases:  core.Leases{"a": ns + 1e8, "b": ns + 5e9}, updates: 1,
+		},
+		{
+			name: "lease reclaim of an expired lease from ALL_OLD", p: cc,
+			answers: []answer{
+				{fail: true, item: item("h", leaseMap(map[string]int64{"a": ns - 1, "b": ns + 5e9}))},
+				{item: item("h", leaseMap(map[string]int64{"me": ns + int64(time.Minute), "b": ns + 5e9}))},
+			},
+			leases: core.Leases{"a": ns - 1, "b": ns + 5e9}, updates: 2, second: "size(#h) <= :bound AND attribute_not_exists(#h.#id) AND #h.#e0 <= :now",
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := &fake{answers: c.answers}
+			s, err := dynamostore.New(f, dynamostore.Config{Table: "t"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got, want core.Decision
+			if c.p.Algorithm == core.Concurrency {
+				want = core.AcquireLease(c.leases, c.p, "me", now)
+				got, err = s.Acquire(ctx, "k", c.p, "me", now)
+			} else {
+				_, want = c.p.Take(c.state, c.cost, now)
+				got, err = s.Take(ctx, "k", c.p, c.cost, now)
+			}
+			if err != nil {
+				t.Fatalf("decision: %v", err)
+			}
+			if got != want {
+				t.Errorf("decision\n got  %+v\n want %+v", got, want)
+			}
+			if len(f.updates) != c.updates || f.gets != c.gets {
+				t.Errorf("%d UpdateItem and %d GetItem; want %d and %d", len(f.updates), f.gets, c.updates, c.gets)
+			}
+			if c.second != "" && (len(f.updates) < 2 || !strings.Contains(*f.updates[1].ConditionExpression, c.second)) {
+				t.Errorf("second update's condition is not %q", c.second)
+			}
+			for i, in := range f.updates {
+				if in.ReturnValuesOnConditionCheckFailure != types.ReturnValuesOnConditionCheckFailureAllOld {
+					t.Errorf("update %d does not ask for ALL_OLD on a failed condition", i)
+				}
+			}
+		})
+	}
+}
+
+// TestBackendErrorsWrapped: an SDK error reaches the caller wrapped, with the package prefix.
+func TestBackendErrorsWrapped(t *testing.T) {
+	boom := errors.New("boom")
+	f := &fake{answers: []answer{{err: boom}}}
+	s, _ := dynamostore.New(f, dynamostore.Config{Table: "t"})
+	_, err := s.Take(context.Background(), "k", core.NewFixedWindow("fw", 1, time.Minute), 1, time.Now())
+	if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "dynamostore: ") {
+		t.Fatalf("got %v; want an error wrapping the SDK's, prefixed dynamostore:", err)
+	}
+	_, err = s.Take(context.Background(), strings.Repeat("k", 1<<20+1), core.NewFixedWindow("fw", 1, time.Minute), 1, time.Now())
+	if !errors.Is(err, core.ErrInvalidKey) {
+		t.Fatalf("oversized key: %v; want core.ErrInvalidKey", err)
+	}
+}
+
+func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }

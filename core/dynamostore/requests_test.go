@@ -1,0 +1,137 @@
+package dynamostore_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"testing"
+	"time"
+
+	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/dynamostore"
+	"github.com/tollgate-go/tollgate/internal/testenv"
+)
+
+// TestRequestsPerDecision counts DynamoDB calls through the narrow client interface.
+func TestRequestsPerDecision(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+
+	t.Run("FixedWindow", func(t *testing.T) {
+		c := &counting{API: nil}
+		c.API, _ = sharedTable(t)
+		s := newStore(t, c)
+		p := core.NewFixedWindow(testenv.UniqueName("count-fw"), 20, time.Hour)
+		allowed := 0
+		const decisions = 50
+		for i := range decisions {
+			d, err := s.Take(ctx, "k", p, 1, now)
+			if err != nil {
+				t.Fatalf("take %d: %v", i, err)
+			}
+			if d.Allowed {
+				allowed++
+			}
+		}
+		t.Logf("fixed window: %d decisions (%d allowed, %d denied): %d UpdateItem, %d GetItem = %.2f requests per decision",
+			decisions, allowed, decisions-allowed, c.updates.Load(), c.gets.Load(), float64(c.total())/decisions)
+		if allowed != 20 || c.updates.Load() != decisions || c.gets.Load() != 0 {
+			t.Fatalf("got %d allowed, %d updates, %d gets; want 20 allowed and exactly one UpdateItem per decision", allowed, c.updates.Load(), c.gets.Load())
+		}
+	})
+
+	t.Run("CachedDenials", func(t *testing.T) {
+		c := &counting{}
+		c.API, _ = sharedTable(t)
+		s := newStore(t, c)
+		p := core.NewFixedWindow(testenv.UniqueName("count-deny"), 5, time.Hour)
+		l, err := core.NewLimiter(core.Config{Store: s, Limits: []core.Limit{{Policy: p}}, Timeout: 5 * time.Second, Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 6 { // 5 allowed, then the first denial reaches the store
+			if _, err := l.TakeKey(ctx, "flood", 1); err != nil {
+				t.Fatalf("take %d: %v", i, err)
+			}
+		}
+		before := c.total()
+		const flood = 1000
+		for i := range flood {
+			res, err := l.TakeKey(ctx, "flood", 1)
+			if err != nil || res.Allowed {
+				t.Fatalf("flood %d: %+v, %v; want a denial", i, res, err)
+			}
+		}
+		extra := c.total() - before
+		t.Logf("cached denials: %d denied requests after the limit: %d DynamoDB requests (%.3f per decision)", flood, extra, float64(extra)/flood)
+		if extra != 0 {
+			t.Fatalf("%d store calls for %d cached denials; want 0", extra, flood)
+		}
+	})
+
+	t.Run("TokenBucketMixed", func(t *testing.T) {
+		// Two application instances (two stores, each with its own cache) share 20 keys; each
+		// key's traffic mostly goes through one instance, as with sticky load balancing, and
+		// 20% through the other. Costs are 1 or 2; the clock advances randomly, so the
+		// workload mixes full buckets, partial buckets and denials. Every decision is also
+		// checked against core's pure GCRA.
+		api, _ := sharedTable(t)
+		ca, cb := &counting{API: api}, &counting{API: api}
+		sa, sb := newStore(t, ca), newStore(t, cb)
+		p := core.NewTokenBucket(testenv.UniqueName("count-tb"), 10, time.Second, 5)
+		rng := rand.New(rand.NewSource(1))
+		model := map[string]core.State{}
+		clock := now
+		const decisions = 2000
+		allowed := 0
+		for i := range decisions {
+			clock = clock.Add(time.Duration(rng.Int63n(int64(20 * time.Millisecond))))
+			k := rng.Intn(20)
+			key := fmt.Sprintf("key-%d", k)
+			cost := int64(1 + rng.Intn(2))
+			s := sa
+			if (k%2 == 0) != (rng.Intn(5) == 0) {
+				s = sb
+			}
+			var want core.Decision
+			model[key], want = p.Take(model[key], cost, clock)
+			got, err := s.Take(ctx, key, p, cost, clock)
+			if err != nil {
+				t.Fatalf("decision %d: %v", i, err)
+			}
+			if got != want {
+				t.Fatalf("decision %d (key %s cost %d): got %+v, want %+v", i, key, cost, got, want)
+			}
+			if got.Allowed {
+				allowed++
+			}
+		}
+		calls := ca.total() + cb.total()
+		perDecision := float64(calls) / decisions
+		t.Logf("token bucket, mixed workload: %d decisions (%d allowed, %d denied) over 2 instances: %d UpdateItem + %d GetItem = %.3f requests per decision",
+			decisions, allowed, decisions-allowed, ca.updates.Load()+cb.updates.Load(), ca.gets.Load()+cb.gets.Load(), perDecision)
+		if allowed == 0 || allowed == decisions {
+			t.Fatalf("allowed %d of %d: the workload must mix grants and denials", allowed, decisions)
+		}
+		if perDecision > 1.2 {
+			t.Fatalf("%.3f requests per token-bucket decision; want at most 1.2", perDecision)
+		}
+	})
+}
+
+// TestNewValidates checks that a bad configuration is an error, not a panic later.
+func TestNewValidates(t *testing.T) {
+	for name, cfg := range map[string]dynamostore.Config{
+		"no table":          {},
+		"negative cache":    {Table: "t", CacheSize: -1},
+		"expiry is the key": {Table: "t", PartitionKey: "k", ExpiryAttribute: "k"},
+		"key is data":       {Table: "t", PartitionKey: "tat"},
+	} {
+		if _, err := dynamostore.New(&fake{}, cfg); err == nil {
+			t.Errorf("%s: New accepted %+v", name, cfg)
+		}
+	}
+	if _, err := dynamostore.New(nil, dynamostore.Config{Table: "t"}); err == nil {
+		t.Errorf("New accepted a nil client")
+	}
+}
