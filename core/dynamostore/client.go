@@ -25,6 +25,10 @@ type ClientOptions struct {
 	// which suit the request path, where the limiter's per-decision deadline cuts retries
 	// short anyway.
 	Retry backoff.Policy
+	// HTTPClient sends the requests (a proxy, an instrumented transport). It is set on the
+	// DynamoDB client after the AWS config is loaded, so it works with AWS_CA_BUNDLE, which
+	// the config loader only applies to its own client. Optional. Default: the SDK's.
+	HTTPClient aws.HTTPClient
 	// LoadOptions are passed to the AWS config loader after the ones above, to set
 	// credentials, an HTTP client, or anything else. Optional.
 	LoadOptions []func(*config.LoadOptions) error
@@ -48,6 +52,9 @@ func NewClient(ctx context.Context, o ClientOptions) (*dynamodb.Client, error) {
 		return nil, fmt.Errorf("dynamostore: no AWS region: set AWS_REGION or ClientOptions.Region")
 	}
 	return dynamodb.NewFromConfig(cfg, func(do *dynamodb.Options) {
+		if o.HTTPClient != nil {
+			do.HTTPClient = o.HTTPClient
+		}
 		if o.Endpoint != "" {
 			do.BaseEndpoint = aws.String(o.Endpoint)
 		}

@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 // clientOptions returns the options of a client for a local server: static credentials, a
 // fixed region, the given endpoint, and optionally an HTTP client (fault injection) and a
 // retry policy.
-func clientOptions(endpoint string, httpClient config.HTTPClient, retry backoff.Policy) dynamostore.ClientOptions {
+func clientOptions(endpoint string, httpClient aws.HTTPClient, retry backoff.Policy) dynamostore.ClientOptions {
 	o := dynamostore.ClientOptions{
 		Region:   "us-east-1",
 		Endpoint: endpoint,
@@ -45,13 +45,11 @@ func clientOptions(endpoint string, httpClient config.HTTPClient, retry backoff.
 			config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("tollgate", "tollgate", "")),
 		},
 	}
-	if httpClient != nil {
-		o.LoadOptions = append(o.LoadOptions, config.WithHTTPClient(httpClient))
-	}
+	o.HTTPClient = httpClient
 	return o
 }
 
-func newClient(t testing.TB, endpoint string, httpClient config.HTTPClient, retry backoff.Policy) *dynamodb.Client {
+func newClient(t testing.TB, endpoint string, httpClient aws.HTTPClient, retry backoff.Policy) *dynamodb.Client {
 	t.Helper()
 	c, err := dynamostore.NewClient(context.Background(), clientOptions(endpoint, httpClient, retry))
 	if err != nil {
