@@ -30,8 +30,7 @@
 // The client never sees the text of an internal or S3 error: S3 failures become 502 Bad
 // Gateway (503 Service Unavailable with Retry-After when S3 throttles), with a generic body.
 // Options.OnError receives the error.
-package s3cache
-
+//
 // # Performance
 //
 // A cache hit allocates nothing: header values are rendered once per object version. Medians of
@@ -48,3 +47,4 @@ package s3cache
 // Object bytes S3 sends per client request for a 64 KiB object (s3-bytes/op): 65536 when every
 // request fetches it, 0 when every request revalidates a cached copy (one conditional GET
 // answered 304), 0 with no S3 call at all while the copy is fresh.
+package s3cache
