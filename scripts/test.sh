@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 export TOLLGATE_ROOT=$PWD
 # shellcheck source=servers.sh
 . scripts/servers.sh
+# shellcheck source=chromium.sh
+. scripts/chromium.sh
 
 STATICCHECK_VERSION=v0.8.2
 sc="$TOLLGATE_CACHE/bin/staticcheck"
@@ -21,6 +23,8 @@ if [ ! -x "$sc" ] || [ "$(cat "$sc.version" 2>/dev/null)" != "$STATICCHECK_VERSI
 	echo "$STATICCHECK_VERSION" >"$sc.version"
 fi
 servers_install
+TOLLGATE_CHROMIUM=$(chromium_install)
+export TOLLGATE_CHROMIUM
 
 # Every module of the workspace, as ./dir/... patterns.
 mapfile -t mods < <(go work edit -json | sed -n 's/.*"DiskPath": "\(.*\)".*/\1/p')
@@ -43,6 +47,32 @@ go vet "${pkgs[@]}"
 echo "test: staticcheck" >&2
 "$sc" "${pkgs[@]}"
 
+# A net/http user must not get a web framework in their module graph.
+echo "test: root module graph is framework-free" >&2
+if GOWORK=off go list -m all | grep -E 'gin-gonic|gofiber|valyala/fasthttp|labstack/echo'; then
+	echo "test: the root go.mod pulls in a web framework (above); frameworks belong in adapters/*/go.mod" >&2
+	exit 1
+fi
+
 servers_start
 echo "test: go test -race" >&2
-go test -race -count=1 -timeout 20m "$@" "${pkgs[@]}"
+# -v so that a skipped test is visible: under the test command every server is running, so a
+# skip means something is missing and fails the run. The full log is kept; what is printed
+# leaves out the RUN/PAUSE/CONT/PASS chatter but keeps every test's own log lines (the
+# exactness counts, request-count figures), failures and each package's result line.
+log=$(mktemp -t tollgate-test.XXXXXX)
+status=0
+go test -race -count=1 -timeout 25m -v "$@" "${pkgs[@]}" >"$log" 2>&1 || status=$?
+grep -vE '^\s*(=== (RUN|PAUSE|CONT|NAME)|--- PASS)' "$log" | grep -vE '^(PASS)$' || true
+if grep -qE '^\s*--- SKIP' "$log"; then
+	echo >&2
+	echo "test: these tests were skipped; under the test command a skip is a failure:" >&2
+	grep -E -A2 '^\s*--- SKIP' "$log" >&2
+	status=1
+fi
+passed=$(grep -cE '^\s*--- PASS' "$log" || true)
+failed=$(grep -cE '^\s*--- FAIL' "$log" || true)
+skipped=$(grep -cE '^\s*--- SKIP' "$log" || true)
+echo "test: full log in $log"
+echo "$passed passed, $failed failed, $skipped skipped"
+exit "$status"
