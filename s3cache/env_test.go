@@ -146,6 +146,9 @@ func (c *counting) HeadObject(ctx context.Context, in *s3.HeadObjectInput, o ...
 
 func (c *counting) PutObject(ctx context.Context, in *s3.PutObjectInput, o ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
 	c.puts.Add(1)
+	if err := c.injected(); err != nil {
+		return nil, err
+	}
 	return c.Client.PutObject(ctx, in, o...)
 }
 

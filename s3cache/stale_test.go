@@ -172,3 +172,27 @@ func TestNewValidates(t *testing.T) {
 		t.Error("New(nil client) succeeded")
 	}
 }
+
+// S3's 409 ConditionalRequestConflict is ErrConflict and a 409 to the client; any other S3
+// failure is a generic 502 whose body does not carry the error.
+func TestWriteErrorsMapped(t *testing.T) {
+	b := fakeBackend(t)
+	f := newFixture(t, b, s3cache.Options{Writes: true})
+	f.c.failWith(httpError(409, "ConditionalRequestConflict: a conflicting operation is in progress"))
+	wantStatus(t, f.doBody(t, "PUT", "/x", []byte("1"), "If-None-Match", "*"), 409)
+	_, err := s3cache.PutIfAbsent(t.Context(), f.c, b.bucket, "x", s3cache.PutInput{Body: strings.NewReader("1")})
+	if !errors.Is(err, s3cache.ErrConflict) {
+		t.Errorf("PutIfAbsent error = %v, want ErrConflict", err)
+	}
+	f.c.failWith(errors.New("internal detail"))
+	w := f.doBody(t, "PUT", "/x", []byte("1"), "If-None-Match", "*")
+	wantStatus(t, w, 502)
+	if strings.Contains(w.Body.String(), "detail") {
+		t.Errorf("502 body leaks the error: %q", w.Body.String())
+	}
+	f.c.failWith(nil)
+	big := make([]byte, 2<<20)
+	g := newFixture(t, b, s3cache.Options{Writes: true, MaxWriteSize: 1 << 20})
+	wantStatus(t, g.doBody(t, "PUT", "/big", big, "If-None-Match", "*"), 413)
+	wantCount(t, "S3 PUTs for an oversized body", &g.c.puts, 0)
+}
