@@ -1,0 +1,77 @@
+package tollgategin
+
+import (
+	"context"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/tollgate-go/tollgate/core"
+)
+
+// ConcurrencyOptions configures [Concurrency]. Zero values are the documented defaults.
+type ConcurrencyOptions struct {
+	Options
+	// ExtendEvery is how often the lease of a running request is extended. Optional.
+	// Default: half the policy's Lease. Negative: never (requests longer than the lease lose
+	// their slot to others).
+	ExtendEvery time.Duration
+}
+
+// Concurrency returns middleware that lets at most the policy's Limit requests per key run
+// at once, across every instance sharing c's store. A request that gets no slot is denied
+// (429, Retry-After, problem+json). The slot is released when the rest of the chain returns
+// or panics (the panic goes on to Gin's recovery middleware, which should be installed
+// before this one). While the chain runs, the lease is extended every ExtendEvery. c must not
+// be nil (Concurrency panics at once if it is, never on a request).
+func Concurrency(c *core.ConcurrencyLimiter, o ConcurrencyOptions) gin.HandlerFunc {
+	if c == nil {
+		panic("tollgategin: Concurrency needs a limiter")
+	}
+	o.defaults()
+	return func(gc *gin.Context) {
+		if o.Skip != nil && o.Skip(gc) {
+			gc.Next()
+			return
+		}
+		lease, res, err := c.Acquire(gc.Request.Context(), request{gc})
+		if err != nil {
+			fail(gc, err, o.ErrorHandler)
+			return
+		}
+		writeHeaders(gc.Writer.Header(), &res, o.Headers)
+		if !res.Allowed {
+			deny(gc, res, o.DenyHandler)
+			return
+		}
+		if lease != nil {
+			// A finished or aborted request must still give its slot back: release without
+			// the request's cancellation.
+			ctx := context.WithoutCancel(gc.Request.Context())
+			defer func() { _ = lease.Release(ctx) }()
+			every := o.ExtendEvery
+			if every == 0 {
+				every = lease.Policy().Lease / 2
+			}
+			if every > 0 {
+				stop := make(chan struct{})
+				defer close(stop)
+				go keepAlive(ctx, lease, every, stop)
+			}
+		}
+		gc.Next()
+	}
+}
+
+// keepAlive extends lease every interval until stop is closed.
+func keepAlive(ctx context.Context, lease *core.Lease, every time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			_ = lease.Extend(ctx)
+		}
+	}
+}
