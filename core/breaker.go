@@ -76,6 +76,17 @@ func (b *breaker) success() bool {
 	return closed
 }
 
+// abandon ends a probe whose outcome says nothing about the store (the caller's request was
+// canceled): the breaker stays open, and the next call after the cool-down probes again.
+func (b *breaker) abandon() {
+	if b == nil || !b.dirty.Load() {
+		return
+	}
+	b.mu.Lock()
+	b.probing = false
+	b.mu.Unlock()
+}
+
 // failure records a store failure; it reports whether the breaker opened.
 func (b *breaker) failure(now int64) bool {
 	if b == nil {

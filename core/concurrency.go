@@ -161,9 +161,11 @@ func (c *ConcurrencyLimiter) AcquireKeyAt(ctx context.Context, key string, now t
 			ev.Latency = time.Since(start)
 		}
 		if err != nil && isCallerError(err) {
+			c.lim.breaker.success()
 			return nil, Result{}, err
 		}
 		if err != nil && ctx.Err() != nil {
+			c.lim.breaker.abandon()
 			return nil, Result{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, ctx.Err())
 		}
 		if err != nil {

@@ -315,10 +315,15 @@ func (l *Limiter) take(ctx context.Context, key string, p *Policy, cost int64, n
 	}
 	if err != nil {
 		if isCallerError(err) {
+			// The store answered: it is alive, whatever it thought of the input.
+			if l.breaker.success() && l.observer != nil {
+				l.observer.Observe(ctx, Event{Kind: EventBreakerClosed})
+			}
 			return d, Event{}, err
 		}
 		if ctx.Err() != nil {
 			// The request itself was canceled: not the store's fault.
+			l.breaker.abandon()
 			return d, Event{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, ctx.Err())
 		}
 		if l.breaker.failure(n) && l.observer != nil {

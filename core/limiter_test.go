@@ -211,6 +211,31 @@ func TestBreakerAndFallback(t *testing.T) {
 	}
 }
 
+// A probe that ends with the client's request canceled must not leave the breaker stuck open.
+func TestBreakerProbeCanceled(t *testing.T) {
+	s := &countingStore{inner: memstore.New()}
+	clk := &clock{t: t0}
+	l := newLimiter(t, core.Config{Store: s, Now: clk.Now, Failure: core.FailOpen,
+		Breaker: core.BreakerConfig{Failures: 1, Cooldown: time.Second},
+		Limits:  []core.Limit{{Policy: core.NewFixedWindow("p", 100, time.Hour)}}})
+	s.fail.Store(true)
+	_, _ = l.TakeKey(context.Background(), "k", 1) // opens the breaker
+	s.fail.Store(false)
+	clk.Add(2 * time.Second)
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	s.block.Store(true)
+	_, _ = l.TakeKey(canceled, "k", 1) // the probe; its request is gone
+	s.block.Store(false)
+	calls := s.calls.Load()
+	if res, err := l.TakeKey(context.Background(), "k", 1); err != nil || res.Degraded != core.NotDegraded {
+		t.Fatalf("after an abandoned probe: %+v %v; want the store asked again", res, err)
+	}
+	if s.calls.Load() != calls+1 {
+		t.Fatal("the store was not called: the breaker is stuck open")
+	}
+}
+
 func TestFailClosedAndTimeout(t *testing.T) {
 	s := &countingStore{inner: memstore.New()}
 	s.block.Store(true)
