@@ -32,6 +32,8 @@ type backend struct {
 	// If-Unmodified-Since on GET and conditions on DELETE.
 	getIfMatch        bool
 	conditionalDelete bool
+	// gofakes3 does not store Cache-Control.
+	storesCacheControl bool
 }
 
 // newS3Client builds a client for a local S3-compatible endpoint: static credentials,
@@ -74,7 +76,7 @@ func versityOn(t testing.TB, ep testenv.S3) *backend {
 	if _, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
 		t.Fatalf("create bucket %s on versitygw: %v", bucket, err)
 	}
-	return &backend{name: "versitygw", client: c, bucket: bucket, getIfMatch: true, conditionalDelete: true}
+	return &backend{name: "versitygw", client: c, bucket: bucket, getIfMatch: true, conditionalDelete: true, storesCacheControl: true}
 }
 
 func (b *backend) put(t testing.TB, key, body string, opts ...func(*s3.PutObjectInput)) string {
