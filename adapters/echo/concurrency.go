@@ -1,0 +1,111 @@
+package tollgateecho
+
+import (
+	"context"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/tollgate-go/tollgate/core"
+)
+
+// ConcurrencyConfig configures [ConcurrencyWithConfig]. Zero values are the documented
+// defaults; the shared fields mean what they mean in [RateLimiterConfig].
+type ConcurrencyConfig struct {
+	// Skipper returns true for requests that pass without a lease. Optional. Default:
+	// middleware.DefaultSkipper.
+	Skipper middleware.Skipper
+	// Limiter holds the leases. Required.
+	Limiter *core.ConcurrencyLimiter
+	// DenyHandler answers a request that got no slot. Optional. Default: 429 problem+json.
+	DenyHandler func(c echo.Context, res *core.Result) error
+	// ErrorHandler answers when no decision could be made. Optional. Default: the status
+	// from [core.StatusFor] with a problem+json body.
+	ErrorHandler func(c echo.Context, err error) error
+	// MissingKeyStatus is the status for a request without a key: 400 or 401. Optional.
+	// Default: 400.
+	MissingKeyStatus int
+	// Headers selects the rate-limit headers written. Optional.
+	Headers core.HeaderOptions
+	// ExtendEvery is how often the lease of a running request is extended. Optional.
+	// Default: half the policy's Lease. Negative: never.
+	ExtendEvery time.Duration
+}
+
+// Concurrency returns middleware that lets at most the policy's Limit requests per key run
+// at once, with the default configuration. It panics if c is nil, when the middleware is
+// built.
+func Concurrency(c *core.ConcurrencyLimiter) echo.MiddlewareFunc {
+	return ConcurrencyWithConfig(ConcurrencyConfig{Limiter: c})
+}
+
+// ConcurrencyWithConfig returns middleware for cfg. It panics if cfg is invalid, when the
+// middleware is built; [ConcurrencyConfig.ToMiddleware] returns the error instead.
+func ConcurrencyWithConfig(cfg ConcurrencyConfig) echo.MiddlewareFunc {
+	mw, err := cfg.ToMiddleware()
+	if err != nil {
+		panic(err)
+	}
+	return mw
+}
+
+// ToMiddleware validates cfg and returns its middleware. A request that gets no slot is
+// denied (429, Retry-After, problem+json). The slot is released when the rest of the chain
+// returns or panics (the panic goes on to the Recover middleware, which should be installed
+// before this one). While the chain runs, the lease is extended every ExtendEvery.
+func (cfg ConcurrencyConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
+	if cfg.Limiter == nil {
+		return nil, ErrNoLimiter
+	}
+	cl := cfg.Limiter
+	h := newHandlers(cfg.Skipper, cfg.DenyHandler, cfg.ErrorHandler, cfg.MissingKeyStatus, cfg.Headers)
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if h.skipper(c) {
+				return next(c)
+			}
+			q := requests.Get().(*request)
+			q.c = c
+			lease, res, err := cl.Acquire(c.Request().Context(), q)
+			q.c = nil
+			requests.Put(q)
+			if err != nil {
+				return h.fail(c, err)
+			}
+			writeHeaders(c.Response().Header(), &res, h.headers)
+			if !res.Allowed {
+				return deny(c, res, h.deny)
+			}
+			if lease != nil {
+				// A finished or aborted request must still give its slot back: release
+				// without the request's cancellation.
+				ctx := context.WithoutCancel(c.Request().Context())
+				defer func() { _ = lease.Release(ctx) }()
+				every := cfg.ExtendEvery
+				if every == 0 {
+					every = lease.Policy().Lease / 2
+				}
+				if every > 0 {
+					stop := make(chan struct{})
+					defer close(stop)
+					go keepAlive(ctx, lease, every, stop)
+				}
+			}
+			return next(c)
+		}
+	}, nil
+}
+
+// keepAlive extends lease every interval until stop is closed.
+func keepAlive(ctx context.Context, lease *core.Lease, every time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			_ = lease.Extend(ctx)
+		}
+	}
+}
