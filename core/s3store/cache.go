@@ -88,10 +88,3 @@ func (c *cache) evict() {
 		}
 	}
 }
-
-// len returns the number of entries held.
-func (c *cache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.m)
-}

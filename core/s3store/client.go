@@ -29,7 +29,9 @@ type ClientConfig struct {
 	// [backoff.LoadAWSConfig]: full jitter, MaxAttempts, AttemptTimeout. Optional.
 	// Default: the zero backoff.Policy.
 	Retry backoff.Policy
-	// HTTPClient sends the requests. Optional. Default: the SDK's.
+	// HTTPClient sends the requests. When AWS_CA_BUNDLE is set the SDK must add its roots to
+	// the transport, so it has to be an *awshttp.BuildableClient (aws/transport/http) then.
+	// Optional. Default: the SDK's.
 	HTTPClient aws.HTTPClient
 	// ConfigOptions are applied after the above, for anything else (a profile, a
 	// retryer with backoff.WithOnRetry). Optional.
