@@ -2,7 +2,6 @@ package dynamostore_test
 
 import (
 	"context"
-	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -128,8 +127,3 @@ func (c *counting) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput,
 }
 
 func (c *counting) total() int64 { return c.gets.Load() + c.updates.Load() + c.deletes.Load() }
-
-// roundTripper adapts a function to http.RoundTripper.
-type roundTripper func(*http.Request) (*http.Response, error)
-
-func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
