@@ -19,11 +19,11 @@
 //
 // A key may be any bytes (binary, huge, unicode). Its partition key is
 //
-//	[KeyPrefix] + tag + ":" + policy name + ":" + base64url(SHA-256(key)) [+ ":" + window start]
+//	KeyPrefix + tag + ":" + policy name + ":" + base64url(SHA-256(key)) [+ ":" + window start]
 //
 // where tag is "fw" (fixed window and quotas), "sw" (sliding window), "tb" (token bucket) or
 // "cc" (concurrency) and the window start is in Unix nanoseconds. Hashing makes every key a
-// short, safe string, spreads load over partitions, and keeps client keys (IP addresses, API
+// short, safe string (KeyPrefix is [Config.KeyPrefix]), spreads load over partitions, and keeps client keys (IP addresses, API
 // keys) out of the table. Two policies with different names or algorithms never share state.
 // [Store.PartitionKey] returns the partition key of a (key, policy, time).
 //
@@ -40,7 +40,10 @@
 //     on servers that ignore it, with one GetItem.
 //   - sliding window: the same single UpdateItem on the current window's item, with the
 //     previous window's weighted count folded into the condition; the previous window's count
-//     is read with one GetItem per key and window, then cached (a past window is final).
+//     is read with one GetItem per key and window, then cached (a past window is final). A
+//     denial of cost 1 needs no read either (the count is then the limit minus the weighted
+//     count, since that bound only grows with time); a cost that the previous window alone
+//     denies is one GetItem and no write.
 //   - token bucket (GCRA): one conditional UpdateItem in the common case — SET tat = :now+inc
 //     when tat <= :now or absent, or SET tat = tat + :inc when :now < tat <= :now+tau-inc —
 //     with the case chosen from the last TAT this process saw for the key. A wrong guess

@@ -76,7 +76,7 @@ func (s *Store) fixedWindow(ctx context.Context, base string, p core.Policy, cos
 				}
 			}
 			_, d := p.TakeNanos(core.State{Window: start, Count: count}, cost, now)
-			if d.Allowed != ok {
+			if !ok && d.Allowed {
 				// A read after a failed write saw room: the item was reset in between.
 				continue
 			}

@@ -57,7 +57,7 @@ func (s *Store) slidingWindow(ctx context.Context, base string, p core.Policy, c
 			allowed = ok
 		}
 		_, d := p.TakeNanos(core.State{Window: start, Count: curr, Prev: prev}, cost, now)
-		if cost > 0 && d.Allowed != allowed {
+		if cost > 0 && !allowed && d.Allowed && room >= 0 {
 			// A read saw room that the write did not have: the item was reset in between.
 			continue
 		}

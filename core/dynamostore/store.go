@@ -45,9 +45,12 @@ type Config struct {
 	CacheSize int
 }
 
-// Defaults of [Config] and [TableOptions].
 const (
-	DefaultPartitionKey    = "pk"
+	// DefaultPartitionKey is the partition key's name when [Config] and [TableOptions]
+	// name none.
+	DefaultPartitionKey = "pk"
+	// DefaultExpiryAttribute is the TTL attribute's name when [Config] and [TableOptions]
+	// name none.
 	DefaultExpiryAttribute = "exp"
 )
 
