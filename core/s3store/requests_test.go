@@ -54,7 +54,16 @@ func casUncontended(t *testing.T, b backendS3) {
 				take()
 			}
 		})
-		t.Logf("%s: %d uncontended decisions: %d requests (%.2f per decision)", p.Algorithm, decisions, n, float64(n)/decisions)
+		puts := api.puts.Load()
+		peek := measure(api, func() {
+			if d, err := s.Take(ctx30(t), "k", p, 0, now); err != nil || !d.Allowed {
+				t.Fatalf("%s: peek: %+v, %v", p.Name, d, err)
+			}
+		})
+		if peek != 1 || api.puts.Load() != puts {
+			t.Errorf("%s: a cost-0 peek cost %d requests (%s), want one conditional GET and no PUT", p.Name, peek, api)
+		}
+		t.Logf("%s: %d uncontended decisions: %d requests (%.2f per decision); a peek: %d", p.Algorithm, decisions, n, float64(n)/decisions, peek)
 		if n != decisions {
 			t.Errorf("%s: %d uncontended decisions cost %d requests, want %d (one PUT If-Match each)", p.Name, decisions, n, decisions)
 		}

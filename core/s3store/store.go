@@ -174,7 +174,9 @@ func (s *Store) Take(ctx context.Context, key string, p core.Policy, cost int64,
 	return s.update(ctx, key, p, func(o *object) (core.Decision, bool, error) {
 		st := o.state(p.Algorithm)
 		next, d := p.TakeNanos(st, cost, n)
-		if !d.Allowed || next == st {
+		// A denial or a cost-0 peek writes nothing, as in memstore: a peek can only roll a
+		// window over or move a token bucket's TAT up to now, which the next take redoes.
+		if !d.Allowed || cost == 0 || next == st {
 			return d, false, nil
 		}
 		*o = object{Alg: p.Algorithm, State: next}
