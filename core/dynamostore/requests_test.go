@@ -40,6 +40,49 @@ func TestRequestsPerDecision(t *testing.T) {
 		}
 	})
 
+	t.Run("SlidingWindow", func(t *testing.T) {
+		c := &counting{}
+		c.API, _ = sharedTable(t)
+		s := newStore(t, c)
+		p := core.NewSlidingWindow(testenv.UniqueName("count-sw"), 20, time.Hour)
+		const decisions = 50
+		for i := range decisions {
+			if _, err := s.Take(ctx, "k", p, 1, now.Add(time.Duration(i)*time.Millisecond)); err != nil {
+				t.Fatalf("take %d: %v", i, err)
+			}
+		}
+		t.Logf("sliding window: %d decisions in one window: %d UpdateItem, %d GetItem (the previous window, once) = %.2f requests per decision",
+			decisions, c.updates.Load(), c.gets.Load(), float64(c.total())/decisions)
+		if c.updates.Load() != decisions || c.gets.Load() != 1 {
+			t.Fatalf("%d updates and %d gets; want one UpdateItem per decision and one GetItem per window", c.updates.Load(), c.gets.Load())
+		}
+	})
+
+	t.Run("Leases", func(t *testing.T) {
+		c := &counting{}
+		c.API, _ = sharedTable(t)
+		s := newStore(t, c)
+		p := core.NewConcurrency(testenv.UniqueName("count-cc"), 2, time.Minute)
+		const rounds = 20
+		for i := range rounds {
+			id := fmt.Sprint("lease-", i)
+			if d, err := s.Acquire(ctx, "k", p, id, now); err != nil || !d.Allowed {
+				t.Fatalf("acquire %d: %+v, %v", i, d, err)
+			}
+			if err := s.Release(ctx, "k", p, id, now); err != nil {
+				t.Fatalf("release %d: %v", i, err)
+			}
+		}
+		// 20 acquires and 20 releases; the first acquire creates the map (2 updates and a
+		// GetItem on dynalite, which does not return the item of a failed condition).
+		calls := c.total()
+		t.Logf("leases: %d acquire+release pairs: %d UpdateItem, %d GetItem = %.2f requests per operation",
+			rounds, c.updates.Load(), c.gets.Load(), float64(calls)/(2*rounds))
+		if calls != 2*rounds+2 {
+			t.Fatalf("%d calls for %d acquires and releases; want one each, plus 2 to create the map", calls, 2*rounds)
+		}
+	})
+
 	t.Run("CachedDenials", func(t *testing.T) {
 		c := &counting{}
 		c.API, _ = sharedTable(t)
