@@ -1,0 +1,111 @@
+package tollgatefiber
+
+import (
+	"context"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/tollgate-go/tollgate/core"
+)
+
+// ConcurrencyConfig configures [NewConcurrency]. Zero values are the documented defaults;
+// the shared fields mean what they mean in [Config].
+type ConcurrencyConfig struct {
+	// Next defines a function to skip this middleware when it returns true.
+	//
+	// Optional. Default: nil
+	Next func(c *fiber.Ctx) bool
+
+	// Limiter holds the leases.
+	//
+	// Required.
+	Limiter *core.ConcurrencyLimiter
+
+	// LimitReached answers a request that got no slot.
+	//
+	// Optional. Default: 429 with an application/problem+json body.
+	LimitReached func(c *fiber.Ctx, res *core.Result) error
+
+	// ErrorHandler answers when no decision could be made.
+	//
+	// Optional. Default: the status from [core.StatusFor] with a problem+json body.
+	ErrorHandler func(c *fiber.Ctx, err error) error
+
+	// MissingKeyStatus is the status for a request without a key: 400 or 401.
+	//
+	// Optional. Default: 400.
+	MissingKeyStatus int
+
+	// Headers selects the rate-limit headers written.
+	//
+	// Optional. Default: RateLimit and RateLimit-Policy only.
+	Headers core.HeaderOptions
+
+	// ExtendEvery is how often the lease of a running request is extended.
+	//
+	// Optional. Default: half the policy's Lease. Negative: never.
+	ExtendEvery time.Duration
+}
+
+// NewConcurrency returns middleware that lets at most the policy's Limit requests per key
+// run at once, across every instance sharing the limiter's store. A request that gets no
+// slot is denied (429, Retry-After, problem+json). The slot is released when the rest of the
+// chain returns or panics (the panic goes on to the recover middleware, which should be
+// installed before this one). While the chain runs, the lease is extended every
+// ExtendEvery. It panics if the config has no Limiter, when the middleware is built (never on
+// a request), as Fiber's middlewares do with an unusable config.
+func NewConcurrency(config ...ConcurrencyConfig) fiber.Handler {
+	var cfg ConcurrencyConfig
+	if len(config) > 0 {
+		cfg = config[0]
+	}
+	if cfg.Limiter == nil {
+		panic("tollgatefiber: ConcurrencyConfig.Limiter is required")
+	}
+	cl := cfg.Limiter
+	h := newHandlers(cfg.Next, cfg.LimitReached, cfg.ErrorHandler, cfg.MissingKeyStatus, cfg.Headers)
+	return func(c *fiber.Ctx) error {
+		if h.next != nil && h.next(c) {
+			return c.Next()
+		}
+		uctx := c.UserContext()
+		lease, res, err := cl.Acquire(uctx, request{c})
+		if err != nil {
+			return h.fail(c, err)
+		}
+		writeHeaders(&c.Response().Header, &res, h.headers)
+		if !res.Allowed {
+			return deny(c, res, h.deny)
+		}
+		if lease != nil {
+			// The lease outlives nothing of fasthttp's: release and extension use the user
+			// context, never c, which is recycled after the handler returns.
+			ctx := context.WithoutCancel(uctx)
+			defer func() { _ = lease.Release(ctx) }()
+			every := cfg.ExtendEvery
+			if every == 0 {
+				every = lease.Policy().Lease / 2
+			}
+			if every > 0 {
+				stop := make(chan struct{})
+				defer close(stop)
+				go keepAlive(ctx, lease, every, stop)
+			}
+		}
+		return c.Next()
+	}
+}
+
+// keepAlive extends lease every interval until stop is closed.
+func keepAlive(ctx context.Context, lease *core.Lease, every time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			_ = lease.Extend(ctx)
+		}
+	}
+}

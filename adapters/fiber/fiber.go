@@ -1,0 +1,314 @@
+// Package tollgatefiber turns Tollgate's core limiters into Fiber v2 middleware, in Fiber's
+// own idiom: New(config ...Config) with Next, KeyGenerator and LimitReached, as Fiber's
+// middleware/limiter has, and NewConcurrency for the concurrency limiter.
+//
+//	app.Use(tollgatefiber.New(tollgatefiber.Config{Limiter: limiter}))
+//	app.Post("/login", tollgatefiber.New(tollgatefiber.Config{Limiter: loginLimiter}), login)
+//
+// The handlers are native: they read the request from *fiber.Ctx and write headers into
+// fasthttp's response, with no net/http adaptor on the way. They behave as the net/http
+// adapter (github.com/tollgate-go/tollgate/adapters/nethttp) does and pass the same
+// conformance suite (adapters/adaptertest): the RateLimit and RateLimit-Policy headers on
+// allowed AND denied responses, 429 with Retry-After and an RFC 9457 problem+json body on a
+// denial, key errors answered 400 or 401 and store failures under FailClosed 503, never with
+// internal error text. A LimitReached or ErrorHandler may instead return an error (a
+// *fiber.Error) to answer through the app's ErrorHandler.
+//
+// Store calls get c.UserContext(), which is context.Background unless the app sets one with
+// c.SetUserContext: fasthttp's RequestCtx is not a request-scoped context (it is recycled
+// after the handler returns, and its Done channel is the server's). The limiter applies its
+// own per-decision time budget (core.Config.Timeout) on top.
+//
+// The route pattern Fiber matched (c.Route().Path, "/items/:id") is the request's route for
+// key functions and rules ([core.KeyByRoute]) when the middleware is on a route or a group's
+// route. In app.Use middleware Fiber has not chosen the final route yet, so the route is ""
+// there and KeyByRoute falls back to "METHOD path". The client address is the connection's
+// peer: Fiber's ProxyHeader and trusted-proxy settings are not consulted; key with
+// [core.KeyByIPBehindProxies] behind a proxy.
+//
+// Strings a key function gets from the request (path, header values) are copies: fasthttp
+// reuses its buffers after the handler returns, while limiters keep keys in their stores and
+// denial caches.
+//
+// This package is its own module, so that a net/http user of Tollgate never has Fiber or
+// fasthttp in their module graph.
+package tollgatefiber
+
+import (
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/valyala/fasthttp"
+)
+
+// Config configures [New]. Zero values are the documented defaults.
+type Config struct {
+	// Next defines a function to skip this middleware when it returns true.
+	//
+	// Optional. Default: nil
+	Next func(c *fiber.Ctx) bool
+
+	// Limiter decides. Its limits' key functions read the request through [Request].
+	//
+	// Optional. Default: 5 requests per minute per client IP on a new in-memory store, as
+	// Fiber's middleware/limiter defaults to.
+	Limiter *core.Limiter
+
+	// KeyGenerator, when set, replaces the limiter's key functions: every limit counts
+	// under the key it returns (through core.Limiter.TakeKey, cost 1). An error is a
+	// missing key (400 or 401). The key is copied, so it may come from fasthttp's buffers.
+	//
+	// Optional. Default: nil (the limiter's key functions).
+	KeyGenerator func(c *fiber.Ctx) (string, error)
+
+	// LimitReached answers a denied request; the rate-limit headers and Retry-After are
+	// already set. Return nil once it has written the response, or an error (such as
+	// fiber.ErrTooManyRequests) to answer through the app's ErrorHandler. It gets the
+	// result, unlike Fiber's limiter, because the retry time and the violated policies are
+	// what a response body wants.
+	//
+	// Optional. Default: 429 with an application/problem+json body (type quota-exceeded);
+	// HEAD requests get no body.
+	LimitReached func(c *fiber.Ctx, res *core.Result) error
+
+	// ErrorHandler answers when no decision could be made: a key function error, an invalid
+	// key, or a store failure under FailClosed. err is for logs; never show its text to the
+	// client (it may carry store details).
+	//
+	// Optional. Default: the status from [core.StatusFor] with a problem+json body that
+	// carries only the status text.
+	ErrorHandler func(c *fiber.Ctx, err error) error
+
+	// MissingKeyStatus is the status for a request without a key (no API key header):
+	// 400 or 401.
+	//
+	// Optional. Default: 400. Other values are treated as 400.
+	MissingKeyStatus int
+
+	// Headers selects the rate-limit headers written.
+	//
+	// Optional. Default: RateLimit and RateLimit-Policy only.
+	Headers core.HeaderOptions
+}
+
+// handlers is what both middlewares share.
+type handlers struct {
+	next    func(*fiber.Ctx) bool
+	deny    func(*fiber.Ctx, *core.Result) error
+	fail    func(*fiber.Ctx, error) error
+	headers core.HeaderOptions
+}
+
+func newHandlers(next func(*fiber.Ctx) bool, deny func(*fiber.Ctx, *core.Result) error, fail func(*fiber.Ctx, error) error, missingKey int, h core.HeaderOptions) handlers {
+	if missingKey != http.StatusUnauthorized {
+		missingKey = http.StatusBadRequest
+	}
+	if deny == nil {
+		deny = denyProblem
+	}
+	if fail == nil {
+		fail = func(c *fiber.Ctx, err error) error { return WriteError(c, core.StatusFor(err, missingKey)) }
+	}
+	return handlers{next: next, deny: deny, fail: fail, headers: h}
+}
+
+// defaultLimiter is Fiber's limiter default: 5 per minute per client IP, in memory.
+func defaultLimiter() *core.Limiter {
+	l, err := core.NewLimiter(core.Config{
+		Store:  memstore.New(),
+		Limits: []core.Limit{{Policy: core.NewFixedWindow("default", 5, time.Minute)}},
+	})
+	if err != nil {
+		// The configuration above is valid; NewLimiter cannot fail on it.
+		panic("tollgatefiber: default limiter: " + err.Error())
+	}
+	return l
+}
+
+// New returns the rate-limit middleware for the first config (or the defaults).
+func New(config ...Config) fiber.Handler {
+	var cfg Config
+	if len(config) > 0 {
+		cfg = config[0]
+	}
+	l := cfg.Limiter
+	if l == nil {
+		l = defaultLimiter()
+	}
+	h := newHandlers(cfg.Next, cfg.LimitReached, cfg.ErrorHandler, cfg.MissingKeyStatus, cfg.Headers)
+	keyGen := cfg.KeyGenerator
+	return func(c *fiber.Ctx) error {
+		if h.next != nil && h.next(c) {
+			return c.Next()
+		}
+		var res core.Result
+		var err error
+		if keyGen != nil {
+			var key string
+			if key, err = keyGen(c); err != nil {
+				err = keyError(err)
+			} else {
+				res, err = l.TakeKey(c.UserContext(), strings.Clone(key), 1)
+			}
+		} else {
+			res, err = l.Allow(c.UserContext(), request{c})
+		}
+		if err != nil {
+			return h.fail(c, err)
+		}
+		writeHeaders(&c.Response().Header, &res, h.headers)
+		if !res.Allowed {
+			return deny(c, res, h.deny)
+		}
+		return c.Next()
+	}
+}
+
+// keyError makes a KeyGenerator error a missing-key error, as the limiter does for key
+// functions.
+func keyError(err error) error {
+	return &missingKey{err}
+}
+
+type missingKey struct{ err error }
+
+func (e *missingKey) Error() string   { return "tollgatefiber: key generator: " + e.err.Error() }
+func (e *missingKey) Unwrap() []error { return []error{core.ErrMissingKey, e.err} }
+
+// deny calls the deny handler with its own copy of the result, so that only denials move a
+// Result to the heap.
+func deny(c *fiber.Ctx, res core.Result, h func(*fiber.Ctx, *core.Result) error) error {
+	return h(c, &res)
+}
+
+func denyProblem(c *fiber.Ctx, res *core.Result) error {
+	return writeProblem(c, http.StatusTooManyRequests, core.ProblemJSON(res))
+}
+
+// WriteError answers with an error status and a problem+json body that carries only the
+// status text. Use it from custom ErrorHandlers to keep internal error text away from
+// clients.
+func WriteError(c *fiber.Ctx, status int) error {
+	return writeProblem(c, status, core.ErrorProblemJSON(status))
+}
+
+func writeProblem(c *fiber.Ctx, status int, body []byte) error {
+	c.Set(fiber.HeaderContentType, core.ContentTypeProblemJSON)
+	c.Status(status)
+	if c.Method() == fiber.MethodHead {
+		return nil
+	}
+	return c.Send(body)
+}
+
+// writeHeaders writes the rate-limit fields of res into h, as core.SetHeaders says, without
+// allocating: values are built in stack buffers and copied by fasthttp. Fields are added, not
+// set, so that stacked limiters all show their policies; Retry-After is set once, by the
+// limiter that denied.
+func writeHeaders(h *fasthttp.ResponseHeader, res *core.Result, o core.HeaderOptions) {
+	if o.Legacy {
+		core.SetHeaders(func(k, v string) {
+			if k == core.HeaderRetryAfter {
+				h.Set(k, v)
+			} else {
+				h.Add(k, v)
+			}
+		}, res, o)
+		return
+	}
+	ds := res.Decisions()
+	var buf [256]byte
+	if len(ds) > 0 && !o.Omit && res.Degraded != core.DegradedOpen {
+		b := buf[:0]
+		for i := range ds {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = append(b, core.PolicyHeader(ds[i].Policy)...)
+		}
+		h.AddBytesV(core.HeaderRateLimitPolicy, b)
+		h.AddBytesV(core.HeaderRateLimit, core.AppendRateLimit(buf[:0], res))
+	}
+	if !res.Allowed {
+		if ra := res.RetryAfter(); ra > 0 {
+			h.SetBytesV(core.HeaderRetryAfter, strconv.AppendInt(buf[:0], max(core.Seconds(ra), 1), 10))
+		}
+	}
+}
+
+// request adapts *fiber.Ctx to core.Request. A struct holding one pointer converts to an
+// interface without allocating.
+type request struct{ c *fiber.Ctx }
+
+// Request returns the core view of c, for calling a limiter or a key function directly. Use
+// it only while the handler runs.
+func Request(c *fiber.Ctx) core.Request { return request{c} }
+
+// Method returns a constant string for the standard methods (fasthttp's method bytes are
+// reused), and a copy otherwise.
+func (q request) Method() string {
+	switch m := q.c.Method(); m {
+	case fiber.MethodGet:
+		return fiber.MethodGet
+	case fiber.MethodHead:
+		return fiber.MethodHead
+	case fiber.MethodPost:
+		return fiber.MethodPost
+	case fiber.MethodPut:
+		return fiber.MethodPut
+	case fiber.MethodPatch:
+		return fiber.MethodPatch
+	case fiber.MethodDelete:
+		return fiber.MethodDelete
+	case fiber.MethodOptions:
+		return fiber.MethodOptions
+	default:
+		return strings.Clone(m)
+	}
+}
+
+func (q request) Path() string { return strings.Clone(q.c.Path()) }
+
+// Route returns the matched route's pattern, or "" in app.Use middleware, where Fiber
+// reports the middleware's own prefix rather than a route.
+func (q request) Route() string {
+	r := q.c.Route()
+	if r.Method == "USE" {
+		return ""
+	}
+	return r.Path
+}
+
+func (q request) Header(name string) string { return strings.Clone(q.c.Get(name)) }
+
+func (q request) HeaderValues(name string) []string {
+	vs := q.c.Request().Header.PeekAll(name)
+	if len(vs) == 0 {
+		return nil
+	}
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return out
+}
+
+// RemoteAddr returns the peer's IP for TCP connections (the port does not matter to keys),
+// and the address's text otherwise (a Unix socket's, which key functions reject rather than
+// share one bucket).
+func (q request) RemoteAddr() string {
+	switch a := q.c.Context().RemoteAddr().(type) {
+	case *net.TCPAddr:
+		return a.IP.String()
+	case nil:
+		return ""
+	default:
+		return a.String()
+	}
+}
