@@ -5,7 +5,7 @@ local ns, nn = clock()
 local cost, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
 local ss, sn, es, en = window(ns, nn, 4)
 if not ss then
-  return redis.error_reply('tollgate: the clock is outside the calendar windows given')
+  return redis.error_reply('tollgate: the server clock is too far from the app clock')
 end
 local start = tfmt(ss, sn)
 local st = redis.call('HMGET', KEYS[1], 'w', 'c')

@@ -35,6 +35,16 @@ local function tdiff(as, an, bs, bn)
   return (as - bs) * E9 + (an - bn)
 end
 
+-- tmul returns k × (ws, wn), exactly for |k| < 2^43 and |k × ws| < 2^53: wn < 2^30, so kl × wn
+-- and kh × wn (kh < 2^23) are exact, and so is each step of carrying kh × wn × 2^20.
+local function tmul(k, ws, wn)
+  local kh = math.floor(k / 1048576)
+  local kl = k - kh * 1048576
+  local as, an = tnorm(0, kh * wn)
+  as, an = tnorm(as * 1048576, an * 1048576)
+  return tnorm(as + k * ws, an + kl * wn)
+end
+
 -- tfmt writes a non-negative time as decimal nanoseconds; tparse reads one back.
 local function tfmt(s, n)
   if s == 0 then
@@ -71,28 +81,62 @@ local function clock()
   return tparse(ARGV[1])
 end
 
--- window returns the start and end of the window containing now. ARGV[i] is 'e' (epoch
--- aligned: ARGV[i+1] is the start of the window the app's clock is in, ARGV[i+2] the window
--- length) or 'm' (calendar months: ARGV[i+1..i+4] are four consecutive month starts around
--- the app's clock). With the app's clock the answer is the window the app computed; with the
--- server's clock it is found from there, exactly, whatever the skew (months: up to a month).
+-- civil returns the year and month (UTC) of a day counted from 1970-01-01, and days the day
+-- number of the first of a month: H. Hinnant's civil_from_days and days_from_civil, as Go's
+-- time package counts (proleptic Gregorian, no leap seconds).
+local function civil(z)
+  z = z + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local y, m = yoe + era * 400, mp + 3
+  if mp >= 10 then
+    y, m = y + 1, mp - 9
+  end
+  return y, m
+end
+
+local function days(y, m)
+  if m <= 2 then
+    y = y - 1
+  end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local mp = m + 9
+  if m > 2 then
+    mp = m - 3
+  end
+  local doy = math.floor((153 * mp + 2) / 5)
+  return era * 146097 + yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy - 719468
+end
+
+-- window returns the start and end of the window containing now. ARGV[i] is 'm' (the UTC
+-- calendar month) or 'e' (epoch aligned: ARGV[i+1] is the start of the window the app's
+-- clock is in, ARGV[i+2] the window length). With the app's clock the answer is the window
+-- the app computed; with the server's clock it is found from there, exactly, for a skew of up
+-- to 2^43 windows (278 years of 1 ms windows). Beyond, window returns nil.
 local function window(ns, nn, i)
   if ARGV[i] == 'm' then
-    for j = i + 1, i + 3 do
-      local as, an = tparse(ARGV[j])
-      local bs, bn = tparse(ARGV[j + 1])
-      if not tlt(ns, nn, as, an) and tlt(ns, nn, bs, bn) then
-        return as, an, bs, bn
-      end
+    local y, m = civil(math.floor(ns / 86400))
+    local ny, nm = y, m + 1
+    if nm == 13 then
+      ny, nm = y + 1, 1
     end
-    return nil
+    return days(y, m) * 86400, 0, days(ny, nm) * 86400, 0
   end
   local ss, sn = tparse(ARGV[i + 1])
   local ws, wn = tparse(ARGV[i + 2])
-  -- An estimate of how many windows away now is, then exact corrections.
+  -- An estimate of how many windows away now is (inexact beyond 2^53 ns, off by a few windows
+  -- at most), then exact corrections one window at a time.
   local k = math.floor(tdiff(ns, nn, ss, sn) / (ws * E9 + wn))
   if k ~= 0 then
-    ss, sn = tnorm(ss + k * ws, sn + k * wn)
+    if math.abs(k) >= 8796093022208 then -- 2^43
+      return nil
+    end
+    local ks, kn = tmul(k, ws, wn)
+    ss, sn = tnorm(ss + ks, sn + kn)
   end
   while tlt(ns, nn, ss, sn) do
     ss, sn = tnorm(ss - ws, sn - wn)

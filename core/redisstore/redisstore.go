@@ -53,6 +53,15 @@
 // microsecond resolution. A test with a fake clock cannot use it, which is why core/storetest
 // runs with the app's clock. Times before 1970 are refused.
 //
+// # Time budget
+//
+// A [core.Limiter] gives each decision a deadline (core.Config.Timeout, 100 ms by default) and
+// applies its failure policy past it. go-redis honours a context's deadline on the socket only
+// when the client is built with redis.Options.ContextTimeoutEnabled (ClusterOptions,
+// FailoverOptions and UniversalOptions have it too); without it, a server that hangs rather than
+// refuses holds a decision for ReadTimeout (3 s by default). Set it, or set ReadTimeout and
+// WriteTimeout at or below the limiter's Timeout.
+//
 // Redis Cluster, Sentinel and single nodes all work: pass any [redis.UniversalClient].
 package redisstore
 
@@ -100,7 +109,8 @@ var (
 
 // New returns a store that runs its scripts on client: a [redis.UniversalClient] (*redis.Client,
 // *redis.ClusterClient, a Sentinel failover client, *redis.Ring) or anything else that runs
-// scripts, such as a wrapper that counts calls. New does no I/O.
+// scripts, such as a wrapper that counts or faults calls. Build the client with
+// ContextTimeoutEnabled (see the package documentation). New does no I/O.
 func New(client redis.Scripter, cfg Config) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("redisstore: a Redis client is required")

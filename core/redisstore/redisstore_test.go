@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"net"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -45,7 +46,7 @@ func backends() []backend { return []backend{miniBackend(), realBackend()} }
 
 func newClient(t testing.TB, addr string) *redis.Client {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true})
+	c := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -71,12 +72,17 @@ func TestConformance(t *testing.T) {
 }
 
 // counter is a go-redis hook that counts the commands sent (each one round trip: the store
-// never pipelines), and the scripts among them.
+// never pipelines), the scripts among them, and the connections dialled.
 type counter struct {
-	cmds, scripts atomic.Int64
+	cmds, scripts, dials atomic.Int64
 }
 
-func (c *counter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *counter) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c.dials.Add(1)
+		return next(ctx, network, addr)
+	}
+}
 
 func (c *counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {

@@ -31,7 +31,7 @@ var (
 )
 
 // reply reads a script's array reply: integers and strings, in the order the script wrote
-// them. Each script returns '' rather than false for a missing value, because a RESP3
+// them. Each script returns an empty string rather than false for a missing value, because a RESP3
 // connection turns a Lua false into a boolean.
 type reply []any
 

@@ -4,6 +4,9 @@
 local ns, nn = clock()
 local cost, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
 local ss, sn = window(ns, nn, 4)
+if not ss then
+  return redis.error_reply('tollgate: the server clock is too far from the app clock')
+end
 local ws, wn = tparse(ARGV[6])
 local start = tfmt(ss, sn)
 local st = redis.call('HMGET', KEYS[1], 'w', 'c', 'p')
@@ -13,18 +16,16 @@ if st[1] == start then
 elseif st[1] and st[1] == tfmt(tnorm(ss - ws, sn - wn)) then
   prev = tonumber(st[2]) or 0
 end
--- core.Policy.SlidingWeight: floor(prev * (w - elapsed) / w) in doubles, in that order. w and
--- elapsed are each rounded to the nearest double once, as Go's float64(int64) does.
+-- core.Policy.SlidingWeight: floor(prev * (w - elapsed) / w) in doubles, in that order, from w
+-- and elapsed each rounded to the nearest double once, as Go's float64(int64) does: w by
+-- tonumber of its decimal string, elapsed below.
 local weighted = 0
 if prev > 0 then
   local w = tonumber(ARGV[6])
   local ds, dn = tnorm(ns - ss, nn - sn)
-  local e
-  if ds < 9000000 then
-    e = ds * E9 + dn -- below 2^53: exact
-  else
-    e = tonumber(tfmt(ds, dn)) -- one correctly rounded conversion
-  end
+  -- ds × 1e9 is exact (1e9 = 2^9 × 1953125, and ds × 1953125 < 2^53 for any window up to
+  -- core's ten years), so elapsed is rounded once, in the addition: as float64(now-start).
+  local e = ds * E9 + dn
   weighted = math.floor(prev * (w - e) / w)
 end
 local ok = 0

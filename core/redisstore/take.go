@@ -68,15 +68,14 @@ func (s *Store) clock(now time.Time) (int64, any, error) {
 }
 
 // windowArgs returns the fixed or sliding window script's arguments: now, cost, limit and the
-// window containing the app's time (see window in prelude.lua).
+// window: the calendar month, which the script finds itself, or the epoch-aligned window
+// containing the app's time (see window in prelude.lua).
 func windowArgs(p *core.Policy, app int64, now any, cost int64) []any {
-	start, end := p.WindowBounds(app)
-	if p.Calendar != core.Monthly {
-		return []any{now, cost, p.Limit, "e", start, int64(p.Window)}
+	if p.Calendar == core.Monthly {
+		return []any{now, cost, p.Limit, "m"}
 	}
-	prev, _ := p.WindowBounds(start - 1)
-	_, next2 := p.WindowBounds(end)
-	return []any{now, cost, p.Limit, "m", prev, start, end, next2}
+	start, _ := p.WindowBounds(app)
+	return []any{now, cost, p.Limit, "e", start, int64(p.Window)}
 }
 
 // replay turns a rate script's reply into the decision: core's pure algorithm, run on the

@@ -1,0 +1,57 @@
+package redisstore_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/core/redisstore"
+)
+
+func Example() {
+	mr, err := miniredis.Run() // an in-process Redis; use your server's address
+	if err != nil {
+		panic(err)
+	}
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{
+		Addr: mr.Addr(),
+		// Make go-redis honour the limiter's per-decision deadline (core.Config.Timeout);
+		// without it a hanging server holds a decision for ReadTimeout.
+		ContextTimeoutEnabled: true,
+	})
+	defer rdb.Close()
+
+	store, err := redisstore.New(rdb, redisstore.Config{Prefix: "myapp:"})
+	if err != nil {
+		panic(err)
+	}
+	lim, err := core.NewLimiter(core.Config{
+		Store:  store,
+		Limits: []core.Limit{{Policy: core.NewFixedWindow("api", 2, time.Minute)}},
+		// If Redis fails, decide locally with 2/4 (rounded up: 1) per instance.
+		Failure:           core.FailFallback,
+		Fallback:          memstore.New(),
+		FallbackInstances: 4,
+	})
+	if err != nil {
+		panic(err)
+	}
+	now := time.Date(2030, 1, 1, 12, 0, 30, 0, time.UTC)
+	for i := 0; i < 3; i++ {
+		res, err := lim.TakeKeyAt(context.Background(), "client-42", 1, now)
+		if err != nil {
+			panic(err)
+		}
+		d := res.Decisions()[0]
+		fmt.Printf("allowed=%v remaining=%d retry-after=%v\n", res.Allowed, d.Remaining, d.RetryAfter)
+	}
+	// Output:
+	// allowed=true remaining=1 retry-after=0s
+	// allowed=true remaining=0 retry-after=0s
+	// allowed=false remaining=0 retry-after=30s
+}
