@@ -156,7 +156,9 @@ func (p *Policy) gcra(st State, cost, now int64) (State, Decision) {
 		d.ResetAfter = time.Duration(newTAT - now)
 	} else {
 		d.RetryAfter = time.Duration(newTAT - now - tau)
-		d.Remaining = (now + tau - tat) / t
+		// Clamped: a TAT more than tau ahead (written by an instance whose clock is ahead of
+		// this one) would make it negative.
+		d.Remaining = max((now+tau-tat)/t, 0)
 		d.ResetAfter = time.Duration(tat - now)
 	}
 	return st, d

@@ -74,6 +74,18 @@ func TestTokenBucketSteps(t *testing.T) {
 	})
 }
 
+// TestTokenBucketClockBehind: a TAT written by an instance whose clock is ahead, seen from
+// one whose clock is behind by more than the bucket's capacity, leaves nothing remaining,
+// never a negative count (it would become an invalid RateLimit header).
+func TestTokenBucketClockBehind(t *testing.T) {
+	p := core.NewTokenBucket("tb", 2, time.Second, 4) // tau 2 s
+	st, _ := p.Take(core.State{}, 4, t0.Add(10*time.Second))
+	_, d := p.Take(st, 1, t0)
+	if d.Allowed || d.Remaining != 0 || d.RetryAfter != 10*time.Second+500*time.Millisecond {
+		t.Fatalf("12 s behind the TAT: got allowed=%v remaining=%d retry=%v; want denied, remaining 0, retry 10.5s", d.Allowed, d.Remaining, d.RetryAfter)
+	}
+}
+
 // TestRetryAfterIsExact checks, on random sequences, that a denied cost is allowed at exactly
 // now+RetryAfter (if nothing else happens) and, for fixed windows and token buckets, still
 // denied a nanosecond earlier.
