@@ -1,0 +1,176 @@
+// Command echo is the quickstart API (examples/quickstart) on Echo v4, protected by Tollgate
+// on the embedded in-memory store.
+//
+//	go run ./examples/echo           # listens on 127.0.0.1:8084
+//
+// What it limits:
+//
+//   - every route, with one line (e.Use): 10 requests per minute per client IP;
+//   - POST /login: 3 attempts per minute per client IP, failing closed, answered through
+//     Echo's HTTPErrorHandler;
+//   - the /api group: per API key (X-API-Key), by plan: "pro-" keys 100 per minute, others 5
+//     (token bucket); no key is 401;
+//   - GET /slow: at most 2 requests at once per client IP (concurrency lease).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	tollgateecho "github.com/tollgate-go/tollgate/adapters/echo"
+	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/memstore"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8084", "listen address")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	l, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	e, err := newRouter(memstore.New(), slog.New(slog.NewTextHandler(os.Stderr, nil)), sleep(3*time.Second))
+	if err != nil {
+		log.Fatal(err)
+	}
+	printHelp(os.Stdout, "http://"+l.Addr().String())
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Fatal(err)
+	}
+}
+
+// sleep is GET /slow's work: d, or less if the client goes away.
+func sleep(d time.Duration) func(context.Context) {
+	return func(ctx context.Context) {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// store is what the example needs of a store: memstore here, a shared store in production.
+type store interface {
+	core.Store
+	core.ConcurrencyStore
+}
+
+// newRouter builds the API; slow is what GET /slow does.
+func newRouter(s store, logger *slog.Logger, slow func(context.Context)) (*echo.Echo, error) {
+	obs := core.SlogObserver(logger)
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.Use(middleware.Recover())
+
+	// Global: 10 per minute per client IP. Clients connect directly, so no proxy is trusted.
+	global, err := core.NewLimiter(core.Config{
+		Store:    s,
+		Limits:   []core.Limit{{Policy: core.NewFixedWindow("global", 10, time.Minute)}},
+		Observer: obs,
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.Use(tollgateecho.RateLimiter(global))
+
+	// POST /login: 3 attempts per minute per IP, failing closed: if the store is down,
+	// logins wait rather than allowing unlimited password guessing. Denials go through
+	// Echo's HTTPErrorHandler, like the app's other errors.
+	login, err := core.NewLimiter(core.Config{
+		Store:    s,
+		Limits:   []core.Limit{{Policy: core.NewFixedWindow("login", 3, time.Minute)}},
+		Failure:  core.FailClosed,
+		Observer: obs,
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.POST("/login", func(c echo.Context) error {
+		return c.String(http.StatusUnauthorized, "wrong password\n")
+	}, tollgateecho.RateLimiterWithConfig(tollgateecho.RateLimiterConfig{
+		Limiter: login,
+		DenyHandler: func(c echo.Context, res *core.Result) error {
+			return echo.NewHTTPError(http.StatusTooManyRequests, "too many login attempts")
+		},
+		ErrorHandler: func(c echo.Context, err error) error { return tollgateecho.HTTPError(err, 0) },
+	}))
+
+	// The /api group: keyed by API key instead of IP, with a policy per plan.
+	free := core.NewTokenBucket("free", 5, time.Minute, 5)
+	pro := core.NewTokenBucket("pro", 100, time.Minute, 20)
+	api, err := core.NewLimiter(core.Config{
+		Store: s,
+		Key:   core.KeyByHeader("X-API-Key"),
+		Limits: []core.Limit{{PolicyFunc: func(_ context.Context, key string) (core.Policy, error) {
+			if strings.HasPrefix(key, "pro-") {
+				return pro, nil
+			}
+			return free, nil
+		}}},
+		Observer: obs,
+	})
+	if err != nil {
+		return nil, err
+	}
+	g := e.Group("/api", tollgateecho.RateLimiterWithConfig(tollgateecho.RateLimiterConfig{
+		Limiter:          api,
+		MissingKeyStatus: http.StatusUnauthorized,
+	}))
+	g.GET("/items/:id", func(c echo.Context) error {
+		return c.JSON(http.StatusOK, map[string]string{"id": c.Param("id")})
+	})
+
+	// GET /slow: 2 at once per IP.
+	slowLimiter, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{
+		Store:    s,
+		Policy:   core.NewConcurrency("slow", 2, 30*time.Second),
+		Observer: obs,
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.GET("/slow", func(c echo.Context) error {
+		slow(c.Request().Context())
+		return c.String(http.StatusOK, "done\n")
+	}, tollgateecho.Concurrency(slowLimiter))
+
+	e.GET("/", func(c echo.Context) error { return c.String(http.StatusOK, "hello from tollgate on echo\n") })
+	return e, nil
+}
+
+func printHelp(w io.Writer, base string) {
+	fmt.Fprintf(w, `tollgate echo example listening on %[1]s (in-memory store)
+
+Try it:
+  for i in $(seq 11); do curl -s -o /dev/null -w '%%{http_code}\n' %[1]s/; done
+  curl -i %[1]s/          # RateLimit-Policy, RateLimit, Retry-After, problem+json body
+  for i in $(seq 4); do curl -s -o /dev/null -w '%%{http_code}\n' -X POST %[1]s/login; done
+  curl -i -H 'X-API-Key: free-alice' %[1]s/api/items/1
+  curl -i %[1]s/api/items/1          # 401: no API key
+  for i in 1 2 3; do curl -s -o /dev/null -w '%%{http_code}\n' %[1]s/slow & done; wait
+`, base)
+}
