@@ -34,7 +34,7 @@
 //
 //	<prefix>{<policy name>:<key>}:<algorithm>
 //
-// with the name and the key percent-escaped (bytes outside printable ASCII, and % : { } #), and
+// with the name and the key percent-escaped (space, bytes outside printable ASCII, and % : { } #), and
 // a key longer than 64 bytes replaced by "#" and the base64url SHA-256 of its bytes, so any
 // bytes are a valid key, a 1 MiB key costs no more than a short one, and no two keys collide.
 // The braces are a Redis Cluster hash tag: the keys of one decision (two for leases) are in one
