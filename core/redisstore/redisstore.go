@@ -51,7 +51,19 @@
 // Config.UseServerTime the scripts read the Redis server's TIME instead and the now argument is
 // ignored: every instance then agrees on window boundaries even when their clocks drift, at
 // microsecond resolution. A test with a fake clock cannot use it, which is why core/storetest
-// runs with the app's clock. Times before 1970 are refused.
+// runs with the app's clock. The app's clock still helps the script find an epoch-aligned
+// window, exactly for any skew up to 2^43 windows (278 years of 1 ms windows; beyond, an
+// error); calendar months come from the server's clock alone. Times before 1970 are refused.
+//
+// # Performance
+//
+// On a shared 2-core AMD EPYC VM (linux/amd64, Go 1.26, redis-server 7.0.15 on loopback,
+// 2026-11-24), with 1 and 16 goroutines on one client: token bucket 44 µs and 30 µs per
+// decision (22,600 and 33,300 decisions/s), fixed window 45 and 33 µs, sliding window 46 and
+// 34 µs, lease acquire+release 98 and 93 µs; 21 to 26 allocations per decision, mostly
+// go-redis's. Re-run with the servers of scripts/servers.sh started:
+//
+//	go test -run '^$' -bench . -benchmem -benchtime=2s ./core/redisstore/
 //
 // # Time budget
 //
