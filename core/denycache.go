@@ -1,6 +1,7 @@
 package core
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -97,6 +98,9 @@ func (c *denyCache) put(key string, d *Decision, cost, now int64) {
 	}
 	if _, ok := s.m[k]; !ok {
 		c.n.Add(1)
+		// The key may point into a request's memory (a custom Request view over a reused
+		// buffer); the cache outlives the request, so it keeps its own copy.
+		k = denyKey{strings.Clone(k.name), strings.Clone(k.key)}
 	}
 	s.m[k] = e
 	s.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/tollgate-go/tollgate/adapters/nethttp"
 	"github.com/tollgate-go/tollgate/core"
 )
 
@@ -72,7 +73,7 @@ func (cfg ConcurrencyConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			if err != nil {
 				return h.fail(c, err)
 			}
-			writeHeaders(c.Response().Header(), &res, h.headers)
+			nethttp.WriteHeaders(c.Response().Header(), &res, h.headers)
 			if !res.Allowed {
 				return deny(c, res, h.deny)
 			}

@@ -31,6 +31,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/tollgate-go/tollgate/adapters/nethttp"
 	"github.com/tollgate-go/tollgate/core"
 )
 
@@ -144,7 +145,7 @@ func (cfg RateLimiterConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			if err != nil {
 				return h.fail(c, err)
 			}
-			writeHeaders(c.Response().Header(), &res, h.headers)
+			nethttp.WriteHeaders(c.Response().Header(), &res, h.headers)
 			if !res.Allowed {
 				return deny(c, res, h.deny)
 			}

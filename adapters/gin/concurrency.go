@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/tollgate-go/tollgate/adapters/nethttp"
 	"github.com/tollgate-go/tollgate/core"
 )
 
@@ -38,7 +39,7 @@ func Concurrency(c *core.ConcurrencyLimiter, o ConcurrencyOptions) gin.HandlerFu
 			fail(gc, err, o.ErrorHandler)
 			return
 		}
-		writeHeaders(gc.Writer.Header(), &res, o.Headers)
+		nethttp.WriteHeaders(gc.Writer.Header(), &res, o.Headers)
 		if !res.Allowed {
 			deny(gc, res, o.DenyHandler)
 			return

@@ -24,6 +24,7 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/tollgate-go/tollgate/adapters/nethttp"
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/memstore"
 )
@@ -99,7 +100,7 @@ func RateLimit(l *core.Limiter, o Options) gin.HandlerFunc {
 			fail(c, err, o.ErrorHandler)
 			return
 		}
-		writeHeaders(c.Writer.Header(), &res, o.Headers)
+		nethttp.WriteHeaders(c.Writer.Header(), &res, o.Headers)
 		if !res.Allowed {
 			deny(c, res, o.DenyHandler)
 			return

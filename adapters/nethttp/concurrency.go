@@ -38,7 +38,7 @@ func Concurrency(c *core.ConcurrencyLimiter, o ConcurrencyOptions) func(http.Han
 				o.ErrorHandler(w, r, err)
 				return
 			}
-			writeHeaders(w.Header(), &res, o.Headers)
+			WriteHeaders(w.Header(), &res, o.Headers)
 			if !res.Allowed {
 				deny(w, r, res, o.DenyHandler)
 				return

@@ -95,7 +95,7 @@ func RateLimit(l *core.Limiter, o Options) func(http.Handler) http.Handler {
 				o.ErrorHandler(w, r, err)
 				return
 			}
-			writeHeaders(w.Header(), &res, o.Headers)
+			WriteHeaders(w.Header(), &res, o.Headers)
 			if !res.Allowed {
 				deny(w, r, res, o.DenyHandler)
 				return
@@ -155,9 +155,12 @@ func policyValue(p core.Policy) []string {
 	return v
 }
 
-// writeHeaders adds the rate-limit fields of res to h (see core.SetHeaders for what is
-// written when).
-func writeHeaders(h http.Header, res *core.Result, o core.HeaderOptions) {
+// WriteHeaders adds the rate-limit fields of res to h (see core.SetHeaders for what is
+// written when): fields are added, not set, so that stacked limiters all show their policies,
+// and Retry-After is set once, by the limiter that denied. An allowed request with one limit
+// writes RateLimit-Policy from a cached slice and RateLimit with two allocations. Adapters for
+// frameworks that expose an http.Header (Gin, Echo) use it too.
+func WriteHeaders(h http.Header, res *core.Result, o core.HeaderOptions) {
 	ds := res.Decisions()
 	if len(ds) == 1 && !o.Omit && !o.Legacy && res.Degraded != core.DegradedOpen {
 		if cur := h["Ratelimit-Policy"]; cur == nil {
