@@ -61,7 +61,7 @@ func BenchmarkTake(b *testing.B) {
 	for _, p := range []core.Policy{
 		core.NewFixedWindow("fw", 1<<40, time.Hour),
 		core.NewSlidingWindow("sw", 1<<40, time.Hour),
-		core.NewTokenBucket("tb", 1<<30, time.Second, 1<<30),
+		core.NewTokenBucket("tb", 1<<20, time.Second, 1<<20),
 	} {
 		b.Run(p.Algorithm.String(), func(b *testing.B) {
 			ctx := context.Background()
