@@ -190,13 +190,21 @@ func (l *Limiter) checkCommon(store, fallback any, failure FailurePolicy) error 
 // function error or a key refused ([ErrMissingKey], [ErrInvalidKey]), a cost the policy can
 // never allow, a PolicyFunc failure, or a store failure under FailClosed
 // ([ErrStoreUnavailable]). Map it with [StatusFor].
-func (l *Limiter) Allow(ctx context.Context, req Request) (Result, error) {
-	return l.AllowAt(ctx, req, l.now())
+func (l *Limiter) Allow(ctx context.Context, req Request) (res Result, err error) {
+	// The Result (several hundred bytes) is built in place in the caller's result slot:
+	// each wrapper that returned a copy of it cost a measurable share of a decision.
+	err = l.allow(ctx, req, l.now(), &res)
+	return res, err
 }
 
 // AllowAt is [Limiter.Allow] at the given time.
-func (l *Limiter) AllowAt(ctx context.Context, req Request, now time.Time) (Result, error) {
-	res := Result{Allowed: true}
+func (l *Limiter) AllowAt(ctx context.Context, req Request, now time.Time) (res Result, err error) {
+	err = l.allow(ctx, req, now, &res)
+	return res, err
+}
+
+func (l *Limiter) allow(ctx context.Context, req Request, now time.Time, res *Result) error {
+	res.Allowed = true
 	for i := range l.limits {
 		r := &l.limits[i]
 		key, err := r.key(req)
@@ -205,98 +213,142 @@ func (l *Limiter) AllowAt(ctx context.Context, req Request, now time.Time) (Resu
 			if !errors.Is(err, ErrMissingKey) && !errors.Is(err, ErrInvalidKey) {
 				err = errors.Join(ErrMissingKey, err)
 			}
-			return res, err
+			return err
 		}
 		cost := int64(1)
 		if r.Cost != nil {
 			cost = r.Cost(req)
 		}
-		if !l.decide(ctx, r, key, cost, now, &res, &err) {
-			return res, err
+		if err := l.decide(ctx, r, key, cost, now, res); err != nil {
+			return err
 		}
 		if !res.Allowed {
 			break
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // TakeKey decides for an explicit key instead of a request: every limit counts cost under
 // key. For callers outside HTTP (job queues, gRPC interceptors).
-func (l *Limiter) TakeKey(ctx context.Context, key string, cost int64) (Result, error) {
-	return l.TakeKeyAt(ctx, key, cost, l.now())
+func (l *Limiter) TakeKey(ctx context.Context, key string, cost int64) (res Result, err error) {
+	err = l.takeKey(ctx, key, cost, l.now(), &res)
+	return res, err
 }
 
 // TakeKeyAt is [Limiter.TakeKey] at the given time.
-func (l *Limiter) TakeKeyAt(ctx context.Context, key string, cost int64, now time.Time) (Result, error) {
-	res := Result{Allowed: true}
-	var err error
+func (l *Limiter) TakeKeyAt(ctx context.Context, key string, cost int64, now time.Time) (res Result, err error) {
+	err = l.takeKey(ctx, key, cost, now, &res)
+	return res, err
+}
+
+func (l *Limiter) takeKey(ctx context.Context, key string, cost int64, now time.Time, res *Result) error {
+	res.Allowed = true
 	for i := range l.limits {
-		if !l.decide(ctx, &l.limits[i], key, cost, now, &res, &err) {
-			return res, err
+		if err := l.decide(ctx, &l.limits[i], key, cost, now, res); err != nil {
+			return err
 		}
 		if !res.Allowed {
 			break
 		}
 	}
-	return res, nil
+	return nil
 }
 
-// decide runs one limit and adds its decision to res. It returns false with *errp set when
-// the request must fail instead.
-func (l *Limiter) decide(ctx context.Context, r *rule, key string, cost int64, now time.Time, res *Result, errp *error) bool {
-	fail := func(err error) bool {
-		res.Allowed = false
-		*errp = err
-		return false
-	}
-	if key == "" {
-		return fail(ErrMissingKey)
-	}
-	if len(key) > l.maxKeyLen {
-		return fail(ErrKeyTooLong)
-	}
-	p := r.Policy
+// decide runs one limit and adds its decision to res. A non-nil error means the request must
+// fail instead (res.Allowed is then false).
+func (l *Limiter) decide(ctx context.Context, r *rule, key string, cost int64, now time.Time, res *Result) error {
+	p := &r.Policy
+	var dynamic Policy
 	if r.PolicyFunc != nil {
-		var err error
-		if p, err = l.policies.get(ctx, r.PolicyFunc, key, now); err != nil {
-			return fail(err)
+		p = &dynamic
+	}
+	err := l.check(ctx, r, key, cost, now, p)
+	var info takeInfo
+	var d *Decision
+	if err == nil {
+		// The decision is written straight into its slot of res; it only counts once
+		// res.n moves past it. NewLimiter allows at most MaxLimits limits, so the slot
+		// exists; the guard keeps a broken invariant from panicking on a request.
+		var spare Decision
+		d = &spare
+		if res.n < MaxLimits {
+			d = &res.d[res.n]
 		}
+		info, err = l.take(ctx, key, p, cost, now, d)
 	}
-	if cost < 0 {
-		return fail(fmt.Errorf("%w: %d", ErrNegativeCost, cost))
-	}
-	if cost > p.Capacity() {
-		return fail(fmt.Errorf("%w: cost %d > %d (policy %q)", ErrCostExceedsCapacity, cost, p.Capacity(), p.Name))
-	}
-	d, ev, err := l.take(ctx, key, &p, cost, now)
 	if err != nil {
-		return fail(err)
+		res.Allowed = false
+		return err
 	}
 	shadow := r.Shadow || l.shadow
 	if !d.Allowed && shadow {
 		d.Shadow = true
 	}
-	res.add(d, ev.Degraded)
+	if res.n < MaxLimits {
+		res.n++
+	}
+	if info.degraded > res.Degraded {
+		res.Degraded = info.degraded
+	}
 	if l.observer != nil {
-		ev.Kind, ev.Key, ev.Decision = EventDecision, key, d
-		l.observer.Observe(ctx, ev)
+		l.observer.Observe(ctx, Event{
+			Kind: EventDecision, Key: key, Decision: *d,
+			Cached: info.cached, Degraded: info.degraded, Latency: info.latency,
+		})
 	}
 	if !d.Allowed && !shadow {
 		res.Allowed = false
 	}
-	return true
+	return nil
+}
+
+// check validates key and cost for r; with a PolicyFunc it first resolves the key's policy
+// into *p.
+func (l *Limiter) check(ctx context.Context, r *rule, key string, cost int64, now time.Time, p *Policy) error {
+	if key == "" {
+		return ErrMissingKey
+	}
+	if len(key) > l.maxKeyLen {
+		return ErrKeyTooLong
+	}
+	if r.PolicyFunc != nil {
+		var err error
+		if *p, err = l.policies.get(ctx, r.PolicyFunc, key, now); err != nil {
+			return err
+		}
+	}
+	if cost < 0 {
+		return fmt.Errorf("%w: %d", ErrNegativeCost, cost)
+	}
+	if cost > p.Capacity() {
+		return fmt.Errorf("%w: cost %d > %d (policy %q)", ErrCostExceedsCapacity, cost, p.Capacity(), p.Name)
+	}
+	return nil
+}
+
+// takeInfo is what take reports besides the decision.
+type takeInfo struct {
+	cached   bool          // answered by the denial cache
+	degraded Degradation   // decided by the failure policy
+	latency  time.Duration // of the store call, when an observer wants it
 }
 
 // take asks the denial cache, then the store (through the breaker and the time budget), then
-// the failure policy. The returned event carries Cached, Degraded and Latency.
-func (l *Limiter) take(ctx context.Context, key string, p *Policy, cost int64, now time.Time) (Decision, Event, error) {
+// the failure policy, and writes the decision to *d.
+func (l *Limiter) take(ctx context.Context, key string, p *Policy, cost int64, now time.Time, d *Decision) (takeInfo, error) {
 	n := now.UnixNano()
-	if d, ok := l.deny.get(p, key, cost, n); ok {
-		return d, Event{Cached: true}, nil
+	// The common cases (no cached denials, a closed breaker) are one atomic load each,
+	// checked here so that they cost no call.
+	if l.deny != nil && l.deny.n.Load() != 0 {
+		if cd, ok := l.deny.get(p, key, cost, n); ok {
+			*d = cd
+			return takeInfo{cached: true}, nil
+		}
 	}
-	if !l.breaker.allow(n) {
-		return l.degrade(ctx, key, p, cost, now, errBreakerOpen, 0)
+	b := l.breaker
+	if b != nil && b.dirty.Load() && !b.allow(n) {
+		return l.degrade(ctx, key, p, cost, now, errBreakerOpen, 0, d)
 	}
 	var start time.Time
 	if l.observer != nil {
@@ -308,7 +360,8 @@ func (l *Limiter) take(ctx context.Context, key string, p *Policy, cost int64, n
 		sctx, cancel = context.WithTimeout(ctx, l.timeout)
 		defer cancel()
 	}
-	d, err := l.store.Take(sctx, key, *p, cost, now)
+	var err error
+	*d, err = l.store.Take(sctx, key, *p, cost, now)
 	var lat time.Duration
 	if l.observer != nil {
 		lat = time.Since(start)
@@ -316,46 +369,45 @@ func (l *Limiter) take(ctx context.Context, key string, p *Policy, cost int64, n
 	if err != nil {
 		if isCallerError(err) {
 			// The store answered: it is alive, whatever it thought of the input.
-			if l.breaker.success() && l.observer != nil {
+			if b.success() && l.observer != nil {
 				l.observer.Observe(ctx, Event{Kind: EventBreakerClosed})
 			}
-			return d, Event{}, err
+			return takeInfo{}, err
 		}
 		if ctx.Err() != nil {
 			// The request itself was canceled: not the store's fault.
-			l.breaker.abandon()
-			return d, Event{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, ctx.Err())
+			b.abandon()
+			return takeInfo{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, ctx.Err())
 		}
-		if l.breaker.failure(n) && l.observer != nil {
+		if b.failure(n) && l.observer != nil {
 			l.observer.Observe(ctx, Event{Kind: EventBreakerOpen, Err: err})
 		}
-		return l.degrade(ctx, key, p, cost, now, err, lat)
+		return l.degrade(ctx, key, p, cost, now, err, lat, d)
 	}
-	if l.breaker.success() && l.observer != nil {
+	if b != nil && b.dirty.Load() && b.success() && l.observer != nil {
 		l.observer.Observe(ctx, Event{Kind: EventBreakerClosed})
 	}
 	if !d.Allowed {
-		l.deny.put(key, &d, cost, n)
+		l.deny.put(key, d, cost, n)
 	}
-	return d, Event{Latency: lat}, nil
+	return takeInfo{latency: lat}, nil
 }
 
-// degrade applies the failure policy after a store failure.
-func (l *Limiter) degrade(ctx context.Context, key string, p *Policy, cost int64, now time.Time, cause error, lat time.Duration) (Decision, Event, error) {
+// degrade applies the failure policy after a store failure and writes its decision to *d.
+func (l *Limiter) degrade(ctx context.Context, key string, p *Policy, cost int64, now time.Time, cause error, lat time.Duration, d *Decision) (takeInfo, error) {
 	ev := Event{Kind: EventStoreError, Key: key, Err: cause, Latency: lat, Decision: Decision{Policy: *p}}
-	var d Decision
 	var err error
 	switch l.failure {
 	case FailOpen:
 		ev.Degraded = DegradedOpen
-		d = Decision{Allowed: true, Limit: p.Capacity(), Remaining: p.Capacity() - cost, Policy: *p}
+		*d = Decision{Allowed: true, Limit: p.Capacity(), Remaining: p.Capacity() - cost, Policy: *p}
 	case FailClosed:
 		ev.Degraded = DegradedClosed
 		err = fmt.Errorf("%w: %w", ErrStoreUnavailable, cause)
 	case FailFallback:
 		ev.Degraded = DegradedFallback
 		fp := FallbackPolicy(*p, l.instances)
-		d, err = l.fallback.Take(ctx, key, fp, min(cost, fp.Capacity()), now)
+		*d, err = l.fallback.Take(ctx, key, fp, min(cost, fp.Capacity()), now)
 		if err != nil {
 			err = fmt.Errorf("%w: fallback: %w", ErrStoreUnavailable, err)
 		}
@@ -363,7 +415,7 @@ func (l *Limiter) degrade(ctx context.Context, key string, p *Policy, cost int64
 	if l.observer != nil {
 		l.observer.Observe(ctx, ev)
 	}
-	return d, Event{Degraded: ev.Degraded}, err
+	return takeInfo{degraded: ev.Degraded}, err
 }
 
 // Forget drops any cached denial for (policy name, key), for instance after an operator reset
