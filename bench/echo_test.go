@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	echomw "github.com/labstack/echo/v4/middleware"
+	tollgateecho "github.com/tollgate-go/tollgate/adapters/echo"
 )
 
 // echoContender builds an Echo app whose GET / answers 200 "ok" behind mw (nil: bare).
@@ -16,6 +17,9 @@ type echoContender struct {
 
 var echoContenders = []echoContender{
 	{name: "bare"},
+	{name: "tollgate", build: func(tb testing.TB, limit int64) echo.MiddlewareFunc {
+		return tollgateecho.RateLimiter(tollgateLimiter(tb, limit))
+	}},
 	{name: "echo", build: func(_ testing.TB, limit int64) echo.MiddlewareFunc {
 		// Echo's own limiter with its default identifier (c.RealIP(): the peer address when
 		// no proxy header is present).

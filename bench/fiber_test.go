@@ -6,6 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	fiberlimiter "github.com/gofiber/fiber/v2/middleware/limiter"
+	tollgatefiber "github.com/tollgate-go/tollgate/adapters/fiber"
 	"github.com/valyala/fasthttp"
 )
 
@@ -17,6 +18,9 @@ type fiberContender struct {
 
 var fiberContenders = []fiberContender{
 	{name: "bare"},
+	{name: "tollgate", build: func(tb testing.TB, limit int64) fiber.Handler {
+		return tollgatefiber.New(tollgatefiber.Config{Limiter: tollgateLimiter(tb, limit)})
+	}},
 	{name: "fiber", build: func(_ testing.TB, limit int64) fiber.Handler {
 		// Fiber's own limiter (fixed window, in-memory storage, keyed by c.IP()).
 		return fiberlimiter.New(fiberlimiter.Config{Max: int(limit), Expiration: window})

@@ -36,15 +36,7 @@ type middleware struct {
 var middlewares = []middleware{
 	{name: "bare", build: func(testing.TB, int64) (http.Handler, func()) { return okHandler, func() {} }},
 	{name: "tollgate", build: func(tb testing.TB, limit int64) (http.Handler, func()) {
-		mw, err := nethttp.New(core.Config{
-			Store:  memstore.New(),
-			Limits: []core.Limit{{Policy: core.NewFixedWindow("bench", limit, window)}},
-			Key:    core.KeyByIP(),
-		}, nethttp.Options{})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		return mw(okHandler), func() {}
+		return nethttp.RateLimit(tollgateLimiter(tb, limit), nethttp.Options{})(okHandler), func() {}
 	}},
 	{name: "httplimit", build: func(tb testing.TB, limit int64) (http.Handler, func()) {
 		s, err := memorystore.New(&memorystore.Config{Tokens: uint64(limit), Interval: window})
@@ -76,6 +68,20 @@ var middlewares = []middleware{
 		l.SetBurst(int(limit)).SetIPLookups([]string{"RemoteAddr"})
 		return tollbooth.LimitHandler(l, okHandler), func() {}
 	}},
+}
+
+// tollgateLimiter is the limiter every Tollgate middleware uses: a fixed window per client IP
+// on the in-memory store, with the defaults (denial cache on).
+func tollgateLimiter(tb testing.TB, limit int64) *core.Limiter {
+	l, err := core.NewLimiter(core.Config{
+		Store:  memstore.New(),
+		Limits: []core.Limit{{Policy: core.NewFixedWindow("bench", limit, window)}},
+		Key:    core.KeyByIP(),
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return l
 }
 
 // recorder is a ResponseWriter that keeps one header map, cleared per request as net/http's

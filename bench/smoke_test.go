@@ -15,6 +15,7 @@ func suites() []struct {
 		{"NetHTTP", netHTTPContenders()},
 		{"Echo", echoTargets()},
 		{"Fiber", fiberTargets()},
+		{"Gin", ginTargets()},
 		{"Redis", redisContenders()},
 	}
 }
