@@ -59,12 +59,29 @@ type entry struct {
 	exp    int64 // Unix ns after which the entry is garbage
 }
 
+// A shard's map holds pointers to entries, which are updated in place: a decision on a known
+// key is one map lookup, where storing values meant a lookup and an assignment (and the
+// assignment replaced the map's key with the caller's strings, undoing admit's copy).
 type shard struct {
 	mu      sync.Mutex
-	m       map[mkey]entry
+	m       map[mkey]*entry
 	inserts uint32
-	_       [40]byte // keep shards on separate cache lines
+	// valid holds policies that passed core.CheckTake's validation, by value, so a decision
+	// under a known policy skips it; read and written under mu.
+	valid [validSlots]core.Policy
+	nextV uint8
+	// names interns policy names, so a new key costs one copy (its key), not two.
+	names map[string]string
+	_     [40]byte // keep shards on separate cache lines
 }
+
+// validSlots is how many validated policies each shard remembers: enough for the limits of
+// a few limiters sharing the store.
+const validSlots = 4
+
+// maxNames bounds a shard's interned policy names (names come from configuration, but a
+// PolicyFunc could make many).
+const maxNames = 1024
 
 // longKey is the length above which keys are stored as their hash.
 const longKey = 128
@@ -99,7 +116,8 @@ func NewWithConfig(cfg Config) (*Store, error) {
 	}
 	s := &Store{seed: maphash.MakeSeed(), shards: make([]shard, n), mask: uint64(n - 1), perShard: max(cfg.MaxKeys/n, 1)}
 	for i := range s.shards {
-		s.shards[i].m = make(map[mkey]entry)
+		s.shards[i].m = make(map[mkey]*entry)
+		s.shards[i].names = make(map[string]string)
 	}
 	return s, nil
 }
@@ -118,27 +136,55 @@ func (s *Store) locate(name, key string) (*shard, mkey) {
 
 // Take implements [core.Store]: it applies [core.Policy.Take] under the shard's mutex.
 func (s *Store) Take(_ context.Context, key string, p core.Policy, cost int64, now time.Time) (core.Decision, error) {
-	if err := core.CheckTake(p, cost); err != nil {
-		return core.Decision{}, err
+	if cost < 0 || cost > p.Capacity() || p.Algorithm == core.Concurrency {
+		// The same errors as every store; a valid policy with a valid cost passes below.
+		if err := core.CheckTake(p, cost); err != nil {
+			return core.Decision{}, err
+		}
 	}
 	n := now.UnixNano()
 	sh, k := s.locate(p.Name, key)
 	sh.mu.Lock()
-	e, ok := sh.m[k]
-	if ok && (e.alg != p.Algorithm || e.exp <= n) {
-		e = entry{}
-		ok = false
-	}
-	st, d := p.TakeNanos(e.st, cost, n)
-	if d.Allowed && cost > 0 {
-		e.alg, e.st, e.exp = p.Algorithm, st, p.Expiry(st)
-		if !ok {
-			k = sh.admit(k, n, s.perShard)
+	if !sh.validated(&p) {
+		if err := core.CheckTake(p, cost); err != nil {
+			sh.mu.Unlock()
+			return core.Decision{}, err
 		}
-		sh.m[k] = e
+		sh.remember(&p)
+	}
+	e := sh.m[k]
+	var st core.State
+	if e != nil && e.alg == p.Algorithm && e.exp > n {
+		st = e.st
+	}
+	st, d := p.TakeNanos(st, cost, n)
+	if d.Allowed && cost > 0 {
+		if e == nil {
+			k = sh.admit(k, n, s.perShard)
+			e = new(entry)
+			sh.m[k] = e
+		}
+		// A stale entry, or one of another algorithm, is replaced in place.
+		*e = entry{alg: p.Algorithm, st: st, exp: p.Expiry(st)}
 	}
 	sh.mu.Unlock()
 	return d, nil
+}
+
+// validated reports whether p is one of the shard's validated policies.
+func (sh *shard) validated(p *core.Policy) bool {
+	for i := range sh.valid {
+		if sh.valid[i] == *p {
+			return true
+		}
+	}
+	return false
+}
+
+// remember adds a validated policy, replacing the oldest.
+func (sh *shard) remember(p *core.Policy) {
+	sh.valid[sh.nextV%validSlots] = *p
+	sh.nextV++
 }
 
 // admit makes room for a new entry and returns its key with strings owned by the store (the
@@ -165,7 +211,14 @@ func (sh *shard) admit(k mkey, now int64, limit int) mkey {
 		}
 		delete(sh.m, victim)
 	}
-	return mkey{strings.Clone(k.name), strings.Clone(k.key)}
+	name, ok := sh.names[k.name]
+	if !ok {
+		name = strings.Clone(k.name)
+		if len(sh.names) < maxNames {
+			sh.names[name] = name
+		}
+	}
+	return mkey{name, strings.Clone(k.key)}
 }
 
 // sweep deletes expired entries among up to n visited (n <= 0: all).
@@ -213,18 +266,19 @@ func (s *Store) Acquire(_ context.Context, key string, p core.Policy, lease stri
 	sh, k := s.locate(p.Name, key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e, ok := sh.m[k]
-	if !ok || e.alg != core.Concurrency {
-		e = entry{alg: core.Concurrency, leases: core.Leases{}}
-		ok = false
+	e := sh.m[k]
+	ls := core.Leases{}
+	if e != nil && e.alg == core.Concurrency {
+		ls = e.leases
 	}
-	d := core.AcquireLease(e.leases, p, strings.Clone(lease), now)
+	d := core.AcquireLease(ls, p, strings.Clone(lease), now)
 	if d.Allowed {
-		e.exp = e.leases.Expiry()
-		if !ok {
+		if e == nil {
 			k = sh.admit(k, n, s.perShard)
+			e = new(entry)
+			sh.m[k] = e
 		}
-		sh.m[k] = e
+		*e = entry{alg: core.Concurrency, leases: ls, exp: ls.Expiry()}
 	}
 	return d, nil
 }
@@ -237,8 +291,8 @@ func (s *Store) Release(_ context.Context, key string, p core.Policy, lease stri
 	sh, k := s.locate(p.Name, key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e, ok := sh.m[k]
-	if !ok || e.alg != core.Concurrency {
+	e := sh.m[k]
+	if e == nil || e.alg != core.Concurrency {
 		return nil
 	}
 	core.ReleaseLease(e.leases, lease, now)
@@ -246,7 +300,6 @@ func (s *Store) Release(_ context.Context, key string, p core.Policy, lease stri
 		delete(sh.m, k)
 	} else {
 		e.exp = e.leases.Expiry()
-		sh.m[k] = e
 	}
 	return nil
 }
@@ -259,8 +312,8 @@ func (s *Store) Extend(_ context.Context, key string, p core.Policy, lease strin
 	sh, k := s.locate(p.Name, key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e, ok := sh.m[k]
-	if !ok || e.alg != core.Concurrency {
+	e := sh.m[k]
+	if e == nil || e.alg != core.Concurrency {
 		return core.Decision{Limit: p.Limit, Policy: p}, fmt.Errorf("memstore: %w", core.ErrLeaseNotFound)
 	}
 	d, err := core.ExtendLease(e.leases, p, lease, now)
@@ -268,6 +321,5 @@ func (s *Store) Extend(_ context.Context, key string, p core.Policy, lease strin
 		return d, fmt.Errorf("memstore: %w", err)
 	}
 	e.exp = e.leases.Expiry()
-	sh.m[k] = e
 	return d, nil
 }
