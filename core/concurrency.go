@@ -267,3 +267,38 @@ func newLeaseID() string {
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// Hold keeps the lease while work runs and gives it back after: it extends the lease every
+// every (zero: half the policy's Lease; negative: never) until the returned function is called,
+// which stops the extensions and releases the lease. Both use ctx's values but not its
+// cancellation, since an aborted request must still give its slot back. Adapters call it as
+// `defer lease.Hold(ctx, every)()`, so the release also runs when the handler panics. A nil
+// lease returns a no-op.
+func (l *Lease) Hold(ctx context.Context, every time.Duration) (done func()) {
+	if l == nil {
+		return func() {}
+	}
+	ctx = context.WithoutCancel(ctx)
+	if every == 0 {
+		every = l.policy.Lease / 2
+	}
+	stop := make(chan struct{})
+	if every > 0 {
+		go func() {
+			t := time.NewTicker(every)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+					_ = l.Extend(ctx)
+				}
+			}
+		}()
+	}
+	return func() {
+		close(stop)
+		_ = l.Release(ctx)
+	}
+}

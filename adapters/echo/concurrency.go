@@ -1,7 +1,6 @@
 package tollgateecho
 
 import (
-	"context"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -77,36 +76,9 @@ func (cfg ConcurrencyConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			if !res.Allowed {
 				return deny(c, res, h.deny)
 			}
-			if lease != nil {
-				// A finished or aborted request must still give its slot back: release
-				// without the request's cancellation.
-				ctx := context.WithoutCancel(c.Request().Context())
-				defer func() { _ = lease.Release(ctx) }()
-				every := cfg.ExtendEvery
-				if every == 0 {
-					every = lease.Policy().Lease / 2
-				}
-				if every > 0 {
-					stop := make(chan struct{})
-					defer close(stop)
-					go keepAlive(ctx, lease, every, stop)
-				}
-			}
+			// Released on every exit path, panics included; extended while the handler runs.
+			defer lease.Hold(c.Request().Context(), cfg.ExtendEvery)()
 			return next(c)
 		}
 	}, nil
-}
-
-// keepAlive extends lease every interval until stop is closed.
-func keepAlive(ctx context.Context, lease *core.Lease, every time.Duration, stop <-chan struct{}) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			_ = lease.Extend(ctx)
-		}
-	}
 }

@@ -1,7 +1,6 @@
 package tollgatefiber
 
 import (
-	"context"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -77,35 +76,8 @@ func NewConcurrency(config ...ConcurrencyConfig) fiber.Handler {
 		if !res.Allowed {
 			return deny(c, res, h.deny)
 		}
-		if lease != nil {
-			// The lease outlives nothing of fasthttp's: release and extension use the user
-			// context, never c, which is recycled after the handler returns.
-			ctx := context.WithoutCancel(uctx)
-			defer func() { _ = lease.Release(ctx) }()
-			every := cfg.ExtendEvery
-			if every == 0 {
-				every = lease.Policy().Lease / 2
-			}
-			if every > 0 {
-				stop := make(chan struct{})
-				defer close(stop)
-				go keepAlive(ctx, lease, every, stop)
-			}
-		}
+		// Released on every exit path, panics included; extended while the handler runs.
+		defer lease.Hold(uctx, cfg.ExtendEvery)()
 		return c.Next()
-	}
-}
-
-// keepAlive extends lease every interval until stop is closed.
-func keepAlive(ctx context.Context, lease *core.Lease, every time.Duration, stop <-chan struct{}) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			_ = lease.Extend(ctx)
-		}
 	}
 }

@@ -1,7 +1,6 @@
 package tollgategin
 
 import (
-	"context"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -44,35 +43,8 @@ func Concurrency(c *core.ConcurrencyLimiter, o ConcurrencyOptions) gin.HandlerFu
 			deny(gc, res, o.DenyHandler)
 			return
 		}
-		if lease != nil {
-			// A finished or aborted request must still give its slot back: release without
-			// the request's cancellation.
-			ctx := context.WithoutCancel(gc.Request.Context())
-			defer func() { _ = lease.Release(ctx) }()
-			every := o.ExtendEvery
-			if every == 0 {
-				every = lease.Policy().Lease / 2
-			}
-			if every > 0 {
-				stop := make(chan struct{})
-				defer close(stop)
-				go keepAlive(ctx, lease, every, stop)
-			}
-		}
+		// Released on every exit path, panics included; extended while the handler runs.
+		defer lease.Hold(gc.Request.Context(), o.ExtendEvery)()
 		gc.Next()
-	}
-}
-
-// keepAlive extends lease every interval until stop is closed.
-func keepAlive(ctx context.Context, lease *core.Lease, every time.Duration, stop <-chan struct{}) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			_ = lease.Extend(ctx)
-		}
 	}
 }

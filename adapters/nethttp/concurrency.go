@@ -43,33 +43,9 @@ func Concurrency(c *core.ConcurrencyLimiter, o ConcurrencyOptions) func(http.Han
 				deny(w, r, res, o.DenyHandler)
 				return
 			}
-			if lease != nil {
-				defer func() { _ = lease.Release(ctxWithoutCancel(r)) }()
-				every := o.ExtendEvery
-				if every == 0 {
-					every = lease.Policy().Lease / 2
-				}
-				if every > 0 {
-					stop := make(chan struct{})
-					defer close(stop)
-					go keepAlive(r, lease, every, stop)
-				}
-			}
+			// Released on every exit path, panics included; extended while the handler runs.
+			defer lease.Hold(r.Context(), o.ExtendEvery)()
 			next.ServeHTTP(w, r)
 		})
-	}
-}
-
-// keepAlive extends lease every interval until stop is closed.
-func keepAlive(r *http.Request, lease *core.Lease, every time.Duration, stop <-chan struct{}) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			_ = lease.Extend(ctxWithoutCancel(r))
-		}
 	}
 }

@@ -18,7 +18,6 @@
 package nethttp
 
 import (
-	"context"
 	"net/http"
 	"sync"
 
@@ -205,7 +204,3 @@ func WriteError(w http.ResponseWriter, r *http.Request, status int) {
 		_, _ = w.Write(core.ErrorProblemJSON(status))
 	}
 }
-
-// ctxWithoutCancel is the context a lease is released with: the request's values, but not
-// its cancellation, since a finished or aborted request must still give its slot back.
-func ctxWithoutCancel(r *http.Request) context.Context { return context.WithoutCancel(r.Context()) }
