@@ -19,7 +19,10 @@ package nethttp
 
 import (
 	"net/http"
+	"strconv"
 	"sync"
+	"sync/atomic"
+	"unsafe"
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/memstore"
@@ -82,6 +85,9 @@ func Request(r *http.Request) core.Request { return request{r} }
 //
 //	mux.Handle("POST /login", nethttp.RateLimit(loginLimiter, nethttp.Options{})(loginHandler))
 func RateLimit(l *core.Limiter, o Options) func(http.Handler) http.Handler {
+	// The default deny handler is called directly, so that a denial's Result stays on the
+	// stack; a custom one gets its own heap copy.
+	defaultDeny := o.DenyHandler == nil
 	o.defaults()
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -96,7 +102,11 @@ func RateLimit(l *core.Limiter, o Options) func(http.Handler) http.Handler {
 			}
 			WriteHeaders(w.Header(), &res, o.Headers)
 			if !res.Allowed {
-				deny(w, r, res, o.DenyHandler)
+				if defaultDeny {
+					denyProblem(w, r, &res)
+				} else {
+					deny(w, r, res, o.DenyHandler)
+				}
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -126,10 +136,12 @@ func New(cfg core.Config, o Options) (func(http.Handler) http.Handler, error) {
 // policyValues caches the one-element header value slice of each policy, so an allowed
 // request with one limit writes RateLimit-Policy without allocating. The slices have len ==
 // cap, so an append by later code copies instead of writing into the shared array.
-// It is keyed by name (cheap to hash) and checked against the whole policy.
+// It is keyed by name (cheap to hash) and checked against the whole policy. The map is
+// copied on write and read without a lock: a read-locked RWMutex is a write to one shared
+// cache line on every request, which every core then contends for.
 var policyValues struct {
-	sync.RWMutex
-	m map[string]policyValueEntry
+	mu sync.Mutex // serialises writers
+	m  atomic.Pointer[map[string]policyValueEntry]
 }
 
 type policyValueEntry struct {
@@ -138,26 +150,66 @@ type policyValueEntry struct {
 }
 
 func policyValue(p core.Policy) []string {
-	policyValues.RLock()
-	e, ok := policyValues.m[p.Name]
-	policyValues.RUnlock()
-	if ok && e.p == p {
-		return e.v
+	if m := policyValues.m.Load(); m != nil {
+		if e, ok := (*m)[p.Name]; ok && e.p == p {
+			return e.v
+		}
 	}
 	v := []string{core.PolicyHeader(p)}
-	policyValues.Lock()
-	if policyValues.m == nil || len(policyValues.m) > 4096 {
-		policyValues.m = make(map[string]policyValueEntry)
+	policyValues.mu.Lock()
+	defer policyValues.mu.Unlock()
+	var m map[string]policyValueEntry
+	if old := policyValues.m.Load(); old != nil && len(*old) < 4096 {
+		m = make(map[string]policyValueEntry, len(*old)+1)
+		for k, e := range *old {
+			m[k] = e
+		}
+	} else {
+		m = make(map[string]policyValueEntry)
 	}
-	policyValues.m[p.Name] = policyValueEntry{p, v[:1:1]}
-	policyValues.Unlock()
+	m[p.Name] = policyValueEntry{p, v[:1:1]}
+	policyValues.m.Store(&m)
 	return v
+}
+
+// oneValue returns a header value slice holding b as its one string, built in a single
+// allocation: the slice's array and the string's bytes live in one object (the string
+// points into it, which keeps it alive). Two allocations per header field were a visible
+// share of the middleware's cost. len == cap, so an append by later code copies.
+func oneValue(b []byte) []string {
+	switch {
+	case len(b) <= 32:
+		v := new(struct {
+			s [1]string
+			b [32]byte
+		})
+		n := copy(v.b[:], b)
+		v.s[0] = unsafe.String(&v.b[0], n)
+		return v.s[:]
+	case len(b) <= 48:
+		v := new(struct {
+			s [1]string
+			b [48]byte
+		})
+		n := copy(v.b[:], b)
+		v.s[0] = unsafe.String(&v.b[0], n)
+		return v.s[:]
+	case len(b) <= 112:
+		v := new(struct {
+			s [1]string
+			b [112]byte
+		})
+		n := copy(v.b[:], b)
+		v.s[0] = unsafe.String(&v.b[0], n)
+		return v.s[:]
+	}
+	return []string{string(b)}
 }
 
 // WriteHeaders adds the rate-limit fields of res to h (see core.SetHeaders for what is
 // written when): fields are added, not set, so that stacked limiters all show their policies,
 // and Retry-After is set once, by the limiter that denied. An allowed request with one limit
-// writes RateLimit-Policy from a cached slice and RateLimit with two allocations. Adapters for
+// writes RateLimit-Policy from a cached slice and RateLimit with one allocation. Adapters for
 // frameworks that expose an http.Header (Gin, Echo) use it too.
 func WriteHeaders(h http.Header, res *core.Result, o core.HeaderOptions) {
 	ds := res.Decisions()
@@ -167,14 +219,18 @@ func WriteHeaders(h http.Header, res *core.Result, o core.HeaderOptions) {
 		} else {
 			h["Ratelimit-Policy"] = append(cur, core.PolicyHeader(ds[0].Policy))
 		}
-		var buf [96]byte
-		h["Ratelimit"] = append(h["Ratelimit"], string(core.AppendRateLimit(buf[:0], res)))
+		var buf [128]byte
+		v := core.AppendRateLimit(buf[:0], res)
+		if cur := h["Ratelimit"]; cur == nil {
+			h["Ratelimit"] = oneValue(v)
+		} else {
+			h["Ratelimit"] = append(cur, string(v))
+		}
 		if !res.Allowed {
-			core.SetHeaders(func(k, v string) {
-				if k == core.HeaderRetryAfter {
-					h.Set(k, v)
-				}
-			}, res, core.HeaderOptions{Omit: true})
+			// As core.SetHeaders: delta-seconds, rounded up, at least 1; set, not added.
+			if ra := res.RetryAfter(); ra > 0 {
+				h["Retry-After"] = oneValue(strconv.AppendInt(buf[:0], max(core.Seconds(ra), 1), 10))
+			}
 		}
 		return
 	}
@@ -187,8 +243,12 @@ func WriteHeaders(h http.Header, res *core.Result, o core.HeaderOptions) {
 	}, res, o)
 }
 
+// problemContentType is the Content-Type value of problem responses, shared (len == cap, so
+// an append copies; Header.Set replaces the slice rather than writing into it).
+var problemContentType = []string{core.ContentTypeProblemJSON}
+
 func denyProblem(w http.ResponseWriter, r *http.Request, res *core.Result) {
-	w.Header().Set("Content-Type", core.ContentTypeProblemJSON)
+	w.Header()["Content-Type"] = problemContentType[:1:1]
 	w.WriteHeader(http.StatusTooManyRequests)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(core.ProblemJSON(res))
@@ -198,7 +258,7 @@ func denyProblem(w http.ResponseWriter, r *http.Request, res *core.Result) {
 // WriteError writes an error status with a problem+json body that carries only the status
 // text. Use it from custom ErrorHandlers to keep internal error text away from clients.
 func WriteError(w http.ResponseWriter, r *http.Request, status int) {
-	w.Header().Set("Content-Type", core.ContentTypeProblemJSON)
+	w.Header()["Content-Type"] = problemContentType[:1:1]
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(core.ErrorProblemJSON(status))
