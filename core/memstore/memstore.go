@@ -164,11 +164,26 @@ func (s *Store) Take(_ context.Context, key string, p core.Policy, cost int64, n
 			e = new(entry)
 			sh.m[k] = e
 		}
-		// A stale entry, or one of another algorithm, is replaced in place.
-		*e = entry{alg: p.Algorithm, st: st, exp: p.Expiry(st)}
+		// A stale entry, or one of another algorithm, is replaced in place; the leases
+		// field is written only when set, which spares a pointer store.
+		e.alg, e.st, e.exp = p.Algorithm, st, expiry(&p, st, n, &d)
+		if e.leases != nil {
+			e.leases = nil
+		}
 	}
 	sh.mu.Unlock()
 	return d, nil
+}
+
+// expiry is p.Expiry(st) after an allowed Take at now (Unix ns) that returned d. For a fixed
+// window the state's window is now's window, whose end the decision already carries
+// (ResetAfter is the time to the window's end), so the division, or for calendar months the
+// date arithmetic, is not done twice.
+func expiry(p *core.Policy, st core.State, now int64, d *core.Decision) int64 {
+	if p.Algorithm == core.FixedWindow {
+		return now + int64(d.ResetAfter)
+	}
+	return p.Expiry(st)
 }
 
 // validated reports whether p is one of the shard's validated policies.
