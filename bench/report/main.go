@@ -111,6 +111,15 @@ func ns(v float64) string {
 	return fmt.Sprintf("%.0f ns", v)
 }
 
+// ratioText prints a ratio with two decimals, or two significant digits below 0.1 (a denial
+// cache answering locally against a round trip).
+func ratioText(r float64) string {
+	if r < 0.1 {
+		return strconv.FormatFloat(r, 'g', 2, 64)
+	}
+	return fmt.Sprintf("%.2f", r)
+}
+
 func main() {
 	if len(os.Args) != 2 {
 		log.Fatal("usage: report RAW_BENCH_OUTPUT")
@@ -165,6 +174,7 @@ func write(w io.Writer, res map[string]result, order []string) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Median ns/op of each workload; ratio = Tollgate ÷ fastest peer (below 1.00: Tollgate is faster). For in-process decisions the fastest of Tollgate's three policies is shown.")
 	fmt.Fprintln(w)
+	lead, total := map[string]int{}, map[string]int{}
 	fmt.Fprintln(w, "| category | workload | Tollgate | fastest peer | ratio |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|")
 	for _, s := range suites {
@@ -190,7 +200,18 @@ func write(w io.Writer, res map[string]result, order []string) {
 			if tg == "" || pe == "" {
 				continue
 			}
-			fmt.Fprintf(w, "| %s | %s | %s (%s) | %s (%s) | %.2f |\n", s, wl, ns(tv), tg, ns(pv), pe, tv/pv)
+			ratio := tv / pv
+			if ratio <= 1 {
+				lead[s]++
+			}
+			total[s]++
+			fmt.Fprintf(w, "| %s | %s | %s (%s) | %s (%s) | %s |\n", s, wl, ns(tv), tg, ns(pv), pe, ratioText(ratio))
+		}
+	}
+	fmt.Fprintln(w)
+	for _, s := range suites {
+		if total[s] > 0 {
+			fmt.Fprintf(w, "- %s: Tollgate at or ahead of the fastest peer in %d of %d workloads.\n", s, lead[s], total[s])
 		}
 	}
 	for _, s := range suites {
