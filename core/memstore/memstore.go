@@ -50,27 +50,31 @@ var (
 	_ core.InProcess        = (*Store)(nil)
 )
 
-type mkey struct{ name, key string }
-
+// entry is the state of one (policy name, key). A shard's map is keyed by the key alone and
+// holds pointers to entries, updated in place: a decision on a known key hashes one string
+// and does one map lookup. (A map keyed by (name, key) hashed both strings, and storing
+// values meant a lookup and an assignment, which also replaced the map's key with the
+// caller's string, undoing the store's copy.) The entries of one key under several policies form
+// a list through next; the map's key is only ever set for an absent key.
 type entry struct {
+	name   string // the policy name, interned per shard
+	next   *entry // the same key's entry under another policy name
 	alg    core.Algorithm
 	st     core.State
 	leases core.Leases
 	exp    int64 // Unix ns after which the entry is garbage
 }
 
-// A shard's map holds pointers to entries, which are updated in place: a decision on a known
-// key is one map lookup, where storing values meant a lookup and an assignment (and the
-// assignment replaced the map's key with the caller's strings, undoing admit's copy).
 type shard struct {
 	mu      sync.Mutex
-	m       map[mkey]*entry
+	m       map[string]*entry // key → its entries
+	n       int               // entries held (len(m) counts keys)
 	inserts uint32
 	// valid holds policies that passed core.CheckTake's validation, by value, so a decision
 	// under a known policy skips it; read and written under mu.
 	valid [validSlots]core.Policy
 	nextV uint8
-	// names interns policy names, so a new key costs one copy (its key), not two.
+	// names interns policy names, so a new entry costs one copy (its key) at most.
 	names map[string]string
 	_     [40]byte // keep shards on separate cache lines
 }
@@ -116,7 +120,7 @@ func NewWithConfig(cfg Config) (*Store, error) {
 	}
 	s := &Store{seed: maphash.MakeSeed(), shards: make([]shard, n), mask: uint64(n - 1), perShard: max(cfg.MaxKeys/n, 1)}
 	for i := range s.shards {
-		s.shards[i].m = make(map[mkey]*entry)
+		s.shards[i].m = make(map[string]*entry)
 		s.shards[i].names = make(map[string]string)
 	}
 	return s, nil
@@ -125,13 +129,67 @@ func NewWithConfig(cfg Config) (*Store, error) {
 // InProcess reports true: the store never waits on I/O.
 func (s *Store) InProcess() bool { return true }
 
-func (s *Store) locate(name, key string) (*shard, mkey) {
+// locate returns key's shard and the key as stored (long keys as their hash).
+func (s *Store) locate(key string) (*shard, string) {
 	if len(key) > longKey {
 		sum := sha256.Sum256([]byte(key))
 		key = "#sha256:" + string(sum[:])
 	}
-	k := mkey{name, key}
-	return &s.shards[maphash.String(s.seed, key)&s.mask], k
+	return &s.shards[maphash.String(s.seed, key)&s.mask], key
+}
+
+// find returns the entry of (name, key) and the entry before it in the key's list (nil for
+// the first), or a nil entry.
+func (sh *shard) find(key, name string) (e, prev *entry) {
+	for e = sh.m[key]; e != nil; prev, e = e, e.next {
+		if e.name == name {
+			return e, prev
+		}
+	}
+	return nil, nil
+}
+
+// insert adds an entry for (name, key), making room first, and returns it for the caller to
+// fill in.
+func (sh *shard) insert(key, name string, now int64, limit int) *entry {
+	sh.makeRoom(now, limit)
+	e := &entry{name: sh.intern(name)}
+	if first := sh.m[key]; first != nil {
+		e.next = first.next
+		first.next = e
+	} else {
+		// The key is copied: the caller's may point into a request's memory.
+		sh.m[strings.Clone(key)] = e
+	}
+	sh.n++
+	return e
+}
+
+// remove unlinks e (after prev, nil for the first) from key's list. The first entry of a
+// longer list takes over its successor's contents, so that the map's key is never
+// reassigned (an assignment would store the caller's string).
+func (sh *shard) remove(key string, prev, e *entry) {
+	switch {
+	case prev != nil:
+		prev.next = e.next
+	case e.next != nil:
+		*e = *e.next
+	default:
+		delete(sh.m, key)
+	}
+	sh.n--
+}
+
+// intern returns the shard's copy of a policy name.
+func (sh *shard) intern(name string) string {
+	if v, ok := sh.names[name]; ok {
+		return v
+	}
+	v := strings.Clone(name)
+	if len(sh.names) < maxNames {
+		sh.names[v] = v
+	}
+	return v
 }
 
 // Take implements [core.Store]: it applies [core.Policy.Take] under the shard's mutex.
@@ -143,7 +201,7 @@ func (s *Store) Take(_ context.Context, key string, p core.Policy, cost int64, n
 		}
 	}
 	n := now.UnixNano()
-	sh, k := s.locate(p.Name, key)
+	sh, key := s.locate(key)
 	sh.mu.Lock()
 	if !sh.validated(&p) {
 		if err := core.CheckTake(p, cost); err != nil {
@@ -152,7 +210,7 @@ func (s *Store) Take(_ context.Context, key string, p core.Policy, cost int64, n
 		}
 		sh.remember(&p)
 	}
-	e := sh.m[k]
+	e, _ := sh.find(key, p.Name)
 	var st core.State
 	if e != nil && e.alg == p.Algorithm && e.exp > n {
 		st = e.st
@@ -160,9 +218,7 @@ func (s *Store) Take(_ context.Context, key string, p core.Policy, cost int64, n
 	st, d := p.TakeNanos(st, cost, n)
 	if d.Allowed && cost > 0 {
 		if e == nil {
-			k = sh.admit(k, n, s.perShard)
-			e = new(entry)
-			sh.m[k] = e
+			e = sh.insert(key, p.Name, n, s.perShard)
 		}
 		// A stale entry, or one of another algorithm, is replaced in place; the leases
 		// field is written only when set, which spares a pointer store.
@@ -202,46 +258,56 @@ func (sh *shard) remember(p *core.Policy) {
 	sh.nextV++
 }
 
-// admit makes room for a new entry and returns its key with strings owned by the store (the
-// caller's may point into a request's memory).
-func (sh *shard) admit(k mkey, now int64, limit int) mkey {
+// makeRoom sweeps the shard now and then, and evicts entries while it is full: expired
+// ones first, then the sampled entry closest to expiry.
+func (sh *shard) makeRoom(now int64, limit int) {
 	sh.inserts++
 	if sh.inserts%sweepEvery == 0 {
 		sh.sweep(now, 32)
 	}
-	if len(sh.m) >= limit {
+	if sh.n >= limit {
 		sh.sweep(now, 32)
 	}
-	for len(sh.m) >= limit {
-		// Evict the sampled entry closest to expiry.
-		var victim mkey
-		best, seen := int64(0), 0
-		for kk, e := range sh.m {
-			if seen == 0 || e.exp < best {
-				victim, best = kk, e.exp
+	for sh.n >= limit {
+		var (
+			vkey         string
+			victim, vpre *entry
+			best         int64
+			seen         int
+		)
+		for k, first := range sh.m {
+			var prev *entry
+			for e := first; e != nil; prev, e = e, e.next {
+				if victim == nil || e.exp < best {
+					vkey, victim, vpre, best = k, e, prev, e.exp
+				}
 			}
 			if seen++; seen == 8 {
 				break
 			}
 		}
-		delete(sh.m, victim)
+		sh.remove(vkey, vpre, victim)
 	}
-	name, ok := sh.names[k.name]
-	if !ok {
-		name = strings.Clone(k.name)
-		if len(sh.names) < maxNames {
-			sh.names[name] = name
-		}
-	}
-	return mkey{name, strings.Clone(k.key)}
 }
 
-// sweep deletes expired entries among up to n visited (n <= 0: all).
+// sweep deletes the expired entries of up to n keys visited (n <= 0: all).
 func (sh *shard) sweep(now int64, n int) {
 	i := 0
 	for k, e := range sh.m {
-		if e.exp <= now {
-			delete(sh.m, k)
+		var prev *entry
+		for e != nil {
+			if e.exp > now {
+				prev, e = e, e.next
+				continue
+			}
+			next := e.next
+			if prev == nil && next != nil {
+				// The first entry takes over its successor's contents: look at it again.
+				sh.remove(k, nil, e)
+				continue
+			}
+			sh.remove(k, prev, e)
+			e = next
 		}
 		if i++; n > 0 && i >= n {
 			return
@@ -266,7 +332,7 @@ func (s *Store) Len() int {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		n += len(sh.m)
+		n += sh.n
 		sh.mu.Unlock()
 	}
 	return n
@@ -278,10 +344,10 @@ func (s *Store) Acquire(_ context.Context, key string, p core.Policy, lease stri
 		return core.Decision{}, err
 	}
 	n := now.UnixNano()
-	sh, k := s.locate(p.Name, key)
+	sh, key := s.locate(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := sh.m[k]
+	e, _ := sh.find(key, p.Name)
 	ls := core.Leases{}
 	if e != nil && e.alg == core.Concurrency {
 		ls = e.leases
@@ -289,11 +355,9 @@ func (s *Store) Acquire(_ context.Context, key string, p core.Policy, lease stri
 	d := core.AcquireLease(ls, p, strings.Clone(lease), now)
 	if d.Allowed {
 		if e == nil {
-			k = sh.admit(k, n, s.perShard)
-			e = new(entry)
-			sh.m[k] = e
+			e = sh.insert(key, p.Name, n, s.perShard)
 		}
-		*e = entry{alg: core.Concurrency, leases: ls, exp: ls.Expiry()}
+		e.alg, e.st, e.leases, e.exp = core.Concurrency, core.State{}, ls, ls.Expiry()
 	}
 	return d, nil
 }
@@ -303,16 +367,16 @@ func (s *Store) Release(_ context.Context, key string, p core.Policy, lease stri
 	if err := core.CheckLease(p, lease); err != nil {
 		return err
 	}
-	sh, k := s.locate(p.Name, key)
+	sh, key := s.locate(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := sh.m[k]
+	e, prev := sh.find(key, p.Name)
 	if e == nil || e.alg != core.Concurrency {
 		return nil
 	}
 	core.ReleaseLease(e.leases, lease, now)
 	if len(e.leases) == 0 {
-		delete(sh.m, k)
+		sh.remove(key, prev, e)
 	} else {
 		e.exp = e.leases.Expiry()
 	}
@@ -324,10 +388,10 @@ func (s *Store) Extend(_ context.Context, key string, p core.Policy, lease strin
 	if err := core.CheckLease(p, lease); err != nil {
 		return core.Decision{}, err
 	}
-	sh, k := s.locate(p.Name, key)
+	sh, key := s.locate(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := sh.m[k]
+	e, _ := sh.find(key, p.Name)
 	if e == nil || e.alg != core.Concurrency {
 		return core.Decision{Limit: p.Limit, Policy: p}, fmt.Errorf("memstore: %w", core.ErrLeaseNotFound)
 	}
