@@ -127,14 +127,38 @@ func redisContenders() []contender {
 	for i, d := range redisDeciders {
 		cs[i] = contender{name: d.name, build: func(tb testing.TB, limit int64, keys []string) target {
 			c := redisClient(tb)
-			decide := d.build(tb, c, runID(tb), limit)
+			id := runID(tb)
+			decide := d.build(tb, c, id, limit)
 			return target{
 				newWorker: func() worker { return func(i int) int { return decide(keys[i]) } },
-				close:     func() { _ = c.Close() },
+				close: func() {
+					// The keys live for the 1000-hour window: drop them, or six runs of
+					// the distinct-key workloads would leave millions behind.
+					unlinkMatching(c, "*bench:"+id+"*")
+					_ = c.Close()
+				},
 			}
 		}}
 	}
 	return cs
+}
+
+// unlinkMatching deletes the keys matching pattern, in batches.
+func unlinkMatching(c *redis.Client, pattern string) {
+	ctx := context.Background()
+	var cursor uint64
+	for {
+		ks, next, err := c.Scan(ctx, cursor, pattern, 1000).Result()
+		if err != nil {
+			return
+		}
+		if len(ks) > 0 {
+			c.Unlink(ctx, ks...)
+		}
+		if cursor = next; cursor == 0 {
+			return
+		}
+	}
 }
 
 // BenchmarkRedis is each Redis-backed limiter against the real redis-server at
