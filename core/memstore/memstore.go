@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/tollgate-go/tollgate/core"
 )
@@ -153,16 +154,47 @@ func (sh *shard) find(key, name string) (e, prev *entry) {
 // fill in.
 func (sh *shard) insert(key, name string, now int64, limit int) *entry {
 	sh.makeRoom(now, limit)
-	e := &entry{name: sh.intern(name)}
+	var e *entry
 	if first := sh.m[key]; first != nil {
+		e = new(entry)
 		e.next = first.next
 		first.next = e
 	} else {
 		// The key is copied: the caller's may point into a request's memory.
-		sh.m[strings.Clone(key)] = e
+		var stored string
+		e, stored = newKeyed(key)
+		sh.m[stored] = e
 	}
+	e.name = sh.intern(name)
 	sh.n++
 	return e
+}
+
+// newKeyed returns a new entry and a copy of key. A short key's bytes are allocated with the
+// entry, in one object that the map's key points into: one allocation per new key instead of
+// two, and a lookup finds the key's bytes next to the entry it then reads. The object lives
+// as long as the key is in the map: a key's first entry is never freed while others follow it
+// (remove copies the successor into it).
+func newKeyed(key string) (*entry, string) {
+	switch {
+	case key == "":
+		return new(entry), ""
+	case len(key) <= 16:
+		k := new(struct {
+			entry
+			b [16]byte
+		})
+		n := copy(k.b[:], key)
+		return &k.entry, unsafe.String(&k.b[0], n)
+	case len(key) <= 48:
+		k := new(struct {
+			entry
+			b [48]byte
+		})
+		n := copy(k.b[:], key)
+		return &k.entry, unsafe.String(&k.b[0], n)
+	}
+	return new(entry), strings.Clone(key)
 }
 
 // remove unlinks e (after prev, nil for the first) from key's list. The first entry of a
