@@ -8,8 +8,9 @@ import (
 
 // denyCache remembers denials: a key denied until T for a cost c is denied locally, with no
 // store call, for any cost >= c until T. A flood of denied requests thus costs the backend
-// nothing, as in Envoy's ratelimit service. It is bounded: a full shard first drops expired
-// entries, then an arbitrary one (a dropped entry only costs one extra store call).
+// nothing, as in Envoy's ratelimit service. It is bounded: a full shard evicts from a sample of
+// 8 entries, expired ones first, else the one expiring soonest (a dropped entry only costs one
+// extra store call).
 type denyCache struct {
 	shards []denyShard
 	perCap int
@@ -82,17 +83,27 @@ func (c *denyCache) put(key string, d *Decision, cost, now int64) {
 		return
 	}
 	if _, ok := s.m[k]; !ok && len(s.m) >= c.perCap {
+		// Evict from a small sample (map iteration starts at a random place): the expired
+		// entries among it, else the one that expires first. Scanning the whole shard here
+		// made every new denial O(shard) under a flood of distinct denied keys, the very
+		// case the cache exists for.
+		var victim denyKey
+		var soonest int64
+		found := false
+		seen := 0
 		for kk, ee := range s.m {
 			if ee.until <= now {
 				delete(s.m, kk)
 				c.n.Add(-1)
+			} else if !found || ee.until < soonest {
+				victim, soonest, found = kk, ee.until, true
 			}
-		}
-		for kk := range s.m {
-			if len(s.m) < c.perCap {
+			if seen++; seen == 8 {
 				break
 			}
-			delete(s.m, kk)
+		}
+		if len(s.m) >= c.perCap {
+			delete(s.m, victim)
 			c.n.Add(-1)
 		}
 	}
