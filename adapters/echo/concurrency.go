@@ -74,7 +74,7 @@ func (cfg ConcurrencyConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			}
 			nethttp.WriteHeaders(c.Response().Header(), &res, h.headers)
 			if !res.Allowed {
-				return deny(c, res, h.deny)
+				return deny(c, &res, h.deny)
 			}
 			// Released on every exit path, panics included; extended while the handler runs.
 			defer lease.Hold(c.Request().Context(), cfg.ExtendEvery)()

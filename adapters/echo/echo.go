@@ -79,9 +79,6 @@ func newHandlers(skip middleware.Skipper, deny func(echo.Context, *core.Result) 
 	if missingKey != http.StatusUnauthorized {
 		missingKey = http.StatusBadRequest
 	}
-	if deny == nil {
-		deny = denyProblem
-	}
 	if fail == nil {
 		fail = func(c echo.Context, err error) error { return WriteError(c, core.StatusFor(err, missingKey)) }
 	}
@@ -147,7 +144,7 @@ func (cfg RateLimiterConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			}
 			nethttp.WriteHeaders(c.Response().Header(), &res, h.headers)
 			if !res.Allowed {
-				return deny(c, res, h.deny)
+				return deny(c, &res, h.deny)
 			}
 			return next(c)
 		}
@@ -156,8 +153,14 @@ func (cfg RateLimiterConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 
 // deny calls the deny handler with its own copy of the result, so that only denials move a
 // Result to the heap.
-func deny(c echo.Context, res core.Result, h func(echo.Context, *core.Result) error) error {
-	return h(c, &res)
+// deny answers a denial. The default handler (h nil) is called with res itself, which then
+// stays on the caller's stack; a custom one gets its own heap copy, since it may keep it.
+func deny(c echo.Context, res *core.Result, h func(echo.Context, *core.Result) error) error {
+	if h == nil {
+		return denyProblem(c, res)
+	}
+	cp := *res
+	return h(c, &cp)
 }
 
 func denyProblem(c echo.Context, res *core.Result) error {

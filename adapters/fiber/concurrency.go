@@ -74,7 +74,7 @@ func NewConcurrency(config ...ConcurrencyConfig) fiber.Handler {
 		}
 		writeHeaders(&c.Response().Header, &res, h.headers)
 		if !res.Allowed {
-			return deny(c, res, h.deny)
+			return deny(c, &res, h.deny)
 		}
 		// Released on every exit path, panics included; extended while the handler runs.
 		defer lease.Hold(uctx, cfg.ExtendEvery)()

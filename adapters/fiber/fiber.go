@@ -109,9 +109,6 @@ func newHandlers(next func(*fiber.Ctx) bool, deny func(*fiber.Ctx, *core.Result)
 	if missingKey != http.StatusUnauthorized {
 		missingKey = http.StatusBadRequest
 	}
-	if deny == nil {
-		deny = denyProblem
-	}
 	if fail == nil {
 		fail = func(c *fiber.Ctx, err error) error { return WriteError(c, core.StatusFor(err, missingKey)) }
 	}
@@ -164,7 +161,7 @@ func New(config ...Config) fiber.Handler {
 		}
 		writeHeaders(&c.Response().Header, &res, h.headers)
 		if !res.Allowed {
-			return deny(c, res, h.deny)
+			return deny(c, &res, h.deny)
 		}
 		return c.Next()
 	}
@@ -183,8 +180,14 @@ func (e *missingKey) Unwrap() []error { return []error{core.ErrMissingKey, e.err
 
 // deny calls the deny handler with its own copy of the result, so that only denials move a
 // Result to the heap.
-func deny(c *fiber.Ctx, res core.Result, h func(*fiber.Ctx, *core.Result) error) error {
-	return h(c, &res)
+// deny answers a denial. The default handler (h nil) is called with res itself, which then
+// stays on the caller's stack; a custom one gets its own heap copy, since it may keep it.
+func deny(c *fiber.Ctx, res *core.Result, h func(*fiber.Ctx, *core.Result) error) error {
+	if h == nil {
+		return denyProblem(c, res)
+	}
+	cp := *res
+	return h(c, &cp)
 }
 
 func denyProblem(c *fiber.Ctx, res *core.Result) error {

@@ -40,7 +40,7 @@ func Concurrency(c *core.ConcurrencyLimiter, o ConcurrencyOptions) gin.HandlerFu
 		}
 		nethttp.WriteHeaders(gc.Writer.Header(), &res, o.Headers)
 		if !res.Allowed {
-			deny(gc, res, o.DenyHandler)
+			deny(gc, &res, o.DenyHandler)
 			return
 		}
 		// Released on every exit path, panics included; extended while the handler runs.

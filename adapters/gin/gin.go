@@ -57,9 +57,6 @@ func (o *Options) defaults() {
 	if o.MissingKeyStatus != http.StatusUnauthorized {
 		o.MissingKeyStatus = http.StatusBadRequest
 	}
-	if o.DenyHandler == nil {
-		o.DenyHandler = denyProblem
-	}
 	if o.ErrorHandler == nil {
 		status := o.MissingKeyStatus
 		o.ErrorHandler = func(c *gin.Context, err error) {
@@ -102,7 +99,7 @@ func RateLimit(l *core.Limiter, o Options) gin.HandlerFunc {
 		}
 		nethttp.WriteHeaders(c.Writer.Header(), &res, o.Headers)
 		if !res.Allowed {
-			deny(c, res, o.DenyHandler)
+			deny(c, &res, o.DenyHandler)
 			return
 		}
 		c.Next()
@@ -124,8 +121,15 @@ func New(cfg core.Config, o Options) (gin.HandlerFunc, error) {
 
 // deny calls the deny handler with its own copy of the result, so that only denials move a
 // Result to the heap.
-func deny(c *gin.Context, res core.Result, h func(*gin.Context, *core.Result)) {
-	h(c, &res)
+// deny answers a denial. The default handler (h nil) is called with res itself, which then
+// stays on the caller's stack; a custom one gets its own heap copy, since it may keep it.
+func deny(c *gin.Context, res *core.Result, h func(*gin.Context, *core.Result)) {
+	if h == nil {
+		denyProblem(c, res)
+	} else {
+		cp := *res
+		h(c, &cp)
+	}
 	c.Abort()
 }
 
