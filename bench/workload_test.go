@@ -130,8 +130,9 @@ func runMatrix(b *testing.B, cs []contender) {
 	}
 }
 
-// runOne builds c once for w (the rounds of one benchmark share it and its state), spends
-// the limits of a denied-heavy workload before the timer, and checks every timed answer.
+// runOne builds c once for w (the rounds of one benchmark, and its -count runs, share it and
+// its state), spends the limits of a denied-heavy workload before the timer, and checks every
+// timed answer.
 func runOne(b *testing.B, c contender, w workload) {
 	var (
 		t        *target
