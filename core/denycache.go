@@ -8,8 +8,10 @@ import (
 
 // denyCache remembers denials: a key denied until T for a cost c is denied locally, with no
 // store call, for any cost >= c until T. A flood of denied requests thus costs the backend
-// nothing, as in Envoy's ratelimit service. It is bounded: a full shard evicts from a sample of
-// 8 entries, expired ones first, else the one expiring soonest (a dropped entry only costs one
+// nothing, as in Envoy's ratelimit service. It is bounded, with O(1) eviction: each shard
+// remembers its keys in insertion order in a ring of perCap slots, and a new key takes the
+// oldest slot, evicting the key named there if it is still cached. Every cached key names at
+// least one slot, so a shard never holds more than perCap keys (a dropped entry only costs one
 // extra store call).
 type denyCache struct {
 	shards []denyShard
@@ -26,8 +28,10 @@ type denyEntry struct {
 }
 
 type denyShard struct {
-	mu sync.Mutex
-	m  map[denyKey]denyEntry
+	mu   sync.Mutex
+	m    map[denyKey]denyEntry
+	ring []denyKey // insertion order; ring[next] is the oldest slot
+	next int
 }
 
 const denyShards = 16
@@ -39,6 +43,7 @@ func newDenyCache(size int) *denyCache {
 	c := &denyCache{shards: make([]denyShard, denyShards), perCap: max(size/denyShards, 1)}
 	for i := range c.shards {
 		c.shards[i].m = make(map[denyKey]denyEntry)
+		c.shards[i].ring = make([]denyKey, c.perCap)
 	}
 	return c
 }
@@ -78,40 +83,24 @@ func (c *denyCache) put(key string, d *Decision, cost, now int64) {
 	e := denyEntry{until: now + int64(d.RetryAfter), reset: now + int64(d.ResetAfter), cost: cost, limit: d.Limit}
 	s := c.shard(k)
 	s.mu.Lock()
-	if old, ok := s.m[k]; ok && old.until >= e.until && old.cost <= e.cost {
+	old, exists := s.m[k]
+	if exists && old.until >= e.until && old.cost <= e.cost {
 		s.mu.Unlock()
 		return
 	}
-	if _, ok := s.m[k]; !ok && len(s.m) >= c.perCap {
-		// Evict from a small sample (map iteration starts at a random place): the expired
-		// entries among it, else the one that expires first. Scanning the whole shard here
-		// made every new denial O(shard) under a flood of distinct denied keys, the very
-		// case the cache exists for.
-		var victim denyKey
-		var soonest int64
-		found := false
-		seen := 0
-		for kk, ee := range s.m {
-			if ee.until <= now {
-				delete(s.m, kk)
-				c.n.Add(-1)
-			} else if !found || ee.until < soonest {
-				victim, soonest, found = kk, ee.until, true
-			}
-			if seen++; seen == 8 {
-				break
-			}
-		}
-		if len(s.m) >= c.perCap {
-			delete(s.m, victim)
-			c.n.Add(-1)
-		}
-	}
-	if _, ok := s.m[k]; !ok {
-		c.n.Add(1)
+	if !exists {
 		// The key may point into a request's memory (a custom Request view over a reused
 		// buffer); the cache outlives the request, so it keeps its own copy.
 		k = denyKey{strings.Clone(k.name), strings.Clone(k.key)}
+		if victim := s.ring[s.next]; victim != (denyKey{}) {
+			if _, ok := s.m[victim]; ok {
+				delete(s.m, victim)
+				c.n.Add(-1)
+			}
+		}
+		s.ring[s.next] = k
+		s.next = (s.next + 1) % len(s.ring)
+		c.n.Add(1)
 	}
 	s.m[k] = e
 	s.mu.Unlock()
