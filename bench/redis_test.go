@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
@@ -48,7 +49,11 @@ type redisDecider struct {
 	build func(tb testing.TB, c *redis.Client, prefix string, limit int64) func(key string) int
 }
 
-func tollgateRedis(name string, denialCache int) redisDecider {
+// tollgateRedis is Tollgate's redisstore behind core.Limiter. timeout is the limiter's
+// per-decision budget: 0 is the default (100 ms, a context.WithTimeout per decision); -1 passes
+// no deadline and leaves the bound to go-redis's own socket timeouts, as redis_rate and ulule
+// do.
+func tollgateRedis(name string, denialCache int, gcra bool, timeout time.Duration) redisDecider {
 	return redisDecider{name: name, build: func(tb testing.TB, c *redis.Client, prefix string, limit int64) func(string) int {
 		s, err := redisstore.New(c, redisstore.Config{Prefix: "bench:" + prefix + ":"})
 		if err != nil {
@@ -59,9 +64,10 @@ func tollgateRedis(name string, denialCache int) redisDecider {
 		}
 		l, err := core.NewLimiter(core.Config{
 			Store:           s,
-			Limits:          []core.Limit{{Policy: core.NewFixedWindow("bench", limit, window)}},
+			Limits:          []core.Limit{{Policy: policy(limit, gcra)}},
 			Failure:         core.FailClosed, // a store error must show, not be allowed
 			DenialCacheSize: denialCache,
+			Timeout:         timeout,
 		})
 		if err != nil {
 			tb.Fatal(err)
@@ -80,12 +86,24 @@ func tollgateRedis(name string, denialCache int) redisDecider {
 	}}
 }
 
-// redisDeciders are the Redis contenders: Tollgate's redisstore behind core.Limiter (with its
-// default denial cache, and without it to show the store alone), go-redis/redis_rate (GCRA)
-// and ulule's Redis store (fixed window).
+// policy is the Tollgate policy of a Redis contender: a fixed window like ulule's, or a GCRA
+// token bucket with redis_rate's rate and burst (limit per window, burst limit).
+func policy(limit int64, gcra bool) core.Policy {
+	if gcra {
+		return core.NewTokenBucket("bench", limit, window, limit)
+	}
+	return core.NewFixedWindow("bench", limit, window)
+}
+
+// redisDeciders are the Redis contenders: Tollgate's redisstore behind core.Limiter (fixed
+// window with its default denial cache, and without it to show the store alone; GCRA without
+// it, the same algorithm as redis_rate, with the default time budget and with none),
+// go-redis/redis_rate (GCRA) and ulule's Redis store (fixed window).
 var redisDeciders = []redisDecider{
-	tollgateRedis("tollgate", 0),
-	tollgateRedis("tollgate-nocache", -1),
+	tollgateRedis("tollgate", 0, false, 0),
+	tollgateRedis("tollgate-nocache", -1, false, 0),
+	tollgateRedis("tollgate-gcra-nocache", -1, true, 0),
+	tollgateRedis("tollgate-gcra-nocache-nobudget", -1, true, -1),
 	{name: "redis_rate", build: func(tb testing.TB, c *redis.Client, prefix string, limit int64) func(string) int {
 		l := redis_rate.NewLimiter(c)
 		lim := redis_rate.Limit{Rate: int(limit), Burst: int(limit), Period: window}

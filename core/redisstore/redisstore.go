@@ -72,7 +72,10 @@
 // when the client is built with redis.Options.ContextTimeoutEnabled (ClusterOptions,
 // FailoverOptions and UniversalOptions have it too); without it, a server that hangs rather than
 // refuses holds a decision for ReadTimeout (3 s by default). Set it, or set ReadTimeout and
-// WriteTimeout at or below the limiter's Timeout.
+// WriteTimeout at or below the limiter's Timeout. With the latter, core.Config.Timeout = -1
+// spares each decision the context.WithTimeout (a timer and about five allocations), which
+// is what separates Tollgate's GCRA from go-redis/redis_rate's in bench/RESULTS.md
+// (tollgate-gcra-nocache against tollgate-gcra-nocache-nobudget).
 //
 // Redis Cluster, Sentinel and single nodes all work: pass any [redis.UniversalClient].
 package redisstore
