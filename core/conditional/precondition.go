@@ -180,23 +180,20 @@ func CheckIfNoneMatch(field, etag string) Cond {
 // absent or not a valid HTTP-date, or when the modification time is unknown. The caller applies
 // the method and If-None-Match rules; Evaluate does.
 func CheckIfModifiedSince(field string, lastModified time.Time) Cond {
-	if field == "" || lastModified.IsZero() {
-		return CondNone
-	}
-	t, ok := ParseHTTPDate(field)
-	if !ok {
-		return CondNone
-	}
-	if lastModified.Truncate(time.Second).After(t) {
-		return CondTrue
-	}
-	return CondFalse
+	return modifiedAfter(field, lastModified, CondTrue, CondFalse)
 }
 
 // CheckIfUnmodifiedSince evaluates If-Unmodified-Since (RFC 9110 §13.1.4): false when the
 // representation was modified after the given date. It is CondNone when the field is absent or
 // not a valid HTTP-date (including a list of dates), or when the modification time is unknown.
 func CheckIfUnmodifiedSince(field string, lastModified time.Time) Cond {
+	return modifiedAfter(field, lastModified, CondFalse, CondTrue)
+}
+
+// modifiedAfter compares lastModified (at the one-second resolution of HTTP-dates) with the
+// date in field: after when it is later, notAfter otherwise, CondNone when either is unknown.
+// If-Modified-Since and If-Unmodified-Since are the two readings of this one comparison.
+func modifiedAfter(field string, lastModified time.Time, after, notAfter Cond) Cond {
 	if field == "" || lastModified.IsZero() {
 		return CondNone
 	}
@@ -205,9 +202,9 @@ func CheckIfUnmodifiedSince(field string, lastModified time.Time) Cond {
 		return CondNone
 	}
 	if lastModified.Truncate(time.Second).After(t) {
-		return CondFalse
+		return after
 	}
-	return CondTrue
+	return notAfter
 }
 
 // CheckIfRange evaluates If-Range (RFC 9110 §13.1.5). An entity-tag is compared with the strong
