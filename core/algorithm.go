@@ -57,11 +57,32 @@ func (p Policy) Expiry(st State) int64 {
 	return 0
 }
 
+// catchUp returns the time at which a fixed or sliding window decision is evaluated: now, or
+// the start of st's window when st belongs to a window after now's. Shared state never goes
+// back in time: a caller whose clock is behind the instance that wrote st (clock skew
+// between instances) is counted against that newer window, as if its clock read the window's
+// start, instead of resetting it to an older one. Without this, two instances whose clocks
+// straddle a window boundary would wipe each other's count on every request.
+//
+// The bound this gives: each window admits at most Limit, whichever clocks spent in it, so
+// over any span the cost admitted is at most Limit × the number of windows that any
+// instance's clock entered; in real time a window's admissions fall between its start minus
+// the largest skew and its end.
+func catchUp(st State, now int64) int64 {
+	if st.Window > now {
+		return st.Window
+	}
+	return now
+}
+
 func (p *Policy) fixedWindow(st State, cost, now int64) (State, Decision) {
-	start, end := p.WindowBounds(now)
+	at := catchUp(st, now)
+	start, end := p.WindowBounds(at)
 	if st.Window != start {
 		st = State{Window: start}
 	}
+	// Durations are from the caller's clock (now), so that a lagging caller is told to wait
+	// until its own clock reaches the newer window's end.
 	d := Decision{Limit: p.Limit, ResetAfter: time.Duration(end - now), Policy: *p}
 	if st.Count+cost <= p.Limit {
 		st.Count += cost
@@ -101,16 +122,20 @@ func (p *Policy) slidingCounts(st State, start int64) (curr, prev int64) {
 }
 
 func (p *Policy) slidingWindow(st State, cost, now int64) (State, Decision) {
-	start, end := p.WindowBounds(now)
+	// A caller behind the state's window is evaluated at that window's start (see catchUp),
+	// where the previous window still weighs in full: the most conservative reading.
+	at := catchUp(st, now)
+	lag := at - now
+	start, end := p.WindowBounds(at)
 	curr, prev := p.slidingCounts(st, start)
-	weighted := p.SlidingWeight(prev, now)
+	weighted := p.SlidingWeight(prev, at)
 	d := Decision{Limit: p.Limit, ResetAfter: time.Duration(end - now), Policy: *p}
 	if weighted+curr+cost <= p.Limit {
 		curr += cost
 		d.Allowed = true
 		st = State{Window: start, Count: curr, Prev: prev}
 	} else {
-		d.RetryAfter = p.slidingRetry(curr, prev, cost, now, start, end)
+		d.RetryAfter = p.slidingRetry(curr, prev, cost, at, start, end) + time.Duration(lag)
 	}
 	d.Remaining = p.Limit - weighted - curr
 	if d.Remaining < 0 {
@@ -140,6 +165,12 @@ func (p *Policy) slidingRetry(curr, prev, cost, now, start, end int64) time.Dura
 	return time.Duration(end - now + wait(curr, p.Limit-cost))
 }
 
+// gcra is the token bucket. Its state, the theoretical arrival time, only moves forward:
+// an allowed cost sets it to max(TAT, now) + cost × interval. So a caller whose clock is
+// behind sees a fuller bucket than there is and is stricter, never looser; a caller whose
+// clock is S ahead can spend at most S / interval more than the rate allows, once over the
+// life of the key, not once per period: admitted ≤ Burst + (latest − earliest clock reading)
+// / interval (core/storetest's RunSkew checks this bound on every store).
 func (p *Policy) gcra(st State, cost, now int64) (State, Decision) {
 	t := p.interval()
 	tau := p.burst() * t // the bucket's capacity, in time

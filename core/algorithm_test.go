@@ -194,3 +194,48 @@ func TestLeases(t *testing.T) {
 		t.Fatal("release b: not held")
 	}
 }
+
+// TestWindowsNeverGoBack is the reliability issue's reproduction: two callers whose clocks
+// straddle a boundary (one second before it, one second after) alternate on one key. Today's
+// state must never be reset by a caller still in the older window.
+func TestWindowsNeverGoBack(t *testing.T) {
+	boundary := time.Unix(1_700_000_000, 0).Truncate(10 * time.Second)
+	for _, p := range []core.Policy{
+		core.NewFixedWindow("fw", 1, 10*time.Second),
+		core.NewSlidingWindow("sw", 1, 10*time.Second),
+	} {
+		t.Run(p.Algorithm.String(), func(t *testing.T) {
+			var st core.State
+			allowed := 0
+			for i := 0; i < 20; i++ {
+				now := boundary.Add(-time.Second)
+				if i%2 == 1 {
+					now = boundary.Add(time.Second)
+				}
+				var d core.Decision
+				st, d = p.Take(st, 1, now)
+				if d.Allowed {
+					allowed++
+				} else if d.RetryAfter <= 0 {
+					t.Fatalf("take %d: denied with RetryAfter %v", i, d.RetryAfter)
+				}
+			}
+			if allowed > 2 {
+				t.Fatalf("alternating clocks around a boundary: %d of 20 allowed, want at most 2 (one per window)", allowed)
+			}
+			// A lagging caller is told to wait until ITS clock reaches the newer window's
+			// end, and is then allowed.
+			lag := boundary.Add(-time.Second)
+			_, d := p.Take(st, 1, lag)
+			if d.Allowed {
+				t.Fatalf("lagging caller allowed after the newer window is full")
+			}
+			if want := 11 * time.Second; p.Algorithm == core.FixedWindow && d.RetryAfter != want {
+				t.Fatalf("lagging caller's RetryAfter = %v, want %v (to the newer window's end on its own clock)", d.RetryAfter, want)
+			}
+			if _, d2 := p.Take(st, 1, lag.Add(d.RetryAfter)); !d2.Allowed {
+				t.Fatalf("retry after %v on the lagging clock denied: %+v", d.RetryAfter, d2)
+			}
+		})
+	}
+}

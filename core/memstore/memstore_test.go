@@ -77,3 +77,10 @@ func BenchmarkTake(b *testing.B) {
 		})
 	}
 }
+
+// TestSkew runs the clock-skew suite on two instances sharing one memstore (as two
+// goroutines' limiters in one process would with different clocks).
+func TestSkew(t *testing.T) {
+	s := memstore.New()
+	storetest.RunSkew(t, s, s, storetest.SkewOptions{Store: "memstore"})
+}
