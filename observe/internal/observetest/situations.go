@@ -1,0 +1,136 @@
+package observetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/memstore"
+)
+
+// The situations below drive a real core.Limiter (or core.ConcurrencyLimiter) so that the
+// telemetry tests observe the events the core really emits. Each names what it produces.
+
+// PolicyAPI is the policy of the rate-limit situations: 2 per minute.
+var PolicyAPI = core.NewFixedWindow("api", 2, time.Minute)
+
+// PolicySlots is the policy of the concurrency situations: 1 lease at once.
+var PolicySlots = core.NewConcurrency("slots", 1, time.Minute)
+
+// NewLimiter builds a limiter or fails the test.
+func NewLimiter(t testing.TB, cfg core.Config) *core.Limiter {
+	t.Helper()
+	if cfg.Store == nil {
+		cfg.Store = memstore.New()
+	}
+	if cfg.Limits == nil {
+		cfg.Limits = []core.Limit{{Policy: PolicyAPI}}
+	}
+	l, err := core.NewLimiter(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// Take calls l.TakeKeyAt and fails the test on an error.
+func Take(t testing.TB, l *core.Limiter, key string, now time.Time) core.Result {
+	t.Helper()
+	res, err := l.TakeKeyAt(context.Background(), key, 1, now)
+	if err != nil {
+		t.Fatalf("TakeKeyAt(%q): %v", key, err)
+	}
+	return res
+}
+
+// Denials takes 4 times for key under PolicyAPI on store: 2 allowed (the second one at the
+// limit: near-limit), 1 denied by the store, 1 denied by the denial cache.
+func Denials(t testing.TB, store core.Store, obs core.Observer, key string) {
+	t.Helper()
+	c := NewClock()
+	l := NewLimiter(t, core.Config{Store: store, Observer: obs, Now: c.Now})
+	for i, want := range []bool{true, true, false, false} {
+		if got := Take(t, l, key, c.Now()).Allowed; got != want {
+			t.Fatalf("take %d: allowed = %v, want %v", i+1, got, want)
+		}
+	}
+}
+
+// Shadow takes 3 times for key under PolicyAPI in shadow mode: 2 allowed, 1 shadow-denied
+// (the request is allowed).
+func Shadow(t testing.TB, obs core.Observer, key string) {
+	t.Helper()
+	c := NewClock()
+	l := NewLimiter(t, core.Config{Limits: []core.Limit{{Policy: PolicyAPI, Shadow: true}}, Observer: obs, Now: c.Now})
+	for i := 0; i < 3; i++ {
+		if !Take(t, l, key, c.Now()).Allowed {
+			t.Fatalf("take %d denied in shadow mode", i+1)
+		}
+	}
+}
+
+// Outage makes 3 decisions for key with a failing store under failure policy f: with the
+// breaker opening after 2 failures, the first two are store errors (the breaker opens on the
+// second), the third is refused by the open breaker without a store call. Under FailFallback
+// the fallback (a memstore) allows 2 and denies the third. After that the store recovers, the
+// clock passes the cool-down and one more decision closes the breaker.
+func Outage(t testing.TB, f core.FailurePolicy, obs core.Observer, key string) {
+	t.Helper()
+	c := NewClock()
+	s := NewStore()
+	s.SetDown(true)
+	cfg := core.Config{
+		Store: s, Failure: f, Observer: obs, Now: c.Now,
+		Breaker: core.BreakerConfig{Failures: 2, Cooldown: time.Second},
+	}
+	if f == core.FailFallback {
+		cfg.Fallback = memstore.New()
+	}
+	l := NewLimiter(t, cfg)
+	for i := 0; i < 3; i++ {
+		res, err := l.TakeKeyAt(context.Background(), key, 1, c.Now())
+		switch f {
+		case core.FailClosed:
+			if err == nil {
+				t.Fatalf("decision %d under FailClosed: no error", i+1)
+			}
+		case core.FailOpen:
+			if err != nil || !res.Allowed {
+				t.Fatalf("decision %d under FailOpen: allowed %v, err %v", i+1, res.Allowed, err)
+			}
+		case core.FailFallback:
+			if err != nil || res.Allowed != (i < 2) {
+				t.Fatalf("decision %d under FailFallback: allowed %v, err %v", i+1, res.Allowed, err)
+			}
+		}
+	}
+	s.SetDown(false)
+	c.Advance(2 * time.Second)
+	if _, err := l.TakeKeyAt(context.Background(), key+"-after", 1, c.Now()); err != nil {
+		t.Fatalf("after recovery: %v", err)
+	}
+}
+
+// Leases acquires 2 leases for key under PolicySlots (limit 1) on store: the first is
+// granted, the second denied; then the first is released.
+func Leases(t testing.TB, store core.ConcurrencyStore, obs core.Observer, key string) {
+	t.Helper()
+	c := NewClock()
+	cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: store, Policy: PolicySlots, Observer: obs, Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	lease, res, err := cl.AcquireKeyAt(ctx, key, c.Now())
+	if err != nil || !res.Allowed || lease == nil {
+		t.Fatalf("first acquire: lease %v, allowed %v, err %v", lease, res.Allowed, err)
+	}
+	if _, res, err := cl.AcquireKeyAt(ctx, key, c.Now()); err != nil || res.Allowed {
+		t.Fatalf("second acquire: allowed %v, err %v; want a denial", res.Allowed, err)
+	}
+	c.Advance(1500 * time.Millisecond)
+	if err := lease.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

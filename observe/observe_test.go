@@ -1,0 +1,173 @@
+package observe_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/observe"
+	"github.com/tollgate-go/tollgate/observe/internal/observetest"
+)
+
+// describe renders what the observe helpers make of each event, one line per event.
+func describe(events []core.Event) []string {
+	var out []string
+	for i := range events {
+		e := &events[i]
+		s := e.Kind.String()
+		if o, ok := observe.Classify(e); ok {
+			s += " " + o.String()
+		}
+		if e.Kind == core.EventDecision || e.Kind == core.EventStoreError {
+			s += " " + observe.OperationOf(e).String()
+			if observe.StoreCalled(e) {
+				s += " call"
+			}
+		}
+		if e.Kind == core.EventStoreError {
+			s += " " + observe.ErrorType(e)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// Each situation drives a real limiter; the table says what every event it emitted means.
+func TestClassifyRealEvents(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		run  func(t *testing.T, obs core.Observer)
+		want []string
+	}{
+		{"denials", func(t *testing.T, obs core.Observer) {
+			observetest.Denials(t, memstore.New(), obs, "k")
+		}, []string{
+			"decision allowed take call", "decision allowed take call",
+			"decision denied take call", "decision denied take", // the last from the denial cache
+		}},
+		{"shadow", func(t *testing.T, obs core.Observer) { observetest.Shadow(t, obs, "k") }, []string{
+			"decision allowed take call", "decision allowed take call", "decision shadow_denied take call",
+		}},
+		{"fail-open", func(t *testing.T, obs core.Observer) { observetest.Outage(t, core.FailOpen, obs, "k") }, []string{
+			"store-error take call _OTHER", "decision failed_open take",
+			"breaker-open",
+			"store-error take call _OTHER", "decision failed_open take",
+			"store-error take circuit_open", "decision failed_open take",
+			"breaker-closed", "decision allowed take call",
+		}},
+		{"fail-closed", func(t *testing.T, obs core.Observer) { observetest.Outage(t, core.FailClosed, obs, "k") }, []string{
+			"store-error failed_closed take call _OTHER",
+			"breaker-open",
+			"store-error failed_closed take call _OTHER",
+			"store-error failed_closed take circuit_open",
+			"breaker-closed", "decision allowed take call",
+		}},
+		{"fallback", func(t *testing.T, obs core.Observer) { observetest.Outage(t, core.FailFallback, obs, "k") }, []string{
+			"store-error take call _OTHER", "decision fallback take",
+			"breaker-open",
+			"store-error take call _OTHER", "decision fallback take",
+			"store-error take circuit_open", "decision fallback_denied take",
+			"breaker-closed", "decision allowed take call",
+		}},
+		{"leases", func(t *testing.T, obs core.Observer) { observetest.Leases(t, observetest.NewStore(), obs, "k") }, []string{
+			"decision allowed acquire call", "decision denied acquire call",
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rec := &observetest.Recorder{}
+			c.run(t, rec)
+			if got := describe(rec.Events()); !slices.Equal(got, c.want) {
+				t.Fatalf("events:\n got  %q\n want %q", got, c.want)
+			}
+		})
+	}
+}
+
+// A failing release is reported as a store error that is no decision, with operation release.
+func TestClassifyReleaseError(t *testing.T) {
+	s := observetest.NewStore()
+	rec := &observetest.Recorder{}
+	cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: s, Policy: observetest.PolicySlots, Observer: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease, _, err := cl.AcquireKeyAt(context.Background(), "k", observetest.NewClock().Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetDown(true)
+	if err := lease.Release(context.Background()); !errors.Is(err, observetest.ErrDown) {
+		t.Fatalf("Release: %v, want ErrDown", err)
+	}
+	got := describe(rec.Events())
+	want := []string{"decision allowed acquire call", "store-error release call _OTHER"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("events:\n got  %q\n want %q", got, want)
+	}
+}
+
+func TestErrorType(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{context.DeadlineExceeded, "timeout"},
+		{fmt.Errorf("redis: %w", context.DeadlineExceeded), "timeout"},
+		{context.Canceled, "canceled"},
+		{errors.New("connection refused 10.0.0.7:6379 key=alice"), "_OTHER"},
+	} {
+		e := core.Event{Kind: core.EventStoreError, Err: c.err, Latency: 1}
+		if got := observe.ErrorType(&e); got != c.want {
+			t.Errorf("ErrorType(%v) = %q, want %q", c.err, got, c.want)
+		}
+	}
+}
+
+func TestStoreName(t *testing.T) {
+	for _, c := range []struct {
+		store any
+		want  string
+	}{
+		{memstore.New(), "memory"},
+		{observetest.NewStore(), "observetest"},
+		{nil, "unknown"},
+	} {
+		if got := observe.StoreName(c.store); got != c.want {
+			t.Errorf("StoreName(%T) = %q, want %q", c.store, got, c.want)
+		}
+	}
+	l := observe.Limiter{Store: memstore.New()}.Normalize()
+	if l.Name != observe.DefaultName || l.StoreName != "memory" || !l.InProcess() {
+		t.Fatalf("Normalize = %+v (in process %v)", l, l.InProcess())
+	}
+}
+
+func TestTee(t *testing.T) {
+	if observe.Tee(nil, nil) != nil {
+		t.Fatal("Tee of nils is not nil")
+	}
+	a := &observetest.Recorder{}
+	if observe.Tee(nil, a) != core.Observer(a) {
+		t.Fatal("Tee of one observer does not return it")
+	}
+	b := &observetest.Recorder{}
+	observetest.Denials(t, memstore.New(), observe.Tee(a, nil, b), "k")
+	if na, nb := len(a.Events()), len(b.Events()); na != 4 || nb != 4 {
+		t.Fatalf("events seen: %d and %d, want 4 each", na, nb)
+	}
+}
+
+func TestOutcomeStrings(t *testing.T) {
+	var names []string
+	for o := observe.Outcome(0); int(o) <= observe.NumOutcomes; o++ {
+		names = append(names, o.String())
+	}
+	want := []string{"allowed", "denied", "shadow_denied", "failed_open", "failed_closed", "fallback", "fallback_denied", "unknown"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("outcomes = %q, want %q", names, want)
+	}
+}
