@@ -18,6 +18,13 @@ type BreakerConfig struct {
 
 // breaker is a consecutive-failure circuit breaker: closed → open after N failures → after the
 // cool-down one probe (half-open) → closed on its success, open again on its failure.
+//
+// Every call carries a ticket with the breaker's generation when the call started; the
+// generation changes whenever the breaker opens or closes. An answer whose ticket is from
+// an older generation is late (the call began before the breaker changed state) and is
+// ignored: a slow success that started before the breaker opened must not close it — only
+// the probe, sent after the cool-down, can — and a slow failure from before a close must not
+// count against the store that has since recovered.
 type breaker struct {
 	failures int
 	cooldown time.Duration
@@ -25,10 +32,17 @@ type breaker struct {
 	// dirty is set while the breaker has counted failures or is open; while it is clear,
 	// allow and success return without taking the mutex.
 	dirty     atomic.Bool
+	gen       atomic.Uint64
 	mu        sync.Mutex
 	count     int
 	openUntil int64 // Unix ns; 0 when closed
 	probing   bool
+}
+
+// ticket identifies one store call to the breaker.
+type ticket struct {
+	gen   uint64
+	probe bool // the single call let through a half-open breaker
 }
 
 func newBreaker(c BreakerConfig) *breaker {
@@ -45,31 +59,46 @@ func newBreaker(c BreakerConfig) *breaker {
 	return b
 }
 
-// allow reports whether the store may be called now. When it returns true with an open
-// breaker past its cool-down, the caller is the single probe.
-func (b *breaker) allow(now int64) bool {
-	if b == nil || !b.dirty.Load() {
-		return true
+// allow reports whether the store may be called now, and the call's ticket. When it allows a
+// call through an open breaker past its cool-down, the ticket is the single probe's.
+func (b *breaker) allow(now int64) (ticket, bool) {
+	if b == nil {
+		return ticket{}, true
+	}
+	t := ticket{gen: b.gen.Load()}
+	if !b.dirty.Load() {
+		return t, true
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	t.gen = b.gen.Load()
 	if b.openUntil == 0 {
-		return true
+		return t, true
 	}
 	if now < b.openUntil || b.probing {
-		return false
+		return t, false
 	}
 	b.probing = true
-	return true
+	t.probe = true
+	return t, true
 }
 
-// success records a store answer; it reports whether the breaker closed.
-func (b *breaker) success() bool {
+// success records a store answer to the call of t; it reports whether the breaker closed.
+func (b *breaker) success(t ticket) bool {
 	if b == nil || !b.dirty.Load() {
 		return false
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if t.gen != b.gen.Load() {
+		return false // a late answer from before the breaker changed state
+	}
+	if b.openUntil != 0 {
+		if !t.probe {
+			return false
+		}
+		b.gen.Add(1)
+	}
 	closed := b.openUntil != 0
 	b.count, b.openUntil, b.probing = 0, 0, false
 	b.dirty.Store(false)
@@ -78,31 +107,40 @@ func (b *breaker) success() bool {
 
 // abandon ends a probe whose outcome says nothing about the store (the caller's request was
 // canceled): the breaker stays open, and the next call after the cool-down probes again.
-func (b *breaker) abandon() {
-	if b == nil || !b.dirty.Load() {
+func (b *breaker) abandon(t ticket) {
+	if b == nil || !t.probe {
 		return
 	}
 	b.mu.Lock()
-	b.probing = false
+	if t.gen == b.gen.Load() {
+		b.probing = false
+	}
 	b.mu.Unlock()
 }
 
-// failure records a store failure; it reports whether the breaker opened.
-func (b *breaker) failure(now int64) bool {
+// failure records a store failure of the call of t; it reports whether the breaker opened.
+func (b *breaker) failure(t ticket, now int64) bool {
 	if b == nil {
 		return false
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.dirty.Store(true)
-	if b.probing {
-		b.probing = false
-		b.openUntil = now + int64(b.cooldown)
+	if t.gen != b.gen.Load() {
+		return false // a late answer from before the breaker changed state
+	}
+	if b.openUntil != 0 {
+		if t.probe {
+			// The probe failed: open for another full cool-down from now.
+			b.probing = false
+			b.openUntil = now + int64(b.cooldown)
+		}
 		return false
 	}
+	b.dirty.Store(true)
 	b.count++
-	if b.openUntil == 0 && b.count >= b.failures {
+	if b.count >= b.failures {
 		b.openUntil = now + int64(b.cooldown)
+		b.gen.Add(1)
 		return true
 	}
 	return false

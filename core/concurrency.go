@@ -53,9 +53,17 @@ type ConcurrencyLimiter struct {
 	cstore ConcurrencyStore
 	cfall  ConcurrencyStore
 	rule   rule
+	// orphans releases leases whose Acquire outcome is unknown, or whose Release failed.
+	orphans orphans
 }
 
 // NewConcurrencyLimiter validates cfg and returns a limiter.
+//
+// No slot outlives an unknown outcome: when an Acquire fails or runs out of its time budget,
+// the store may still apply it later, so the limiter releases that lease id in the background
+// (with its own per-call budget, retried until the store answers, then once more to catch an
+// acquire the store applied late). A stalled store's slots are thus free again about one
+// release round trip after it recovers, not after the lease time.
 func NewConcurrencyLimiter(cfg ConcurrencyConfig) (*ConcurrencyLimiter, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("core: ConcurrencyConfig.Store is required (core/memstore is the in-process store)")
@@ -75,6 +83,7 @@ func NewConcurrencyLimiter(cfg ConcurrencyConfig) (*ConcurrencyLimiter, error) {
 		cfall:  cfg.Fallback,
 		rule:   rule{Limit: Limit{Policy: cfg.Policy, PolicyFunc: cfg.PolicyFunc}, key: cfg.Key},
 	}
+	c.orphans.c = c
 	var fb any
 	if cfg.Fallback != nil {
 		fb = cfg.Fallback
@@ -86,9 +95,11 @@ func NewConcurrencyLimiter(cfg ConcurrencyConfig) (*ConcurrencyLimiter, error) {
 		c.rule.key = KeyByIP()
 	}
 	if cfg.PolicyFunc != nil {
-		c.lim.policies = newPolicyCache(cfg.PolicyCacheSize, cfg.PolicyCacheTTL)
+		c.lim.policies = newPolicyCache(cfg.PolicyCacheSize, cfg.PolicyCacheTTL, cfg.Store)
 	} else if err := CheckLease(cfg.Policy, "x"); err != nil {
 		return nil, err
+	} else if err := checkStore(cfg.Store, cfg.Policy); err != nil {
+		return nil, fmt.Errorf("core: ConcurrencyConfig.Policy: %w", err)
 	}
 	return c, nil
 }
@@ -149,7 +160,7 @@ func (c *ConcurrencyLimiter) AcquireKeyAt(ctx context.Context, key string, now t
 	ev := Event{}
 	store := c.cstore
 	err := errBreakerOpen
-	if c.lim.breaker.allow(n) {
+	if tk, ok := c.lim.breaker.allow(n); ok {
 		var start time.Time
 		if c.lim.observer != nil {
 			start = time.Now()
@@ -161,18 +172,24 @@ func (c *ConcurrencyLimiter) AcquireKeyAt(ctx context.Context, key string, now t
 			ev.Latency = time.Since(start)
 		}
 		if err != nil && isCallerError(err) {
-			c.lim.breaker.success()
+			c.lim.breaker.success(tk)
 			return nil, Result{}, err
 		}
+		if err != nil {
+			// The outcome is unknown: the store may apply the acquire after the budget ran
+			// out. Release it in the background so that it cannot hold a slot for the
+			// whole lease time.
+			c.orphans.add(c.cstore, key, p, id, now)
+		}
 		if err != nil && ctx.Err() != nil {
-			c.lim.breaker.abandon()
+			c.lim.breaker.abandon(tk)
 			return nil, Result{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, ctx.Err())
 		}
 		if err != nil {
-			if c.lim.breaker.failure(n) && c.lim.observer != nil {
+			if c.lim.breaker.failure(tk, n) && c.lim.observer != nil {
 				c.lim.observer.Observe(ctx, Event{Kind: EventBreakerOpen, Err: err})
 			}
-		} else if c.lim.breaker.success() && c.lim.observer != nil {
+		} else if c.lim.breaker.success(tk) && c.lim.observer != nil {
 			c.lim.observer.Observe(ctx, Event{Kind: EventBreakerClosed})
 		}
 	}
@@ -222,7 +239,9 @@ func (c *ConcurrencyLimiter) budget(ctx context.Context) (context.Context, conte
 
 // Release frees the slot. It is idempotent; only the first call talks to the store. The
 // store call gets its own time budget and survives ctx's cancellation (a request that ended
-// must still give its slot back).
+// must still give its slot back). When the store fails, the error is returned and the limiter
+// keeps releasing the lease in the background until the store answers, so the slot is not
+// held for the rest of the lease time.
 func (l *Lease) Release(ctx context.Context) error {
 	if l == nil {
 		return nil
@@ -236,7 +255,13 @@ func (l *Lease) Release(ctx context.Context) error {
 	l.mu.Unlock()
 	sctx, cancel := l.c.budget(context.WithoutCancel(ctx))
 	defer cancel()
-	err := l.store.Release(sctx, l.key, l.policy, l.id, l.c.lim.now())
+	now := l.c.lim.now()
+	err := l.store.Release(sctx, l.key, l.policy, l.id, now)
+	if err != nil && !isCallerError(err) {
+		// Keep trying in the background: a failed release would hold the slot until the
+		// lease expires.
+		l.c.orphans.add(l.store, l.key, l.policy, l.id, now)
+	}
 	if err != nil && l.c.lim.observer != nil {
 		l.c.lim.observer.Observe(ctx, Event{Kind: EventStoreError, Key: l.key, Err: err, Decision: Decision{Policy: l.policy}})
 	}

@@ -146,6 +146,9 @@ func NewLimiter(cfg Config) (*Limiter, error) {
 			if lim.Policy.Algorithm == Concurrency {
 				return nil, fmt.Errorf("core: limit %d: concurrency policies belong in a ConcurrencyLimiter", i)
 			}
+			if err := checkStore(cfg.Store, lim.Policy); err != nil {
+				return nil, fmt.Errorf("core: limit %d: %w", i, err)
+			}
 			if names[lim.Policy.Name] {
 				return nil, fmt.Errorf("core: limit %d: policy name %q is used twice; names identify state", i, lim.Policy.Name)
 			}
@@ -154,7 +157,7 @@ func NewLimiter(cfg Config) (*Limiter, error) {
 		l.limits = append(l.limits, r)
 	}
 	if dynamic {
-		l.policies = newPolicyCache(cfg.PolicyCacheSize, cfg.PolicyCacheTTL)
+		l.policies = newPolicyCache(cfg.PolicyCacheSize, cfg.PolicyCacheTTL, cfg.Store)
 	}
 	return l, nil
 }
@@ -347,7 +350,8 @@ func (l *Limiter) take(ctx context.Context, key string, p *Policy, cost int64, n
 		}
 	}
 	b := l.breaker
-	if b != nil && b.dirty.Load() && !b.allow(n) {
+	tk, ok := b.allow(n)
+	if !ok {
 		return l.degrade(ctx, key, p, cost, now, errBreakerOpen, 0, d)
 	}
 	var start time.Time
@@ -369,22 +373,22 @@ func (l *Limiter) take(ctx context.Context, key string, p *Policy, cost int64, n
 	if err != nil {
 		if isCallerError(err) {
 			// The store answered: it is alive, whatever it thought of the input.
-			if b.success() && l.observer != nil {
+			if b.success(tk) && l.observer != nil {
 				l.observer.Observe(ctx, Event{Kind: EventBreakerClosed})
 			}
 			return takeInfo{}, err
 		}
 		if ctx.Err() != nil {
 			// The request itself was canceled: not the store's fault.
-			b.abandon()
+			b.abandon(tk)
 			return takeInfo{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, ctx.Err())
 		}
-		if b.failure(n) && l.observer != nil {
+		if b.failure(tk, n) && l.observer != nil {
 			l.observer.Observe(ctx, Event{Kind: EventBreakerOpen, Err: err})
 		}
 		return l.degrade(ctx, key, p, cost, now, err, lat, d)
 	}
-	if b != nil && b.dirty.Load() && b.success() && l.observer != nil {
+	if b.success(tk) && l.observer != nil {
 		l.observer.Observe(ctx, Event{Kind: EventBreakerClosed})
 	}
 	if !d.Allowed {

@@ -11,10 +11,11 @@ import (
 // policyCache keeps PolicyFunc answers per key for a TTL, bounded in entries. Concurrent misses
 // of one key may each call PolicyFunc; answers are idempotent, so that is only extra work.
 type policyCache struct {
-	ttl  time.Duration
-	size int
-	mu   sync.RWMutex
-	m    map[string]policyEntry
+	store any // asked whether it can hold each answer (see PolicyChecker)
+	ttl   time.Duration
+	size  int
+	mu    sync.RWMutex
+	m     map[string]policyEntry
 }
 
 type policyEntry struct {
@@ -22,14 +23,14 @@ type policyEntry struct {
 	exp int64
 }
 
-func newPolicyCache(size int, ttl time.Duration) *policyCache {
+func newPolicyCache(size int, ttl time.Duration, store any) *policyCache {
 	if size <= 0 {
 		size = 10000
 	}
 	if ttl <= 0 {
 		ttl = time.Minute
 	}
-	return &policyCache{ttl: ttl, size: size, m: make(map[string]policyEntry)}
+	return &policyCache{store: store, ttl: ttl, size: size, m: make(map[string]policyEntry)}
 }
 
 func (c *policyCache) get(ctx context.Context, fn func(context.Context, string) (Policy, error), key string, now time.Time) (Policy, error) {
@@ -54,6 +55,9 @@ func (c *policyCache) getAny(ctx context.Context, fn func(context.Context, strin
 		return Policy{}, fmt.Errorf("%w: policy lookup: %w", ErrStoreUnavailable, err)
 	}
 	if err := p.Validate(); err != nil {
+		return Policy{}, fmt.Errorf("%w: PolicyFunc returned %w", ErrStoreUnavailable, err)
+	}
+	if err := checkStore(c.store, p); err != nil {
 		return Policy{}, fmt.Errorf("%w: PolicyFunc returned %w", ErrStoreUnavailable, err)
 	}
 	if (p.Algorithm == Concurrency) != concurrency {

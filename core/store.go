@@ -42,6 +42,24 @@ type InProcess interface {
 	InProcess() bool
 }
 
+// PolicyChecker is implemented by stores that cannot hold every policy [Policy.Validate]
+// accepts: more leases than one DynamoDB item holds, numbers past what a Lua script computes
+// exactly, and the like. The limiters call CheckPolicy when they are built, for every static
+// policy, and on every PolicyFunc answer, so that a policy the store cannot hold is refused up
+// front instead of failing every request later. The error wraps [ErrInvalidPolicy] and names
+// the field and the bound.
+type PolicyChecker interface {
+	CheckPolicy(p Policy) error
+}
+
+// checkStore asks store whether it can hold p, if it says.
+func checkStore(store any, p Policy) error {
+	if pc, ok := store.(PolicyChecker); ok {
+		return pc.CheckPolicy(p)
+	}
+	return nil
+}
+
 // ErrInvalidKey is wrapped by errors about a key a store or limiter refuses (too long, say).
 var ErrInvalidKey = errors.New("core: invalid key")
 

@@ -1,0 +1,295 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/memstore"
+)
+
+// scriptedStore answers each Take from a script: a call whose gate is set blocks until the
+// test opens the gate, then answers as scripted (success or failure), whatever its context
+// says, as a slow store's late reply does.
+type scriptedStore struct {
+	inner core.Store
+	calls atomic.Int64
+	mu    sync.Mutex
+	fail  bool
+	gate  chan struct{} // non-nil: the next call blocks on it
+	held  chan struct{} // closed when a call is blocked on the gate
+}
+
+func (s *scriptedStore) Take(ctx context.Context, key string, p core.Policy, cost int64, now time.Time) (core.Decision, error) {
+	s.calls.Add(1)
+	s.mu.Lock()
+	gate, held, fail := s.gate, s.held, s.fail
+	s.gate = nil
+	s.mu.Unlock()
+	if gate != nil {
+		close(held)
+		<-gate
+		return s.inner.Take(context.Background(), key, p, cost, now) // a late success
+	}
+	if fail {
+		return core.Decision{}, errors.New("store: connection reset")
+	}
+	return s.inner.Take(ctx, key, p, cost, now)
+}
+
+// TestBreakerIgnoresLateAnswers: a success that answers a call made before the breaker opened
+// must not close it (only the probe after the cool-down can), and the breaker then stays open
+// for its whole cool-down.
+func TestBreakerIgnoresLateAnswers(t *testing.T) {
+	s := &scriptedStore{inner: memstore.New()}
+	rec := &recorder{}
+	clk := &clock{t: t0}
+	l := newLimiter(t, core.Config{
+		Store: s, Now: clk.Now, Observer: rec, Timeout: -1,
+		Failure: core.FailFallback, Fallback: memstore.New(),
+		Breaker: core.BreakerConfig{Failures: 3, Cooldown: 10 * time.Second},
+		Limits:  []core.Limit{{Policy: core.NewFixedWindow("api", 1000, time.Hour)}},
+	})
+	ctx := context.Background()
+	// A slow call starts while the store is healthy...
+	gate, held := make(chan struct{}), make(chan struct{})
+	s.mu.Lock()
+	s.gate, s.held = gate, held
+	s.mu.Unlock()
+	slow := make(chan core.Result)
+	go func() {
+		res, _ := l.TakeKey(ctx, "slow", 1)
+		slow <- res
+	}()
+	<-held
+	// ...then the store fails three times and the breaker opens.
+	s.mu.Lock()
+	s.fail = true
+	s.mu.Unlock()
+	for range 3 {
+		_, _ = l.TakeKey(ctx, "k", 1)
+	}
+	if rec.count(core.EventBreakerOpen) != 1 {
+		t.Fatalf("breaker-open events: %d, want 1", rec.count(core.EventBreakerOpen))
+	}
+	// The slow call now answers: a late success.
+	s.mu.Lock()
+	s.fail = false
+	s.mu.Unlock()
+	close(gate)
+	<-slow
+	if n := rec.count(core.EventBreakerClosed); n != 0 {
+		t.Fatalf("a late success closed the breaker (%d breaker-closed events); only the probe after the cool-down may", n)
+	}
+	calls := s.calls.Load()
+	clk.Add(5 * time.Second)
+	for range 10 {
+		res, err := l.TakeKey(ctx, "k", 1)
+		if err != nil || res.Degraded != core.DegradedFallback {
+			t.Fatalf("inside the cool-down: degraded %v err %v, want the fallback", res.Degraded, err)
+		}
+	}
+	if got := s.calls.Load(); got != calls {
+		t.Fatalf("the store was called %d times inside the cool-down, want 0", got-calls)
+	}
+	// After the cool-down the probe succeeds and closes it.
+	clk.Add(6 * time.Second)
+	res, err := l.TakeKey(ctx, "k", 1)
+	if err != nil || res.Degraded != core.NotDegraded {
+		t.Fatalf("probe after the cool-down: degraded %v err %v", res.Degraded, err)
+	}
+	if n := rec.count(core.EventBreakerClosed); n != 1 {
+		t.Fatalf("breaker-closed events after the probe: %d, want 1", n)
+	}
+}
+
+// TestBreakerLateFailureAfterClose: a failure answering a call made before the breaker closed
+// must not count against the recovered store.
+func TestBreakerLateFailureAfterClose(t *testing.T) {
+	clk := &clock{t: t0}
+	var failing atomic.Bool
+	var gateOnce sync.Once
+	gate, held := make(chan struct{}), make(chan struct{})
+	var slowCall atomic.Bool
+	store := storeFunc(func(ctx context.Context, key string, p core.Policy, cost int64, now time.Time) (core.Decision, error) {
+		if key == "slow" && slowCall.CompareAndSwap(false, true) {
+			gateOnce.Do(func() { close(held) })
+			<-gate
+			return core.Decision{}, errors.New("store: late failure")
+		}
+		if failing.Load() {
+			return core.Decision{}, errors.New("store: down")
+		}
+		return core.Decision{Allowed: true, Limit: p.Limit, Remaining: p.Limit - 1, Policy: p}, nil
+	})
+	rec := &recorder{}
+	l := newLimiter(t, core.Config{
+		Store: store, Now: clk.Now, Observer: rec, Timeout: -1,
+		Breaker: core.BreakerConfig{Failures: 1, Cooldown: time.Second},
+		Limits:  []core.Limit{{Policy: core.NewFixedWindow("api", 1000, time.Hour)}},
+	})
+	ctx := context.Background()
+	done := make(chan struct{})
+	go func() { _, _ = l.TakeKey(ctx, "slow", 1); close(done) }()
+	<-held
+	failing.Store(true)
+	_, _ = l.TakeKey(ctx, "k", 1) // opens
+	failing.Store(false)
+	clk.Add(2 * time.Second)
+	_, _ = l.TakeKey(ctx, "k", 1) // the probe closes it
+	if rec.count(core.EventBreakerClosed) != 1 {
+		t.Fatalf("breaker-closed events: %d, want 1", rec.count(core.EventBreakerClosed))
+	}
+	close(gate)
+	<-done
+	if n := rec.count(core.EventBreakerOpen); n != 1 {
+		t.Fatalf("a late failure from before the close reopened the breaker (%d opens, want 1)", n)
+	}
+	res, err := l.TakeKey(ctx, "k", 1)
+	if err != nil || res.Degraded != core.NotDegraded {
+		t.Fatalf("after the late failure: degraded %v err %v, want the store", res.Degraded, err)
+	}
+}
+
+type storeFunc func(ctx context.Context, key string, p core.Policy, cost int64, now time.Time) (core.Decision, error)
+
+func (f storeFunc) Take(ctx context.Context, key string, p core.Policy, cost int64, now time.Time) (core.Decision, error) {
+	return f(ctx, key, p, cost, now)
+}
+
+// lateLeases is a lease store that applies every Acquire but, while stalled, answers only
+// after the caller's budget ran out (the orphan case), and fails Releases while down.
+type lateLeases struct {
+	inner    *memstore.Store
+	stalled  atomic.Bool
+	down     atomic.Bool
+	released chan string
+}
+
+func (s *lateLeases) Acquire(ctx context.Context, key string, p core.Policy, id string, now time.Time) (core.Decision, error) {
+	d, err := s.inner.Acquire(context.Background(), key, p, id, now)
+	if s.stalled.Load() {
+		<-ctx.Done()
+		return core.Decision{}, ctx.Err()
+	}
+	return d, err
+}
+
+func (s *lateLeases) Release(ctx context.Context, key string, p core.Policy, id string, now time.Time) error {
+	if s.down.Load() {
+		return errors.New("store: down")
+	}
+	err := s.inner.Release(ctx, key, p, id, now)
+	select {
+	case s.released <- id:
+	default:
+	}
+	return err
+}
+
+func (s *lateLeases) Extend(ctx context.Context, key string, p core.Policy, id string, now time.Time) (core.Decision, error) {
+	return s.inner.Extend(ctx, key, p, id, now)
+}
+
+// TestNoOrphanLeases: acquires applied by the store after the limiter gave up are released in
+// the background once the store answers again, and so is a lease whose Release failed: all
+// slots are free long before the lease time.
+func TestNoOrphanLeases(t *testing.T) {
+	s := &lateLeases{inner: memstore.New(), released: make(chan string, 64)}
+	p := core.NewConcurrency("jobs", 3, time.Hour)
+	c, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{
+		Store: s, Policy: p, Timeout: 20 * time.Millisecond, Failure: core.FailClosed,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// One lease held normally, whose release will fail.
+	held, res, err := c.AcquireKeyAt(ctx, "k", time.Now())
+	if err != nil || held == nil || !res.Allowed {
+		t.Fatalf("first acquire: %v %+v", err, res)
+	}
+	s.stalled.Store(true)
+	s.down.Store(true)
+	for range 2 {
+		if l, _, err := c.AcquireKeyAt(ctx, "k", time.Now()); err == nil || l != nil {
+			t.Fatalf("acquire on a stalled store: lease %v err %v, want a failure", l, err)
+		}
+	}
+	if err := held.Release(ctx); err == nil {
+		t.Fatal("Release on a down store: no error")
+	}
+	// Every slot is held in the store now (the two late acquires and the unreleased lease).
+	d, _ := s.inner.Acquire(ctx, "k", p, "probe", time.Now())
+	if d.Allowed {
+		t.Fatal("the store did not apply the late acquires: the test proves nothing")
+	}
+	// The store recovers.
+	s.stalled.Store(false)
+	s.down.Store(false)
+	// free probes the store for how many slots are free.
+	free := func() int64 {
+		d, _ := s.inner.Acquire(ctx, "k", p, "probe", time.Now())
+		if !d.Allowed {
+			return 0
+		}
+		_ = s.inner.Release(ctx, "k", p, "probe", time.Now())
+		return d.Remaining + 1
+	}
+	deadline := time.After(10 * time.Second)
+	for free() < 3 {
+		select {
+		case <-s.released:
+		case <-deadline:
+			t.Fatalf("%d of 3 slots free 10 s after the store recovered (lease time 1 h): orphans were not released", free())
+		}
+	}
+	for range 3 {
+		if l, res, err := c.AcquireKeyAt(ctx, "k", time.Now()); err != nil || !res.Allowed || l == nil {
+			t.Fatalf("after recovery: %v %+v, want all 3 slots free", err, res)
+		}
+	}
+}
+
+// smallStore holds at most 10 of anything, as a store with a backend bound would.
+type smallStore struct{ *memstore.Store }
+
+func (smallStore) CheckPolicy(p core.Policy) error {
+	if p.Limit > 10 {
+		return fmt.Errorf("%w %q: Limit %d is more than this store holds (at most 10)", core.ErrInvalidPolicy, p.Name, p.Limit)
+	}
+	return nil
+}
+
+// TestStoreBoundsCheckedAtConstruction: a policy the store cannot hold is refused by the
+// constructors, and by the limiter when a PolicyFunc answers with one — never a failure on
+// every request after a constructor accepted it.
+func TestStoreBoundsCheckedAtConstruction(t *testing.T) {
+	s := smallStore{memstore.New()}
+	_, err := core.NewLimiter(core.Config{Store: s, Limits: []core.Limit{{Policy: core.NewFixedWindow("big", 11, time.Minute)}}})
+	if !errors.Is(err, core.ErrInvalidPolicy) || !strings.Contains(err.Error(), "at most 10") {
+		t.Fatalf("NewLimiter with a policy the store cannot hold: %v", err)
+	}
+	_, err = core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: s, Policy: core.NewConcurrency("big", 11, time.Minute)})
+	if !errors.Is(err, core.ErrInvalidPolicy) || !strings.Contains(err.Error(), "at most 10") {
+		t.Fatalf("NewConcurrencyLimiter with a policy the store cannot hold: %v", err)
+	}
+	if _, err := core.NewLimiter(core.Config{Store: s, Limits: []core.Limit{{Policy: core.NewFixedWindow("ok", 10, time.Minute)}}}); err != nil {
+		t.Fatalf("a policy the store holds was refused: %v", err)
+	}
+	l := newLimiter(t, core.Config{Store: s, Limits: []core.Limit{{
+		PolicyFunc: func(context.Context, string) (core.Policy, error) {
+			return core.NewFixedWindow("plan", 11, time.Minute), nil
+		},
+	}}})
+	_, err = l.TakeKey(context.Background(), "k", 1)
+	if !errors.Is(err, core.ErrStoreUnavailable) || !errors.Is(err, core.ErrInvalidPolicy) {
+		t.Fatalf("a PolicyFunc answer the store cannot hold: %v, want a server-side error naming the bound", err)
+	}
+}
