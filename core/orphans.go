@@ -59,13 +59,6 @@ func (o *orphans) add(store ConcurrencyStore, key string, p Policy, id string, n
 	}
 }
 
-// Len reports how many orphans are waiting to be released (for tests).
-func (o *orphans) len() int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return len(o.pending)
-}
-
 func (o *orphans) run() {
 	wait := 10 * time.Millisecond
 	first := true
