@@ -77,16 +77,23 @@ func TestS3LifecycleBadFlags(t *testing.T) {
 	withFake(t, f)
 	for _, c := range []struct {
 		args []string
+		code int
 		want string
 	}{
-		{[]string{"s3-lifecycle"}, "-bucket is required"},
-		{[]string{"s3-lifecycle", "-bucket", "b", "-days", "0"}, "-days 0 must be at least 1"},
-		{[]string{"s3-lifecycle", "-bucket", "b", "extra"}, "unexpected arguments"},
-		{[]string{"s3-lifecycle", "-bucket", "b", "-prefix", ""}, "s3store: PutLifecycleRule needs a non-empty prefix"},
+		// A command line that cannot run: usage on stderr, exit 2.
+		{[]string{"s3-lifecycle"}, 2, "-bucket is required"},
+		{[]string{"s3-lifecycle", "-bucket", "b", "-days", "0"}, 2, "-days 0 must be at least 1"},
+		{[]string{"s3-lifecycle", "-bucket", "b", "extra"}, 2, "unexpected arguments"},
+		{[]string{"s3-lifecycle", "-bucket", "b", "-nosuchflag"}, 2, "flag provided but not defined"},
+		// A command that ran and failed: exit 1, naming the bucket.
+		{[]string{"s3-lifecycle", "-bucket", "b", "-prefix", ""}, 1, `bucket "b": s3store: PutLifecycleRule needs a non-empty prefix`},
 	} {
 		var stdout, stderr bytes.Buffer
-		if code := run(context.Background(), c.args, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), c.want) {
-			t.Errorf("%q: exit %d, stderr %q; want exit 1 and %q", c.args, code, stderr.String(), c.want)
+		if code := run(context.Background(), c.args, &stdout, &stderr); code != c.code || !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("%q: exit %d, stderr %q; want exit %d and %q", c.args, code, stderr.String(), c.code, c.want)
+		}
+		if c.code == 2 && !strings.Contains(stderr.String(), "usage: tollgate s3-lifecycle") {
+			t.Errorf("%q: stderr %q; want the usage", c.args, stderr.String())
 		}
 	}
 	if f.puts != 0 {
@@ -95,6 +102,29 @@ func TestS3LifecycleBadFlags(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := run(context.Background(), []string{"s3-lifecycle", "-h"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "usage: tollgate s3-lifecycle") {
 		t.Fatalf("-h: exit %d, stdout %q", code, stdout.String())
+	}
+}
+
+// noBucket answers every call as S3 does for a bucket that does not exist.
+type noBucket struct{}
+
+func (noBucket) GetBucketLifecycleConfiguration(context.Context, *s3.GetBucketLifecycleConfigurationInput, ...func(*s3.Options)) (*s3.GetBucketLifecycleConfigurationOutput, error) {
+	return nil, &smithy.GenericAPIError{Code: "NoSuchBucket", Message: "The specified bucket does not exist"}
+}
+
+func (noBucket) PutBucketLifecycleConfiguration(context.Context, *s3.PutBucketLifecycleConfigurationInput, ...func(*s3.Options)) (*s3.PutBucketLifecycleConfigurationOutput, error) {
+	return nil, &smithy.GenericAPIError{Code: "NoSuchBucket", Message: "The specified bucket does not exist"}
+}
+
+func TestS3LifecycleMissingBucket(t *testing.T) {
+	old := newLifecycleClient
+	newLifecycleClient = func(context.Context, s3store.ClientConfig) (s3store.LifecycleAPI, error) { return noBucket{}, nil }
+	t.Cleanup(func() { newLifecycleClient = old })
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"s3-lifecycle", "-bucket", "nosuchbucket", "-endpoint", "http://127.0.0.1:1"}, &stdout, &stderr)
+	want := `bucket "nosuchbucket" at http://127.0.0.1:1 does not exist`
+	if code != 1 || !strings.Contains(stderr.String(), want) {
+		t.Fatalf("exit %d, stderr %q; want exit 1 and %q", code, stderr.String(), want)
 	}
 }
 
@@ -116,8 +146,8 @@ func TestS3LifecycleVersitygw(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	code := run(ctx, []string{"s3-lifecycle", "-bucket", bucket, "-endpoint", ep.Endpoint, "-region", ep.Region}, &stdout, &stderr)
-	if code != 1 || !strings.Contains(stderr.String(), "NotImplemented") {
-		t.Fatalf("exit %d, stdout %q, stderr %q; want exit 1 with versitygw's NotImplemented", code, stdout.String(), stderr.String())
+	if code != 1 || !strings.Contains(stderr.String(), "NotImplemented") || !strings.Contains(stderr.String(), `bucket "`+bucket+`"`) {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want exit 1 with versitygw's NotImplemented, naming the bucket", code, stdout.String(), stderr.String())
 	}
 	t.Logf("versitygw: %s", strings.TrimSpace(stderr.String()))
 }
