@@ -1,0 +1,72 @@
+package otelmetrics_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/tollgate-go/tollgate/adapters/nethttp"
+	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/observe"
+	"github.com/tollgate-go/tollgate/observe/otelmetrics"
+)
+
+// discard is a ResponseWriter that keeps one header map, as net/http's server does per
+// request, so the benchmark measures the middleware rather than a recorder (as
+// adapters/nethttp's BenchmarkMiddleware does).
+type discard struct{ h http.Header }
+
+func (w *discard) Header() http.Header         { return w.h }
+func (w *discard) Write(b []byte) (int, error) { return len(b), nil }
+func (w *discard) WriteHeader(int)             {}
+
+// BenchmarkOverhead is the net/http middleware's allowed path on the in-memory store with
+// metrics off (no observer), with an empty observer (what the core itself spends on events:
+// timing the store call, building the event), and with the metrics observer on an SDK
+// MeterProvider. The target: metrics on adds at most 10 % and 1 allocation to off.
+//
+//	go test -run '^$' -bench Overhead -benchmem -count 6 ./observe/otelmetrics/
+func BenchmarkOverhead(b *testing.B) {
+	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) })
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	defer func() { _ = mp.Shutdown(context.Background()) }()
+	m, err := otelmetrics.New(otelmetrics.Options{MeterProvider: mp})
+	if err != nil {
+		b.Fatal(err)
+	}
+	store := memstore.New()
+	for _, c := range []struct {
+		name string
+		obs  core.Observer
+	}{
+		{"off", nil},
+		{"noop-observer", core.ObserverFunc(func(context.Context, core.Event) {})},
+		{"metrics", m.Observer(observe.Limiter{Name: "bench", Store: store})},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			l, err := core.NewLimiter(core.Config{
+				Store:    store,
+				Limits:   []core.Limit{{Policy: core.NewFixedWindow("bench-"+c.name, 1<<50, time.Hour)}},
+				Observer: c.obs,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			h := nethttp.RateLimit(l, nethttp.Options{})(bare)
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = "192.0.2.1:1234"
+			w := &discard{h: http.Header{}}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				clear(w.h)
+				h.ServeHTTP(w, r)
+			}
+		})
+	}
+}

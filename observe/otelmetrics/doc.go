@@ -1,0 +1,73 @@
+// Package otelmetrics records OpenTelemetry metrics for Tollgate's limiters, built on
+// core.Observer: build one [Metrics] per process with [New], and give each limiter its own
+// observer with [Metrics.Observer]:
+//
+//	m, err := otelmetrics.New(otelmetrics.Options{}) // the global MeterProvider
+//	lim, err := core.NewLimiter(core.Config{
+//		Store:    store,
+//		Limits:   limits,
+//		Observer: m.Observer(observe.Limiter{Name: "api", Store: store}),
+//	})
+//
+// For Prometheus scrapers, observe/promexport builds the same metrics on OpenTelemetry's
+// Prometheus exporter; the Prometheus name of each metric is in the table.
+//
+// # Metrics
+//
+// Names, units and attributes follow OpenTelemetry's semantic-convention style, modelled on
+// ASP.NET Core's aspnetcore.rate_limiting.* metrics and the HTTP conventions (durations in
+// seconds, error.type for failures, {annotation} units for counts).
+//
+//	name                                  instrument     unit        attributes                                        recorded
+//	tollgate.rate_limiting.decisions      Counter        {decision}  tollgate.limiter, tollgate.policy,                once per decision a limiter makes (per limit: a request
+//	(tollgate_rate_limiting_decisions_total)                         tollgate.result, tollgate.cached,                 checked against two limits is two decisions), including a
+//	                                                                 [tollgate.key.bucket]                             request FailClosed refused
+//	tollgate.rate_limiting.near_limit     Counter        {decision}  tollgate.limiter, tollgate.policy                 an allowed decision that leaves at least Options.NearLimit
+//	(tollgate_rate_limiting_near_limit_total)                                                                          of the limit spent (Limit-Remaining >= NearLimit*Limit)
+//	tollgate.rate_limiting.leases.acquired Counter       {lease}     tollgate.limiter, tollgate.policy                 a concurrency lease granted (by the store or the fallback;
+//	(tollgate_rate_limiting_leases_acquired_total)                                                                     FailOpen and shadow mode grant none)
+//	tollgate.store.duration               Histogram      s           tollgate.limiter, tollgate.store,                 a store call's duration, successful or not (error.type set
+//	(tollgate_store_duration_seconds)                                tollgate.store.operation, [error.type]            on failure); not for in-process stores (Options.InProcessDurations)
+//	tollgate.store.errors                 Counter        {error}     tollgate.limiter, tollgate.store,                 a store call that failed or exceeded the time budget
+//	(tollgate_store_errors_total)                                    tollgate.store.operation, error.type              (calls the open breaker refused are not store calls)
+//	tollgate.breaker.transitions          Counter        {transition} tollgate.limiter, tollgate.store,                the circuit breaker opened or closed
+//	(tollgate_breaker_transitions_total)                             tollgate.breaker.state
+//	tollgate.breaker.open                 Gauge          {breaker}   tollgate.limiter, tollgate.store                  1 while the breaker is open, 0 while it is closed
+//	(tollgate_breaker_open)
+//
+// Attributes:
+//
+//	tollgate.limiter          observe.Limiter.Name: "api", "login" (Prometheus: tollgate_limiter)
+//	tollgate.policy           the policy's Name: "free", "pro" (policies from a PolicyFunc carry their own)
+//	tollgate.result           allowed, denied, shadow_denied, failed_open, failed_closed, fallback, fallback_denied
+//	                          (see observe.Classify)
+//	tollgate.cached           true for a denial answered by the denial cache without a store call
+//	tollgate.key.bucket       only with Options.KeyBuckets: FNV-1a(key) mod KeyBuckets, an integer
+//	tollgate.store            memory, redis, dynamodb, s3, or observe.Limiter.StoreName
+//	tollgate.store.operation  take, acquire, release (see observe.OperationOf)
+//	error.type                timeout, canceled, _OTHER (see observe.ErrorType); never the error's text
+//	tollgate.breaker.state    open, closed: the state the breaker moved to
+//
+// # Keys
+//
+// No attribute carries a key: keys are unbounded (one series per client IP would exhaust a
+// metrics backend) and personal (IP addresses, API keys). Options.KeyBuckets opts in to a
+// bounded, hashed form: the decisions counter gains tollgate.key.bucket, at most KeyBuckets
+// values per policy and result, enough to see whether denials come from a few hot keys or
+// from everyone. To find which key a hot bucket holds, use the status page (observe/status).
+//
+// # What is not (yet) recorded
+//
+// Leases held right now and lease hold times, the store's name for each call of a shared
+// observer, reservations and settlements: core.Event does not report them. When it does, they
+// become a tollgate.rate_limiting.active_leases UpDownCounter and a
+// tollgate.rate_limiting.lease.duration histogram, as in aspnetcore.rate_limiting.
+//
+// # Cost
+//
+// Counting a decision is one atomic add into a cell found by policy name (a map read without a
+// lock); OpenTelemetry reads the cells when it collects, through observable instruments. The
+// store duration histogram is a synchronous instrument (about 100 ns a record), so it is not
+// recorded for in-process stores, whose calls take less than that. Store errors and breaker
+// transitions are rare and use synchronous counters.
+package otelmetrics

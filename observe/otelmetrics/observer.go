@@ -1,0 +1,217 @@
+package otelmetrics
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/observe"
+)
+
+// errorTypes are the error.type values store metrics carry, indexed as errorTypeIndex says;
+// "" is a successful call.
+var errorTypes = [...]string{"", "timeout", "canceled", "circuit_open", "_OTHER"}
+
+func errorTypeIndex(t string) int {
+	for i, name := range errorTypes {
+		if name == t {
+			return i
+		}
+	}
+	return len(errorTypes) - 1
+}
+
+// otherPolicy is the tollgate.policy value past MaxPolicies distinct names.
+const otherPolicy = "_OTHER"
+
+// limiterObserver is one limiter's observer. Its hot path (an allowed decision) reads the
+// policy map without a lock and adds to atomic counters.
+type limiterObserver struct {
+	m          *Metrics
+	name       string
+	store      string
+	durations  bool
+	limiterSet attribute.Set
+	open       atomic.Bool
+
+	// Option slices built once: passing a prebuilt slice to a variadic instrument method
+	// allocates nothing.
+	durationOpts   [observe.NumOperations][len(errorTypes)][]metric.RecordOption
+	errorOpts      [observe.NumOperations][len(errorTypes)][]metric.AddOption
+	transitionOpts [2][]metric.AddOption // closed, open
+
+	// policies maps a policy name to its counters. Copied on write and read without a lock:
+	// a read lock would be a write to a shared cache line on every decision.
+	policies atomic.Pointer[map[string]*policyCells]
+	mu       sync.Mutex // serialises writers of policies
+}
+
+// policyCells are one policy's counters.
+type policyCells struct {
+	name      string
+	decisions [observe.NumOutcomes][2]atomic.Int64 // [outcome][cached]
+	nearLimit atomic.Int64
+	leases    atomic.Int64
+	// keyed replaces decisions when Options.KeyBuckets is set: [outcome][cached][bucket].
+	keyed [observe.NumOutcomes][2][]atomic.Int64
+	// sets are the attribute sets of decisions, built with the cells.
+	sets    [observe.NumOutcomes][2]attribute.Set
+	plain   attribute.Set // limiter and policy
+	limiter string
+}
+
+func (o *limiterObserver) Observe(ctx context.Context, e core.Event) {
+	switch e.Kind {
+	case core.EventDecision:
+		o.decision(ctx, &e)
+	case core.EventStoreError:
+		o.storeError(ctx, &e)
+	case core.EventBreakerOpen:
+		o.open.Store(true)
+		o.m.transitions.Add(ctx, 1, o.transitionOpts[1]...)
+	case core.EventBreakerClosed:
+		o.open.Store(false)
+		o.m.transitions.Add(ctx, 1, o.transitionOpts[0]...)
+	}
+}
+
+func (o *limiterObserver) decision(ctx context.Context, e *core.Event) {
+	out, _ := observe.Classify(e)
+	d := &e.Decision
+	pc := o.cells(d.Policy.Name)
+	o.count(pc, out, e.Cached, e.Key)
+	if d.Allowed {
+		if f := o.m.nearLimit; f > 0 && d.Limit > 0 && float64(d.Limit-d.Remaining) >= f*float64(d.Limit) {
+			pc.nearLimit.Add(1)
+		}
+		if d.Policy.Algorithm == core.Concurrency && e.Degraded != core.DegradedOpen {
+			pc.leases.Add(1)
+		}
+	}
+	if o.durations && observe.StoreCalled(e) {
+		o.m.duration.Record(ctx, e.Latency.Seconds(), o.durationOpts[observe.OperationOf(e)][0]...)
+	}
+}
+
+func (o *limiterObserver) storeError(ctx context.Context, e *core.Event) {
+	if out, ok := observe.Classify(e); ok {
+		o.count(o.cells(e.Decision.Policy.Name), out, false, e.Key)
+	}
+	if !observe.StoreCalled(e) {
+		return
+	}
+	op, et := observe.OperationOf(e), errorTypeIndex(observe.ErrorType(e))
+	o.m.errors.Add(ctx, 1, o.errorOpts[op][et]...)
+	// A release is not timed by the core (Latency is zero): no duration to record.
+	if o.durations && e.Latency > 0 {
+		o.m.duration.Record(ctx, e.Latency.Seconds(), o.durationOpts[op][et]...)
+	}
+}
+
+func (o *limiterObserver) count(pc *policyCells, out observe.Outcome, cached bool, key string) {
+	c := 0
+	if cached {
+		c = 1
+	}
+	if n := o.m.keyBuckets; n > 0 {
+		pc.keyed[out][c][fnv1a(key)%uint64(n)].Add(1)
+		return
+	}
+	pc.decisions[out][c].Add(1)
+}
+
+// cells returns the counters of the policy named name, creating them on first use.
+func (o *limiterObserver) cells(name string) *policyCells {
+	if m := o.policies.Load(); m != nil {
+		if pc, ok := (*m)[name]; ok {
+			return pc
+		}
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	old := o.policies.Load()
+	if old != nil {
+		if pc, ok := (*old)[name]; ok {
+			return pc
+		}
+	}
+	m := make(map[string]*policyCells, 1+lenMap(old))
+	if old != nil {
+		for k, v := range *old {
+			m[k] = v
+		}
+		if len(*old) >= MaxPolicies {
+			// Past the bound every new name shares one set of cells; the name itself is not
+			// remembered, so the map stops growing.
+			if pc, ok := (*old)[otherPolicy]; ok {
+				return pc
+			}
+			name = otherPolicy
+		}
+	}
+	pc := o.newCells(name)
+	m[name] = pc
+	o.policies.Store(&m)
+	return pc
+}
+
+func lenMap(m *map[string]*policyCells) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
+}
+
+func (o *limiterObserver) newCells(policy string) *policyCells {
+	pc := &policyCells{name: policy, limiter: o.name}
+	pc.plain = attribute.NewSet(AttrLimiter.String(o.name), AttrPolicy.String(policy))
+	for out := range observe.NumOutcomes {
+		for c := range 2 {
+			pc.sets[out][c] = attribute.NewSet(AttrLimiter.String(o.name), AttrPolicy.String(policy),
+				AttrResult.String(observe.Outcome(out).String()), AttrCached.Bool(c == 1))
+			if n := o.m.keyBuckets; n > 0 {
+				pc.keyed[out][c] = make([]atomic.Int64, n)
+			}
+		}
+	}
+	return pc
+}
+
+// collect reports pc's counters; cells never counted are left out.
+func (pc *policyCells) collect(m *Metrics, obs metric.Observer) {
+	for out := range observe.NumOutcomes {
+		for c := range 2 {
+			if v := pc.decisions[out][c].Load(); v > 0 {
+				obs.ObserveInt64(m.decisions, v, metric.WithAttributeSet(pc.sets[out][c]))
+			}
+			for b := range pc.keyed[out][c] {
+				if v := pc.keyed[out][c][b].Load(); v > 0 {
+					obs.ObserveInt64(m.decisions, v, metric.WithAttributes(AttrLimiter.String(pc.limiter),
+						AttrPolicy.String(pc.name), AttrResult.String(observe.Outcome(out).String()),
+						AttrCached.Bool(c == 1), AttrKeyBucket.Int(b)))
+				}
+			}
+		}
+	}
+	if v := pc.nearLimit.Load(); v > 0 {
+		obs.ObserveInt64(m.nearLimits, v, metric.WithAttributeSet(pc.plain))
+	}
+	if v := pc.leases.Load(); v > 0 {
+		obs.ObserveInt64(m.leases, v, metric.WithAttributeSet(pc.plain))
+	}
+}
+
+// fnv1a is the 64-bit FNV-1a hash of s: stable across processes and releases, so a key's
+// bucket is the same on every instance.
+func fnv1a(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}
