@@ -61,6 +61,35 @@
 // One partition key takes about 1,000 write units per second: a single hot key beyond that
 // needs the denial cache, or sharded limits.
 //
+// # Clock skew
+//
+// Every instance decides on its own clock, and instances' clocks differ. A fixed or sliding
+// window lives in one item per window (the window start is part of the partition key), so an
+// instance whose clock lags behind a window boundary spends from its own, older window's
+// item, and never resets or reads back a newer one. The rule, and the bound it gives:
+//
+//   - each window item admits at most Limit, whichever instances' clocks spent in it (the
+//     condition n <= Limit - cost holds for every write to it);
+//   - so over any span, the cost admitted is at most Limit × the number of windows that any
+//     instance's clock entered. With a skew S between instances, a window's item takes
+//     admissions from its start minus S to its end, real time: around a boundary, up to
+//     Limit more can be admitted within S than one clock would allow (a fixed window already
+//     allows 2 × Limit across a boundary, so S only moves where that burst falls);
+//   - sliding window: each item still admits at most Limit - the weighted previous count.
+//     The previous window's count is read and cached when an instance first decides in the
+//     new window; a lagging instance that keeps adding to the previous window during S is
+//     not seen by instances that cached it, which then underestimate the weighted count by
+//     at most what was added during S;
+//   - token bucket (GCRA): the TAT only moves forward (the update is SET tat = tat + inc
+//     when the stored TAT is ahead of the caller's clock), so a lagging instance is stricter,
+//     never looser, and an instance whose clock runs S ahead gains at most S / interval
+//     once over the life of the key;
+//   - leases expire on the clock of the instance that checks them: an instance S ahead
+//     reclaims a lease S early (keep S well under the lease time).
+//
+// core/storetest's RunSkew checks the first bound with two instances 2 s and 50 ms apart
+// (TestSkew), and TestSkewWindowItems checks each window item directly.
+//
 // # Retries and time budget
 //
 // Build the client with [NewClient]: it goes through core/backoff, so throttling

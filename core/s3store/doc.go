@@ -40,6 +40,23 @@
 // It writes one object per admitted request, so it suits low limits (job admission, daily
 // quotas of hundreds) rather than high ones.
 //
+// # Clock skew
+//
+// Every instance decides on its own clock, and instances' clocks differ:
+//
+//   - compare-and-swap mode applies core's math to the stored state, so a fixed or sliding
+//     window never goes back in time: an instance whose clock is in an older window than the
+//     stored state is counted against the stored, newer window (core's rule), and each window
+//     admits at most Limit whichever clocks spent in it. The token bucket's TAT only moves
+//     forward; leases expire on the checking instance's clock;
+//   - marker mode keeps one set of slot objects per window (the window start is in their
+//     names), so an instance whose clock lags behind a boundary claims slots of its own,
+//     older window: each window's slots admit at most Limit, whichever clocks claimed them.
+//
+// Either way, over any span the cost admitted is at most Limit × the number of windows that
+// any instance's clock entered; core/storetest's RunSkew checks it with two instances 2 s and
+// 50 ms apart (TestSkew).
+//
 // # Object names
 //
 // Objects are named Prefix + hex(SHA-256(policy name, NUL, key)) + "/state" (or
