@@ -3,10 +3,20 @@
 //
 // Keys are spread over sharded maps, each behind its own mutex, so a decision is O(1) and
 // contention is low. Expired state is swept incrementally as the store is used, and the number
-// of keys is bounded (Config.MaxKeys): a full shard evicts expired entries first, then the
-// sampled entry closest to expiry, so a flood of distinct keys cannot grow memory without
+// of keys is bounded (Config.MaxKeys), so a flood of distinct keys cannot grow memory without
 // bound. Keys longer than 128 bytes are stored as their SHA-256, so a huge key costs no more
 // memory than a short one.
+//
+// Eviction keeps what matters. Forgetting a key's state re-admits it (its count starts from
+// zero) and forgetting a held lease grants its slot again, so a full shard evicts, from a
+// random sample of 8 entries: an expired entry if there is one; otherwise the entry used the
+// fewest times since it was stored, the least recently used among equals. Every decision on a
+// key counts as a use, denials included, and sampled survivors age (their count drops by one),
+// so a key that was hot and went quiet becomes evictable again. A flood of one-off keys thus
+// evicts one-off keys, and keys in active use keep their state. A held, unexpired lease is
+// never evicted: when a shard holds nothing but live leases, a new lease is refused (a
+// denial) and a rate decision on a new key fails with [ErrFull], which the limiter's failure
+// policy handles — never an admission bought by forgetting someone else's state.
 //
 // State is per process: several instances of an app each enforce their own limit. Use a
 // shared store (DynamoDB, S3, Redis) to enforce one limit across a fleet, and memstore as the
@@ -26,6 +36,11 @@ import (
 
 	"github.com/tollgate-go/tollgate/core"
 )
+
+// ErrFull is returned by a rate decision on a new key when the key's shard holds nothing but
+// live leases, so no state can be evicted to make room (see the package doc). The limiter
+// treats it as a store failure and applies its failure policy.
+var ErrFull = errors.New("memstore: full of live leases")
 
 // Config configures a Store. Zero values are the documented defaults.
 type Config struct {
@@ -59,8 +74,12 @@ var (
 // a list through next; the map's key is only ever set for an absent key.
 type entry struct {
 	name   string // the policy name, interned per shard
+	key    string // the key as stored in the shard's map (shares its bytes)
 	next   *entry // the same key's entry under another policy name
 	alg    core.Algorithm
+	hits   uint8  // uses since stored, saturating; aged by eviction sampling
+	idx    int32  // position in the shard's all slice
+	seen   uint32 // the shard's use tick at the last use
 	st     core.State
 	leases core.Leases
 	exp    int64 // Unix ns after which the entry is garbage
@@ -69,7 +88,10 @@ type entry struct {
 type shard struct {
 	mu      sync.Mutex
 	m       map[string]*entry // key → its entries
-	n       int               // entries held (len(m) counts keys)
+	all     []*entry          // every entry, for O(1) random sampling; len(all) entries held
+	tick    uint32            // counts uses, for least-recently-used ties
+	rnd     uint64            // sampling state (xorshift)
+	cursor  int               // where the incremental sweep resumes
 	inserts uint32
 	// valid holds policies that passed core.CheckTake's validation, by value, so a decision
 	// under a known policy skips it; read and written under mu.
@@ -123,6 +145,7 @@ func NewWithConfig(cfg Config) (*Store, error) {
 	for i := range s.shards {
 		s.shards[i].m = make(map[string]*entry)
 		s.shards[i].names = make(map[string]string)
+		s.shards[i].rnd = maphash.Comparable(s.seed, i) | 1
 	}
 	return s, nil
 }
@@ -151,23 +174,38 @@ func (sh *shard) find(key, name string) (e, prev *entry) {
 }
 
 // insert adds an entry for (name, key), making room first, and returns it for the caller to
-// fill in.
+// fill in, or nil when no room can be made (the shard holds only live leases).
 func (sh *shard) insert(key, name string, now int64, limit int) *entry {
-	sh.makeRoom(now, limit)
+	if !sh.makeRoom(now, limit) {
+		return nil
+	}
 	var e *entry
 	if first := sh.m[key]; first != nil {
 		e = new(entry)
+		e.key = first.key
 		e.next = first.next
 		first.next = e
 	} else {
 		// The key is copied: the caller's may point into a request's memory.
 		var stored string
 		e, stored = newKeyed(key)
+		e.key = stored
 		sh.m[stored] = e
 	}
 	e.name = sh.intern(name)
-	sh.n++
+	e.idx = int32(len(sh.all))
+	sh.all = append(sh.all, e)
+	e.seen = sh.tick
 	return e
+}
+
+// touch records a use of e: a decision on its key, allowed or not.
+func (sh *shard) touch(e *entry) {
+	sh.tick++
+	e.seen = sh.tick
+	if e.hits < 255 {
+		e.hits++
+	}
 }
 
 // newKeyed returns a new entry and a copy of key. A short key's bytes are allocated with the
@@ -204,12 +242,37 @@ func (sh *shard) remove(key string, prev, e *entry) {
 	switch {
 	case prev != nil:
 		prev.next = e.next
+		sh.drop(e)
 	case e.next != nil:
-		*e = *e.next
+		nx := e.next
+		sh.drop(e)
+		*e = *nx // nx's position in all is now e's
+		sh.all[e.idx] = e
 	default:
 		delete(sh.m, key)
+		sh.drop(e)
 	}
-	sh.n--
+}
+
+// drop removes e from the all slice (swapping the last entry into its place).
+func (sh *shard) drop(e *entry) {
+	last := len(sh.all) - 1
+	if i := int(e.idx); i != last {
+		moved := sh.all[last]
+		sh.all[i] = moved
+		moved.idx = int32(i)
+	}
+	sh.all[last] = nil
+	sh.all = sh.all[:last]
+}
+
+// unlink removes e, finding the entry before it in its key's list.
+func (sh *shard) unlink(e *entry) {
+	var prev *entry
+	for x := sh.m[e.key]; x != nil && x != e; x = x.next {
+		prev = x
+	}
+	sh.remove(e.key, prev, e)
 }
 
 // intern returns the shard's copy of a policy name.
@@ -248,9 +311,15 @@ func (s *Store) Take(_ context.Context, key string, p core.Policy, cost int64, n
 		st = e.st
 	}
 	st, d := p.TakeNanos(st, cost, n)
+	if e != nil {
+		sh.touch(e)
+	}
 	if d.Allowed && cost > 0 {
 		if e == nil {
-			e = sh.insert(key, p.Name, n, s.perShard)
+			if e = sh.insert(key, p.Name, n, s.perShard); e == nil {
+				sh.mu.Unlock()
+				return core.Decision{}, ErrFull
+			}
 		}
 		// A stale entry, or one of another algorithm, is replaced in place; the leases
 		// field is written only when set, which spares a pointer store.
@@ -290,60 +359,93 @@ func (sh *shard) remember(p *core.Policy) {
 	sh.nextV++
 }
 
-// makeRoom sweeps the shard now and then, and evicts entries while it is full: expired
-// ones first, then the sampled entry closest to expiry.
-func (sh *shard) makeRoom(now int64, limit int) {
+// sampleSize is how many random entries eviction compares.
+const sampleSize = 8
+
+// makeRoom sweeps the shard now and then, and evicts entries while it is full (see the
+// package doc for the order). It reports false when nothing can be evicted: every entry is
+// a live lease.
+func (sh *shard) makeRoom(now int64, limit int) bool {
 	sh.inserts++
 	if sh.inserts%sweepEvery == 0 {
 		sh.sweep(now, 32)
 	}
-	if sh.n >= limit {
-		sh.sweep(now, 32)
-	}
-	for sh.n >= limit {
-		var (
-			vkey         string
-			victim, vpre *entry
-			best         int64
-			seen         int
-		)
-		for k, first := range sh.m {
-			var prev *entry
-			for e := first; e != nil; prev, e = e, e.next {
-				if victim == nil || e.exp < best {
-					vkey, victim, vpre, best = k, e, prev, e.exp
-				}
-			}
-			if seen++; seen == 8 {
-				break
-			}
+	for len(sh.all) >= limit {
+		v := sh.victim(now)
+		if v == nil {
+			return false
 		}
-		sh.remove(vkey, vpre, victim)
+		sh.unlink(v)
 	}
+	return true
 }
 
-// sweep deletes the expired entries of up to n keys visited (n <= 0: all).
-func (sh *shard) sweep(now int64, n int) {
-	i := 0
-	for k, e := range sh.m {
-		var prev *entry
-		for e != nil {
-			if e.exp > now {
-				prev, e = e, e.next
-				continue
-			}
-			next := e.next
-			if prev == nil && next != nil {
-				// The first entry takes over its successor's contents: look at it again.
-				sh.remove(k, nil, e)
-				continue
-			}
-			sh.remove(k, prev, e)
-			e = next
+// victim picks the entry to evict from a random sample: an expired one at once; otherwise the
+// fewest uses, then the least recently used; never a live lease. Sampled survivors age. When
+// the sample holds only live leases, the whole shard is searched (from a random point) before
+// giving up.
+func (sh *shard) victim(now int64) *entry {
+	var best *entry
+	n := len(sh.all)
+	for range sampleSize {
+		e := sh.all[sh.rand()%uint64(n)]
+		if e.exp <= now {
+			return e
 		}
-		if i++; n > 0 && i >= n {
+		if e.alg == core.Concurrency {
+			continue
+		}
+		if best == nil || e.hits < best.hits || e.hits == best.hits && sh.tick-e.seen > sh.tick-best.seen {
+			if best != nil && best.hits > 0 {
+				best.hits--
+			}
+			best = e
+		} else if e.hits > 0 {
+			e.hits--
+		}
+	}
+	if best != nil {
+		return best
+	}
+	start := int(sh.rand() % uint64(n))
+	for i := range n {
+		e := sh.all[(start+i)%n]
+		if e.exp <= now || e.alg != core.Concurrency {
+			return e
+		}
+	}
+	return nil
+}
+
+// rand returns the shard's next pseudo-random number (xorshift64*).
+func (sh *shard) rand() uint64 {
+	x := sh.rnd
+	x ^= x >> 12
+	x ^= x << 25
+	x ^= x >> 27
+	sh.rnd = x
+	return x * 2685821657736338717
+}
+
+// sweep deletes the expired entries among up to n entries, resuming where the last sweep
+// stopped (n <= 0: all).
+func (sh *shard) sweep(now int64, n int) {
+	if n <= 0 || n > len(sh.all) {
+		n = len(sh.all)
+	}
+	for range n {
+		if len(sh.all) == 0 {
 			return
 		}
+		if sh.cursor >= len(sh.all) {
+			sh.cursor = 0
+		}
+		e := sh.all[sh.cursor]
+		if e.exp <= now {
+			sh.unlink(e) // another entry moves into the cursor's place: look at it next
+			continue
+		}
+		sh.cursor++
 	}
 }
 
@@ -364,7 +466,7 @@ func (s *Store) Len() int {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		n += sh.n
+		n += len(sh.all)
 		sh.mu.Unlock()
 	}
 	return n
@@ -384,10 +486,16 @@ func (s *Store) Acquire(_ context.Context, key string, p core.Policy, lease stri
 	if e != nil && e.alg == core.Concurrency {
 		ls = e.leases
 	}
+	if e != nil {
+		sh.touch(e)
+	}
 	d := core.AcquireLease(ls, p, strings.Clone(lease), now)
 	if d.Allowed {
 		if e == nil {
-			e = sh.insert(key, p.Name, n, s.perShard)
+			if e = sh.insert(key, p.Name, n, s.perShard); e == nil {
+				// Full of live leases: refuse rather than forget one.
+				return core.Decision{Limit: p.Limit, RetryAfter: core.ConcurrencyRetryAfter, Policy: p}, nil
+			}
 		}
 		e.alg, e.st, e.leases, e.exp = core.Concurrency, core.State{}, ls, ls.Expiry()
 	}

@@ -3,6 +3,7 @@ package memstore_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -83,4 +84,30 @@ func BenchmarkTake(b *testing.B) {
 func TestSkew(t *testing.T) {
 	s := memstore.New()
 	storetest.RunSkew(t, s, s, storetest.SkewOptions{Store: "memstore"})
+}
+
+// BenchmarkFlood measures a decision on a new key when the store is full, so every decision
+// evicts: the cost an attacker's key flood imposes.
+func BenchmarkFlood(b *testing.B) {
+	s, err := memstore.NewWithConfig(memstore.Config{MaxKeys: 1 << 16})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := core.NewFixedWindow("flood", 1, time.Hour)
+	ctx := context.Background()
+	now := time.Now()
+	keys := make([]string, 1<<20)
+	for i := range keys {
+		keys[i] = "flood-" + strconv.Itoa(i)
+	}
+	for i := 0; i < 1<<16; i++ {
+		_, _ = s.Take(ctx, keys[i], p, 1, now)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Take(ctx, keys[i&(1<<20-1)], p, 1, now); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
