@@ -148,3 +148,18 @@ local function window(ns, nn, i)
   end
   return ss, sn, es, en
 end
+
+-- catchup returns the time a fixed or sliding window decision is taken at, as core's catchUp:
+-- now, or the stored window's start w (decimal nanoseconds, or nil when there is no state)
+-- when it is after now. Shared state never goes back in time: a caller whose clock is behind
+-- the instance that wrote the state is counted against that newer window instead of resetting
+-- it to an older one.
+local function catchup(w, ns, nn)
+  if w then
+    local xs, xn = tparse(w)
+    if tlt(ns, nn, xs, xn) then
+      return xs, xn
+    end
+  end
+  return ns, nn
+end

@@ -47,7 +47,17 @@
 //
 // # Clocks
 //
-// By default the now argument (the app's clock) decides, as for every store. With
+// By default the now argument (the app's clock) decides, as for every store. Instances'
+// clocks differ, and shared state never goes back in time: a fixed or sliding window already
+// stored for a later window than the caller's clock is not reset; the caller is counted
+// against it, evaluated at its start (core's rule, see [core.Policy.Take]), and told
+// RetryAfter and ResetAfter on its own clock. So each window admits at most its Limit, whatever
+// the skew between instances; a token bucket's TAT only moves forward (core/storetest's
+// RunSkew checks both on miniredis and redis-server). The one-second slack in every TTL
+// (below) is what keeps a window's state alive until the clocks that lag the last writer by
+// up to a second have left it: with larger skews, state that only a leading instance wrote
+// may expire while a lagging one is still in its window, and that window may admit up to
+// twice its Limit. With
 // Config.UseServerTime the scripts read the Redis server's TIME instead and the now argument is
 // ignored: every instance then agrees on window boundaries even when their clocks drift, at
 // microsecond resolution. A test with a fake clock cannot use it, which is why core/storetest

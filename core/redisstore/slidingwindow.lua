@@ -3,13 +3,16 @@
 -- Reply: {allowed, now s, now ns, stored w, c, p or ''}.
 local ns, nn = clock()
 local cost, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
-local ss, sn = window(ns, nn, 4)
+local st = redis.call('HMGET', KEYS[1], 'w', 'c', 'p')
+-- core's catchUp: a stored window newer than now is never reset; the decision is taken at
+-- its start (as, an), where the previous window still weighs in full.
+local as, an = catchup(st[1], ns, nn)
+local ss, sn = window(as, an, 4)
 if not ss then
   return redis.error_reply('tollgate: the server clock is too far from the app clock')
 end
 local ws, wn = tparse(ARGV[6])
 local start = tfmt(ss, sn)
-local st = redis.call('HMGET', KEYS[1], 'w', 'c', 'p')
 local curr, prev = 0, 0
 if st[1] == start then
   curr, prev = tonumber(st[2]) or 0, tonumber(st[3]) or 0
@@ -22,7 +25,7 @@ end
 local weighted = 0
 if prev > 0 then
   local w = tonumber(ARGV[6])
-  local ds, dn = tnorm(ns - ss, nn - sn)
+  local ds, dn = tnorm(as - ss, an - sn)
   -- ds × 1e9 is exact (1e9 = 2^9 × 1953125, and ds × 1953125 < 2^53 for any window up to
   -- core's ten years), so elapsed is rounded once, in the addition: as float64(now-start).
   local e = ds * E9 + dn
