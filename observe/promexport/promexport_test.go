@@ -1,0 +1,243 @@
+package promexport_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/observe"
+	"github.com/tollgate-go/tollgate/observe/internal/observetest"
+	"github.com/tollgate-go/tollgate/observe/otelmetrics"
+	"github.com/tollgate-go/tollgate/observe/promexport"
+)
+
+// server is a registry with Tollgate's metrics, served at /metrics over real HTTP.
+type server struct {
+	t   *testing.T
+	m   *otelmetrics.Metrics
+	url string
+}
+
+func newServer(t *testing.T, o otelmetrics.Options) *server {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	m, err := promexport.New(reg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return &server{t: t, m: m, url: srv.URL + "/metrics"}
+}
+
+// scrape GETs /metrics and parses it with Prometheus's own text-format parser.
+func (s *server) scrape() map[string]*dto.MetricFamily {
+	s.t.Helper()
+	resp, err := http.Get(s.url)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		s.t.Fatalf("GET /metrics: %s", resp.Status)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		s.t.Fatalf("Content-Type %q, want the text exposition format", ct)
+	}
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		s.t.Fatalf("parse /metrics: %v", err)
+	}
+	return fams
+}
+
+// series renders a family's samples as "label=value,... = value" lines (sorted); histograms
+// give their count.
+func series(t *testing.T, fams map[string]*dto.MetricFamily, name string, typ dto.MetricType) []string {
+	t.Helper()
+	fam, ok := fams[name]
+	if !ok {
+		return nil
+	}
+	if fam.GetType() != typ {
+		t.Fatalf("%s: type %v, want %v", name, fam.GetType(), typ)
+	}
+	var out []string
+	for _, m := range fam.GetMetric() {
+		var ls []string
+		for _, l := range m.GetLabel() {
+			ls = append(ls, l.GetName()+"="+l.GetValue())
+		}
+		sort.Strings(ls)
+		var v float64
+		switch typ {
+		case dto.MetricType_COUNTER:
+			v = m.GetCounter().GetValue()
+		case dto.MetricType_GAUGE:
+			v = m.GetGauge().GetValue()
+		case dto.MetricType_HISTOGRAM:
+			v = float64(m.GetHistogram().GetSampleCount())
+		}
+		out = append(out, fmt.Sprintf("%s = %v", strings.Join(ls, ","), v))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func equal(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("%s:\n got:\n  %s\n want:\n  %s", what, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+const dec = "tollgate_cached=%v,tollgate_limiter=%s,tollgate_policy=%s,tollgate_result=%s = %d"
+
+// Denials: the decisions counter by result and cache, and near-limit.
+func TestScrapeDenial(t *testing.T) {
+	s := newServer(t, otelmetrics.Options{})
+	observetest.Denials(t, memstore.New(), s.m.Observer(observe.Limiter{Name: "web"}), "alice")
+	fams := s.scrape()
+	equal(t, promexport.Decisions, series(t, fams, promexport.Decisions, dto.MetricType_COUNTER), []string{
+		fmt.Sprintf(dec, false, "web", "api", "allowed", 2),
+		fmt.Sprintf(dec, false, "web", "api", "denied", 1),
+		fmt.Sprintf(dec, true, "web", "api", "denied", 1),
+	})
+	equal(t, promexport.NearLimit, series(t, fams, promexport.NearLimit, dto.MetricType_COUNTER), []string{
+		"tollgate_limiter=web,tollgate_policy=api = 1",
+	})
+	if strings.Contains(fmt.Sprint(fams), "alice") {
+		t.Fatal("the key appears in the scrape")
+	}
+}
+
+func TestScrapeShadow(t *testing.T) {
+	s := newServer(t, otelmetrics.Options{})
+	observetest.Shadow(t, s.m.Observer(observe.Limiter{Name: "web"}), "alice")
+	equal(t, promexport.Decisions, series(t, s.scrape(), promexport.Decisions, dto.MetricType_COUNTER), []string{
+		fmt.Sprintf(dec, false, "web", "api", "allowed", 2),
+		fmt.Sprintf(dec, false, "web", "api", "shadow_denied", 1),
+	})
+}
+
+// A store outage with the fallback answering: fallback decisions, store errors and
+// durations, breaker transitions, and the breaker gauge back at 0.
+func TestScrapeStoreFailureAndFallback(t *testing.T) {
+	s := newServer(t, otelmetrics.Options{})
+	observetest.Outage(t, core.FailFallback, s.m.Observer(observe.Limiter{Name: "web", StoreName: "redis"}), "alice")
+	fams := s.scrape()
+	equal(t, promexport.Decisions, series(t, fams, promexport.Decisions, dto.MetricType_COUNTER), []string{
+		fmt.Sprintf(dec, false, "web", "api", "allowed", 1),
+		fmt.Sprintf(dec, false, "web", "api", "fallback", 2),
+		fmt.Sprintf(dec, false, "web", "api", "fallback_denied", 1),
+	})
+	equal(t, promexport.StoreErrors, series(t, fams, promexport.StoreErrors, dto.MetricType_COUNTER), []string{
+		"error_type=_OTHER,tollgate_limiter=web,tollgate_store=redis,tollgate_store_operation=take = 2",
+	})
+	equal(t, promexport.StoreDuration, series(t, fams, promexport.StoreDuration, dto.MetricType_HISTOGRAM), []string{
+		"error_type=_OTHER,tollgate_limiter=web,tollgate_store=redis,tollgate_store_operation=take = 2",
+		"tollgate_limiter=web,tollgate_store=redis,tollgate_store_operation=take = 1",
+	})
+	equal(t, promexport.BreakerTransitions, series(t, fams, promexport.BreakerTransitions, dto.MetricType_COUNTER), []string{
+		"tollgate_breaker_state=closed,tollgate_limiter=web,tollgate_store=redis = 1",
+		"tollgate_breaker_state=open,tollgate_limiter=web,tollgate_store=redis = 1",
+	})
+	equal(t, promexport.BreakerOpen, series(t, fams, promexport.BreakerOpen, dto.MetricType_GAUGE), []string{
+		"tollgate_limiter=web,tollgate_store=redis = 0",
+	})
+	// The histogram's buckets are otelmetrics.DurationBuckets, in seconds.
+	h := fams[promexport.StoreDuration].GetMetric()[0].GetHistogram()
+	if n := len(h.GetBucket()); n != len(otelmetrics.DurationBuckets)+1 && n != len(otelmetrics.DurationBuckets) {
+		t.Fatalf("%d buckets, want those of DurationBuckets (%d)", n, len(otelmetrics.DurationBuckets))
+	}
+	if ub := h.GetBucket()[0].GetUpperBound(); ub != otelmetrics.DurationBuckets[0] {
+		t.Fatalf("first bucket's upper bound %v, want %v", ub, otelmetrics.DurationBuckets[0])
+	}
+}
+
+// Under FailClosed the refused requests are decisions with result failed_closed.
+func TestScrapeFailClosed(t *testing.T) {
+	s := newServer(t, otelmetrics.Options{})
+	observetest.Outage(t, core.FailClosed, s.m.Observer(observe.Limiter{Name: "login"}), "alice")
+	equal(t, promexport.Decisions, series(t, s.scrape(), promexport.Decisions, dto.MetricType_COUNTER), []string{
+		fmt.Sprintf(dec, false, "login", "api", "allowed", 1),
+		fmt.Sprintf(dec, false, "login", "api", "failed_closed", 3),
+	})
+}
+
+// The breaker gauge reads 1 in a scrape taken while the breaker is open.
+func TestScrapeBreakerOpen(t *testing.T) {
+	s := newServer(t, otelmetrics.Options{})
+	st := observetest.NewStore()
+	st.SetDown(true)
+	c := observetest.NewClock()
+	l := observetest.NewLimiter(t, core.Config{Store: st, Now: c.Now, Breaker: core.BreakerConfig{Failures: 2, Cooldown: time.Minute},
+		Observer: s.m.Observer(observe.Limiter{Name: "web", Store: st})})
+	for range 3 {
+		observetest.Take(t, l, "alice", c.Now())
+	}
+	fams := s.scrape()
+	equal(t, promexport.BreakerOpen, series(t, fams, promexport.BreakerOpen, dto.MetricType_GAUGE), []string{
+		"tollgate_limiter=web,tollgate_store=observetest = 1",
+	})
+	equal(t, promexport.Decisions, series(t, fams, promexport.Decisions, dto.MetricType_COUNTER), []string{
+		fmt.Sprintf(dec, false, "web", "api", "failed_open", 3),
+	})
+}
+
+// A lease held: one lease acquired, a second request denied.
+func TestScrapeLeaseHeld(t *testing.T) {
+	s := newServer(t, otelmetrics.Options{})
+	observetest.Leases(t, memstore.New(), s.m.Observer(observe.Limiter{Name: "jobs"}), "alice")
+	fams := s.scrape()
+	equal(t, promexport.LeasesAcquired, series(t, fams, promexport.LeasesAcquired, dto.MetricType_COUNTER), []string{
+		"tollgate_limiter=jobs,tollgate_policy=slots = 1",
+	})
+	equal(t, promexport.Decisions, series(t, fams, promexport.Decisions, dto.MetricType_COUNTER), []string{
+		fmt.Sprintf(dec, false, "jobs", "slots", "allowed", 1),
+		fmt.Sprintf(dec, false, "jobs", "slots", "denied", 1),
+	})
+}
+
+// Every name this package exports appears in a scrape once its situation happened, and the
+// scrape carries no other tollgate_ family: the constants are the truth a dashboard can use.
+func TestScrapeNames(t *testing.T) {
+	s := newServer(t, otelmetrics.Options{})
+	obs := s.m.Observer(observe.Limiter{Name: "web", StoreName: "redis"})
+	observetest.Denials(t, observetest.NewStore(), obs, "alice")
+	observetest.Outage(t, core.FailOpen, obs, "bob")
+	observetest.Leases(t, memstore.New(), obs, "carol")
+	var got []string
+	for name := range s.scrape() {
+		got = append(got, name)
+	}
+	sort.Strings(got)
+	want := append([]string(nil), promexport.Names...)
+	sort.Strings(want)
+	equal(t, "families", got, want)
+}
+
+func TestNewRefusesAProvider(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	if _, err := promexport.New(reg, otelmetrics.Options{MeterProvider: otelmetricsProvider(t)}); err == nil || !strings.HasPrefix(err.Error(), "promexport: ") {
+		t.Fatalf("New with a MeterProvider: %v, want a promexport error", err)
+	}
+	if _, err := promexport.New(reg, otelmetrics.Options{NearLimit: 2}); err == nil || !strings.HasPrefix(err.Error(), "promexport: ") {
+		t.Fatalf("New with NearLimit 2: %v, want a promexport error", err)
+	}
+}
