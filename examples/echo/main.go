@@ -5,12 +5,17 @@
 //
 // What it limits:
 //
-//   - every route, with one line (e.Use): 10 requests per minute per client IP;
+//   - every route but the /api group, with one line (e.Use): 10 requests per minute per
+//     client IP (the API is limited per key: many clients may share an address);
 //   - POST /login: 3 attempts per minute per client IP, failing closed, answered through
 //     Echo's HTTPErrorHandler;
 //   - the /api group: per API key (X-API-Key), by plan: "pro-" keys 100 per minute, others 5
 //     (token bucket); no key is 401;
 //   - GET /slow: at most 2 requests at once per client IP (concurrency lease).
+//
+// It prints a script of curl commands, one demo per limit, each showing its own 429 (the
+// test runs that script and checks every answer). Flags: -addr, the listen address (default
+// $TOLLGATE_ADDR, else 127.0.0.1:8084; port 0 picks a free port).
 package main
 
 import (
@@ -36,7 +41,7 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:8084", "listen address")
+	addr := flag.String("addr", defaultAddr("127.0.0.1:8084"), "listen address (default $TOLLGATE_ADDR when set)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -49,7 +54,7 @@ func main() {
 		log.Fatal(err)
 	}
 	printHelp(os.Stdout, "http://"+l.Addr().String())
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 5 * time.Second}
+	srv := newServer(e)
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -59,6 +64,21 @@ func main() {
 	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
+}
+
+// defaultAddr returns $TOLLGATE_ADDR, or def when it is not set.
+func defaultAddr(def string) string {
+	if a := os.Getenv("TOLLGATE_ADDR"); a != "" {
+		return a
+	}
+	return def
+}
+
+// newServer returns the HTTP server of h, with timeouts that keep slow or idle clients from
+// holding connections forever: ReadHeaderTimeout bounds how long a client may take to send
+// its headers (a slowloris), IdleTimeout how long a keep-alive connection may sit unused.
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute}
 }
 
 // sleep is GET /slow's work: d, or less if the client goes away.
@@ -86,7 +106,8 @@ func newRouter(s store, logger *slog.Logger, slow func(context.Context)) (*echo.
 	e.HideBanner, e.HidePort = true, true
 	e.Use(middleware.Recover())
 
-	// Global: 10 per minute per client IP. Clients connect directly, so no proxy is trusted.
+	// Global: 10 per minute per client IP, outside the /api group. Clients connect directly,
+	// so no proxy is trusted.
 	global, err := core.NewLimiter(core.Config{
 		Store:    s,
 		Limits:   []core.Limit{{Policy: core.NewFixedWindow("global", 10, time.Minute)}},
@@ -95,7 +116,11 @@ func newRouter(s store, logger *slog.Logger, slow func(context.Context)) (*echo.
 	if err != nil {
 		return nil, err
 	}
-	e.Use(tollgateecho.RateLimiter(global))
+	e.Use(tollgateecho.RateLimiterWithConfig(tollgateecho.RateLimiterConfig{
+		Limiter: global,
+		// The /api group is limited per API key below.
+		Skipper: func(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/api/") },
+	}))
 
 	// POST /login: 3 attempts per minute per IP, failing closed: if the store is down,
 	// logins wait rather than allowing unlimited password guessing. Denials go through
@@ -114,7 +139,11 @@ func newRouter(s store, logger *slog.Logger, slow func(context.Context)) (*echo.
 	}, tollgateecho.RateLimiterWithConfig(tollgateecho.RateLimiterConfig{
 		Limiter: login,
 		DenyHandler: func(c echo.Context, res *core.Result) error {
-			return echo.NewHTTPError(http.StatusTooManyRequests, "too many login attempts")
+			d, _ := res.Denial()
+			return echo.NewHTTPError(http.StatusTooManyRequests, map[string]any{
+				"message":           "too many login attempts",
+				"violated-policies": []string{d.Policy.Name},
+			})
 		},
 		ErrorHandler: func(c echo.Context, err error) error { return tollgateecho.HTTPError(err, 0) },
 	}))
@@ -162,15 +191,29 @@ func newRouter(s store, logger *slog.Logger, slow func(context.Context)) (*echo.
 	return e, nil
 }
 
+// printHelp prints where the API listens and the demo script, one demo per limit. The demos
+// run in this order because every request outside /api counts against the global limit: the
+// per-route demos spend 7 of its 10 per minute, and the last demo spends the rest.
 func printHelp(w io.Writer, base string) {
 	fmt.Fprintf(w, `tollgate echo example listening on %[1]s (in-memory store)
 
-Try it:
-  for i in $(seq 11); do curl -s -o /dev/null -w '%%{http_code}\n' %[1]s/; done
-  curl -i %[1]s/          # RateLimit-Policy, RateLimit, Retry-After, problem+json body
-  for i in $(seq 4); do curl -s -o /dev/null -w '%%{http_code}\n' -X POST %[1]s/login; done
-  curl -i -H 'X-API-Key: free-alice' %[1]s/api/items/1
-  curl -i %[1]s/api/items/1          # 401: no API key
-  for i in 1 2 3; do curl -s -o /dev/null -w '%%{http_code}\n' %[1]s/slow & done; wait
+Try the demos in this order: each shows its own limit. Every request outside /api also
+counts against the global limit (10 per minute per IP), which the last demo spends.
+
+  # POST /login: 3 attempts per minute per IP: 401 401 401, then a 429 naming "login"
+  for i in 1 2 3; do curl -s -o /dev/null -w '%%{http_code}\n' -X POST %[1]s/login; done
+  curl -s -w '%%{http_code}\n' -X POST %[1]s/login
+
+  # the /api group: per API key, by plan (free-* 5 per minute, pro-* 100): 200 x5, a 429 naming "free"; no key: 401
+  for i in 1 2 3 4 5; do curl -s -o /dev/null -w '%%{http_code}\n' -H 'X-API-Key: free-alice' %[1]s/api/items/$i; done
+  curl -s -w '%%{http_code}\n' -H 'X-API-Key: free-alice' %[1]s/api/items/6
+  curl -s -w '%%{http_code}\n' %[1]s/api/items/1
+
+  # GET /slow: 2 at once per IP, 3 s each: two 200s and a 429 naming "slow"
+  for i in 1 2 3; do curl -s -w '%%{http_code}\n' %[1]s/slow & done; wait
+
+  # every route but /api: 10 per minute per IP, the 7 requests above included: 200 200 200, then a 429 naming "global"
+  for i in 1 2 3; do curl -s -o /dev/null -w '%%{http_code}\n' %[1]s/; done
+  curl -i %[1]s/          # RateLimit-Policy, RateLimit, Retry-After and the problem+json body
 `, base)
 }

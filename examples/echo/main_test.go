@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/examples/internal/demoscript"
 )
 
 // gate is GET /slow's work in tests: each request says it entered, then waits for release.
@@ -31,9 +32,9 @@ func (g *gate) work(ctx context.Context) {
 }
 
 // serve starts the example's router on a real HTTP server.
-func serve(t *testing.T, g *gate) string {
+func serve(t *testing.T, slow func(context.Context)) string {
 	t.Helper()
-	r, err := newRouter(memstore.New(), slog.New(slog.NewTextHandler(io.Discard, nil)), g.work)
+	r, err := newRouter(memstore.New(), slog.New(slog.NewTextHandler(io.Discard, nil)), slow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,7 @@ func send(t *testing.T, method, url string, hdr map[string]string) (*http.Respon
 
 // TestExample drives the API over HTTP, as the curl lines in its help do.
 func TestExample(t *testing.T) {
-	base := serve(t, newGate())
+	base := serve(t, newGate().work)
 	for i := 1; i <= 3; i++ {
 		if r, _ := send(t, "POST", base+"/login", nil); r.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("login attempt %d: %d, want 401 from the handler", i, r.StatusCode)
@@ -82,11 +83,12 @@ func TestExample(t *testing.T) {
 	if r.StatusCode != http.StatusOK || !strings.Contains(body, `"7"`) {
 		t.Fatalf("API with a key: %d %q", r.StatusCode, body)
 	}
-	if got := r.Header.Values("RateLimit-Policy"); len(got) != 2 || got[1] != `"free";q=5;w=60` {
-		t.Fatalf("API RateLimit-Policy %q, want the global policy and the plan's", got)
+	if got := r.Header.Values("RateLimit-Policy"); len(got) != 1 || got[0] != `"free";q=5;w=60` {
+		t.Fatalf("API RateLimit-Policy %q, want the plan's only (the global limit skips /api)", got)
 	}
-	// 6 requests so far; the global limit is 10 per minute per IP.
-	for i := 7; i <= 10; i++ {
+	// 4 requests so far count against the global limit of 10 per minute per IP (the logins;
+	// the API calls do not).
+	for i := 5; i <= 10; i++ {
 		if r, _ := send(t, "GET", base+"/", nil); r.StatusCode != http.StatusOK {
 			t.Fatalf("request %d: %d", i, r.StatusCode)
 		}
@@ -107,10 +109,25 @@ func TestExample(t *testing.T) {
 	}
 }
 
+// TestExampleScript runs the script the example prints, top to bottom, against the running
+// API, and checks that each demo shows its own limit: the statuses it answers and the policy
+// its 429 names (violated-policies).
+func TestExampleScript(t *testing.T) {
+	base := serve(t, sleep(3*time.Second))
+	var help strings.Builder
+	printHelp(&help, base)
+	demoscript.Check(t, help.String(), ".", nil, []demoscript.Want{
+		{Title: "POST /login", Codes: "401 401 401 429(login)"},
+		{Title: "the /api group", Codes: "200 200 200 200 200 429(free) 401"},
+		{Title: "GET /slow", Codes: "200 200 429(slow)", Unordered: true},
+		{Title: "every route", Codes: "200 200 200 429(global)"},
+	})
+}
+
 // TestExampleSlow runs two slow requests at once; a third is refused until they end.
 func TestExampleSlow(t *testing.T) {
 	g := newGate()
-	base := serve(t, g)
+	base := serve(t, g.work)
 	done := make(chan int, 2)
 	for i := 0; i < 2; i++ {
 		go func() {
@@ -143,5 +160,12 @@ func TestExampleSlow(t *testing.T) {
 	}
 	if r, _ := send(t, "GET", base+"/slow", nil); r.StatusCode != http.StatusOK {
 		t.Fatalf("/slow after the others ended: %d, want 200", r.StatusCode)
+	}
+}
+
+func TestServerTimeouts(t *testing.T) {
+	srv := newServer(http.NotFoundHandler())
+	if srv.ReadHeaderTimeout <= 0 || srv.IdleTimeout <= 0 {
+		t.Fatalf("ReadHeaderTimeout %v, IdleTimeout %v; want both set", srv.ReadHeaderTimeout, srv.IdleTimeout)
 	}
 }

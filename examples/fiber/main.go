@@ -5,11 +5,16 @@
 //
 // What it limits:
 //
-//   - every route, with one line (app.Use): 10 requests per minute per client IP;
+//   - every route but the /api group, with one line (app.Use): 10 requests per minute per
+//     client IP (the API is limited per key: many clients may share an address);
 //   - POST /login: 3 attempts per minute per client IP, failing closed;
 //   - the /api group: per API key (X-API-Key), by plan: "pro-" keys 100 per minute, others 5
 //     (token bucket); no key is 401;
 //   - GET /slow: at most 2 requests at once per client IP (concurrency lease).
+//
+// It prints a script of curl commands, one demo per limit, each showing its own 429 (the
+// test runs that script and checks every answer). Flags: -addr, the listen address (default
+// $TOLLGATE_ADDR, else 127.0.0.1:8083; port 0 picks a free port).
 package main
 
 import (
@@ -34,7 +39,7 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:8083", "listen address")
+	addr := flag.String("addr", defaultAddr("127.0.0.1:8083"), "listen address (default $TOLLGATE_ADDR when set)")
 	flag.Parse()
 	l, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -54,6 +59,23 @@ func main() {
 	if err := app.Listener(l); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// defaultAddr returns $TOLLGATE_ADDR, or def when it is not set.
+func defaultAddr(def string) string {
+	if a := os.Getenv("TOLLGATE_ADDR"); a != "" {
+		return a
+	}
+	return def
+}
+
+// appConfig is the app's configuration, with timeouts that keep slow or idle clients from
+// holding connections forever. fasthttp has no header-only timeout: ReadTimeout bounds
+// reading a whole request (headers and body; the requests here have no body), as
+// net/http's ReadHeaderTimeout does for headers; IdleTimeout bounds how long a keep-alive
+// connection may sit unused.
+func appConfig() fiber.Config {
+	return fiber.Config{DisableStartupMessage: true, ReadTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute}
 }
 
 // sleep is GET /slow's work: d, or less if the client goes away.
@@ -77,10 +99,11 @@ type store interface {
 // newApp builds the API; slow is what GET /slow does.
 func newApp(s store, logger *slog.Logger, slow func(context.Context)) (*fiber.App, error) {
 	obs := core.SlogObserver(logger)
-	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app := fiber.New(appConfig())
 	app.Use(fiberrecover.New())
 
-	// Global: 10 per minute per client IP. Clients connect directly, so no proxy is trusted.
+	// Global: 10 per minute per client IP, outside the /api group. Clients connect directly,
+	// so no proxy is trusted.
 	global, err := core.NewLimiter(core.Config{
 		Store:    s,
 		Limits:   []core.Limit{{Policy: core.NewFixedWindow("global", 10, time.Minute)}},
@@ -89,7 +112,11 @@ func newApp(s store, logger *slog.Logger, slow func(context.Context)) (*fiber.Ap
 	if err != nil {
 		return nil, err
 	}
-	app.Use(tollgatefiber.New(tollgatefiber.Config{Limiter: global}))
+	app.Use(tollgatefiber.New(tollgatefiber.Config{
+		Limiter: global,
+		// The /api group is limited per API key below.
+		Next: func(c *fiber.Ctx) bool { return strings.HasPrefix(c.Path(), "/api/") },
+	}))
 
 	// POST /login: 3 attempts per minute per IP, failing closed: if the store is down,
 	// logins wait rather than allowing unlimited password guessing.
@@ -144,15 +171,29 @@ func newApp(s store, logger *slog.Logger, slow func(context.Context)) (*fiber.Ap
 	return app, nil
 }
 
+// printHelp prints where the API listens and the demo script, one demo per limit. The demos
+// run in this order because every request outside /api counts against the global limit: the
+// per-route demos spend 7 of its 10 per minute, and the last demo spends the rest.
 func printHelp(w io.Writer, base string) {
 	fmt.Fprintf(w, `tollgate fiber example listening on %[1]s (in-memory store)
 
-Try it:
-  for i in $(seq 11); do curl -s -o /dev/null -w '%%{http_code}\n' %[1]s/; done
-  curl -i %[1]s/          # RateLimit-Policy, RateLimit, Retry-After, problem+json body
-  for i in $(seq 4); do curl -s -o /dev/null -w '%%{http_code}\n' -X POST %[1]s/login; done
-  curl -i -H 'X-API-Key: free-alice' %[1]s/api/items/1
-  curl -i %[1]s/api/items/1          # 401: no API key
-  for i in 1 2 3; do curl -s -o /dev/null -w '%%{http_code}\n' %[1]s/slow & done; wait
+Try the demos in this order: each shows its own limit. Every request outside /api also
+counts against the global limit (10 per minute per IP), which the last demo spends.
+
+  # POST /login: 3 attempts per minute per IP: 401 401 401, then a 429 naming "login"
+  for i in 1 2 3; do curl -s -o /dev/null -w '%%{http_code}\n' -X POST %[1]s/login; done
+  curl -s -w '%%{http_code}\n' -X POST %[1]s/login
+
+  # the /api group: per API key, by plan (free-* 5 per minute, pro-* 100): 200 x5, a 429 naming "free"; no key: 401
+  for i in 1 2 3 4 5; do curl -s -o /dev/null -w '%%{http_code}\n' -H 'X-API-Key: free-alice' %[1]s/api/items/$i; done
+  curl -s -w '%%{http_code}\n' -H 'X-API-Key: free-alice' %[1]s/api/items/6
+  curl -s -w '%%{http_code}\n' %[1]s/api/items/1
+
+  # GET /slow: 2 at once per IP, 3 s each: two 200s and a 429 naming "slow"
+  for i in 1 2 3; do curl -s -w '%%{http_code}\n' %[1]s/slow & done; wait
+
+  # every route but /api: 10 per minute per IP, the 7 requests above included: 200 200 200, then a 429 naming "global"
+  for i in 1 2 3; do curl -s -o /dev/null -w '%%{http_code}\n' %[1]s/; done
+  curl -i %[1]s/          # RateLimit-Policy, RateLimit, Retry-After and the problem+json body
 `, base)
 }

@@ -5,13 +5,19 @@
 //
 // What it limits:
 //
-//   - every route: 10 requests per minute per client IP (fixed window);
+//   - every route but /api/: 10 requests per minute per client IP (fixed window);
 //   - POST /login: 3 attempts per minute per client IP, on top of the global limit;
 //   - /api/: per API key (X-API-Key header), by plan: keys starting "pro-" get 100 per
-//     minute, others 5 per minute (token bucket); no key is 401;
+//     minute, others 5 per minute (token bucket); no key is 401. The API is limited by key,
+//     not by IP: many clients may share an address, and a pro key's 100 per minute would
+//     never be reachable under a 10-per-minute IP limit;
 //   - GET /slow: at most 2 requests at once per client IP (concurrency lease), each 3 s long.
 //
-// It prints where it listens and curl commands to see the limits.
+// It prints where it listens and a script of curl commands, one demo per limit, each
+// showing its own 429 (the test runs that script and checks every answer).
+//
+// Flags: -addr, the listen address (default $TOLLGATE_ADDR, else 127.0.0.1:8080; port 0
+// picks a free port, and the script shows the one picked).
 package main
 
 import (
@@ -35,7 +41,7 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
+	addr := flag.String("addr", defaultAddr("127.0.0.1:8080"), "listen address (default $TOLLGATE_ADDR when set)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -48,7 +54,7 @@ func main() {
 		log.Fatal(err)
 	}
 	printHelp(os.Stdout, "http://"+l.Addr().String())
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	srv := newServer(h)
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -58,6 +64,21 @@ func main() {
 	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
+}
+
+// defaultAddr returns $TOLLGATE_ADDR, or def when it is not set.
+func defaultAddr(def string) string {
+	if a := os.Getenv("TOLLGATE_ADDR"); a != "" {
+		return a
+	}
+	return def
+}
+
+// newServer returns the HTTP server of h, with timeouts that keep slow or idle clients from
+// holding connections forever: ReadHeaderTimeout bounds how long a client may take to send
+// its headers (a slowloris), IdleTimeout how long a keep-alive connection may sit unused.
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute}
 }
 
 // store is what the quickstart needs of a store; examples/dynamodb passes a DynamoDB store.
@@ -70,14 +91,15 @@ type store interface {
 func newHandler(s store, logger *slog.Logger) (http.Handler, error) {
 	obs := core.SlogObserver(logger)
 
-	// Global: 10 per minute per client IP. Clients connect directly here, so no proxy is
-	// trusted: a forged X-Forwarded-For changes nothing.
+	// Global: 10 per minute per client IP, on every route but /api/ (limited per API key
+	// below). Clients connect directly here, so no proxy is trusted: a forged
+	// X-Forwarded-For changes nothing.
 	global, err := nethttp.New(core.Config{
 		Store:    s,
 		Limits:   []core.Limit{{Policy: core.NewFixedWindow("global", 10, time.Minute)}},
 		Key:      core.KeyByIP(),
 		Observer: obs,
-	}, nethttp.Options{})
+	}, nethttp.Options{Skip: func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/") }})
 	if err != nil {
 		return nil, err
 	}
@@ -146,22 +168,29 @@ func newHandler(s store, logger *slog.Logger) (http.Handler, error) {
 	return global(mux), nil
 }
 
+// printHelp prints where the API listens and the demo script, one demo per limit. The demos
+// run in this order because every request but /api/ counts against the global limit: the
+// per-route demos spend 7 of its 10 per minute, and the last demo spends the rest.
 func printHelp(w io.Writer, base string) {
 	fmt.Fprintf(w, `tollgate quickstart listening on %[1]s (in-memory store)
 
-Try it:
-  # 10 per minute per IP on every route: the 11th gets 429 with Retry-After
-  for i in $(seq 11); do curl -s -o /dev/null -w '%%{http_code}\n' %[1]s/; done
-  curl -i %[1]s/          # RateLimit-Policy, RateLimit, Retry-After, problem+json body
+Try the demos in this order: each shows its own limit. Every request but /api/ also counts
+against the global limit (10 per minute per IP), which the last demo spends.
 
-  # 3 login attempts per minute
-  for i in $(seq 4); do curl -s -o /dev/null -w '%%{http_code}\n' -X POST %[1]s/login; done
+  # POST /login: 3 attempts per minute per IP: 401 401 401, then a 429 naming "login"
+  for i in 1 2 3; do curl -s -o /dev/null -w '%%{http_code}\n' -X POST %[1]s/login; done
+  curl -s -w '%%{http_code}\n' -X POST %[1]s/login
 
-  # API plans by key: free-* 5/min, pro-* 100/min; no key is 401
-  curl -i -H 'X-API-Key: free-alice' %[1]s/api/items
-  curl -i %[1]s/api/items
+  # /api/: per API key, by plan (free-* 5 per minute, pro-* 100): 200 x5, a 429 naming "free"; no key: 401
+  for i in 1 2 3 4 5; do curl -s -o /dev/null -w '%%{http_code}\n' -H 'X-API-Key: free-alice' %[1]s/api/items; done
+  curl -s -w '%%{http_code}\n' -H 'X-API-Key: free-alice' %[1]s/api/items
+  curl -s -w '%%{http_code}\n' %[1]s/api/items
 
-  # 2 concurrent /slow requests per IP: the third gets 429
-  for i in 1 2 3; do curl -s -o /dev/null -w '%%{http_code}\n' %[1]s/slow & done; wait
+  # GET /slow: 2 at once per IP, 3 s each: two 200s and a 429 naming "slow"
+  for i in 1 2 3; do curl -s -w '%%{http_code}\n' %[1]s/slow & done; wait
+
+  # every route but /api/: 10 per minute per IP, the 7 requests above included: 200 200 200, then a 429 naming "global"
+  for i in 1 2 3; do curl -s -o /dev/null -w '%%{http_code}\n' %[1]s/; done
+  curl -i %[1]s/          # RateLimit-Policy, RateLimit, Retry-After and the problem+json body
 `, base)
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/examples/internal/demoscript"
 )
 
 // TestQuickstart drives the quickstart API over real HTTP, as the README's curl lines do.
@@ -48,8 +49,9 @@ func TestQuickstart(t *testing.T) {
 	if r := get("GET", "/api/items", map[string]string{"X-API-Key": "free-a"}); r.StatusCode != 200 {
 		t.Fatalf("API with a key: %d", r.StatusCode)
 	}
-	// 6 requests so far (4 logins, 2 API calls); the global limit is 10 per minute.
-	for i := 7; i <= 10; i++ {
+	// 4 requests so far count against the global limit of 10 per minute (the logins: /api/
+	// is limited per key only).
+	for i := 5; i <= 10; i++ {
 		if r := get("GET", "/", nil); r.StatusCode != 200 {
 			t.Fatalf("request %d: %d", i, r.StatusCode)
 		}
@@ -69,6 +71,33 @@ func TestQuickstart(t *testing.T) {
 	var body map[string]any
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body["status"] != float64(429) {
 		t.Fatalf("problem body: %v %v", body, err)
+	}
+}
+
+// TestQuickstartScript runs the script the quickstart prints, top to bottom, against the
+// running API, and checks that each demo shows its own limit: the statuses it answers and the
+// policy its 429 names (problem+json violated-policies).
+func TestQuickstartScript(t *testing.T) {
+	h, err := newHandler(memstore.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	var help strings.Builder
+	printHelp(&help, srv.URL)
+	demoscript.Check(t, help.String(), ".", nil, []demoscript.Want{
+		{Title: "POST /login", Codes: "401 401 401 429(login)"},
+		{Title: "/api/", Codes: "200 200 200 200 200 429(free) 401"},
+		{Title: "GET /slow", Codes: "200 200 429(slow)", Unordered: true},
+		{Title: "every route", Codes: "200 200 200 429(global)"},
+	})
+}
+
+func TestServerTimeouts(t *testing.T) {
+	srv := newServer(http.NotFoundHandler())
+	if srv.ReadHeaderTimeout <= 0 || srv.IdleTimeout <= 0 {
+		t.Fatalf("ReadHeaderTimeout %v, IdleTimeout %v; want both set", srv.ReadHeaderTimeout, srv.IdleTimeout)
 	}
 }
 
