@@ -38,25 +38,20 @@ type HeaderOptions struct {
 // store did not answer.
 func SetHeaders(set func(key, value string), r *Result, o HeaderOptions) {
 	if r.n > 0 && !o.Omit && r.Degraded != DegradedOpen {
-		if r.n == 1 {
+		if r.n == 1 && len(r.pending) == 0 {
 			set(HeaderRateLimitPolicy, PolicyHeader(r.d[0].Policy))
 		} else {
-			var b []byte
-			for i := 0; i < r.n; i++ {
-				if i > 0 {
-					b = append(b, ", "...)
-				}
-				b = append(b, PolicyHeader(r.d[i].Policy)...)
-			}
-			set(HeaderRateLimitPolicy, string(b))
+			set(HeaderRateLimitPolicy, string(AppendRateLimitPolicy(nil, r)))
 		}
 		var buf [128]byte
 		set(HeaderRateLimit, string(AppendRateLimit(buf[:0], r)))
 		if o.Legacy {
+			// The binding decision's numbers, in the same terms as its RateLimit and
+			// RateLimit-Policy items: q (capacity), r, t.
 			d := r.binding()
-			set(HeaderXRateLimitLimit, strconv.FormatInt(d.Limit, 10))
+			set(HeaderXRateLimitLimit, strconv.FormatInt(d.Policy.Capacity(), 10))
 			set(HeaderXRateLimitRemain, strconv.FormatInt(d.Remaining, 10))
-			set(HeaderXRateLimitReset, strconv.FormatInt(Seconds(d.ResetAfter), 10))
+			set(HeaderXRateLimitReset, strconv.FormatInt(Seconds(resetAfter(&d)), 10))
 		}
 	}
 	if !r.Allowed {
@@ -81,8 +76,41 @@ func (r *Result) binding() Decision {
 	return b
 }
 
+// AppendRateLimitPolicy appends the RateLimit-Policy field value of r to dst: the
+// [PolicyHeader] item of every decision's policy and of every [Result.Pending] policy,
+// comma-separated, so that every response of a limiter lists the same policies.
+func AppendRateLimitPolicy(dst []byte, r *Result) []byte {
+	for i := 0; i < r.n; i++ {
+		if i > 0 {
+			dst = append(dst, ", "...)
+		}
+		dst = append(dst, PolicyHeader(r.d[i].Policy)...)
+	}
+	for i := range r.pending {
+		if r.n+i > 0 {
+			dst = append(dst, ", "...)
+		}
+		dst = append(dst, PolicyHeader(r.pending[i])...)
+	}
+	return dst
+}
+
+// resetAfter is the t of d's RateLimit item: the time until the quota is restored when
+// allowed, and on a denial the time until the denied cost could be allowed, which is when
+// Retry-After sends the client back. The draft (draft-ietf-httpapi-ratelimit-headers) says a
+// client SHOULD NOT retry before t; a token bucket or sliding window refills before it is
+// whole again, so t on a denial must be the retry time, never the full reset, or Retry-After
+// would be earlier than what t promises.
+func resetAfter(d *Decision) time.Duration {
+	if !d.Allowed {
+		return d.RetryAfter
+	}
+	return d.ResetAfter
+}
+
 // AppendRateLimit appends the RateLimit field value of r to dst:
 // `"name";r=REMAINING;t=SECONDS` per decision, comma-separated; t is omitted for concurrency.
+// On a denied decision t is its RetryAfter (see resetAfter).
 func AppendRateLimit(dst []byte, r *Result) []byte {
 	for i := 0; i < r.n; i++ {
 		d := &r.d[i]
@@ -95,7 +123,7 @@ func AppendRateLimit(dst []byte, r *Result) []byte {
 		dst = strconv.AppendInt(dst, d.Remaining, 10)
 		if d.Policy.Algorithm != Concurrency {
 			dst = append(dst, ";t="...)
-			dst = strconv.AppendInt(dst, Seconds(d.ResetAfter), 10)
+			dst = strconv.AppendInt(dst, Seconds(resetAfter(d)), 10)
 		}
 	}
 	return dst
@@ -114,10 +142,16 @@ var policyHeaders struct {
 	m map[Policy]string
 }
 
-// PolicyHeader returns the RateLimit-Policy item of p: `"name";q=LIMIT;w=SECONDS`, with
+// PolicyHeader returns the RateLimit-Policy item of p: `"name";q=QUOTA;w=SECONDS`, with
 // qu="concurrent-requests" instead of w for concurrency policies and no w for calendar
 // months (whose length varies). Values are cached per policy, so the hot path does not
 // allocate.
+//
+// A token bucket is expressed as its capacity: q is Burst (the most a client can spend at
+// once, so the RateLimit item's r, never above Burst, is never above q) and w is the time an
+// empty bucket takes to refill completely, Burst × the emission interval, rounded up. With a
+// burst above the rate, `NewTokenBucket("b", 5, time.Second, 20)` is `"b";q=20;w=4`: 20
+// units per 4 seconds, the same average rate of 5 per second. X-RateLimit-Limit is q too.
 func PolicyHeader(p Policy) string {
 	policyHeaders.RLock()
 	v, ok := policyHeaders.m[p]
@@ -128,11 +162,14 @@ func PolicyHeader(p Policy) string {
 	b := []byte{'"'}
 	b = append(b, p.Name...)
 	b = append(b, `";q=`...)
-	b = strconv.AppendInt(b, p.Limit, 10)
+	b = strconv.AppendInt(b, p.Capacity(), 10)
 	switch {
 	case p.Algorithm == Concurrency:
 		b = append(b, `;qu="concurrent-requests"`...)
 	case p.Calendar == Monthly:
+	case p.Algorithm == TokenBucket:
+		b = append(b, ";w="...)
+		b = strconv.AppendInt(b, Seconds(time.Duration(p.burst()*p.interval())), 10)
 	default:
 		b = append(b, ";w="...)
 		b = strconv.AppendInt(b, Seconds(p.Window), 10)

@@ -80,6 +80,7 @@ type Config struct {
 type Limiter struct {
 	store     Store
 	limits    []rule
+	pending   [][]Policy // pending[i]: the static policies of limits i and after
 	timeout   time.Duration
 	failure   FailurePolicy
 	fallback  Store
@@ -156,6 +157,13 @@ func NewLimiter(cfg Config) (*Limiter, error) {
 		}
 		l.limits = append(l.limits, r)
 	}
+	l.pending = make([][]Policy, len(l.limits)+1)
+	for i := len(l.limits) - 1; i >= 0; i-- {
+		l.pending[i] = l.pending[i+1]
+		if l.limits[i].PolicyFunc == nil {
+			l.pending[i] = append([]Policy{l.limits[i].Policy}, l.pending[i+1]...)
+		}
+	}
 	if dynamic {
 		l.policies = newPolicyCache(cfg.PolicyCacheSize, cfg.PolicyCacheTTL, cfg.Store)
 	}
@@ -226,6 +234,7 @@ func (l *Limiter) allow(ctx context.Context, req Request, now time.Time, res *Re
 			return err
 		}
 		if !res.Allowed {
+			res.pending = l.pending[i+1]
 			break
 		}
 	}
@@ -252,6 +261,7 @@ func (l *Limiter) takeKey(ctx context.Context, key string, cost int64, now time.
 			return err
 		}
 		if !res.Allowed {
+			res.pending = l.pending[i+1]
 			break
 		}
 	}

@@ -401,7 +401,9 @@ func TestHeadersAndProblem(t *testing.T) {
 	h := map[string]string{}
 	core.SetHeaders(func(k, v string) { h[k] = v }, &res, core.HeaderOptions{Legacy: true})
 	want := map[string]string{
-		"RateLimit-Policy":      `"burst";q=1;w=10, "sustained";q=100;w=3600`,
+		// A token bucket is its capacity: 10 per the 360 s an empty bucket takes to
+		// refill (the same 100 per hour), so that r (9) is never above q.
+		"RateLimit-Policy":      `"burst";q=1;w=10, "sustained";q=10;w=360`,
 		"RateLimit":             `"burst";r=0;t=9, "sustained";r=9;t=36`,
 		"X-RateLimit-Limit":     "1",
 		"X-RateLimit-Remaining": "0",

@@ -293,3 +293,48 @@ func TestStoreBoundsCheckedAtConstruction(t *testing.T) {
 		t.Fatalf("a PolicyFunc answer the store cannot hold: %v, want a server-side error naming the bound", err)
 	}
 }
+
+// TestHeadersAgree is the reliability issue's header case: a token bucket whose burst is above
+// its rate must not show r > q, a denial's t must not promise a time later than Retry-After,
+// the legacy fields say what the IETF ones say, and a denial by an early limit still lists
+// every policy.
+func TestHeadersAgree(t *testing.T) {
+	clk := &clock{t: t0.Truncate(24 * time.Hour)} // the start of a UTC day
+	l := newLimiter(t, core.Config{Store: memstore.New(), Now: clk.Now, Limits: []core.Limit{
+		{Policy: core.NewTokenBucket("burst", 5, time.Second, 20)},
+		{Policy: core.NewFixedWindow("day", 1000, 24*time.Hour)},
+	}})
+	headers := func() map[string]string {
+		res, err := l.TakeKey(context.Background(), "k", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := map[string]string{}
+		core.SetHeaders(func(k, v string) { h[k] = v }, &res, core.HeaderOptions{Legacy: true})
+		return h
+	}
+	h := headers()
+	if want := `"burst";q=20;w=4, "day";q=1000;w=86400`; h["RateLimit-Policy"] != want {
+		t.Errorf("RateLimit-Policy %q, want %q", h["RateLimit-Policy"], want)
+	}
+	if want := `"burst";r=19;t=1, "day";r=999;t=86400`; h["RateLimit"] != want {
+		t.Errorf("RateLimit %q, want %q", h["RateLimit"], want)
+	}
+	if h["X-RateLimit-Limit"] != "20" || h["X-RateLimit-Remaining"] != "19" || h["X-RateLimit-Reset"] != "1" {
+		t.Errorf("legacy fields %q/%q/%q disagree with the IETF ones (q=20, r=19, t=1)",
+			h["X-RateLimit-Limit"], h["X-RateLimit-Remaining"], h["X-RateLimit-Reset"])
+	}
+	for range 19 {
+		headers()
+	}
+	h = headers() // the 21st at the same instant: denied by "burst"
+	if want := `"burst";q=20;w=4, "day";q=1000;w=86400`; h["RateLimit-Policy"] != want {
+		t.Errorf("denied: RateLimit-Policy %q, want %q (the same policies in every response)", h["RateLimit-Policy"], want)
+	}
+	if want := `"burst";r=0;t=1`; h["RateLimit"] != want {
+		t.Errorf("denied: RateLimit %q, want %q", h["RateLimit"], want)
+	}
+	if h["Retry-After"] != "1" || h["X-RateLimit-Reset"] != "1" {
+		t.Errorf("denied: Retry-After %q, X-RateLimit-Reset %q; want both 1, as t", h["Retry-After"], h["X-RateLimit-Reset"])
+	}
+}

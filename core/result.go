@@ -17,7 +17,16 @@ type Result struct {
 	Degraded Degradation
 	n        int
 	d        [MaxLimits]Decision
+	pending  []Policy // static policies of limits not evaluated (shared, read-only)
 }
+
+// Pending returns the policies of the limits that were not evaluated because an earlier
+// limit denied the request (static policies only: a PolicyFunc's answer is not known without
+// calling it). Header rendering lists them in RateLimit-Policy, which
+// draft-ietf-httpapi-ratelimit-headers expects to be the same in every response of a
+// resource, without a RateLimit item (their remaining quota is not known). The slice is
+// shared: do not modify it.
+func (r *Result) Pending() []Policy { return r.pending }
 
 // Decisions returns the decisions made, in the limiter's order. Limits after an enforced
 // denial are not evaluated, so the slice may be shorter than the limiter's list.

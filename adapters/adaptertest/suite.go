@@ -3,6 +3,7 @@ package adaptertest
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -32,6 +33,7 @@ func Cases() []Case {
 		{"AllowThenDeny", testAllowThenDeny},
 		{"HeadersSeveralLimitsAndStacked", testHeadersStacked},
 		{"LegacyHeaders", testLegacyHeaders},
+		{"HeaderFieldsConsistent", testHeaderFields},
 		{"TrustedProxyAndForgedForwardedFor", testTrustedProxy},
 		{"PerRouteLimitsAndRoutePattern", testPerRoute},
 		{"Skip", testSkip},
@@ -114,7 +116,11 @@ func send(tr Transport, method, path, remote string, hdr map[string]string) (res
 	if err != nil {
 		return response{}, err
 	}
-	return response{code: res.StatusCode, header: res.Header, body: string(b)}, nil
+	out := response{code: res.StatusCode, header: res.Header, body: string(b)}
+	if err := checkFields(out); err != nil {
+		return out, fmt.Errorf("rate-limit fields: %w", err)
+	}
+	return out, nil
 }
 
 // do serves one request from the test goroutine.
@@ -243,10 +249,12 @@ func testHeadersStacked(t *testing.T, h Harness) {
 	wantHeader(t, "request 2", r, core.HeaderRateLimitPolicy, `"burst";q=2;w=1, "day";q=100;w=86400`)
 	wantHeader(t, "request 2", r, core.HeaderRateLimit, `"burst";r=0;t=1, "day";r=98;t=`+day)
 	// The burst is spent: the global limiter denies; the limits after the denying one are
-	// not evaluated, and the route's limiter never runs.
+	// not evaluated (so they have no RateLimit item) but are still listed in
+	// RateLimit-Policy, which stays the same across a limiter's responses; the route's
+	// limiter never runs.
 	r = do(t, tr, "GET", "/items/1", client, nil)
 	wantCode(t, "request 3", r, http.StatusTooManyRequests)
-	wantHeader(t, "request 3", r, core.HeaderRateLimitPolicy, `"burst";q=2;w=1`)
+	wantHeader(t, "request 3", r, core.HeaderRateLimitPolicy, `"burst";q=2;w=1, "day";q=100;w=86400`)
 	wantHeader(t, "request 3", r, core.HeaderRateLimit, `"burst";r=0;t=1`)
 	wantHeader(t, "request 3", r, core.HeaderRetryAfter, "1")
 	wantProblem(t, "request 3", r, http.StatusTooManyRequests, "burst")

@@ -228,14 +228,7 @@ func writeHeaders(h *fasthttp.ResponseHeader, res *core.Result, o core.HeaderOpt
 	ds := res.Decisions()
 	var buf [256]byte
 	if len(ds) > 0 && !o.Omit && res.Degraded != core.DegradedOpen {
-		b := buf[:0]
-		for i := range ds {
-			if i > 0 {
-				b = append(b, ", "...)
-			}
-			b = append(b, core.PolicyHeader(ds[i].Policy)...)
-		}
-		h.AddBytesV(core.HeaderRateLimitPolicy, b)
+		h.AddBytesV(core.HeaderRateLimitPolicy, core.AppendRateLimitPolicy(buf[:0], res))
 		h.AddBytesV(core.HeaderRateLimit, core.AppendRateLimit(buf[:0], res))
 	}
 	if !res.Allowed {

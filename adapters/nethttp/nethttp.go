@@ -213,7 +213,7 @@ func oneValue(b []byte) []string {
 // frameworks that expose an http.Header (Gin, Echo) use it too.
 func WriteHeaders(h http.Header, res *core.Result, o core.HeaderOptions) {
 	ds := res.Decisions()
-	if len(ds) == 1 && !o.Omit && !o.Legacy && res.Degraded != core.DegradedOpen {
+	if len(ds) == 1 && len(res.Pending()) == 0 && !o.Omit && !o.Legacy && res.Degraded != core.DegradedOpen {
 		if cur := h["Ratelimit-Policy"]; cur == nil {
 			h["Ratelimit-Policy"] = policyValue(ds[0].Policy)
 		} else {
