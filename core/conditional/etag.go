@@ -44,27 +44,25 @@ func WeakMatch(a, b string) bool {
 }
 
 // listMatch walks a comma-separated list of entity-tags (RFC 9110 §5.6.1, empty elements
-// allowed) and reports whether any member matches current under match. A `*` member matches any
-// current representation. valid is false when the list is malformed.
+// allowed) and reports whether any member matches current under match. The whole list is
+// read: valid is false when any member is malformed, including a `*` inside a list (the
+// grammar is `"*" / #entity-tag`: `*` is only valid alone, and callers handle that case).
 func listMatch(field, current string, match func(a, b string) bool) (matched, valid bool) {
 	for {
 		field = strings.TrimLeft(field, " \t")
 		if field == "" {
-			return false, true
+			return matched, true
 		}
 		if field[0] == ',' {
 			field = field[1:]
 			continue
-		}
-		if field[0] == '*' {
-			return true, true
 		}
 		etag, rest, ok := ScanETag(field)
 		if !ok {
 			return false, false
 		}
 		if match(etag, current) {
-			return true, true
+			matched = true
 		}
 		rest = strings.TrimLeft(rest, " \t")
 		if rest != "" && rest[0] != ',' {

@@ -148,7 +148,7 @@ func Evaluate(method string, h Header, v Validators) Result {
 
 // CheckIfMatch evaluates If-Match (RFC 9110 §13.1.1) against the current entity-tag with the
 // strong comparison. `*` is true for any existing representation. A list that matches nothing,
-// or a malformed list, is false.
+// or a malformed list (including `*` inside a list), is false: for a write, refusing is safe.
 func CheckIfMatch(field, etag string) Cond {
 	if field == "" {
 		return CondNone
@@ -156,7 +156,7 @@ func CheckIfMatch(field, etag string) Cond {
 	if strings.TrimSpace(field) == "*" {
 		return CondTrue
 	}
-	if m, _ := listMatch(field, etag, StrongMatch); m {
+	if m, valid := listMatch(field, etag, StrongMatch); m && valid {
 		return CondTrue
 	}
 	return CondFalse
@@ -164,12 +164,20 @@ func CheckIfMatch(field, etag string) Cond {
 
 // CheckIfNoneMatch evaluates If-None-Match (RFC 9110 §13.1.2) with the weak comparison: it is
 // false when `*` is given or any listed entity-tag weakly matches the current one. A malformed
-// list is ignored from the first malformed member on, as net/http does.
+// field (a bad member, or `*` inside a list such as `*, "x"`) is ignored as a whole (CondNone):
+// an invalid precondition must not turn a 200 into a 304. (net/http answers 304 to `*, "x"`.)
 func CheckIfNoneMatch(field, etag string) Cond {
 	if field == "" {
 		return CondNone
 	}
-	if m, _ := listMatch(field, etag, WeakMatch); m {
+	if strings.TrimSpace(field) == "*" {
+		return CondFalse
+	}
+	m, valid := listMatch(field, etag, WeakMatch)
+	switch {
+	case !valid:
+		return CondNone
+	case m:
 		return CondFalse
 	}
 	return CondTrue

@@ -177,3 +177,31 @@ func TestHTTPDate(t *testing.T) {
 		t.Fatalf("round trip = %v, %v; want %v", got, ok, modTime.Truncate(time.Second))
 	}
 }
+
+// TestInvalidIfNoneMatchIgnored: `*` is only valid alone (RFC 9110 §13.1.2: "*" / #entity-tag);
+// a field such as `*, "x"` is invalid and must not answer 304, and an If-Match of that form
+// must not pass.
+func TestInvalidIfNoneMatchIgnored(t *testing.T) {
+	for _, tc := range []struct {
+		field string
+		want  conditional.Cond
+	}{
+		{`*`, conditional.CondFalse},
+		{` * `, conditional.CondFalse},
+		{`*, "x"`, conditional.CondNone},
+		{`"x", *`, conditional.CondNone},
+		{`"a", junk`, conditional.CondNone},
+		{`"a", "b"`, conditional.CondFalse},
+		{`"b"`, conditional.CondTrue},
+	} {
+		if got := conditional.CheckIfNoneMatch(tc.field, `"a"`); got != tc.want {
+			t.Errorf("If-None-Match %q against \"a\": %v, want %v", tc.field, got, tc.want)
+		}
+	}
+	if got := conditional.CheckIfMatch(`*, "x"`, `"a"`); got != conditional.CondFalse {
+		t.Errorf("If-Match `*, \"x\"`: %v, want false (malformed)", got)
+	}
+	if got := conditional.CheckIfMatch(`"a", junk`, `"a"`); got != conditional.CondFalse {
+		t.Errorf("If-Match `\"a\", junk`: %v, want false (malformed)", got)
+	}
+}
