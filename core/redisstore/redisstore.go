@@ -100,11 +100,6 @@ import (
 	"github.com/tollgate-go/tollgate/core"
 )
 
-// MaxWindowLimit is the largest Limit the store accepts for fixed and sliding windows. The
-// scripts add counts as Lua numbers (doubles), exact below 2^53; three counts of at most 2^51
-// sum below it. Token buckets and concurrency policies have no such bound.
-const MaxWindowLimit = 1 << 51
-
 // DefaultPrefix is the key prefix when Config.Prefix is empty.
 const DefaultPrefix = "tollgate:"
 
@@ -130,6 +125,7 @@ type Store struct {
 var (
 	_ core.Store            = (*Store)(nil)
 	_ core.ConcurrencyStore = (*Store)(nil)
+	_ core.PolicyChecker    = (*Store)(nil)
 )
 
 // New returns a store that runs its scripts on client: a [redis.UniversalClient] (*redis.Client,

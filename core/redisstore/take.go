@@ -20,9 +20,8 @@ func (s *Store) Take(ctx context.Context, key string, p core.Policy, cost int64,
 	if err := core.CheckTake(p, cost); err != nil {
 		return core.Decision{}, err
 	}
-	if p.Algorithm != core.TokenBucket && p.Limit > MaxWindowLimit {
-		return core.Decision{}, fmt.Errorf("redisstore: %w %q: limit %d is above %d, the largest count Lua adds exactly",
-			core.ErrInvalidPolicy, p.Name, p.Limit, int64(MaxWindowLimit))
+	if err := s.CheckPolicy(p); err != nil {
+		return core.Decision{}, err
 	}
 	app, nowArg, err := s.clock(now)
 	if err != nil {
