@@ -25,6 +25,13 @@ type ConcurrencyOptions struct {
 // a panic is re-raised after the release. While the handler runs, the lease is extended every
 // ExtendEvery so that long requests keep their slot, and an instance that crashes loses its
 // slots when their leases expire.
+//
+// Placement with [http.TimeoutHandler]: put the timeout OUTSIDE the concurrency middleware,
+// http.TimeoutHandler(nethttp.Concurrency(c, o)(h), d, msg). TimeoutHandler answers 503 after
+// d but leaves the handler running in its own goroutine; outside, the slot stays held until
+// the handler really returns, so the limit counts work that is still running. Inside
+// (Concurrency(...)(http.TimeoutHandler(h, …))), the middleware sees TimeoutHandler return at d
+// and frees the slot while h still runs, and more than Limit handlers can run at once.
 func Concurrency(c *core.ConcurrencyLimiter, o ConcurrencyOptions) func(http.Handler) http.Handler {
 	o.defaults()
 	return func(next http.Handler) http.Handler {
