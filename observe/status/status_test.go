@@ -1,0 +1,319 @@
+package status_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/observe"
+	"github.com/tollgate-go/tollgate/observe/internal/observetest"
+	"github.com/tollgate-go/tollgate/observe/status"
+)
+
+func newPage(t *testing.T, o status.Options) (*status.Page, *observetest.Clock) {
+	t.Helper()
+	c := observetest.NewClock()
+	if o.Now == nil {
+		o.Now = c.Now
+	}
+	p, err := status.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, c
+}
+
+func limiter(t *testing.T, st status.Status, name string) status.LimiterStatus {
+	t.Helper()
+	for _, l := range st.Limiters {
+		if l.Name == name {
+			return l
+		}
+	}
+	t.Fatalf("no limiter %q in %+v", name, st)
+	return status.LimiterStatus{}
+}
+
+func decisions(allowed, denied, shadow, failedOpen, failedClosed, fallback, fallbackDenied int64) map[string]int64 {
+	return map[string]int64{"allowed": allowed, "denied": denied, "shadow_denied": shadow, "failed_open": failedOpen,
+		"failed_closed": failedClosed, "fallback": fallback, "fallback_denied": fallbackDenied}
+}
+
+// Denials: counts by result, the denial cache's share, and the denied key on top.
+func TestDenials(t *testing.T) {
+	p, _ := newPage(t, status.Options{Keys: status.KeysRaw})
+	obs := p.Observer(observe.Limiter{Name: "web", Policies: []core.Policy{observetest.PolicyAPI}, Store: memstore.New()})
+	observetest.Denials(t, memstore.New(), obs, "alice")
+	l := limiter(t, p.Snapshot(), "web")
+	if len(l.Policies) != 1 {
+		t.Fatalf("policies %+v", l.Policies)
+	}
+	pol := l.Policies[0]
+	if pol.Name != "api" || pol.Rule != "2 per 1m0s" || pol.Algorithm != "fixed-window" || !pol.Declared {
+		t.Fatalf("policy %+v", pol)
+	}
+	if want := decisions(2, 2, 0, 0, 0, 0, 0); !reflect.DeepEqual(pol.Decisions, want) || pol.Cached != 1 {
+		t.Fatalf("decisions %v cached %d, want %v and 1", pol.Decisions, pol.Cached, want)
+	}
+	if want := []status.DeniedKey{{Key: "alice", Policy: "api", Denied: 2}}; !reflect.DeepEqual(l.TopDenied, want) {
+		t.Fatalf("top denied %+v, want %+v", l.TopDenied, want)
+	}
+	if l.Health != "ok" || l.Store.Name != "memory" || l.Store.Calls != 3 {
+		t.Fatalf("health %q, store %+v; want ok and 3 memory calls", l.Health, l.Store)
+	}
+}
+
+// A store outage answered by the fallback: the breaker opens then closes, the store errors
+// and the failure policy's decisions are shown, and the fallback's denial is a denied key.
+func TestOutageWithFallback(t *testing.T) {
+	p, _ := newPage(t, status.Options{Keys: status.KeysRaw})
+	obs := p.Observer(observe.Limiter{Name: "web", StoreName: "redis", Failure: core.FailFallback})
+	observetest.Outage(t, core.FailFallback, obs, "alice")
+	l := limiter(t, p.Snapshot(), "web")
+	if l.Failure.Policy != "fallback" || l.Failure.Fallback != 2 || l.Failure.FallbackDenied != 1 || l.Failure.Last.IsZero() {
+		t.Fatalf("failure %+v", l.Failure)
+	}
+	if l.Breaker.Open || l.Breaker.Opened != 1 || l.Breaker.Closed != 1 {
+		t.Fatalf("breaker %+v, want closed after opening and closing once", l.Breaker)
+	}
+	if l.Store.Errors != 2 || l.Store.LastErrorType != "_OTHER" || l.Store.Calls != 1 {
+		t.Fatalf("store %+v, want 2 errors and 1 call", l.Store)
+	}
+	if l.Health != "store errors" {
+		t.Fatalf("health %q, want store errors (one in the last minute)", l.Health)
+	}
+	if want := []status.DeniedKey{{Key: "alice", Policy: "api", Denied: 1}}; !reflect.DeepEqual(l.TopDenied, want) {
+		t.Fatalf("top denied %+v, want %+v", l.TopDenied, want)
+	}
+}
+
+// While the breaker is open the limiter's health says so; a minute after the last store
+// error, health is ok again.
+func TestHealth(t *testing.T) {
+	p, pc := newPage(t, status.Options{})
+	s := observetest.NewStore()
+	c := observetest.NewClock()
+	l := observetest.NewLimiter(t, core.Config{Store: s, Now: c.Now, Breaker: core.BreakerConfig{Failures: 2, Cooldown: time.Second},
+		Observer: p.Observer(observe.Limiter{Name: "web", Store: s})})
+	health := func(want string) {
+		t.Helper()
+		if got := limiter(t, p.Snapshot(), "web").Health; got != want {
+			t.Fatalf("health %q, want %q", got, want)
+		}
+	}
+	health("ok")
+	s.SetDown(true)
+	observetest.Take(t, l, "alice", c.Now())
+	health("store errors")
+	observetest.Take(t, l, "alice", c.Now())
+	health("breaker open")
+	s.SetDown(false)
+	c.Advance(2 * time.Second)
+	observetest.Take(t, l, "alice", c.Now())
+	health("store errors")
+	pc.Advance(status.RateWindow)
+	health("ok")
+}
+
+func TestShadowAndLeases(t *testing.T) {
+	p, _ := newPage(t, status.Options{Keys: status.KeysRaw})
+	observetest.Shadow(t, p.Observer(observe.Limiter{Name: "web"}), "alice")
+	observetest.Leases(t, memstore.New(), p.Observer(observe.Limiter{Name: "jobs"}), "bob")
+	st := p.Snapshot()
+	web := limiter(t, st, "web")
+	if want := []status.DeniedKey{{Key: "alice", Policy: "api", Denied: 1, Shadow: 1}}; !reflect.DeepEqual(web.TopDenied, want) {
+		t.Fatalf("top denied %+v, want %+v", web.TopDenied, want)
+	}
+	if web.Policies[0].Declared || web.Policies[0].Decisions["shadow_denied"] != 1 {
+		t.Fatalf("policy %+v: want one shadow denial, seen rather than declared", web.Policies[0])
+	}
+	jobs := limiter(t, st, "jobs")
+	if pol := jobs.Policies[0]; pol.Name != "slots" || pol.LeasesAcquired != 1 || pol.Rule != "1 at once, lease 1m0s" {
+		t.Fatalf("jobs policy %+v", pol)
+	}
+}
+
+// Keys are hashed by default, hidden on request, raw (quoted when binary) on request.
+func TestKeyDisplay(t *testing.T) {
+	secret := []byte("0123456789abcdef")
+	for _, c := range []struct {
+		keys status.KeyDisplay
+		key  string
+		want func(p *status.Page) string
+	}{
+		{status.KeysHashed, "alice", func(p *status.Page) string { return p.HashKey("alice") }},
+		{status.KeysHidden, "alice", func(*status.Page) string { return "(hidden)" }},
+		{status.KeysRaw, "alice", func(*status.Page) string { return "alice" }},
+		{status.KeysRaw, "bin\x00\xff", func(*status.Page) string { return `"bin\x00\xff"` }},
+	} {
+		t.Run(c.keys.String(), func(t *testing.T) {
+			p, _ := newPage(t, status.Options{Keys: c.keys, KeySecret: secret})
+			observetest.Denials(t, memstore.New(), p.Observer(observe.Limiter{Name: "web"}), c.key)
+			st := p.Snapshot()
+			top := limiter(t, st, "web").TopDenied
+			if len(top) != 1 || top[0].Key != c.want(p) {
+				t.Fatalf("top denied %+v, want key %q", top, c.want(p))
+			}
+			if st.KeyDisplay != c.keys.String() {
+				t.Fatalf("key display %q", st.KeyDisplay)
+			}
+		})
+	}
+	// The same secret gives the same hash on another page (another instance or a restart).
+	p1, _ := newPage(t, status.Options{KeySecret: secret})
+	p2, _ := newPage(t, status.Options{KeySecret: secret})
+	p3, _ := newPage(t, status.Options{})
+	if h := p1.HashKey("alice"); h != p2.HashKey("alice") || h == p3.HashKey("alice") || !strings.HasPrefix(h, "h:") || len(h) != 18 {
+		t.Fatalf("hashes %q %q %q", h, p2.HashKey("alice"), p3.HashKey("alice"))
+	}
+}
+
+// The most denied keys are those of the current and previous window; the list is bounded
+// and keeps a heavy hitter among many keys denied once.
+func TestTopDeniedWindowAndBound(t *testing.T) {
+	p, pc := newPage(t, status.Options{Keys: status.KeysRaw, TopKeys: 3, Window: time.Minute})
+	c := observetest.NewClock()
+	l := observetest.NewLimiter(t, core.Config{Now: c.Now, Limits: []core.Limit{{Policy: core.NewFixedWindow("one", 1, time.Hour)}},
+		Observer: p.Observer(observe.Limiter{Name: "web"})})
+	for i := range 200 {
+		key := "k" + string(rune('a'+i%26)) + string(rune('a'+i/26))
+		observetest.Take(t, l, key, c.Now())
+		observetest.Take(t, l, key, c.Now()) // denied once
+		observetest.Take(t, l, "hot", c.Now())
+	}
+	top := limiter(t, p.Snapshot(), "web").TopDenied
+	if len(top) != 3 || top[0].Key != "hot" || top[0].Denied < 199 {
+		t.Fatalf("top denied %+v, want 3 rows led by hot with at least 199 denials", top)
+	}
+	pc.Advance(time.Minute)
+	if top := limiter(t, p.Snapshot(), "web").TopDenied; len(top) == 0 || top[0].Key != "hot" {
+		t.Fatalf("one window later: %+v, want hot still listed (previous window)", top)
+	}
+	pc.Advance(2 * time.Minute)
+	if top := limiter(t, p.Snapshot(), "web").TopDenied; len(top) != 0 {
+		t.Fatalf("two windows later: %+v, want none", top)
+	}
+}
+
+// Rates are decisions per second between page loads.
+func TestRates(t *testing.T) {
+	p, pc := newPage(t, status.Options{})
+	c := observetest.NewClock()
+	big := core.NewFixedWindow("big", 1000, time.Hour)
+	l := observetest.NewLimiter(t, core.Config{Now: c.Now, Limits: []core.Limit{{Policy: big}},
+		Observer: p.Observer(observe.Limiter{Name: "web", Policies: []core.Policy{big}})})
+	pc.Advance(10 * time.Second)
+	p.Snapshot()
+	for range 50 {
+		observetest.Take(t, l, "alice", c.Now())
+	}
+	pc.Advance(10 * time.Second)
+	if r := limiter(t, p.Snapshot(), "web").Policies[0].Rates["allowed"]; r != 5 {
+		t.Fatalf("allowed rate %v/s, want 5 (50 in 10 s)", r)
+	}
+	pc.Advance(10 * time.Second)
+	if r := limiter(t, p.Snapshot(), "web").Policies[0].Rates["allowed"]; r != 2.5 {
+		t.Fatalf("allowed rate %v/s, want 2.5 (50 in the last 20 s)", r)
+	}
+	pc.Advance(2 * status.RateWindow)
+	p.Snapshot()
+	pc.Advance(10 * time.Second)
+	if r := limiter(t, p.Snapshot(), "web").Policies[0].Rates["allowed"]; r != 0 {
+		t.Fatalf("allowed rate %v/s after a quiet spell, want 0", r)
+	}
+}
+
+func TestHTTP(t *testing.T) {
+	p, _ := newPage(t, status.Options{Keys: status.KeysRaw, Title: "ops <status>"})
+	observetest.Denials(t, memstore.New(), p.Observer(observe.Limiter{Name: "web", Policies: []core.Policy{observetest.PolicyAPI}}), "<script>alert(1)</script>")
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	get := func(method, query, accept string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+"/"+query, nil)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	for _, c := range []struct{ query, accept string }{{"?format=json", ""}, {"", "application/json"}} {
+		resp, body := get("GET", c.query, c.accept)
+		if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+			t.Fatalf("%q %q: Content-Type %q", c.query, c.accept, ct)
+		}
+		var st status.Status
+		if err := json.Unmarshal([]byte(body), &st); err != nil {
+			t.Fatalf("JSON: %v\n%s", err, body)
+		}
+		if l := limiter(t, st, "web"); len(l.TopDenied) != 1 || l.TopDenied[0].Key != "<script>alert(1)</script>" {
+			t.Fatalf("JSON top denied %+v", l.TopDenied)
+		}
+		if !strings.Contains(body, `"denied_window": "1m0s"`) {
+			t.Fatalf("JSON lacks the window as a duration string:\n%s", body)
+		}
+	}
+	resp, body := get("GET", "", "text/html,application/json")
+	if ct := resp.Header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	for _, h := range []string{"Content-Security-Policy", "Cache-Control", "X-Content-Type-Options"} {
+		if resp.Header.Get(h) == "" {
+			t.Fatalf("no %s header", h)
+		}
+	}
+	if strings.Contains(body, "<script") || strings.Contains(body, "src=") || strings.Contains(body, "http://") || strings.Contains(body, "https://") {
+		t.Fatalf("the page has a script, an external resource or an unescaped key:\n%s", body)
+	}
+	if !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") || !strings.Contains(body, "ops &lt;status&gt;") {
+		t.Fatalf("the page does not show the escaped key and title:\n%s", body)
+	}
+	if !strings.Contains(body, `<meta http-equiv="refresh" content="5">`) {
+		t.Fatal("the page does not refresh itself")
+	}
+	if resp, body := get("HEAD", "", ""); resp.StatusCode != 200 || body != "" {
+		t.Fatalf("HEAD: %d with %d bytes", resp.StatusCode, len(body))
+	}
+	if resp, _ := get("POST", "", ""); resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
+		t.Fatalf("POST: %d, Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	for _, o := range []status.Options{
+		{Keys: status.KeysHidden + 1},
+		{TopKeys: -1},
+		{TopKeys: status.MaxTopKeys + 1},
+		{Window: -time.Second},
+	} {
+		if _, err := status.New(o); err == nil || !strings.HasPrefix(err.Error(), "status: ") {
+			t.Errorf("New(%+v) = %v, want a status error", o, err)
+		}
+	}
+}
+
+// Registering a name twice returns one observer; its declared policies are merged.
+func TestRegisterTwice(t *testing.T) {
+	p, _ := newPage(t, status.Options{})
+	a := p.Observer(observe.Limiter{Name: "web", Policies: []core.Policy{observetest.PolicyAPI}})
+	b := p.Observer(observe.Limiter{Name: "web", Policies: []core.Policy{core.NewFixedWindow("daily", 100, 24*time.Hour)}})
+	if a != b {
+		t.Fatal("two observers for one name")
+	}
+	st := p.Snapshot()
+	if len(st.Limiters) != 1 || len(st.Limiters[0].Policies) != 2 || st.Limiters[0].Policies[1].Rule != "100 per 24h0m0s" {
+		t.Fatalf("status %+v", st)
+	}
+}
