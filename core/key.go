@@ -2,6 +2,7 @@ package core
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -16,8 +17,13 @@ type KeyFunc func(Request) (string, error)
 var ErrMissingKey = errors.New("core: request has no key")
 
 // KeyByHeader keys requests by the first value of the named header (an API key, a tenant ID).
-// A missing or empty header is an [ErrMissingKey] error.
+// A missing or empty header is an [ErrMissingKey] error. It panics when name is not a valid
+// header name (empty, or with characters RFC 9110 §5.1 does not allow): that is a programmer
+// error, reported when the key function is built, not as a 400 on every request.
 func KeyByHeader(name string) KeyFunc {
+	if !validHeaderName(name) {
+		panic(fmt.Sprintf("core: KeyByHeader(%q): not a valid header name", name))
+	}
 	err := errors.Join(ErrMissingKey, errors.New("core: missing header "+name))
 	return func(r Request) (string, error) {
 		if v := r.Header(name); v != "" {
@@ -64,4 +70,19 @@ func Keys(fns ...KeyFunc) KeyFunc {
 		}
 		return b.String(), nil
 	}
+}
+
+// validHeaderName reports whether name is a non-empty RFC 9110 token.
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
+			continue
+		}
+		return false
+	}
+	return true
 }

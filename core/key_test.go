@@ -148,3 +148,17 @@ func FuzzKeyByIPBehindProxies(f *testing.F) {
 		}
 	})
 }
+
+func TestKeyByHeaderRefusesBadNames(t *testing.T) {
+	for _, name := range []string{"", "X Api Key", "X-Key:", "ключ"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("KeyByHeader(%q) did not panic at construction", name)
+				}
+			}()
+			core.KeyByHeader(name)
+		}()
+	}
+	core.KeyByHeader("X-API-Key") // valid: no panic
+}

@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/tollgate-go/tollgate/adapters/nethttp"
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/internal/adaptercfg"
 )
 
 // ConcurrencyConfig configures [ConcurrencyWithConfig]. Zero values are the documented
@@ -56,6 +57,9 @@ func ConcurrencyWithConfig(cfg ConcurrencyConfig) echo.MiddlewareFunc {
 func (cfg ConcurrencyConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if cfg.Limiter == nil {
 		return nil, ErrNoLimiter
+	}
+	if _, err := adaptercfg.MissingKeyStatus("tollgateecho: ConcurrencyConfig.MissingKeyStatus", cfg.MissingKeyStatus); err != nil {
+		return nil, err
 	}
 	cl := cfg.Limiter
 	h := newHandlers(cfg.Skipper, cfg.DenyHandler, cfg.ErrorHandler, cfg.MissingKeyStatus, cfg.Headers)

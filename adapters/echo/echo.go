@@ -33,6 +33,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/tollgate-go/tollgate/adapters/nethttp"
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/internal/adaptercfg"
 )
 
 // RateLimiterConfig configures [RateLimiterWithConfig]. Zero values are the documented
@@ -76,9 +77,7 @@ func newHandlers(skip middleware.Skipper, deny func(echo.Context, *core.Result) 
 	if skip == nil {
 		skip = middleware.DefaultSkipper
 	}
-	if missingKey != http.StatusUnauthorized {
-		missingKey = http.StatusBadRequest
-	}
+	missingKey, _ = adaptercfg.MissingKeyStatus("", missingKey)
 	if fail == nil {
 		fail = func(c echo.Context, err error) error { return WriteError(c, core.StatusFor(err, missingKey)) }
 	}
@@ -126,6 +125,9 @@ var ErrNoLimiter = errors.New("tollgateecho: the configuration has no Limiter")
 func (cfg RateLimiterConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if cfg.Limiter == nil {
 		return nil, ErrNoLimiter
+	}
+	if _, err := adaptercfg.MissingKeyStatus("tollgateecho: RateLimiterConfig.MissingKeyStatus", cfg.MissingKeyStatus); err != nil {
+		return nil, err
 	}
 	l := cfg.Limiter
 	h := newHandlers(cfg.Skipper, cfg.DenyHandler, cfg.ErrorHandler, cfg.MissingKeyStatus, cfg.Headers)

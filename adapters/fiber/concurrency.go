@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/internal/adaptercfg"
 )
 
 // ConcurrencyConfig configures [NewConcurrency]. Zero values are the documented defaults;
@@ -59,7 +60,10 @@ func NewConcurrency(config ...ConcurrencyConfig) fiber.Handler {
 		cfg = config[0]
 	}
 	if cfg.Limiter == nil {
-		panic("tollgatefiber: ConcurrencyConfig.Limiter is required")
+		panic(adaptercfg.NilLimiter("tollgatefiber: ConcurrencyConfig.Limiter").Error())
+	}
+	if _, err := adaptercfg.MissingKeyStatus("tollgatefiber: ConcurrencyConfig.MissingKeyStatus", cfg.MissingKeyStatus); err != nil {
+		panic(err.Error())
 	}
 	cl := cfg.Limiter
 	h := newHandlers(cfg.Next, cfg.LimitReached, cfg.ErrorHandler, cfg.MissingKeyStatus, cfg.Headers)

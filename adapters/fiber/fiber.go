@@ -39,11 +39,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/tollgate-go/tollgate/core"
-	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/internal/adaptercfg"
 	"github.com/valyala/fasthttp"
 )
 
@@ -56,8 +55,9 @@ type Config struct {
 
 	// Limiter decides. Its limits' key functions read the request through [Request].
 	//
-	// Optional. Default: 5 requests per minute per client IP on a new in-memory store, as
-	// Fiber's middleware/limiter defaults to.
+	// Required. (Fiber's own limiter defaults to 5 requests per minute; a hidden default
+	// limit in a library's middleware is a production surprise, so New refuses to build
+	// without one.)
 	Limiter *core.Limiter
 
 	// KeyGenerator, when set, replaces the limiter's key functions: every limit counts
@@ -88,7 +88,7 @@ type Config struct {
 	// MissingKeyStatus is the status for a request without a key (no API key header):
 	// 400 or 401.
 	//
-	// Optional. Default: 400. Other values are treated as 400.
+	// Optional. Default: 400. Other values are refused when the middleware is built.
 	MissingKeyStatus int
 
 	// Headers selects the rate-limit headers written.
@@ -106,29 +106,17 @@ type handlers struct {
 }
 
 func newHandlers(next func(*fiber.Ctx) bool, deny func(*fiber.Ctx, *core.Result) error, fail func(*fiber.Ctx, error) error, missingKey int, h core.HeaderOptions) handlers {
-	if missingKey != http.StatusUnauthorized {
-		missingKey = http.StatusBadRequest
-	}
+	missingKey, _ = adaptercfg.MissingKeyStatus("", missingKey)
 	if fail == nil {
 		fail = func(c *fiber.Ctx, err error) error { return WriteError(c, core.StatusFor(err, missingKey)) }
 	}
 	return handlers{next: next, deny: deny, fail: fail, headers: h}
 }
 
-// defaultLimiter is Fiber's limiter default: 5 per minute per client IP, in memory.
-func defaultLimiter() *core.Limiter {
-	l, err := core.NewLimiter(core.Config{
-		Store:  memstore.New(),
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("default", 5, time.Minute)}},
-	})
-	if err != nil {
-		// The configuration above is valid; NewLimiter cannot fail on it.
-		panic("tollgatefiber: default limiter: " + err.Error())
-	}
-	return l
-}
-
-// New returns the rate-limit middleware for the first config (or the defaults).
+// New returns the rate-limit middleware for the first config. It panics when there is no
+// config, its Limiter is nil or its MissingKeyStatus is not 0, 400 or 401, when the
+// middleware is built (never on a request), as Fiber's middlewares do with an unusable
+// config.
 func New(config ...Config) fiber.Handler {
 	var cfg Config
 	if len(config) > 0 {
@@ -136,7 +124,10 @@ func New(config ...Config) fiber.Handler {
 	}
 	l := cfg.Limiter
 	if l == nil {
-		l = defaultLimiter()
+		panic(adaptercfg.NilLimiter("tollgatefiber: Config.Limiter").Error())
+	}
+	if _, err := adaptercfg.MissingKeyStatus("tollgatefiber: Config.MissingKeyStatus", cfg.MissingKeyStatus); err != nil {
+		panic(err.Error())
 	}
 	h := newHandlers(cfg.Next, cfg.LimitReached, cfg.ErrorHandler, cfg.MissingKeyStatus, cfg.Headers)
 	keyGen := cfg.KeyGenerator

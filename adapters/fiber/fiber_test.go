@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -173,33 +174,32 @@ func TestKeyGeneratorAndFiberErrors(t *testing.T) {
 	}
 }
 
-func TestDefaults(t *testing.T) {
-	app := newApp()
-	app.Use(tollgatefiber.New())
-	app.Get("/", func(c *fiber.Ctx) error { return c.SendString("ok") })
-	tr := transport(app)
-	for i := 1; i <= 6; i++ {
-		req := httptest.NewRequest("GET", "/", nil)
-		req.RemoteAddr = "192.0.2.1:1"
-		res, err := tr(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		want := 200
-		if i == 6 {
-			want = 429
-		}
-		if res.StatusCode != want || !strings.HasPrefix(res.Header.Get("RateLimit-Policy"), `"default";q=5;w=60`) {
-			t.Fatalf("request %d with the default limiter: %d %q, want %d", i, res.StatusCode, res.Header.Get("RateLimit-Policy"), want)
-		}
+// TestConstructionRefusals: a nil limiter or an invalid option panics when the middleware is
+// built, naming the field, as Fiber's middlewares do; there is no hidden default limiter.
+func TestConstructionRefusals(t *testing.T) {
+	l, err := core.NewLimiter(core.Config{Store: memstore.New(), Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	defer func() {
-		if recover() == nil {
-			t.Fatal("NewConcurrency without a limiter did not panic at construction")
-		}
-	}()
-	tollgatefiber.NewConcurrency()
+	for _, tc := range []struct {
+		name, field string
+		build       func()
+	}{
+		{"no config", "Config.Limiter", func() { tollgatefiber.New() }},
+		{"nil limiter", "Config.Limiter", func() { tollgatefiber.New(tollgatefiber.Config{}) }},
+		{"status 403", "Config.MissingKeyStatus", func() { tollgatefiber.New(tollgatefiber.Config{Limiter: l, MissingKeyStatus: 403}) }},
+		{"nil concurrency limiter", "ConcurrencyConfig.Limiter", func() { tollgatefiber.NewConcurrency() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() {
+				v := recover()
+				if v == nil || !strings.Contains(fmt.Sprint(v), tc.field) {
+					t.Fatalf("panic %v, want one naming %s", v, tc.field)
+				}
+			}()
+			tc.build()
+		})
+	}
 }
 
 // keepStore keeps every key it is given, as a naive store would, without copying.

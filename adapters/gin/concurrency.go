@@ -6,6 +6,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/tollgate-go/tollgate/adapters/nethttp"
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/internal/adaptercfg"
 )
 
 // ConcurrencyOptions configures [Concurrency]. Zero values are the documented defaults.
@@ -25,7 +26,10 @@ type ConcurrencyOptions struct {
 // be nil (Concurrency panics at once if it is, never on a request).
 func Concurrency(c *core.ConcurrencyLimiter, o ConcurrencyOptions) gin.HandlerFunc {
 	if c == nil {
-		panic("tollgategin: Concurrency needs a limiter")
+		panic(adaptercfg.NilLimiter("tollgategin: Concurrency's limiter").Error())
+	}
+	if err := o.check("ConcurrencyOptions"); err != nil {
+		panic(err.Error())
 	}
 	o.defaults()
 	return func(gc *gin.Context) {

@@ -27,6 +27,7 @@ import (
 	"github.com/tollgate-go/tollgate/adapters/nethttp"
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/internal/adaptercfg"
 )
 
 // Options configures the middleware. Zero values are the documented defaults.
@@ -53,10 +54,14 @@ type Options struct {
 	Headers core.HeaderOptions
 }
 
+// check validates o; field names the options in errors.
+func (o *Options) check(field string) error {
+	_, err := adaptercfg.MissingKeyStatus("tollgategin: "+field+".MissingKeyStatus", o.MissingKeyStatus)
+	return err
+}
+
 func (o *Options) defaults() {
-	if o.MissingKeyStatus != http.StatusUnauthorized {
-		o.MissingKeyStatus = http.StatusBadRequest
-	}
+	o.MissingKeyStatus, _ = adaptercfg.MissingKeyStatus("", o.MissingKeyStatus)
 	if o.ErrorHandler == nil {
 		status := o.MissingKeyStatus
 		o.ErrorHandler = func(c *gin.Context, err error) {
@@ -80,11 +85,14 @@ func (q request) RemoteAddr() string                { return q.c.Request.RemoteA
 func Request(c *gin.Context) core.Request { return request{c} }
 
 // RateLimit returns middleware that enforces l on every request it handles. l must not be
-// nil (RateLimit panics at once if it is, never on a request); use [New] to build the
-// limiter and get an error instead.
+// nil and o must be valid (a MissingKeyStatus of 0, 400 or 401): RateLimit panics at once
+// if not, never on a request; use [New] to build the limiter and get an error instead.
 func RateLimit(l *core.Limiter, o Options) gin.HandlerFunc {
 	if l == nil {
-		panic("tollgategin: RateLimit needs a limiter")
+		panic(adaptercfg.NilLimiter("tollgategin: RateLimit's limiter").Error())
+	}
+	if err := o.check("Options"); err != nil {
+		panic(err.Error())
 	}
 	o.defaults()
 	return func(c *gin.Context) {
@@ -109,6 +117,9 @@ func RateLimit(l *core.Limiter, o Options) gin.HandlerFunc {
 // New builds a limiter from cfg and returns its middleware. A nil cfg.Store becomes a new
 // in-memory store (core/memstore), the embedded default.
 func New(cfg core.Config, o Options) (gin.HandlerFunc, error) {
+	if err := o.check("Options"); err != nil {
+		return nil, err
+	}
 	if cfg.Store == nil {
 		cfg.Store = memstore.New()
 	}

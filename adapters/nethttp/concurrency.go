@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/internal/adaptercfg"
 )
 
 // ConcurrencyOptions configures [Concurrency]. Zero values are the documented defaults.
@@ -32,7 +33,15 @@ type ConcurrencyOptions struct {
 // the handler really returns, so the limit counts work that is still running. Inside
 // (Concurrency(...)(http.TimeoutHandler(h, …))), the middleware sees TimeoutHandler return at d
 // and frees the slot while h still runs, and more than Limit handlers can run at once.
+//
+// It panics when c is nil or o is invalid, when the middleware is built (never on a request).
 func Concurrency(c *core.ConcurrencyLimiter, o ConcurrencyOptions) func(http.Handler) http.Handler {
+	if c == nil {
+		panic(adaptercfg.NilLimiter("nethttp: Concurrency's limiter").Error())
+	}
+	if err := o.check("ConcurrencyOptions"); err != nil {
+		panic(err.Error())
+	}
 	o.defaults()
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

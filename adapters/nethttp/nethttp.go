@@ -26,6 +26,7 @@ import (
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/internal/adaptercfg"
 )
 
 // Options configures the middleware. Zero values are the documented defaults.
@@ -44,17 +45,22 @@ type Options struct {
 	// text.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 	// MissingKeyStatus is the status for a request without a key (no API key header):
-	// 400 or 401. Optional. Default: 400. Other values are treated as 400.
+	// 400 or 401. Optional. Default: 400. Other values are refused when the middleware is
+	// built.
 	MissingKeyStatus int
 	// Headers selects the rate-limit headers written. Optional. Default: RateLimit and
 	// RateLimit-Policy only.
 	Headers core.HeaderOptions
 }
 
+// check validates o; field names the options in errors.
+func (o *Options) check(field string) error {
+	_, err := adaptercfg.MissingKeyStatus("nethttp: "+field+".MissingKeyStatus", o.MissingKeyStatus)
+	return err
+}
+
 func (o *Options) defaults() {
-	if o.MissingKeyStatus != http.StatusUnauthorized {
-		o.MissingKeyStatus = http.StatusBadRequest
-	}
+	o.MissingKeyStatus, _ = adaptercfg.MissingKeyStatus("", o.MissingKeyStatus)
 	if o.DenyHandler == nil {
 		o.DenyHandler = denyProblem
 	}
@@ -84,7 +90,17 @@ func Request(r *http.Request) core.Request { return request{r} }
 // global limit, or one route's handler for a per-route limit:
 //
 //	mux.Handle("POST /login", nethttp.RateLimit(loginLimiter, nethttp.Options{})(loginHandler))
+//
+// It panics when l is nil or o is invalid (a MissingKeyStatus other than 400 or 401), when
+// the middleware is built, never on a request: as http.Handle does with a bad pattern, a
+// programmer error is reported at startup. [New] returns the error instead.
 func RateLimit(l *core.Limiter, o Options) func(http.Handler) http.Handler {
+	if l == nil {
+		panic(adaptercfg.NilLimiter("nethttp: RateLimit's limiter").Error())
+	}
+	if err := o.check("Options"); err != nil {
+		panic(err.Error())
+	}
 	// The default deny handler is called directly, so that a denial's Result stays on the
 	// stack; a custom one gets its own heap copy.
 	defaultDeny := o.DenyHandler == nil
@@ -123,6 +139,9 @@ func deny(w http.ResponseWriter, r *http.Request, res core.Result, h func(http.R
 // New builds a limiter from cfg and returns its middleware. A nil cfg.Store becomes a new
 // in-memory store (core/memstore), the embedded default.
 func New(cfg core.Config, o Options) (func(http.Handler) http.Handler, error) {
+	if err := o.check("Options"); err != nil {
+		return nil, err
+	}
 	if cfg.Store == nil {
 		cfg.Store = memstore.New()
 	}

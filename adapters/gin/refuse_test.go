@@ -1,0 +1,43 @@
+package tollgategin_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	tollgategin "github.com/tollgate-go/tollgate/adapters/gin"
+	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/memstore"
+)
+
+// TestConstructionRefusals: a nil limiter or an invalid option panics when the middleware is
+// built, naming the field; New returns the error.
+func TestConstructionRefusals(t *testing.T) {
+	l, err := core.NewLimiter(core.Config{Store: memstore.New(), Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, field string
+		build       func()
+	}{
+		{"nil limiter", "RateLimit's limiter", func() { tollgategin.RateLimit(nil, tollgategin.Options{}) }},
+		{"nil concurrency limiter", "Concurrency's limiter", func() { tollgategin.Concurrency(nil, tollgategin.ConcurrencyOptions{}) }},
+		{"status 403", "Options.MissingKeyStatus", func() { tollgategin.RateLimit(l, tollgategin.Options{MissingKeyStatus: 403}) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() {
+				v := recover()
+				if v == nil || !strings.Contains(fmt.Sprint(v), tc.field) {
+					t.Fatalf("panic %v, want one naming %s", v, tc.field)
+				}
+			}()
+			tc.build()
+		})
+	}
+	_, err = tollgategin.New(core.Config{Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}}, tollgategin.Options{MissingKeyStatus: 403})
+	if err == nil || !strings.Contains(err.Error(), "Options.MissingKeyStatus") {
+		t.Fatalf("New with MissingKeyStatus 403: %v, want an error naming the field", err)
+	}
+}

@@ -1,0 +1,29 @@
+// Package adaptercfg holds the checks every framework adapter runs when its middleware is
+// built, so that the four adapters refuse the same mistakes with the same words: a nil
+// limiter, a missing-key status other than 400 or 401. Each adapter reports them in its
+// framework's idiom (an error from a constructor that returns one; a panic at build time,
+// never on a request, from one that does not, as the frameworks' own middleware do).
+package adaptercfg
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// MissingKeyStatus returns the status for a request without a key: 400 for 0, the status
+// itself for 400 and 401, and otherwise an error naming field (such as
+// "nethttp: Options.MissingKeyStatus").
+func MissingKeyStatus(field string, status int) (int, error) {
+	switch status {
+	case 0:
+		return http.StatusBadRequest, nil
+	case http.StatusBadRequest, http.StatusUnauthorized:
+		return status, nil
+	}
+	return 0, fmt.Errorf("%s is %d; a request without a key is answered 400 (the default) or 401", field, status)
+}
+
+// NilLimiter returns the error for a nil limiter given in field.
+func NilLimiter(field string) error {
+	return fmt.Errorf("%s is nil: build one with core.NewLimiter or core.NewConcurrencyLimiter", field)
+}

@@ -1,0 +1,21 @@
+package adaptercfg
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestMissingKeyStatus(t *testing.T) {
+	for _, tc := range []struct {
+		in, want int
+		err      bool
+	}{{0, 400, false}, {400, 400, false}, {401, 401, false}, {403, 0, true}, {200, 0, true}, {-1, 0, true}} {
+		got, err := MissingKeyStatus("x: Options.MissingKeyStatus", tc.in)
+		if got != tc.want || (err != nil) != tc.err {
+			t.Errorf("MissingKeyStatus(%d) = %d, %v; want %d, error %v", tc.in, got, err, tc.want, tc.err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "Options.MissingKeyStatus") {
+			t.Errorf("error %q does not name the field", err)
+		}
+	}
+}
