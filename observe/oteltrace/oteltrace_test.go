@@ -1,0 +1,159 @@
+package oteltrace_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/observe"
+	"github.com/tollgate-go/tollgate/observe/internal/observetest"
+	"github.com/tollgate-go/tollgate/observe/oteltrace"
+)
+
+type harness struct {
+	rec    *tracetest.SpanRecorder
+	tp     *sdktrace.TracerProvider
+	tracer *oteltrace.Tracer
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	tr, err := oteltrace.New(oteltrace.Options{TracerProvider: tp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{rec: rec, tp: tp, tracer: tr}
+}
+
+// request runs fn inside a "request" span and returns that span once ended.
+func (h *harness) request(fn func(ctx context.Context)) sdktrace.ReadOnlySpan {
+	ctx, span := h.tp.Tracer("test").Start(context.Background(), "request")
+	fn(ctx)
+	span.End()
+	for _, s := range h.rec.Ended() {
+		if s.SpanContext().SpanID() == span.SpanContext().SpanID() {
+			return s
+		}
+	}
+	return nil
+}
+
+func (h *harness) children(parent sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
+	var out []sdktrace.ReadOnlySpan
+	for _, s := range h.rec.Ended() {
+		if s.Parent().SpanID() == parent.SpanContext().SpanID() {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func attrs(kvs []attribute.KeyValue) map[string]string {
+	m := map[string]string{}
+	for _, kv := range kvs {
+		m[string(kv.Key)] = kv.Value.Emit()
+	}
+	return m
+}
+
+// A slow store call becomes a child span of the request that lasts as long as the call.
+func TestStoreCallSpan(t *testing.T) {
+	h := newHarness(t)
+	s := observetest.NewStore()
+	s.Delay = 20 * time.Millisecond
+	l := observetest.NewLimiter(t, core.Config{Store: s, Timeout: time.Second,
+		Observer: h.tracer.Observer(observe.Limiter{Name: "web", Store: s})})
+	req := h.request(func(ctx context.Context) {
+		if _, err := l.TakeKeyAt(ctx, "alice", 1, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	kids := h.children(req)
+	if len(kids) != 1 {
+		t.Fatalf("%d child spans, want 1", len(kids))
+	}
+	sp := kids[0]
+	if sp.Name() != "tollgate.store take" || sp.SpanKind() != trace.SpanKindClient {
+		t.Fatalf("span %q kind %v", sp.Name(), sp.SpanKind())
+	}
+	if d := sp.EndTime().Sub(sp.StartTime()); d < 20*time.Millisecond || d > time.Second {
+		t.Fatalf("span lasts %v, want the call's 20 ms or a little more", d)
+	}
+	if sp.StartTime().Before(req.StartTime()) {
+		t.Fatalf("child starts %v before its parent", req.StartTime().Sub(sp.StartTime()))
+	}
+	want := map[string]string{"tollgate.limiter": "web", "tollgate.policy": "api", "tollgate.store": "observetest",
+		"tollgate.store.operation": "take", "tollgate.result": "allowed", "tollgate.cached": "false"}
+	if got := attrs(sp.Attributes()); len(got) != len(want) || strings.Join(mapLines(got), ";") != strings.Join(mapLines(want), ";") {
+		t.Fatalf("attributes %v, want %v", got, want)
+	}
+}
+
+func mapLines(m map[string]string) []string {
+	var out []string
+	for _, k := range []string{"tollgate.limiter", "tollgate.policy", "tollgate.store", "tollgate.store.operation", "tollgate.result", "tollgate.cached", "error.type"} {
+		if v, ok := m[k]; ok {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
+}
+
+// A failed call has status Error with the error type, never the error's text; the failure
+// policy's decision is an event on the request span, as is a cached denial.
+func TestFailureAndEvents(t *testing.T) {
+	h := newHarness(t)
+	s := observetest.NewStore()
+	obs := h.tracer.Observer(observe.Limiter{Name: "web", Store: s})
+	l := observetest.NewLimiter(t, core.Config{Store: s, Observer: obs})
+	s.SetDown(true)
+	req := h.request(func(ctx context.Context) { _, _ = l.TakeKeyAt(ctx, "alice", 1, time.Now()) })
+	kids := h.children(req)
+	if len(kids) != 1 || kids[0].Status().Code != codes.Error || kids[0].Status().Description != "_OTHER" {
+		t.Fatalf("child spans %v, want one failed call with status Error _OTHER", kids)
+	}
+	if a := attrs(kids[0].Attributes()); a["error.type"] != "_OTHER" || strings.Contains(kids[0].Status().Description, "down") {
+		t.Fatalf("attributes %v, status %v", a, kids[0].Status())
+	}
+	ev := req.Events()
+	if len(ev) != 1 || ev[0].Name != oteltrace.EventDecision || attrs(ev[0].Attributes)["tollgate.result"] != "failed_open" {
+		t.Fatalf("request events %+v, want one failed_open decision", ev)
+	}
+
+	// A denial cache answer: no store call, an event.
+	h.rec.Reset()
+	ml := observetest.NewLimiter(t, core.Config{Store: memstore.New(), Observer: obs})
+	c := observetest.NewClock()
+	req = h.request(func(ctx context.Context) {
+		for range 4 {
+			_, _ = ml.TakeKeyAt(ctx, "alice", 1, c.Now())
+		}
+	})
+	if n := len(h.children(req)); n != 3 {
+		t.Fatalf("%d store-call spans, want 3 (2 allowed, 1 denied)", n)
+	}
+	if ev := req.Events(); len(ev) != 1 || attrs(ev[0].Attributes)["tollgate.cached"] != "true" {
+		t.Fatalf("events %+v, want one cached denial", ev)
+	}
+}
+
+// Without a recording span in the context nothing is recorded.
+func TestUntracedRequest(t *testing.T) {
+	h := newHarness(t)
+	observetest.Denials(t, observetest.NewStore(), h.tracer.Observer(observe.Limiter{Name: "web"}), "alice")
+	if n := len(h.rec.Ended()); n != 0 {
+		t.Fatalf("%d spans for an untraced request", n)
+	}
+}
