@@ -11,6 +11,8 @@ import (
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/tollgate-go/tollgate/examples/internal/demoscript"
+	"github.com/tollgate-go/tollgate/internal/testenv"
 	"github.com/tollgate-go/tollgate/s3cache"
 )
 
@@ -85,5 +87,65 @@ func TestServesAndAnswers304(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "If-None-Match") {
 		t.Errorf("the banner does not show how to see a 304:\n%s", out.String())
+	}
+}
+
+// TestDemoOnVersitygw runs the example as the README shows it, against versitygw with -demo,
+// and runs the commands it prints, top to bottom: a 200 with an ETag, a 304 for that ETag,
+// a 206 for a range.
+func TestDemoOnVersitygw(t *testing.T) {
+	ep := testenv.S3Endpoint(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", ep.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", ep.SecretKey)
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	bucket := testenv.UniqueName("s3assets")
+	env := map[string]string{"S3ASSETS_BUCKET": bucket, "S3ASSETS_ENDPOINT": ep.Endpoint}
+	for _, args := range [][]string{
+		{"-addr", "127.0.0.1:0", "-demo"},
+		{"-addr", "127.0.0.1:0", "-demo"}, // again: the bucket exists now
+		{"-addr", "127.0.0.1:0"},          // without -demo: the first object under the prefix
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		ready := make(chan string, 1)
+		var out bytes.Buffer
+		done := make(chan error, 1)
+		go func() { done <- run(ctx, args, func(k string) string { return env[k] }, &out, ready) }()
+		select {
+		case <-ready:
+		case err := <-done:
+			cancel()
+			t.Fatalf("run %q: %v", args, err)
+		}
+		demoscript.Check(t, out.String(), ".", nil, []demoscript.Want{{Title: "", Codes: "200 304 206"}})
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}
+}
+
+// TestMissingBucket checks that a bucket that does not exist stops the example, naming it.
+func TestMissingBucket(t *testing.T) {
+	ep := testenv.S3Endpoint(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", ep.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", ep.SecretKey)
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	bucket := testenv.UniqueName("nosuchbucket")
+	env := map[string]string{"S3ASSETS_BUCKET": bucket, "S3ASSETS_ENDPOINT": ep.Endpoint}
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"-addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, &out, nil)
+	if err == nil || !strings.Contains(err.Error(), `bucket "`+bucket+`" does not exist`) {
+		t.Fatalf("run with a missing bucket: %v; want an error naming it", err)
+	}
+}
+
+func TestServerTimeouts(t *testing.T) {
+	srv := newServer(http.NotFoundHandler())
+	if srv.ReadHeaderTimeout <= 0 || srv.IdleTimeout <= 0 {
+		t.Fatalf("ReadHeaderTimeout %v, IdleTimeout %v; want both set", srv.ReadHeaderTimeout, srv.IdleTimeout)
 	}
 }
