@@ -68,7 +68,7 @@ func TestExactAcrossProcesses(t *testing.T) {
 
 // exactChild is one process of TestExactAcrossProcesses.
 func exactChild() (string, error) {
-	c := redis.NewClient(&redis.Options{Addr: os.Getenv("TG_EXACT_ADDR"), PoolSize: exactGoroutines, DisableIdentity: true})
+	c := redis.NewClient(&redis.Options{Addr: os.Getenv("TG_EXACT_ADDR"), PoolSize: exactGoroutines, DisableIdentity: true, ContextTimeoutEnabled: true})
 	defer c.Close()
 	s, err := redisstore.New(c, redisstore.Config{Prefix: os.Getenv("TG_EXACT_PREFIX")})
 	if err != nil {

@@ -79,12 +79,14 @@
 //
 // A [core.Limiter] gives each decision a deadline (core.Config.Timeout, 100 ms by default) and
 // applies its failure policy past it. go-redis honours a context's deadline on the socket only
-// when the client is built with redis.Options.ContextTimeoutEnabled (ClusterOptions,
-// FailoverOptions and UniversalOptions have it too); without it, a server that hangs rather than
-// refuses holds a decision for ReadTimeout (3 s by default). Set it, or set ReadTimeout and
-// WriteTimeout at or below the limiter's Timeout. With the latter, core.Config.Timeout = -1
-// spares each decision the context.WithTimeout (a timer and about five allocations), which
-// is what separates Tollgate's GCRA from go-redis/redis_rate's in bench/RESULTS.md
+// when the client is built with ContextTimeoutEnabled (in redis.Options, ClusterOptions,
+// RingOptions, FailoverOptions or UniversalOptions); without it, a server that hangs rather
+// than refuses holds a decision for ReadTimeout (5 s by default). [New] therefore refuses such
+// a client, naming the option. With a paused redis-server, a decision with a 100 ms budget
+// returns in about 100 ms (TestDeadlineHolds). With core.Config.Timeout = -1 the limiter sets
+// no deadline and the client's ReadTimeout and WriteTimeout bound each call; that spares each
+// decision a context.WithTimeout (a timer and about five allocations), which is what separates
+// Tollgate's GCRA from go-redis/redis_rate's in bench/RESULTS.md
 // (tollgate-gcra-nocache against tollgate-gcra-nocache-nobudget).
 //
 // Redis Cluster, Sentinel and single nodes all work: pass any [redis.UniversalClient].
@@ -118,6 +120,7 @@ type Config struct {
 // call [New]. Safe for concurrent use.
 type Store struct {
 	client redis.Scripter
+	opts   clientOptions
 	prefix string
 	server bool
 }
@@ -130,11 +133,27 @@ var (
 
 // New returns a store that runs its scripts on client: a [redis.UniversalClient] (*redis.Client,
 // *redis.ClusterClient, a Sentinel failover client, *redis.Ring) or anything else that runs
-// scripts, such as a wrapper that counts or faults calls. Build the client with
-// ContextTimeoutEnabled (see the package documentation). New does no I/O.
+// scripts, such as a wrapper that counts or faults calls. New does no I/O; [Store.Verify]
+// does, at startup.
+//
+// New refuses a go-redis client built without ContextTimeoutEnabled (or with socket
+// deadlines disabled by a negative ReadTimeout or WriteTimeout), with an error that names the
+// option: such a client ignores the context's deadline on the socket, so a Redis that hangs
+// rather than refuses would hold every decision for ReadTimeout (5 s by default) instead of
+// the limiter's time budget (100 ms by default), and the failure policy would act seconds
+// late. Refusing is what a user expects from a one-line mistake: the fix is one option, found
+// at startup, and costs nothing per decision. The alternative, a store that enforces the
+// deadline itself, would have to run each call on another goroutine and walk away from it,
+// which allocates on every decision and, while Redis stalls, leaves abandoned calls holding
+// pool connections until ReadTimeout. Clients New cannot inspect (a wrapper that does not
+// embed a go-redis client) are trusted to honour the context's deadline.
 func New(client redis.Scripter, cfg Config) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("redisstore: a Redis client is required")
+	}
+	opts := inspect(client)
+	if err := opts.check(); err != nil {
+		return nil, err
 	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = DefaultPrefix
@@ -142,7 +161,7 @@ func New(client redis.Scripter, cfg Config) (*Store, error) {
 	if strings.ContainsAny(cfg.Prefix, "{}") {
 		return nil, fmt.Errorf("redisstore: prefix %q must not contain '{' or '}'", cfg.Prefix)
 	}
-	return &Store{client: client, prefix: cfg.Prefix, server: cfg.UseServerTime}, nil
+	return &Store{client: client, opts: opts, prefix: cfg.Prefix, server: cfg.UseServerTime}, nil
 }
 
 // LoadScripts loads the scripts into the server's script cache (on every shard of a Cluster),

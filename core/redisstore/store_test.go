@@ -18,7 +18,7 @@ func TestNewRejects(t *testing.T) {
 	if _, err := redisstore.New(nil, redisstore.Config{}); err == nil || !strings.HasPrefix(err.Error(), "redisstore: ") {
 		t.Errorf("nil client: %v, want a redisstore: error", err)
 	}
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
 	defer c.Close()
 	for _, prefix := range []string{"app{x}:", "a}"} {
 		if _, err := redisstore.New(c, redisstore.Config{Prefix: prefix}); err == nil {
