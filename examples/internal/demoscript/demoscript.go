@@ -127,38 +127,37 @@ var (
 	statusLine = regexp.MustCompile(`^HTTP/[0-9.]+ ([1-5][0-9][0-9])\b`)
 )
 
-// ParseOutput finds the responses in a demo's output (see the package documentation).
+// ParseOutput finds the responses in a demo's output (see the package documentation). It
+// assumes each curl's output arrives in one piece, as it does when curl writes to a pipe.
 func ParseOutput(out string) []Response {
 	var rs []Response
 	var pending []string // violated policies of a body whose status code comes after it
-	pendingBody := false
-	awaiting := -1 // index of a curl -i response whose body has not been seen
+	awaiting := -1       // index of a curl -i response whose body has not been seen
+	inHeaders := false   // between a curl -i status line and the blank line after its headers
 	for _, line := range strings.Split(out, "\n") {
 		line = strings.TrimSpace(line)
 		switch {
-		case codeLine.MatchString(line):
-			code, _ := strconv.Atoi(line)
-			rs = append(rs, Response{Code: code, Violated: pending})
-			pending, pendingBody = nil, false
 		case statusLine.MatchString(line):
 			code, _ := strconv.Atoi(statusLine.FindStringSubmatch(line)[1])
 			rs = append(rs, Response{Code: code})
-			awaiting = len(rs) - 1
-		case strings.HasPrefix(line, "{"):
-			v, ok := violated(line)
-			if !ok {
-				continue
-			}
-			if awaiting >= 0 {
+			awaiting, inHeaders, pending = len(rs)-1, true, nil
+		case inHeaders:
+			inHeaders = line != ""
+		case line == "":
+		case codeLine.MatchString(line):
+			code, _ := strconv.Atoi(line)
+			rs = append(rs, Response{Code: code, Violated: pending})
+			pending, awaiting = nil, -1
+		default:
+			v, isJSON := violated(line)
+			switch {
+			case awaiting >= 0:
+				// The first line of a curl -i body.
 				rs[awaiting].Violated = v
 				awaiting = -1
-				continue
+			case isJSON:
+				pending = v
 			}
-			if pendingBody {
-				// Two bodies in a row: the first one's code never came. Keep the newer.
-				pending = nil
-			}
-			pending, pendingBody = v, true
 		}
 	}
 	return rs
