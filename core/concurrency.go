@@ -19,8 +19,11 @@ type ConcurrencyConfig struct {
 	Policy Policy
 	// PolicyFunc returns the policy per key (plans), cached for PolicyCacheTTL. Optional.
 	PolicyFunc func(ctx context.Context, key string) (Policy, error)
-	// Key turns a request into the key. Optional. Default: [KeyByIP].
+	// Key turns a request into the key. Optional. Default: [KeyByIP], or the client address
+	// behind Proxies when Proxies is set.
 	Key KeyFunc
+	// Proxies is [Config.Proxies] for this limiter. Optional.
+	Proxies ProxyConfig
 	// Timeout is the per-call time budget. Optional. Default: DefaultTimeout.
 	Timeout time.Duration
 	// Failure is what happens when the store fails. Optional. Default: FailOpen (the request
@@ -91,15 +94,20 @@ func NewConcurrencyLimiter(cfg ConcurrencyConfig) (*ConcurrencyLimiter, error) {
 	if err := c.lim.checkCommon(cfg.Store, fb, cfg.Failure); err != nil {
 		return nil, err
 	}
+	key, err := proxyKey("ConcurrencyConfig", cfg.Key, cfg.Proxies)
+	if err != nil {
+		return nil, err
+	}
+	c.rule.key = key
 	if c.rule.key == nil {
 		c.rule.key = KeyByIP()
 	}
 	if cfg.PolicyFunc != nil {
 		c.lim.policies = newPolicyCache(cfg.PolicyCacheSize, cfg.PolicyCacheTTL, cfg.Store)
 	} else if err := CheckLease(cfg.Policy, "x"); err != nil {
-		return nil, err
+		return nil, at("ConcurrencyConfig.Policy", err)
 	} else if err := checkStore(cfg.Store, cfg.Policy); err != nil {
-		return nil, fmt.Errorf("core: ConcurrencyConfig.Policy: %w", err)
+		return nil, at("ConcurrencyConfig.Policy", err)
 	}
 	return c, nil
 }

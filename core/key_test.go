@@ -1,12 +1,15 @@
 package core_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/memstore"
 )
 
 // fakeRequest is a core.Request over plain fields.
@@ -161,4 +164,37 @@ func TestKeyByHeaderRefusesBadNames(t *testing.T) {
 		}()
 	}
 	core.KeyByHeader("X-API-Key") // valid: no panic
+}
+
+// TestConfigProxies: trusted proxies given in the limiter's configuration are validated by
+// its constructor, naming the bad entry, and key requests by the client behind them.
+func TestConfigProxies(t *testing.T) {
+	p := []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}
+	_, err := core.NewLimiter(core.Config{Store: memstore.New(), Limits: p, Proxies: core.ProxyConfig{Trusted: []string{"10.0.0.0/8", "10.0.0.0/33"}}})
+	if err == nil || !strings.Contains(err.Error(), "Config.Proxies.Trusted[1]") {
+		t.Fatalf("a bad CIDR: %v, want an error naming Config.Proxies.Trusted[1]", err)
+	}
+	_, err = core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: memstore.New(), Policy: core.NewConcurrency("c", 1, time.Minute), Proxies: core.ProxyConfig{Trusted: []string{"nope"}}})
+	if err == nil || !strings.Contains(err.Error(), "ConcurrencyConfig.Proxies.Trusted[0]") {
+		t.Fatalf("a bad CIDR: %v, want an error naming ConcurrencyConfig.Proxies.Trusted[0]", err)
+	}
+	_, err = core.NewLimiter(core.Config{Store: memstore.New(), Limits: p, Key: core.KeyByIP(), Proxies: core.ProxyConfig{Trusted: []string{"10.0.0.0/8"}}})
+	if err == nil || !strings.Contains(err.Error(), "Config.Key and Config.Proxies") {
+		t.Fatalf("Key and Proxies both set: %v", err)
+	}
+	l, err := core.NewLimiter(core.Config{Store: memstore.New(), Limits: p, Proxies: core.ProxyConfig{Trusted: []string{"10.0.0.0/8"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	behind := func(client string) core.Request { return req("10.1.2.3:443", "X-Forwarded-For", client) }
+	if res, _ := l.Allow(ctx, behind("198.51.100.1")); !res.Allowed {
+		t.Fatal("first client denied")
+	}
+	if res, _ := l.Allow(ctx, behind("198.51.100.2")); !res.Allowed {
+		t.Fatal("a second client behind the same proxy shares the first one's bucket: keyed by the proxy")
+	}
+	if res, _ := l.Allow(ctx, behind("198.51.100.1")); res.Allowed {
+		t.Fatal("the first client's second request was allowed (limit 1)")
+	}
 }

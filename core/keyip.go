@@ -28,6 +28,8 @@ type ProxyConfig struct {
 	IPv6Bits int
 }
 
+func (c ProxyConfig) isZero() bool { return len(c.Trusted) == 0 && c.Header == "" && c.IPv6Bits == 0 }
+
 type ipKey struct {
 	trusted   []netip.Prefix
 	forwarded bool
@@ -50,22 +52,31 @@ func KeyByIP() KeyFunc {
 // trusted is the client itself, whatever headers it sends. If every hop is trusted, the
 // left-most is used. A hop that cannot be parsed where a client address is due is an
 // [ErrMissingKey] error.
+//
+// Prefer [Config.Proxies], which NewLimiter validates: an error from this function that is
+// dropped (kf, _ :=) leaves a nil key function, and a limit with a nil Key falls back to
+// KeyByIP — every client behind the load balancer in one bucket.
 func KeyByIPBehindProxies(cfg ProxyConfig) (KeyFunc, error) {
+	return proxyIPKey("ProxyConfig", cfg)
+}
+
+// proxyIPKey builds the key; field names cfg in errors.
+func proxyIPKey(field string, cfg ProxyConfig) (KeyFunc, error) {
 	k := &ipKey{v6bits: cfg.IPv6Bits}
 	if k.v6bits == 0 {
 		k.v6bits = 64
 	}
 	if k.v6bits < 1 || k.v6bits > 128 {
-		return nil, fmt.Errorf("core: IPv6Bits %d must be 1 to 128", cfg.IPv6Bits)
+		return nil, fmt.Errorf("core: %s.IPv6Bits is %d; it must be 1 to 128", field, cfg.IPv6Bits)
 	}
 	switch {
 	case cfg.Header == "" || strings.EqualFold(cfg.Header, HeaderXForwardedFor):
 	case strings.EqualFold(cfg.Header, HeaderForwarded):
 		k.forwarded = true
 	default:
-		return nil, fmt.Errorf("core: forwarding header %q is not X-Forwarded-For or Forwarded", cfg.Header)
+		return nil, fmt.Errorf("core: %s.Header %q is not X-Forwarded-For or Forwarded", field, cfg.Header)
 	}
-	for _, s := range cfg.Trusted {
+	for i, s := range cfg.Trusted {
 		s = strings.TrimSpace(s)
 		var p netip.Prefix
 		var err error
@@ -77,7 +88,7 @@ func KeyByIPBehindProxies(cfg ProxyConfig) (KeyFunc, error) {
 			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
 		}
 		if err != nil {
-			return nil, fmt.Errorf("core: trusted proxy %q: %v", s, err)
+			return nil, fmt.Errorf("core: %s.Trusted[%d] %q is not a CIDR or an address: %v", field, i, s, err)
 		}
 		if p.Addr().Is4In6() {
 			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)

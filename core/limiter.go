@@ -28,7 +28,9 @@ type Limit struct {
 	PolicyFunc func(ctx context.Context, key string) (Policy, error)
 	// Key turns a request into the key. Optional. Default: Config.Key.
 	Key KeyFunc
-	// Cost returns a request's weight. Optional. Default: 1 per request.
+	// Cost returns a request's weight. Optional. Default: 1 per request. A negative cost, or
+	// one above the policy's capacity, is the application's bug: the request fails with 500
+	// and an [EventError] reaches the observer.
 	Cost func(Request) int64
 	// Shadow evaluates and reports this limit but never enforces it. Optional.
 	Shadow bool
@@ -42,8 +44,15 @@ type Config struct {
 	// limit may already have spent from the limits before it, so put the limit that denies
 	// most often first. Limits after an enforced denial are not evaluated.
 	Limits []Limit
-	// Key is the key function of limits that set none. Optional. Default: [KeyByIP].
+	// Key is the key function of limits that set none. Optional. Default: [KeyByIP], or the
+	// client address behind Proxies when Proxies is set.
 	Key KeyFunc
+	// Proxies, when set, makes the default key the client address behind these trusted
+	// reverse proxies ([KeyByIPBehindProxies]). NewLimiter validates it and names a bad
+	// entry, so that a typo in a CIDR cannot silently fall back to keying every client by
+	// the load balancer's address. Optional. Default: none (clients connect directly).
+	// Setting both Key and Proxies is refused: say which key you mean.
+	Proxies ProxyConfig
 	// Timeout is the per-decision time budget of a store call (a context deadline); past it
 	// the failure policy decides. Optional. Default: DefaultTimeout. Negative: no deadline.
 	// Stores that implement [InProcess] never get a deadline.
@@ -119,7 +128,8 @@ func NewLimiter(cfg Config) (*Limiter, error) {
 		observer:  cfg.Observer,
 		now:       cfg.Now,
 	}
-	if err := l.checkCommon(cfg.Store, cfg.Fallback, cfg.Failure); err != nil {
+	err := l.checkCommon(cfg.Store, cfg.Fallback, cfg.Failure)
+	if err != nil {
 		return nil, err
 	}
 	switch {
@@ -127,6 +137,9 @@ func NewLimiter(cfg Config) (*Limiter, error) {
 		l.deny = newDenyCache(10000)
 	case cfg.DenialCacheSize > 0:
 		l.deny = newDenyCache(cfg.DenialCacheSize)
+	}
+	if cfg.Key, err = proxyKey("Config", cfg.Key, cfg.Proxies); err != nil {
+		return nil, err
 	}
 	names := map[string]bool{}
 	dynamic := false
@@ -142,16 +155,16 @@ func NewLimiter(cfg Config) (*Limiter, error) {
 			dynamic = true
 		} else {
 			if err := lim.Policy.Validate(); err != nil {
-				return nil, fmt.Errorf("core: limit %d: %w", i, err)
+				return nil, at(fmt.Sprintf("Limits[%d]", i), err)
 			}
 			if lim.Policy.Algorithm == Concurrency {
-				return nil, fmt.Errorf("core: limit %d: concurrency policies belong in a ConcurrencyLimiter", i)
+				return nil, fmt.Errorf("core: Limits[%d]: policy %q is a concurrency policy; it belongs in a ConcurrencyLimiter", i, lim.Policy.Name)
 			}
 			if err := checkStore(cfg.Store, lim.Policy); err != nil {
-				return nil, fmt.Errorf("core: limit %d: %w", i, err)
+				return nil, at(fmt.Sprintf("Limits[%d]", i), err)
 			}
 			if names[lim.Policy.Name] {
-				return nil, fmt.Errorf("core: limit %d: policy name %q is used twice; names identify state", i, lim.Policy.Name)
+				return nil, fmt.Errorf("core: Limits[%d]: policy name %q is used twice; names identify state", i, lim.Policy.Name)
 			}
 			names[lim.Policy.Name] = true
 		}
@@ -168,6 +181,18 @@ func NewLimiter(cfg Config) (*Limiter, error) {
 		l.policies = newPolicyCache(cfg.PolicyCacheSize, cfg.PolicyCacheTTL, cfg.Store)
 	}
 	return l, nil
+}
+
+// proxyKey returns the default key function given Key and Proxies of a configuration named
+// cfg: key itself, or the proxy-aware client address when proxies is set.
+func proxyKey(cfg string, key KeyFunc, proxies ProxyConfig) (KeyFunc, error) {
+	if proxies.isZero() {
+		return key, nil
+	}
+	if key != nil {
+		return nil, fmt.Errorf("core: %s.Key and %s.Proxies are both set: build the key with KeyByIPBehindProxies, or drop Key", cfg, cfg)
+	}
+	return proxyIPKey(cfg+".Proxies", proxies)
 }
 
 // checkCommon applies the defaults and checks shared by both limiter kinds.
@@ -231,6 +256,14 @@ func (l *Limiter) allow(ctx context.Context, req Request, now time.Time, res *Re
 			cost = r.Cost(req)
 		}
 		if err := l.decide(ctx, r, key, cost, now, res); err != nil {
+			if r.Cost != nil && (errors.Is(err, ErrNegativeCost) || errors.Is(err, ErrCostExceedsCapacity)) {
+				// The application's Cost function answered what no policy can take: a bug
+				// on the server's side, not the client's (500, not 400), and reported.
+				err = fmt.Errorf("core: Limits[%d].Cost returned %d: %s", i, cost, err.Error())
+				if l.observer != nil {
+					l.observer.Observe(ctx, Event{Kind: EventError, Key: key, Err: err, Decision: Decision{Policy: r.Policy}})
+				}
+			}
 			return err
 		}
 		if !res.Allowed {

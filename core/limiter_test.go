@@ -278,8 +278,11 @@ func TestRequestErrors(t *testing.T) {
 	}{
 		{"no key", req("192.0.2.1:1"), 400},
 		{"key too long", req("192.0.2.1:1", "X-API-Key", strings.Repeat("x", 17)), 400},
-		{"cost over capacity", req("192.0.2.1:1", "X-API-Key", "k", "X-Cost", "6"), 400},
-		{"negative cost", req("192.0.2.1:1", "X-API-Key", "k", "X-Cost", "-1"), 400},
+		// A Cost function's answer is the application's: one no policy can take is a
+		// server-side bug (500), whatever input it was computed from. A Cost function that
+		// reads client input validates it itself.
+		{"cost over capacity", req("192.0.2.1:1", "X-API-Key", "k", "X-Cost", "6"), 500},
+		{"negative cost", req("192.0.2.1:1", "X-API-Key", "k", "X-Cost", "-1"), 500},
 	}
 	for _, c := range cases {
 		res, err := l.Allow(ctx, c.r)

@@ -19,6 +19,10 @@ const (
 	EventBreakerOpen
 	// EventBreakerClosed reports that the store answered again and is used again.
 	EventBreakerClosed
+	// EventError reports a request that failed for a reason on the application's side, not
+	// the store's or the client's: a Limit's Cost function returning a cost no policy can
+	// take. Err says what.
+	EventError
 )
 
 // String names the kind.
@@ -32,6 +36,8 @@ func (k EventKind) String() string {
 		return "breaker-open"
 	case EventBreakerClosed:
 		return "breaker-closed"
+	case EventError:
+		return "error"
 	}
 	return "unknown"
 }
@@ -124,6 +130,9 @@ func SlogObserver(l *slog.Logger) Observer {
 				slog.String("degraded", e.Degraded.String()),
 				slog.Duration("latency", e.Latency),
 				slog.Any("error", e.Err))
+		case EventError:
+			l.LogAttrs(ctx, slog.LevelError, "tollgate error",
+				slog.String("policy", e.Decision.Policy.Name), slog.Any("error", e.Err))
 		case EventBreakerOpen, EventBreakerClosed:
 			l.LogAttrs(ctx, slog.LevelWarn, "tollgate circuit breaker",
 				slog.String("state", e.Kind.String()), slog.Any("error", e.Err))

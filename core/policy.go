@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -86,6 +87,42 @@ type Policy struct {
 // ErrInvalidPolicy is wrapped by every error [Policy.Validate] returns.
 var ErrInvalidPolicy = errors.New("core: invalid policy")
 
+// PolicyError is the error [Policy.Validate] returns: which policy, what is wrong. It wraps
+// [ErrInvalidPolicy]. Its text reads `core: policy "api": limit -5 must be at least 1`; the
+// limiter constructors say where the policy was given: `core: Limits[0]: policy "api": …`.
+type PolicyError struct {
+	// Where names the configuration field the policy came from ("Limits[0]"); empty from
+	// Validate itself.
+	Where string
+	// Name is the policy's name.
+	Name string
+	// Problem says what is wrong, naming the field and the bound.
+	Problem string
+}
+
+// Error returns the message.
+func (e *PolicyError) Error() string {
+	where := ""
+	if e.Where != "" {
+		where = e.Where + ": "
+	}
+	return "core: " + where + "policy " + strconv.Quote(e.Name) + ": " + e.Problem
+}
+
+// Unwrap returns [ErrInvalidPolicy].
+func (e *PolicyError) Unwrap() error { return ErrInvalidPolicy }
+
+// at returns err with where set, when err is a *PolicyError; otherwise err prefixed by where.
+func at(where string, err error) error {
+	var pe *PolicyError
+	if errors.As(err, &pe) {
+		cp := *pe
+		cp.Where = where
+		return &cp
+	}
+	return fmt.Errorf("core: %s: %w", where, err)
+}
+
 // NewFixedWindow returns a fixed-window policy: limit per window.
 func NewFixedWindow(name string, limit int64, window time.Duration) Policy {
 	return Policy{Name: name, Algorithm: FixedWindow, Limit: limit, Window: window}
@@ -102,6 +139,8 @@ func NewSlidingWindow(name string, limit int64, window time.Duration) Policy {
 }
 
 // NewTokenBucket returns a GCRA token bucket: limit per window on average, bursts up to burst.
+// A burst of 0 means limit: NewTokenBucket("api", 10, time.Second, 0) allows 10 at once and
+// then one every 100 ms.
 func NewTokenBucket(name string, limit int64, window time.Duration, burst int64) Policy {
 	return Policy{Name: name, Algorithm: TokenBucket, Limit: limit, Window: window, Burst: burst}
 }
@@ -119,7 +158,7 @@ const maxWindow = 10 * 366 * 24 * time.Hour
 // which field is wrong.
 func (p Policy) Validate() error {
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w %q: %s", ErrInvalidPolicy, p.Name, fmt.Sprintf(format, args...))
+		return &PolicyError{Name: p.Name, Problem: fmt.Sprintf(format, args...)}
 	}
 	if p.Name == "" || len(p.Name) > MaxNameLen {
 		return bad("name must be 1 to %d bytes", MaxNameLen)

@@ -338,3 +338,45 @@ func TestHeadersAgree(t *testing.T) {
 		t.Errorf("denied: Retry-After %q, X-RateLimit-Reset %q; want both 1, as t", h["Retry-After"], h["X-RateLimit-Reset"])
 	}
 }
+
+// TestBadCostIsAServerError: a Cost function answering a negative or oversized cost is the
+// application's bug: 500 with an observer event, not a 400 blaming the client.
+func TestBadCostIsAServerError(t *testing.T) {
+	for _, cost := range []int64{-1, 11} {
+		rec := &recorder{}
+		l := newLimiter(t, core.Config{Store: memstore.New(), Observer: rec, Key: core.KeyStatic("k"), Limits: []core.Limit{{
+			Policy: core.NewFixedWindow("p", 10, time.Minute),
+			Cost:   func(core.Request) int64 { return cost },
+		}}})
+		_, err := l.Allow(context.Background(), nil)
+		if got := core.StatusFor(err, 400); got != 500 {
+			t.Errorf("cost %d: status %d (%v), want 500", cost, got, err)
+		}
+		if err == nil || !strings.Contains(err.Error(), "Limits[0].Cost") {
+			t.Errorf("cost %d: error %v does not name Limits[0].Cost", cost, err)
+		}
+		if rec.count(core.EventError) != 1 {
+			t.Errorf("cost %d: %d error events, want 1", cost, rec.count(core.EventError))
+		}
+	}
+	// A caller's explicit cost through TakeKey stays the caller's error (400).
+	l := newLimiter(t, core.Config{Store: memstore.New(), Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 10, time.Minute)}}})
+	if _, err := l.TakeKey(context.Background(), "k", -1); core.StatusFor(err, 400) != 400 {
+		t.Errorf("TakeKey with cost -1: %v, want a 400 error", err)
+	}
+}
+
+// TestErrorsReadAsEnglish: a bad policy's error says where it was given, which policy and
+// what is wrong, once.
+func TestErrorsReadAsEnglish(t *testing.T) {
+	_, err := core.NewLimiter(core.Config{Store: memstore.New(), Limits: []core.Limit{{Policy: core.NewFixedWindow("z", -5, time.Minute)}}})
+	if want := `core: Limits[0]: policy "z": limit -5 must be at least 1`; err == nil || err.Error() != want {
+		t.Fatalf("error %q, want %q", err, want)
+	}
+	if !errors.Is(err, core.ErrInvalidPolicy) {
+		t.Fatal("the error does not wrap ErrInvalidPolicy")
+	}
+	if want := `core: policy "z": limit -5 must be at least 1`; core.NewFixedWindow("z", -5, time.Minute).Validate().Error() != want {
+		t.Fatalf("Validate: %q, want %q", core.NewFixedWindow("z", -5, time.Minute).Validate(), want)
+	}
+}

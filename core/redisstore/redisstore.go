@@ -164,16 +164,17 @@ func New(client redis.Scripter, cfg Config) (*Store, error) {
 	return &Store{client: client, opts: opts, prefix: cfg.Prefix, server: cfg.UseServerTime}, nil
 }
 
-// LoadScripts loads the scripts into the server's script cache (on every shard of a Cluster),
-// so that even the first decision is one round trip. It is optional: without it, the first
-// decision per server sends the script source once.
+// LoadScripts loads the scripts into the server's script cache (on every master of a
+// Cluster, every shard of a Ring), so that even the first decision is one round trip. It is
+// optional: without it, the first decision per server sends the script source once.
+// [Store.Verify] loads them too.
 func (s *Store) LoadScripts(ctx context.Context) error {
-	for _, sc := range allScripts {
-		if err := sc.Load(ctx, s.client).Err(); err != nil {
-			return fmt.Errorf("redisstore: load scripts: %w", err)
+	return s.eachNode(ctx, func(ctx context.Context, node redis.Scripter, where string) error {
+		if err := loadScripts(ctx, node); err != nil {
+			return fmt.Errorf("redisstore: load scripts on %s: %w", where, err)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // backendError wraps a Redis failure for the limiter's failure policy.

@@ -33,7 +33,8 @@ type applyFunc func(o *object) (d core.Decision, write bool, err error)
 //     contention: the next attempt waits a full-jitter delay (s.retry), within ctx.
 //
 // Every decision is the pure algorithm's on the state the successful write replaced (or the
-// read confirmed), so decisions equal core's exactly.
+// read confirmed), so decisions equal core's exactly. Every write increments the object's
+// version, so its ETag never takes an earlier value again (see object.Version).
 func (s *Store) update(ctx context.Context, key string, p core.Policy, apply applyFunc) (core.Decision, error) {
 	base := s.objectBase(p.Name, key)
 	e, err := s.cache.acquire(ctx, base)
@@ -72,6 +73,7 @@ func (s *Store) update(ctx context.Context, key string, p core.Policy, apply app
 			if !write {
 				return nil
 			}
+			o.Version = e.obj.Version + 1
 			err := s.put(ctx, name, e, o)
 			if err == nil {
 				return nil

@@ -8,8 +8,9 @@ import (
 	"github.com/tollgate-go/tollgate/core"
 )
 
-// object is the JSON content of a compare-and-swap state object: the algorithm it belongs to
-// and core's state for it. A few dozen bytes for rate policies; about 60 bytes per lease.
+// object is the JSON content of a compare-and-swap state object: the algorithm it belongs to,
+// core's state for it, and a version. A few dozen bytes for rate policies; about 60 bytes per
+// lease.
 type object struct {
 	// Alg is the policy's algorithm; state written under another algorithm (a policy whose
 	// algorithm changed but whose name stayed) counts as absent, as in memstore.
@@ -18,6 +19,12 @@ type object struct {
 	State core.State `json:"s,omitzero"`
 	// Leases maps lease IDs to expiries (Concurrency).
 	Leases core.Leases `json:"l,omitempty"`
+	// Version counts the writes of the object: every write stores the version it replaced
+	// plus one. S3's ETag of a plain PutObject is the MD5 of the content, so without it a
+	// state that returns to earlier content (a lease acquired, then released) would get an
+	// earlier ETag back, and a conditional write computed on that earlier state and delivered
+	// late (its caller long gone) would pass its If-Match. With it, an ETag never repeats.
+	Version int64 `json:"v,omitempty"`
 }
 
 // state returns the rate state for alg (zero if o belongs to another algorithm).

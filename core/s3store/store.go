@@ -201,17 +201,22 @@ func (s *Store) Acquire(ctx context.Context, key string, p core.Policy, lease st
 	})
 }
 
-// Release implements [core.ConcurrencyStore] with [core.ReleaseLease]. Releasing a lease that
-// is not held writes nothing.
+// Release implements [core.ConcurrencyStore] with [core.ReleaseLease].
+//
+// Releasing a lease that is not held still writes the object (a new version, same leases),
+// so that its ETag changes: an Acquire of that lease still on its way to S3 — sent before the
+// caller gave up on it, delivered after this Release, the orphan a stalled store leaves —
+// carries an If-Match on an older ETag and fails with 412 instead of holding a slot for the
+// whole lease time. That costs one PUT (and a GET when the state is not cached) on a path
+// that is rare in normal operation: a release of an expired lease, a second release, or the
+// limiter releasing an acquire whose outcome it never learned.
 func (s *Store) Release(ctx context.Context, key string, p core.Policy, lease string, now time.Time) error {
 	if err := s.checkLease(p, lease); err != nil {
 		return err
 	}
 	_, err := s.update(ctx, key, p, func(o *object) (core.Decision, bool, error) {
 		ls := o.leases()
-		if !core.ReleaseLease(ls, lease, now) {
-			return core.Decision{}, false, nil
-		}
+		core.ReleaseLease(ls, lease, now)
 		*o = object{Alg: core.Concurrency, Leases: ls}
 		return core.Decision{}, true, nil
 	})
