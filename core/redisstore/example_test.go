@@ -30,6 +30,12 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
+	// At startup: Redis answers, loads and runs the scripts; the error names what is wrong.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := store.Verify(ctx); err != nil {
+		panic(err)
+	}
 	lim, err := core.NewLimiter(core.Config{
 		Store:  store,
 		Limits: []core.Limit{{Policy: core.NewFixedWindow("api", 2, time.Minute)}},
@@ -43,7 +49,7 @@ func Example() {
 	}
 	now := time.Date(2030, 1, 1, 12, 0, 30, 0, time.UTC)
 	for i := 0; i < 3; i++ {
-		res, err := lim.TakeKeyAt(context.Background(), "client-42", 1, now)
+		res, err := lim.TakeKeyAt(ctx, "client-42", 1, now)
 		if err != nil {
 			panic(err)
 		}
