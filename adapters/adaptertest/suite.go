@@ -36,6 +36,7 @@ func Cases() []Case {
 		{"HeaderFieldsConsistent", testHeaderFields},
 		{"TrustedProxyAndForgedForwardedFor", testTrustedProxy},
 		{"PerRouteLimitsAndRoutePattern", testPerRoute},
+		{"GlobalMiddlewareKeysByRoute", testGlobalRouteKeys},
 		{"Skip", testSkip},
 		{"KeyErrors", testKeyErrors},
 		{"StoreFailure", testStoreFailure},

@@ -262,14 +262,18 @@ func (q request) Method() string {
 
 func (q request) Path() string { return strings.Clone(q.c.Path()) }
 
-// Route returns the matched route's pattern, or "" in app.Use middleware, where Fiber
-// reports the middleware's own prefix rather than a route.
+// Route returns the pattern of the route that handles the request. Inside a route's own
+// middleware (app.Get("/a/:id", mw, h)) that is Fiber's current route. Inside app.Use or a
+// group's Use, Fiber reports the middleware's own prefix ("/"), with the request's method, so
+// keying by it would put every route in one bucket; there the adapter finds the route Fiber
+// will match next (see routes.go). "" when no route matches (a 404): core.KeyByRoute then
+// keys by "METHOD path".
 func (q request) Route() string {
 	r := q.c.Route()
-	if r.Method == "USE" {
-		return ""
+	if !routesOf(q.c.App()).isUse(r) {
+		return r.Path
 	}
-	return r.Path
+	return routesOf(q.c.App()).match(q.c)
 }
 
 func (q request) Header(name string) string { return strings.Clone(q.c.Get(name)) }

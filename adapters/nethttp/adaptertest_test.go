@@ -25,17 +25,17 @@ func TestConformance(t *testing.T) {
 					w.Header().Set("Content-Type", "text/plain")
 					_, _ = io.WriteString(w, adaptertest.OK)
 				})
-				mux.Handle(rt.Pattern, guard(rt.Guard)(h))
+				mux.Handle(rt.Pattern, guard(rt.Guard, nil)(h))
 			}
-			return adaptertest.ServeHTTP(adaptertest.Recover(guard(s.Global)(mux)))
+			return adaptertest.ServeHTTP(adaptertest.Recover(guard(s.Global, mux)(mux)))
 		},
 		Route: func(p string) string { return p },
 	})
 }
 
 // guard returns the middleware of g (the identity for an empty guard).
-func guard(g adaptertest.Guard) func(http.Handler) http.Handler {
-	o := nethttp.Options{MissingKeyStatus: g.MissingKeyStatus, Headers: g.Headers}
+func guard(g adaptertest.Guard, mux *http.ServeMux) func(http.Handler) http.Handler {
+	o := nethttp.Options{MissingKeyStatus: g.MissingKeyStatus, Headers: g.Headers, Mux: mux}
 	if g.Skip != nil {
 		o.Skip = func(r *http.Request) bool { return g.Skip(r.Method, r.URL.Path) }
 	}

@@ -49,6 +49,9 @@ func Concurrency(c *core.ConcurrencyLimiter, o ConcurrencyOptions) func(http.Han
 				next.ServeHTTP(w, r)
 				return
 			}
+			if o.Mux != nil && r.Pattern == "" {
+				_, r.Pattern = o.Mux.Handler(r)
+			}
 			lease, res, err := c.AcquireWait(r.Context(), request{r}, o.Wait)
 			if err != nil {
 				o.ErrorHandler(w, r, err)

@@ -10,7 +10,9 @@
 //
 // Go 1.22+ ServeMux patterns are visible to key functions and rules as the request's route
 // (core.Request.Route returns http.Request.Pattern), so [core.KeyByRoute] keys
-// "GET /items/{id}" once for every item.
+// "GET /items/{id}" once for every item. A middleware that wraps the whole mux runs before the
+// mux routes, where the pattern is not yet known: give it the mux ([Options.Mux]) and it asks
+// the mux for the pattern first.
 //
 // Headers are added, not set: when a global limiter wraps the mux and a per-route limiter
 // wraps a handler, the response carries both policies (structured-field lists may span
@@ -51,6 +53,14 @@ type Options struct {
 	// Headers selects the rate-limit headers written. Optional. Default: RateLimit and
 	// RateLimit-Policy only.
 	Headers core.HeaderOptions
+	// Mux is the ServeMux this middleware wraps, when it wraps one (a global limit). A
+	// middleware outside the mux runs before the mux has routed, so http.Request.Pattern is
+	// still empty and core.KeyByRoute falls back to "METHOD path": one bucket per item ID
+	// ("GET /items/1", "GET /items/2", …). With Mux set, the middleware asks the mux for the
+	// pattern it will match (one extra route lookup per request) and sets it on the request,
+	// so key functions see "GET /items/{id}", as they do in a per-route middleware.
+	// Optional. Default: nil.
+	Mux *http.ServeMux
 }
 
 // check validates o; field names the options in errors.
@@ -110,6 +120,10 @@ func RateLimit(l *core.Limiter, o Options) func(http.Handler) http.Handler {
 			if o.Skip != nil && o.Skip(r) {
 				next.ServeHTTP(w, r)
 				return
+			}
+			if o.Mux != nil && r.Pattern == "" {
+				// The mux sets the same pattern when it routes the request.
+				_, r.Pattern = o.Mux.Handler(r)
 			}
 			res, err := l.Allow(r.Context(), request{r})
 			if err != nil {
