@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts the local servers the integration tests talk to: dynalite (DynamoDB API),
-# versitygw (S3 API) and redis-server. Sourced by scripts/test.sh and bench/run.
+# versitygw (S3 API), redis-server, and a 3-master Redis Cluster of redis-server. Sourced by
+# scripts/test.sh and bench/run.
 #
 #   servers_install   installs what this machine lacks (npm ci, go install, apt-get)
 #   servers_start     starts each on 127.0.0.1 with a free port and a temporary directory,
@@ -113,9 +114,45 @@ servers_start() {
 	export TOLLGATE_REDIS_SERVER_BIN
 	TOLLGATE_REDIS_SERVER_BIN=$(command -v redis-server)
 
+	# Redis Cluster: 3 masters, no replicas, each with its own client and bus port (cluster-port,
+	# so the bus is not port+10000, which may be taken or past 65535) and directory (nodes.conf).
+	_tg_redis_cluster || return 1
+
 	# Integration tests fail, not skip, when an endpoint above is missing.
 	export TOLLGATE_REQUIRE_SERVERS=1
-	_tg_log "dynalite $TOLLGATE_DYNAMODB_ENDPOINT, versitygw $TOLLGATE_S3_ENDPOINT, redis $TOLLGATE_REDIS_ADDR"
+	_tg_log "dynalite $TOLLGATE_DYNAMODB_ENDPOINT, versitygw $TOLLGATE_S3_ENDPOINT, redis $TOLLGATE_REDIS_ADDR, redis cluster $TOLLGATE_REDIS_CLUSTER_ADDRS"
+}
+
+# _tg_redis_cluster starts three cluster-enabled redis-servers, joins them with
+# `redis-cli --cluster create` (slots split in three, no replicas), waits until every node
+# reports cluster_state:ok, and exports TOLLGATE_REDIS_CLUSTER_ADDRS (comma-separated).
+_tg_redis_cluster() {
+	local i port bus dir pid addrs=() node
+	for i in 1 2 3; do
+		port=$(_tg_free_port)
+		bus=$(_tg_free_port)
+		dir=$(mktemp -d -t tollgate-redis-cluster.XXXXXX)
+		_tg_dirs+=("$dir")
+		redis-server --bind 127.0.0.1 --port "$port" --cluster-enabled yes --cluster-port "$bus" \
+			--cluster-config-file "$dir/nodes.conf" --cluster-node-timeout 5000 \
+			--save '' --appendonly no --dir "$dir" --logfile "$dir/log" --daemonize no >/dev/null 2>&1 &
+		pid=$!
+		_tg_pids+=("$pid")
+		_tg_wait "redis-server (cluster node $i)" "$pid" redis-cli -h 127.0.0.1 -p "$port" ping || { cat "$dir/log" >&2; return 1; }
+		addrs+=("127.0.0.1:$port")
+	done
+	redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes >"$dir/create.log" 2>&1 ||
+		{ _tg_log "redis-cli --cluster create failed"; cat "$dir/create.log" >&2; return 1; }
+	for node in "${addrs[@]}"; do
+		_tg_wait "redis cluster node $node" "$pid" _tg_cluster_ok "$node" || return 1
+	done
+	TOLLGATE_REDIS_CLUSTER_ADDRS=$(IFS=,; echo "${addrs[*]}")
+	export TOLLGATE_REDIS_CLUSTER_ADDRS
+}
+
+# _tg_cluster_ok HOST:PORT: the node reports cluster_state:ok.
+_tg_cluster_ok() {
+	redis-cli -h "${1%:*}" -p "${1##*:}" cluster info 2>/dev/null | grep -q '^cluster_state:ok'
 }
 
 servers_stop() {

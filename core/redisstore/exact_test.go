@@ -37,11 +37,16 @@ func exactPolicies() []core.Policy {
 // redis-server, all at the same instant (no refill), and checks that exactly the limit was
 // admitted in all.
 func TestExactAcrossProcesses(t *testing.T) {
-	addr := testenv.RedisAddr(t)
+	exactAcross(t, "single", testenv.RedisAddr(t))
+}
+
+// exactAcross runs the exactness test against a single node or, with mode "cluster", a
+// Redis Cluster whose masters are the comma-separated addrs.
+func exactAcross(t *testing.T, mode, addrs string) {
 	prefix := testenv.UniqueName("tg-exact") + ":"
 	now := time.Now()
-	outs := testenv.SpawnChildren(t, exactProcs, "exact",
-		"TG_EXACT_ADDR="+addr, "TG_EXACT_PREFIX="+prefix, "TG_EXACT_NOW="+strconv.FormatInt(now.UnixNano(), 10))
+	outs := testenv.SpawnChildren(t, exactProcs, "exact", "TG_EXACT_MODE="+mode,
+		"TG_EXACT_ADDR="+addrs, "TG_EXACT_PREFIX="+prefix, "TG_EXACT_NOW="+strconv.FormatInt(now.UnixNano(), 10))
 	allowed := map[string]int64{}
 	for i, out := range outs {
 		t.Logf("process %d: %s", i, strings.ReplaceAll(strings.TrimSpace(out), "\n", "; "))
@@ -68,7 +73,13 @@ func TestExactAcrossProcesses(t *testing.T) {
 
 // exactChild is one process of TestExactAcrossProcesses.
 func exactChild() (string, error) {
-	c := redis.NewClient(&redis.Options{Addr: os.Getenv("TG_EXACT_ADDR"), PoolSize: exactGoroutines, DisableIdentity: true, ContextTimeoutEnabled: true})
+	var c redis.UniversalClient
+	if os.Getenv("TG_EXACT_MODE") == "cluster" {
+		c = redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(os.Getenv("TG_EXACT_ADDR"), ","),
+			PoolSize: exactGoroutines, DisableIdentity: true, ContextTimeoutEnabled: true})
+	} else {
+		c = redis.NewClient(&redis.Options{Addr: os.Getenv("TG_EXACT_ADDR"), PoolSize: exactGoroutines, DisableIdentity: true, ContextTimeoutEnabled: true})
+	}
 	defer c.Close()
 	s, err := redisstore.New(c, redisstore.Config{Prefix: os.Getenv("TG_EXACT_PREFIX")})
 	if err != nil {
