@@ -42,7 +42,8 @@ type ConcurrencyConfig struct {
 	MaxKeyLen int
 	// Shadow evaluates and reports but never denies. Optional.
 	Shadow bool
-	// Observer receives every decision and store error. Optional.
+	// Observer receives every decision and store error. Optional. Default: as
+	// [Config.Observer], store errors are logged through slog.Default.
 	Observer Observer
 	// Now is the clock. Optional. Default: time.Now.
 	Now func() time.Time
@@ -80,6 +81,7 @@ func NewConcurrencyLimiter(cfg ConcurrencyConfig) (*ConcurrencyLimiter, error) {
 			maxKeyLen: cfg.MaxKeyLen,
 			shadow:    cfg.Shadow,
 			observer:  cfg.Observer,
+			problems:  defaultProblems(cfg.Observer),
 			now:       cfg.Now,
 		},
 		cstore: cfg.Store,
@@ -194,11 +196,11 @@ func (c *ConcurrencyLimiter) AcquireKeyAt(ctx context.Context, key string, now t
 			return nil, Result{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, ctx.Err())
 		}
 		if err != nil {
-			if c.lim.breaker.failure(tk, n) && c.lim.observer != nil {
-				c.lim.observer.Observe(ctx, Event{Kind: EventBreakerOpen, Err: err})
+			if c.lim.breaker.failure(tk, n) {
+				c.lim.problem(ctx, Event{Kind: EventBreakerOpen, Err: err})
 			}
-		} else if c.lim.breaker.success(tk) && c.lim.observer != nil {
-			c.lim.observer.Observe(ctx, Event{Kind: EventBreakerClosed})
+		} else if c.lim.breaker.success(tk) {
+			c.lim.problem(ctx, Event{Kind: EventBreakerClosed})
 		}
 	}
 	if err != nil {
@@ -215,9 +217,7 @@ func (c *ConcurrencyLimiter) AcquireKeyAt(ctx context.Context, key string, now t
 			p = FallbackPolicy(p, c.lim.instances)
 			d, err = store.Acquire(ctx, key, p, id, now)
 		}
-		if c.lim.observer != nil {
-			c.lim.observer.Observe(ctx, ev2)
-		}
+		c.lim.problem(ctx, ev2)
 		ev.Degraded = ev2.Degraded
 		if ev2.Degraded == DegradedClosed || err != nil && ev2.Degraded == DegradedFallback {
 			return nil, Result{Degraded: ev.Degraded}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
@@ -270,8 +270,8 @@ func (l *Lease) Release(ctx context.Context) error {
 		// lease expires.
 		l.c.orphans.add(l.store, l.key, l.policy, l.id, now)
 	}
-	if err != nil && l.c.lim.observer != nil {
-		l.c.lim.observer.Observe(ctx, Event{Kind: EventStoreError, Key: l.key, Err: err, Decision: Decision{Policy: l.policy}})
+	if err != nil {
+		l.c.lim.problem(ctx, Event{Kind: EventStoreError, Key: l.key, Err: err, Decision: Decision{Policy: l.policy}})
 	}
 	return err
 }

@@ -78,7 +78,11 @@ type Config struct {
 	MaxKeyLen int
 	// Shadow puts every limit in shadow mode: evaluate, emit headers and events, never deny.
 	Shadow bool
-	// Observer receives every decision and store error. Optional.
+	// Observer receives every decision and store error. Optional. Default: none for
+	// decisions; store errors, breaker changes and application errors are logged through
+	// slog.Default at Warn (at most one store-error line per second, with a count of those
+	// left out), so that a failing store is never silent. An explicit Observer replaces that
+	// logging; core.ObserverFunc(func(context.Context, core.Event) {}) silences it.
 	Observer Observer
 	// Now is the clock. Optional. Default: time.Now.
 	Now func() time.Time
@@ -100,6 +104,7 @@ type Limiter struct {
 	maxKeyLen int
 	shadow    bool
 	observer  Observer
+	problems  Observer // the default for problem events when observer is nil (logProblems)
 	now       func() time.Time
 }
 
@@ -126,6 +131,7 @@ func NewLimiter(cfg Config) (*Limiter, error) {
 		maxKeyLen: cfg.MaxKeyLen,
 		shadow:    cfg.Shadow,
 		observer:  cfg.Observer,
+		problems:  defaultProblems(cfg.Observer),
 		now:       cfg.Now,
 	}
 	err := l.checkCommon(cfg.Store, cfg.Fallback, cfg.Failure)
@@ -195,6 +201,17 @@ func proxyKey(cfg string, key KeyFunc, proxies ProxyConfig) (KeyFunc, error) {
 	return proxyIPKey(cfg+".Proxies", proxies)
 }
 
+// problem reports an event that is not a decision (store errors, breaker changes,
+// application errors) to the observer, or without one to the default logger.
+func (l *Limiter) problem(ctx context.Context, e Event) {
+	switch {
+	case l.observer != nil:
+		l.observer.Observe(ctx, e)
+	case l.problems != nil:
+		l.problems.Observe(ctx, e)
+	}
+}
+
 // checkCommon applies the defaults and checks shared by both limiter kinds.
 func (l *Limiter) checkCommon(store, fallback any, failure FailurePolicy) error {
 	if l.timeout == 0 {
@@ -260,9 +277,7 @@ func (l *Limiter) allow(ctx context.Context, req Request, now time.Time, res *Re
 				// The application's Cost function answered what no policy can take: a bug
 				// on the server's side, not the client's (500, not 400), and reported.
 				err = fmt.Errorf("core: Limits[%d].Cost returned %d: %s", i, cost, err.Error())
-				if l.observer != nil {
-					l.observer.Observe(ctx, Event{Kind: EventError, Key: key, Err: err, Decision: Decision{Policy: r.Policy}})
-				}
+				l.problem(ctx, Event{Kind: EventError, Key: key, Err: err, Decision: Decision{Policy: r.Policy}})
 			}
 			return err
 		}
@@ -416,8 +431,8 @@ func (l *Limiter) take(ctx context.Context, key string, p *Policy, cost int64, n
 	if err != nil {
 		if isCallerError(err) {
 			// The store answered: it is alive, whatever it thought of the input.
-			if b.success(tk) && l.observer != nil {
-				l.observer.Observe(ctx, Event{Kind: EventBreakerClosed})
+			if b.success(tk) {
+				l.problem(ctx, Event{Kind: EventBreakerClosed})
 			}
 			return takeInfo{}, err
 		}
@@ -426,13 +441,13 @@ func (l *Limiter) take(ctx context.Context, key string, p *Policy, cost int64, n
 			b.abandon(tk)
 			return takeInfo{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, ctx.Err())
 		}
-		if b.failure(tk, n) && l.observer != nil {
-			l.observer.Observe(ctx, Event{Kind: EventBreakerOpen, Err: err})
+		if b.failure(tk, n) {
+			l.problem(ctx, Event{Kind: EventBreakerOpen, Err: err})
 		}
 		return l.degrade(ctx, key, p, cost, now, err, lat, d)
 	}
-	if b.success(tk) && l.observer != nil {
-		l.observer.Observe(ctx, Event{Kind: EventBreakerClosed})
+	if b.success(tk) {
+		l.problem(ctx, Event{Kind: EventBreakerClosed})
 	}
 	if !d.Allowed {
 		l.deny.put(key, d, cost, n)
@@ -459,9 +474,7 @@ func (l *Limiter) degrade(ctx context.Context, key string, p *Policy, cost int64
 			err = fmt.Errorf("%w: fallback: %w", ErrStoreUnavailable, err)
 		}
 	}
-	if l.observer != nil {
-		l.observer.Observe(ctx, ev)
-	}
+	l.problem(ctx, ev)
 	return takeInfo{degraded: ev.Degraded}, err
 }
 

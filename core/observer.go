@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -138,4 +139,46 @@ func SlogObserver(l *slog.Logger) Observer {
 				slog.String("state", e.Kind.String()), slog.Any("error", e.Err))
 		}
 	})
+}
+
+// defaultProblems returns the logger of problem events for a limiter configured with
+// observer: nil when there is an observer.
+func defaultProblems(observer Observer) Observer {
+	if observer != nil {
+		return nil
+	}
+	return &logProblems{}
+}
+
+// logProblems logs store errors, breaker changes and application errors through
+// slog.Default, so that a limiter without an observer never fails silently (a missing
+// DynamoDB table, a paused Redis). Store errors come once per request while a store is down,
+// so at most one line a second is written, with the number left out since the last one.
+type logProblems struct {
+	last    atomic.Int64 // Unix ns of the last store-error line
+	dropped atomic.Int64
+}
+
+func (p *logProblems) Observe(ctx context.Context, e Event) {
+	l := slog.Default()
+	switch e.Kind {
+	case EventStoreError:
+		now := time.Now().UnixNano()
+		last := p.last.Load()
+		if now-last < int64(time.Second) || !p.last.CompareAndSwap(last, now) {
+			p.dropped.Add(1)
+			return
+		}
+		l.LogAttrs(ctx, slog.LevelWarn, "tollgate store error",
+			slog.String("policy", e.Decision.Policy.Name),
+			slog.String("degraded", e.Degraded.String()),
+			slog.Any("error", e.Err),
+			slog.Int64("similar_errors_not_logged", p.dropped.Swap(0)))
+	case EventBreakerOpen, EventBreakerClosed:
+		l.LogAttrs(ctx, slog.LevelWarn, "tollgate circuit breaker",
+			slog.String("state", e.Kind.String()), slog.Any("error", e.Err))
+	case EventError:
+		l.LogAttrs(ctx, slog.LevelError, "tollgate error",
+			slog.String("policy", e.Decision.Policy.Name), slog.Any("error", e.Err))
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -380,3 +381,38 @@ func TestErrorsReadAsEnglish(t *testing.T) {
 		t.Fatalf("Validate: %q, want %q", core.NewFixedWindow("z", -5, time.Minute).Validate(), want)
 	}
 }
+
+// TestNoObserverStillLogsStoreErrors: a limiter built without an observer whose store fails
+// (a missing table, a paused server) says so through slog.Default, at most once a second,
+// instead of failing open or falling back in silence.
+func TestNoObserverStillLogsStoreErrors(t *testing.T) {
+	var buf strings.Builder
+	var mu sync.Mutex
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}), nil)))
+	t.Cleanup(func() { slog.SetDefault(old) })
+	s := &countingStore{inner: memstore.New()}
+	s.fail.Store(true)
+	l := newLimiter(t, core.Config{Store: s, Breaker: core.BreakerConfig{Failures: -1},
+		Limits: []core.Limit{{Policy: core.NewFixedWindow("quiet", 3, time.Minute)}}})
+	for range 50 {
+		_, _ = l.TakeKey(context.Background(), "k", 1)
+	}
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	if n := strings.Count(out, "tollgate store error"); n != 1 {
+		t.Fatalf("%d store-error lines for 50 failures within a second, want 1:\n%s", n, out)
+	}
+	if !strings.Contains(out, "connection refused") || !strings.Contains(out, "policy=quiet") {
+		t.Fatalf("the line does not say what failed:\n%s", out)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
