@@ -43,7 +43,8 @@
 //
 // Every key gets a relative TTL (PEXPIRE) from the caller's clock: the time until its state
 // can no longer affect a decision, plus one second for clock skew between instances.
-// Correctness never depends on the TTL: stale state is recognised by its window or time.
+// Correctness never depends on TTL deletion being prompt: stale state is recognised by its
+// window or time (for skews beyond the second, see Clocks).
 //
 // # Clocks
 //
@@ -53,11 +54,13 @@
 // against it, evaluated at its start (core's rule, see [core.Policy.Take]), and told
 // RetryAfter and ResetAfter on its own clock. So each window admits at most its Limit, whatever
 // the skew between instances; a token bucket's TAT only moves forward (core/storetest's
-// RunSkew checks both on miniredis and redis-server). The one-second slack in every TTL
-// (below) is what keeps a window's state alive until the clocks that lag the last writer by
-// up to a second have left it: with larger skews, state that only a leading instance wrote
-// may expire while a lagging one is still in its window, and that window may admit up to
-// twice its Limit. With
+// RunSkew checks both on miniredis, redis-server and a Redis Cluster). The one-second slack
+// in every TTL (above) is what keeps state alive until the clocks that lag its last writer by
+// up to a second are done with it. With a larger skew S, state last written by a leading
+// instance can expire while a lagging one still needs it: a fixed window can then admit its
+// Limit again (twice in all), a sliding window about Limit × (S − 1 s) / Window more, a token
+// bucket (S − 1 s) / interval more (TestSkewWithinTTLSlack shows the windows). Keep instances' clocks within a
+// second of each other (NTP keeps them within milliseconds), or use server time. With
 // Config.UseServerTime the scripts read the Redis server's TIME instead and the now argument is
 // ignored: every instance then agrees on window boundaries even when their clocks drift, at
 // microsecond resolution. A test with a fake clock cannot use it, which is why core/storetest
@@ -89,7 +92,9 @@
 // Tollgate's GCRA from go-redis/redis_rate's in bench/RESULTS.md
 // (tollgate-gcra-nocache against tollgate-gcra-nocache-nobudget).
 //
-// Redis Cluster, Sentinel and single nodes all work: pass any [redis.UniversalClient].
+// Redis Cluster, Sentinel and single nodes all work: pass any [redis.UniversalClient]. The
+// test command runs the conformance suites and the multi-process exactness test on a
+// 3-master redis-server cluster through a *redis.ClusterClient.
 package redisstore
 
 import (

@@ -1,6 +1,8 @@
 package redisstore_test
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -121,6 +123,79 @@ func TestWindowsNeverGoBack(t *testing.T) {
 						}
 					})
 				}
+			})
+		}
+	}
+}
+
+// TestSkewWithinTTLSlack checks what keeps a window's state alive for an instance whose clock
+// lags the last writer's: every key's TTL is the time until its state stops mattering on the
+// writer's clock plus a one-second slack (see the package documentation). An instance whose
+// clock is S behind reaches that moment S later, in real time, than the writer did; for S up
+// to the slack it still finds the state and decides exactly as core does. Beyond the slack
+// the key has expired while the lagging clock is still in the window, and that window admits
+// its Limit again: the documented limit of the store's skew bound, checked here so that the
+// documentation stays true.
+func TestSkewWithinTTLSlack(t *testing.T) {
+	const limit = 20
+	for _, c := range []struct {
+		skew     time.Duration
+		overflow bool // the state expired on the lagging clock: a fresh Limit is admitted
+	}{
+		{50 * time.Millisecond, false},
+		{900 * time.Millisecond, false},
+		{2 * time.Second, true},
+	} {
+		for _, p := range []core.Policy{
+			core.NewFixedWindow("slack-fw", limit, 10*time.Second),
+			core.NewSlidingWindow("slack-sw", limit, 10*time.Second),
+		} {
+			t.Run(fmt.Sprintf("%s/%v", p.Name, c.skew), func(t *testing.T) {
+				mr := miniredis.RunT(t)
+				prefix := testenv.UniqueName("tg-slack") + ":"
+				lead := newPrefixed(t, newClient(t, mr.Addr()), prefix)
+				lag := newPrefixed(t, newClient(t, mr.Addr()), prefix)
+				ctx := context.Background()
+				// The leading instance fills a window half a second before its end.
+				_, end := p.WindowBounds(time.Now().Add(time.Hour).UnixNano())
+				at := time.Unix(0, end).Add(-500 * time.Millisecond)
+				var st core.State
+				for i := 0; i < limit; i++ {
+					var d core.Decision
+					st, d = p.Take(st, 1, at)
+					if got, err := lead.Take(ctx, "k", p, 1, at); err != nil || got.Allowed != d.Allowed {
+						t.Fatalf("leading take %d: %+v, %v", i, got, err)
+					}
+				}
+				// Real time runs on until the lagging clock (S behind) is at the last moment the
+				// state can still change a decision: 10 ms before the window's end; for the
+				// sliding window, 10 ms before its count's weight in the next window drops to
+				// 0. The writer's TTL (the window's end, or the next one's, on the writer's
+				// clock, plus the 1 s slack) has run out there iff S > 1 s + margin. The lagging
+				// instance asks for one more than the room core sees in the state: core denies.
+				expiry := time.Unix(0, p.Expiry(st))
+				margin := 10 * time.Millisecond
+				if p.Algorithm == core.SlidingWindow {
+					margin += p.Window / limit
+				}
+				lagAt := expiry.Add(-margin)
+				mr.FastForward(lagAt.Add(c.skew).Sub(at))
+				_, peek := p.Take(st, 0, lagAt)
+				cost := peek.Remaining + 1
+				_, want := p.Take(st, cost, lagAt)
+				got, err := lag.Take(ctx, "k", p, cost, lagAt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("lagging instance %v behind, %v before the state stops mattering on its clock, asks for %d: allowed=%v (core with the state: %v)",
+					c.skew, expiry.Sub(lagAt), cost, got.Allowed, want.Allowed)
+				if c.overflow {
+					if !got.Allowed || want.Allowed {
+						t.Fatalf("skew %v beyond the 1 s TTL slack: allowed=%v; the documentation says the state has expired (allowed) where core with it denies", c.skew, got.Allowed)
+					}
+					return
+				}
+				sameDecision(t, "lagging take", got, want)
 			})
 		}
 	}
