@@ -21,18 +21,18 @@ import (
 // redis-server admitted 578 of a fixed window's 60).
 func TestSkew(t *testing.T) {
 	for _, b := range []struct {
-		name string
-		addr func(t *testing.T) string
+		name, store string // the subtest, and the store in the skew: line
+		addr        func(t *testing.T) string
 	}{
-		{"miniredis", func(t *testing.T) string { return miniredis.RunT(t).Addr() }},
-		{"redis-server", func(t *testing.T) string { return testenv.RedisAddr(t) }},
+		{"miniredis", "miniredis", func(t *testing.T) string { return miniredis.RunT(t).Addr() }},
+		{"redis-server", "redis", func(t *testing.T) string { return testenv.RedisAddr(t) }},
 	} {
 		t.Run(b.name, func(t *testing.T) {
 			addr := b.addr(t)
 			prefix := testenv.UniqueName("tg-skew") + ":"
 			a := newPrefixed(t, newClient(t, addr), prefix)
 			c := newPrefixed(t, newClient(t, addr), prefix)
-			storetest.RunSkew(t, a, c, storetest.SkewOptions{Store: "redis"})
+			storetest.RunSkew(t, a, c, storetest.SkewOptions{Store: b.store})
 		})
 	}
 }
