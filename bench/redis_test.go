@@ -27,7 +27,9 @@ func redisClient(tb testing.TB) *redis.Client {
 		}
 		tb.Skip("TOLLGATE_REDIS_ADDR is not set: start redis-server and export it (bench/run does) to benchmark the Redis stores")
 	}
-	c := redis.NewClient(&redis.Options{Addr: addr})
+	// ContextTimeoutEnabled: redisstore.New refuses a client that would not honour a
+	// decision's deadline; the peers get the same client.
+	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
 	if err := c.Ping(context.Background()).Err(); err != nil {
 		tb.Fatalf("redis at %s: %v", addr, err)
 	}
