@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tollgate-go/tollgate/core/memstore"
 	"github.com/tollgate-go/tollgate/examples/internal/demoscript"
 )
 
@@ -34,7 +33,8 @@ func (g *gate) work(ctx context.Context) {
 // serve starts the example's app on a real listener on 127.0.0.1.
 func serve(t *testing.T, slow func(context.Context)) string {
 	t.Helper()
-	return serveOn(t, memstore.New(), slow)
+	// The store's clock stands still, so no window boundary falls inside a test.
+	return serveOn(t, demoscript.NewFrozenStore(), slow)
 }
 
 // serveOn is serve on the store s.

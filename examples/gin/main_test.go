@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/tollgate-go/tollgate/core/memstore"
 	"github.com/tollgate-go/tollgate/examples/internal/demoscript"
 )
 
@@ -35,7 +34,8 @@ func (g *gate) work(ctx context.Context) {
 // serve starts the example's router on a real HTTP server.
 func serve(t *testing.T, slow func(context.Context)) string {
 	t.Helper()
-	return serveOn(t, memstore.New(), slow)
+	// The store's clock stands still, so no window boundary falls inside a test.
+	return serveOn(t, demoscript.NewFrozenStore(), slow)
 }
 
 // serveOn is serve on the store s.

@@ -10,13 +10,12 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/tollgate-go/tollgate/core/memstore"
 	"github.com/tollgate-go/tollgate/examples/internal/demoscript"
 )
 
 // TestQuickstart drives the quickstart API over real HTTP, as the README's curl lines do.
 func TestQuickstart(t *testing.T) {
-	h, err := newHandler(memstore.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h, err := newHandler(demoscript.NewFrozenStore(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +102,7 @@ func TestServerTimeouts(t *testing.T) {
 }
 
 func TestQuickstartSlowConcurrency(t *testing.T) {
-	h, err := newHandler(memstore.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h, err := newHandler(demoscript.NewFrozenStore(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
