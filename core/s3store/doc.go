@@ -23,9 +23,17 @@
 //     caches denials until they expire, so a flood of denied requests costs no request.
 //   - 2: a key this process has not seen: GET, then PUT.
 //   - +2 per lost race (GET, PUT), with a full-jitter wait before each retry after the first.
+//   - 1: a lease release, always a PUT, even of a lease that is not held (see below).
 //
 // Goroutines of one process that decide on the same key take turns locally instead of racing
 // on S3, so contention costs requests only between processes.
+//
+// No orphan leases: an Acquire that its caller gave up on (time budget, canceled request) may
+// still reach S3 later. The [core.ConcurrencyLimiter] releases such a lease in the background;
+// for the case where the late Acquire arrives after that release, every write stores a new
+// version in the object (so an ETag never repeats, although S3's ETag is the MD5 of the
+// content) and a release writes even when the lease is not held: the late Acquire's If-Match
+// names an older ETag and fails with 412 instead of holding a slot for the lease time.
 //
 // # Marker mode
 //

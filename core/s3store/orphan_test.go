@@ -1,15 +1,19 @@
 package s3store_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/tollgate-go/tollgate/core"
@@ -18,22 +22,22 @@ import (
 )
 
 // heldLeases counts the unexpired leases in the state object of (p, key), read directly.
-func heldLeases(ctx context.Context, c *s3.Client, bucket string, s *s3store.Store, key string, p core.Policy, now time.Time) (int, string, error) {
+func heldLeases(ctx context.Context, c *s3.Client, bucket string, s *s3store.Store, key string, p core.Policy, now time.Time) (int, error) {
 	name := s.StateObject(p.Name, key)
 	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &name})
 	if err != nil {
-		return 0, "", err
+		return 0, err
 	}
 	defer out.Body.Close()
 	b, err := io.ReadAll(out.Body)
 	if err != nil {
-		return 0, "", err
+		return 0, err
 	}
 	var o struct {
 		L map[string]int64 `json:"l"`
 	}
 	if err := json.Unmarshal(b, &o); err != nil {
-		return 0, "", err
+		return 0, fmt.Errorf("state object %s: %w", name, err)
 	}
 	held := 0
 	for _, exp := range o.L {
@@ -41,10 +45,16 @@ func heldLeases(ctx context.Context, c *s3.Client, bucket string, s *s3store.Sto
 			held++
 		}
 	}
-	return held, string(b), nil
+	return held, nil
 }
 
-func TestOrphanExplore(t *testing.T) {
+// TestOrphanLeases freezes a private versitygw (SIGSTOP) while a concurrency limiter makes 3
+// acquires with a 200 ms budget, thaws it (SIGCONT), and measures how long until all 3 slots
+// of the key are free again: about one release round trip, not the 30 s lease. The frozen
+// server keeps the requests in its sockets and applies them when it resumes, after the
+// limiter gave up: the control subtest shows that such a late acquire is applied and holds a
+// slot when nobody releases it; the limiter releases it in the background.
+func TestOrphanLeases(t *testing.T) {
 	srv, ep := testenv.StartVersitygw(t)
 	pz := newPausable(t, srv.Addr)
 	c := newClient(t, ep.Endpoint, ep.AccessKey, ep.SecretKey)
@@ -53,76 +63,237 @@ func TestOrphanExplore(t *testing.T) {
 	createBucket(t, c, bucket)
 	s := newStore(t, c, s3store.Config{Bucket: bucket})
 	ctx := context.Background()
-	const N = 3
-	for _, seq := range []bool{false, true} {
-		p := core.NewConcurrency(fmt.Sprint("orphan-control-", seq), N, 30*time.Second)
-		for i := range N {
-			if _, err := s.Acquire(ctx, "warm", p, fmt.Sprint("w", i), time.Now()); err != nil {
-				t.Fatal(err)
-			}
-			_ = s.Release(ctx, "warm", p, fmt.Sprint("w", i), time.Now())
+	const (
+		limit  = 3
+		lease  = 30 * time.Second
+		budget = 200 * time.Millisecond
+	)
+	held := func(p core.Policy) int {
+		t.Helper()
+		n, err := heldLeases(ctx, probe, bucket, s, "k", p, time.Now())
+		if err != nil {
+			t.Fatalf("read the lease object: %v", err)
 		}
-		pz.Stop()
-		var wg sync.WaitGroup
-		for i := range N {
-			wg.Add(1)
-			f := func() {
-				defer wg.Done()
-				actx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-				defer cancel()
-				_, err := s.Acquire(actx, "warm", p, fmt.Sprint("late", i), time.Now())
-				t.Logf("control acquire %d: %v", i, err)
-			}
-			if seq {
-				f()
-			} else {
-				go f()
-			}
-		}
-		wg.Wait()
-		pz.Cont()
-		start := time.Now()
-		for time.Since(start) < time.Second {
-			held, b, err := heldLeases(ctx, probe, bucket, s, "warm", p, time.Now())
-			t.Logf("seq=%v %v: held %d %v %s", seq, time.Since(start), held, err, b)
-			time.Sleep(100 * time.Millisecond)
-		}
+		return n
+	}
 
-		p2 := core.NewConcurrency(fmt.Sprint("orphan-limiter-", seq), N, 30*time.Second)
-		cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: s, Policy: p2, Timeout: 200 * time.Millisecond, Failure: core.FailClosed})
+	t.Run("Control", func(t *testing.T) {
+		// The store alone, no limiter: acquires that time out while the server is frozen
+		// are applied when it resumes, and nobody releases them.
+		p := core.NewConcurrency(uniq("orphan-control"), limit, lease)
+		warm(t, s, p)
+		pz.Stop()
+		defer pz.Cont()
+		for i := range limit {
+			actx, cancel := context.WithTimeout(ctx, budget)
+			_, err := s.Acquire(actx, "k", p, fmt.Sprint("late-", i), time.Now())
+			cancel()
+			if err == nil {
+				t.Fatalf("acquire %d succeeded on a frozen server", i)
+			}
+		}
+		pz.Cont()
+		n := pollHeld(func() int { return held(p) }, func(n int) bool { return n > 0 }, 3*time.Second)
+		t.Logf("without the limiter: %d of %d slots held by acquires the server applied after their caller gave up", n, limit)
+		if n == 0 {
+			t.Fatalf("no late acquire was applied: the scenario below would prove nothing")
+		}
+	})
+
+	t.Run("Limiter", func(t *testing.T) {
+		p := core.NewConcurrency(uniq("orphan"), limit, lease)
+		cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: s, Policy: p, Timeout: budget,
+			Failure: core.FailClosed, Breaker: core.BreakerConfig{Failures: -1}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i := range N {
-			l, _, err := cl.AcquireKeyAt(ctx, "k", time.Now())
-			if err != nil {
-				t.Fatal(err)
-			}
-			_ = l.Release(ctx)
-			_ = i
-		}
+		warm(t, s, p)
 		pz.Stop()
-		for i := range N {
-			wg.Add(1)
-			f := func() {
-				defer wg.Done()
-				_, _, err := cl.AcquireKeyAt(ctx, "k", time.Now())
-				t.Logf("limiter acquire %d: %v (deadline %v)", i, err, errors.Is(err, core.ErrStoreUnavailable))
-			}
-			if seq {
-				f()
-			} else {
-				go f()
+		defer pz.Cont()
+		for i := range limit {
+			if _, _, err := cl.AcquireKeyAt(ctx, "k", time.Now()); !errors.Is(err, core.ErrStoreUnavailable) {
+				t.Fatalf("acquire %d on a frozen server: %v; want ErrStoreUnavailable", i, err)
 			}
 		}
-		wg.Wait()
-		time.Sleep(300 * time.Millisecond)
 		pz.Cont()
-		start = time.Now()
-		for time.Since(start) < 2*time.Second {
-			held, b, err := heldLeases(ctx, probe, bucket, s, "k", p2, time.Now())
-			t.Logf("seq=%v %v: held %d %v %s", seq, time.Since(start), held, err, b)
-			time.Sleep(50 * time.Millisecond)
+		free, took := measureFree(t, limit, func() int { return held(p) })
+		t.Logf("orphan: store=s3 limit=%d free_after_recovery=%d seconds_to_free=%.3f", limit, free, took.Seconds())
+		if free != limit || took > lease/6 {
+			t.Fatalf("%d of %d slots free %v after the server resumed; want all, well under the %v lease", free, limit, took, lease)
 		}
+		for i := range limit {
+			l, res, err := cl.AcquireKeyAt(ctx, "k", time.Now())
+			if err != nil || l == nil {
+				t.Fatalf("acquire %d after recovery: %+v, %v; want a lease (the slot is free)", i, res, err)
+			}
+			defer func() { _ = l.Release(ctx) }()
+		}
+	})
+}
+
+// warm acquires and releases a lease so that the lease object exists and the store has it
+// cached: the acquires under test then go straight to a conditional PUT.
+func warm(t *testing.T, s core.ConcurrencyStore, p core.Policy) {
+	t.Helper()
+	ctx := ctx30(t)
+	if _, err := s.Acquire(ctx, "k", p, "warm", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Release(ctx, "k", p, "warm", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pollHeld polls held every 10 ms until done says so or for at most d, and returns the last
+// count.
+func pollHeld(held func() int, done func(int) bool, d time.Duration) int {
+	deadline := time.Now().Add(d)
+	for {
+		n := held()
+		if done(n) || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(10 * time.Millisecond) // polling a real server's state
+	}
+}
+
+// measureFree polls the held leases from now on (the server just resumed) and returns the
+// free slots once they have stayed all free for a settling second (far longer than the
+// limiter's confirming release, 50 ms after the first one) or after 10 s, with the time from
+// now to the moment they last became all free.
+func measureFree(t *testing.T, limit int, held func() int) (free int, took time.Duration) {
+	t.Helper()
+	resumed := time.Now()
+	deadline := resumed.Add(10 * time.Second)
+	var since time.Time // when the slots last became all free; zero while some are held
+	peak := 0
+	for {
+		n := held()
+		peak = max(peak, n)
+		now := time.Now()
+		switch {
+		case n > 0:
+			since = time.Time{}
+		case since.IsZero():
+			since = now
+		}
+		if !since.IsZero() && now.Sub(since) >= time.Second {
+			t.Logf("peak held after the server resumed: %d", peak)
+			return limit - n, since.Sub(resumed)
+		}
+		if now.After(deadline) {
+			t.Logf("peak held after the server resumed: %d", peak)
+			return limit - n, now.Sub(resumed)
+		}
+		time.Sleep(10 * time.Millisecond) // polling a real server's state
+	}
+}
+
+// lateDelivery is an HTTP transport that holds back the first PUT whose body contains match:
+// its caller gets the context's error when its deadline passes, as with a stalled server,
+// and the request reaches the server only when deliver is called: a request that outlives
+// the caller who gave up on it.
+type lateDelivery struct {
+	next  http.RoundTripper
+	mu    sync.Mutex
+	match []byte
+	req   *http.Request
+	body  []byte
+}
+
+func (l *lateDelivery) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPut && r.Body != nil {
+		b, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		l.mu.Lock()
+		hold := l.match != nil && l.req == nil && bytes.Contains(b, l.match)
+		if hold {
+			l.req, l.body = r.Clone(context.Background()), b
+		}
+		l.mu.Unlock()
+		if hold {
+			<-r.Context().Done()
+			return nil, r.Context().Err()
+		}
+		r.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	return l.next.RoundTrip(r)
+}
+
+// deliver sends the held request now and returns the server's status.
+func (l *lateDelivery) deliver(t *testing.T) int {
+	t.Helper()
+	l.mu.Lock()
+	req, body := l.req, l.body
+	l.mu.Unlock()
+	if req == nil {
+		t.Fatal("lateDelivery: no request was held")
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	resp, err := l.next.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("lateDelivery: %v", err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestLateAcquireAfterRelease delivers an acquire's conditional PUT after the lease was
+// released (the order a stalled server or network can produce; the limiter releases every
+// acquire whose outcome it did not learn): the release changed the object's version, so the
+// late PUT's If-Match fails and no slot is held. Before releases of absent leases wrote, the
+// late PUT passed and held the slot for the whole lease time.
+func TestLateAcquireAfterRelease(t *testing.T) {
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			b := mk(t)
+			for _, c := range []struct {
+				name string
+				warm bool // the lease object exists (If-Match) or not (If-None-Match: *)
+			}{{"update", true}, {"create", false}} {
+				t.Run(c.name, func(t *testing.T) {
+					ld := &lateDelivery{next: http.DefaultTransport.(*http.Transport).Clone()}
+					// Built by hand: s3store.NewClient hands its HTTP client to the AWS config
+					// loader, which wants a buildable one when AWS_CA_BUNDLE is set.
+					client := s3.New(s3.Options{
+						Region: "us-east-1", BaseEndpoint: aws.String(b.endpoint), UsePathStyle: true,
+						Credentials:      credentials.NewStaticCredentialsProvider(b.access, b.secret, ""),
+						HTTPClient:       &http.Client{Transport: ld},
+						RetryMaxAttempts: 1,
+					})
+					s := newStore(t, client, s3store.Config{Bucket: b.bucket, Prefix: "late/"})
+					p := core.NewConcurrency(uniq("late-"+c.name), 3, time.Minute)
+					if c.warm {
+						warm(t, s, p)
+					}
+					ctx := context.Background()
+					ld.mu.Lock()
+					ld.match = []byte("late-lease")
+					ld.mu.Unlock()
+					actx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+					_, err := s.Acquire(actx, "k", p, "late-lease", time.Now())
+					cancel()
+					if err == nil {
+						t.Fatal("the held acquire succeeded")
+					}
+					if err := s.Release(ctx, "k", p, "late-lease", time.Now()); err != nil {
+						t.Fatalf("release: %v", err)
+					}
+					status := ld.deliver(t)
+					n, err := heldLeases(ctx, b.client, b.bucket, s, "k", p, time.Now())
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Logf("late conditional PUT after the release: HTTP %d; %d leases held", status, n)
+					if status != http.StatusPreconditionFailed || n != 0 {
+						t.Fatalf("late acquire: HTTP %d, %d held; want 412 and none held", status, n)
+					}
+				})
+			}
+		})
 	}
 }
