@@ -25,6 +25,36 @@
 // describes: StaleWhileRevalidate serves a stale entry for a while and revalidates it in the
 // background; StaleIfError serves a stale entry, with an Age header, when S3 fails or throttles.
 //
+// # Disk tier
+//
+// With Options.DiskDir, objects larger than MaxObjectSize and at most DiskMaxObjectSize are
+// written to that directory and served from there: the whole object, one range, several ranges
+// (multipart/byteranges), HEAD, 304 and 412, with the same freshness, revalidation (S3's 304
+// keeps the file), stale-while-revalidate and stale-if-error as objects in memory. The files'
+// total size stays within DiskMaxBytes; the least recently used go first.
+//
+// One S3 GET fills a file, however many clients ask for the object meanwhile: the fill runs on
+// its own, at the speed of S3 and the disk, and every request for the object reads the file as
+// it grows, woken by the fill after each write, so all of them receive bytes as they arrive.
+// A file is written under a temporary name (with its size reserved first by fallocate(2) on
+// Linux, so a full disk is found before any client is answered from it) and renamed when
+// complete: a file under its final name is always whole, and is checked against the object's
+// size each time it is opened.
+//
+// The tier never lets a disk problem become a failed response. When a file cannot be created
+// or reserved (read-only or full disk), the object is streamed from S3 instead; when a write
+// fails in the middle of a fill, each response reading it gets the rest from S3 with a ranged
+// GET on the same version (If-Match); when a file is missing or has the wrong size, it leaves
+// the tier and the response is streamed. Each case counts in Stats.DiskFallbacks and reaches
+// Options.OnError as an error that matches ErrDisk.
+//
+// Files live for one run. New removes the tier's files that a previous run left in DiskDir
+// (they are recognized by name, "s3c-…"; nothing else in the directory, no subdirectory and
+// nothing a symbolic link points to is touched), because their metadata was in that run's
+// memory and a file cut short by a crash looks like any other: re-fetching costs one GET per
+// object. File names never derive from object keys. New locks the directory (flock(2)) so
+// that two Handlers cannot share it; Close removes the files and releases it.
+//
 // # Errors
 //
 // The client never sees the text of an internal or S3 error: S3 failures become 502 Bad
@@ -43,6 +73,9 @@
 //	200                  377 ns,  0 allocs       4525 ns, 11 allocs (4300 B)
 //	304 (If-None-Match)  906 ns,  0 allocs       1249 ns,  6 allocs
 //	206 (one range)      1110 ns, 8 allocs       1633 ns, 15 allocs
+//
+// A disk-tier hit costs one open(2) and fstat(2); over a TCP connection, net/http and fasthttp
+// send the file with sendfile(2).
 //
 // Object bytes S3 sends per client request for a 64 KiB object (s3-bytes/op): 65536 when every
 // request fetches it, 0 when every request revalidates a cached copy (one conditional GET

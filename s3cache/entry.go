@@ -2,12 +2,16 @@ package s3cache
 
 import (
 	"mime"
+	"net/http"
 	"path"
 	"strconv"
 	"strings"
 	"time"
 
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/tollgate-go/tollgate/core/conditional"
 )
 
@@ -25,11 +29,16 @@ type Meta struct {
 // entry is one cached name. An entry is immutable once it is in the cache: a revalidation
 // publishes a copy, so a request can serve an entry without holding a lock.
 type entry struct {
-	name      string
-	meta      Meta
-	body      []byte // nil for a streamed (large) object or a 404
-	large     bool   // too big to buffer: serve by streaming from S3
-	notFound  bool   // a remembered 404
+	name     string
+	meta     Meta
+	body     []byte    // nil for a streamed (large) object, a file in the disk tier, or a 404
+	file     *diskFile // the object's file in the disk tier, when it is there
+	large    bool      // too big to buffer and not on disk: serve by streaming from S3
+	notFound bool      // a remembered 404
+	// lmStrong records that Last-Modified is a strong validator for this entry (RFC 9110
+	// §8.8.2.2: the Date of S3's response is at least one second after it), which an If-Range
+	// date needs (§13.1.5).
+	lmStrong  bool
 	validated time.Time
 	freshFor  time.Duration
 	maxStale  time.Duration // how long past freshness stale-if-error may serve it
@@ -65,11 +74,45 @@ func (e *entry) validators() conditional.Validators {
 	return conditional.Validators{ETag: e.meta.ETag, LastModified: e.meta.LastModified}
 }
 
-// revalidated returns a copy of e confirmed by S3 at now.
-func (e *entry) revalidated(now time.Time) *entry {
+// revalidated returns a copy of e confirmed by S3 at now, by a response dated date.
+func (e *entry) revalidated(now, date time.Time) *entry {
 	c := *e
 	c.validated = now
+	c.lmStrong = c.lmStrong || strongLastModified(c.meta.LastModified, date)
 	return &c
+}
+
+// strongLastModified reports whether a Last-Modified time is a strong validator for a cache
+// entry whose response was dated date: RFC 9110 §8.8.2.2 asks for a Date at least one second
+// after it, since the object could have changed twice within its last-modified second.
+func strongLastModified(lastModified, date time.Time) bool {
+	return !lastModified.IsZero() && !date.Before(lastModified.Truncate(time.Second).Add(time.Second))
+}
+
+// responseDate returns the Date field of a response's header, or now when it has none (the
+// response arrived now, so its Date cannot be later).
+func responseDate(h http.Header, now time.Time) time.Time {
+	if h != nil {
+		if d, ok := conditional.ParseHTTPDate(h.Get("Date")); ok {
+			return d
+		}
+	}
+	return now
+}
+
+// rawHeader returns the HTTP header of an SDK operation's response, or nil.
+func rawHeader(md middleware.Metadata) http.Header {
+	switch r := awsmiddleware.GetRawResponse(md).(type) {
+	case *http.Response:
+		if r != nil {
+			return r.Header
+		}
+	case *smithyhttp.Response:
+		if r != nil && r.Response != nil {
+			return r.Header
+		}
+	}
+	return nil
 }
 
 func metaFromGet(out *s3.GetObjectOutput, name string) Meta {

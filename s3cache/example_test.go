@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -96,4 +98,42 @@ func ExampleHandler_Serve() {
 	// Content-Type: image/svg+xml
 	// Content-Length: 6
 	// 200 <svg/>
+}
+
+// With a disk tier, an object too large for memory is fetched once into a file and every
+// request is answered from it, ranges included.
+func ExampleHandler_diskTier() {
+	client, stop := exampleS3()
+	defer stop()
+	video := strings.Repeat("0123456789abcdef", 3<<16) // 3 MiB, over the 1 MiB memory limit
+	_, _ = client.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("assets"),
+		Key: aws.String("intro.mp4"), Body: strings.NewReader(video), ContentType: aws.String("video/mp4")})
+
+	dir, _ := os.MkdirTemp("", "s3cache-example")
+	defer os.RemoveAll(dir)
+	h, err := s3cache.New(client, s3cache.Options{Bucket: "assets", DiskDir: dir, DiskMaxBytes: 1 << 30})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer h.Close()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	whole, _ := http.Get(srv.URL + "/intro.mp4")
+	n, _ := io.Copy(io.Discard, whole.Body)
+	whole.Body.Close()
+	req, _ := http.NewRequest("GET", srv.URL+"/intro.mp4", nil)
+	req.Header.Set("Range", "bytes=0-99")
+	part, _ := http.DefaultClient.Do(req)
+	part.Body.Close()
+
+	s := h.Stats()
+	fmt.Println(whole.StatusCode, n)
+	fmt.Println(part.StatusCode, part.Header.Get("Content-Range"))
+	fmt.Printf("bytes from S3 %d, answered from disk %d\n", s.S3BodyBytes, s.DiskHits)
+	// Output:
+	// 200 3145728
+	// 206 bytes 0-99/3145728
+	// bytes from S3 3145728, answered from disk 2
 }

@@ -39,10 +39,15 @@ type Handler struct {
 	bgMu    sync.Mutex
 	bgNames map[string]bool // names being revalidated in the background
 	bg      sync.WaitGroup
+
+	disk *diskStore // nil without Options.DiskDir
 }
 
 // New returns a Handler over client, which must be configured for the bucket's region and
-// endpoint (path-style for S3-compatible servers). It fails when opts is invalid.
+// endpoint (path-style for S3-compatible servers). It fails when opts is invalid, or when
+// Options.DiskDir cannot be created, read, or locked (another Handler uses it). With DiskDir,
+// New removes the files a previous run left there (see the package documentation, "Disk
+// tier"), and the caller should Close the Handler when done with it.
 func New(client Client, opts Options) (*Handler, error) {
 	if client == nil {
 		return nil, errNilClient
@@ -55,7 +60,23 @@ func New(client Client, opts Options) (*Handler, error) {
 	if o.Writes {
 		h.allow = "GET, HEAD, PUT, DELETE"
 	}
+	if o.DiskDir != "" {
+		if h.disk, err = openDiskStore(o.DiskDir, o.DiskMaxBytes); err != nil {
+			return nil, err
+		}
+	}
 	return h, nil
+}
+
+// Close ends the disk tier: it stops the fills in progress, removes the tier's files and
+// unlocks Options.DiskDir, so that another Handler may use it. Responses already reading a
+// file finish (an open file outlives its name). The Handler keeps serving afterwards, as if
+// it had no DiskDir. Without DiskDir, Close does nothing. It is safe to call more than once.
+func (h *Handler) Close() error {
+	if h.disk == nil {
+		return nil
+	}
+	return h.disk.close()
 }
 
 // Request is what Serve needs from an HTTP request.
@@ -133,6 +154,39 @@ func (h *Handler) Serve(ctx context.Context, req Request) Response {
 // object with PutIfAbsent, PutIfMatch or DeleteIfMatch outside the Handler.
 func (h *Handler) Invalidate(urlPath string) {
 	if name, status := h.objectName(urlPath); status == 0 {
-		h.cache.remove(name)
+		h.forget(name)
+	}
+}
+
+// lookup returns the entry of name, from memory or the disk tier.
+func (h *Handler) lookup(name string) *entry {
+	if e := h.cache.get(name); e != nil {
+		return e
+	}
+	if h.disk != nil {
+		return h.disk.get(name)
+	}
+	return nil
+}
+
+// publish makes e the entry of its name: in the disk tier when it has a file there, else in
+// memory; the other tier forgets the name.
+func (h *Handler) publish(e *entry) {
+	if e.file != nil {
+		h.cache.remove(e.name)
+		h.disk.put(e)
+		return
+	}
+	h.cache.put(e)
+	if h.disk != nil {
+		h.disk.remove(e.name)
+	}
+}
+
+// forget drops name from both tiers.
+func (h *Handler) forget(name string) {
+	h.cache.remove(name)
+	if h.disk != nil {
+		h.disk.remove(name)
 	}
 }

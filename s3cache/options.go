@@ -23,6 +23,8 @@ const (
 	DefaultFetchTimeout = 30 * time.Second
 	// DefaultCacheControl is Options.CacheControl when it is empty.
 	DefaultCacheControl = "no-cache"
+	// DefaultDiskMaxBytes is Options.DiskMaxBytes when DiskDir is set and it is zero (1 GiB).
+	DefaultDiskMaxBytes = 1 << 30
 )
 
 // Options configure a Handler. Bucket is required; every other zero value is a documented
@@ -61,6 +63,20 @@ type Options struct {
 	// with the client's conditionals and Range forwarded. Optional. Default: DefaultMaxObjectSize
 	// (or MaxBytes when that is smaller).
 	MaxObjectSize int64
+
+	// DiskDir enables the disk tier: objects larger than MaxObjectSize (and at most
+	// DiskMaxObjectSize) are written to files in this directory, once, and served from there
+	// with the same freshness, revalidation and stale rules as the objects in memory. The
+	// directory is created when missing (mode 0700). See the package documentation, "Disk
+	// tier", for what New removes from it. Optional. Default: "" (no disk tier: larger objects
+	// are streamed from S3 for every request).
+	DiskDir string
+	// DiskMaxBytes bounds the total size of the files in DiskDir; the least recently used are
+	// removed to make room. Optional. Default: DefaultDiskMaxBytes when DiskDir is set.
+	DiskMaxBytes int64
+	// DiskMaxObjectSize is the largest object written to DiskDir; larger objects are streamed.
+	// Optional. Default: DiskMaxBytes / 4, so that one object never empties the tier.
+	DiskMaxObjectSize int64
 
 	// CacheControl is sent when the object has no Cache-Control of its own. Optional.
 	// Default: DefaultCacheControl ("no-cache": clients may store but revalidate each use,
@@ -118,6 +134,23 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MaxObjectSize < 0 || o.MaxObjectSize > o.MaxBytes {
 		return o, fmt.Errorf("s3cache: Options.MaxObjectSize %d must be between 0 and MaxBytes %d", o.MaxObjectSize, o.MaxBytes)
+	}
+	if o.DiskDir == "" && (o.DiskMaxBytes != 0 || o.DiskMaxObjectSize != 0) {
+		return o, errors.New("s3cache: Options.DiskMaxBytes and DiskMaxObjectSize need DiskDir")
+	}
+	if o.DiskDir != "" {
+		if o.DiskMaxBytes == 0 {
+			o.DiskMaxBytes = DefaultDiskMaxBytes
+		}
+		if o.DiskMaxBytes < 0 {
+			return o, fmt.Errorf("s3cache: Options.DiskMaxBytes %d is negative", o.DiskMaxBytes)
+		}
+		if o.DiskMaxObjectSize == 0 {
+			o.DiskMaxObjectSize = o.DiskMaxBytes / 4
+		}
+		if o.DiskMaxObjectSize < 0 || o.DiskMaxObjectSize > o.DiskMaxBytes {
+			return o, fmt.Errorf("s3cache: Options.DiskMaxObjectSize %d must be between 0 and DiskMaxBytes %d", o.DiskMaxObjectSize, o.DiskMaxBytes)
+		}
 	}
 	switch o.CacheControl {
 	case "":

@@ -17,7 +17,7 @@ var errNilClient = errors.New("s3cache: nil Client")
 // serveRead answers GET and HEAD for name.
 func (h *Handler) serveRead(ctx context.Context, req Request, name string) Response {
 	now := h.opts.Now()
-	e := h.cache.get(name)
+	e := h.lookup(name)
 	switch {
 	case e == nil:
 		// Miss.
@@ -59,7 +59,8 @@ func (h *Handler) serveRead(ctx context.Context, req Request, name string) Respo
 }
 
 // fromEntry answers from a cached entry: a remembered 404, a large-object marker (stream from
-// S3), or the cached body with the client's conditionals evaluated locally.
+// S3), or the cached object, in memory or on disk, with the client's conditionals evaluated
+// locally.
 func (h *Handler) fromEntry(ctx context.Context, req Request, e *entry, now time.Time, stale bool) Response {
 	head := req.Method == http.MethodHead
 	if e.notFound {
@@ -72,6 +73,7 @@ func (h *Handler) fromEntry(ctx context.Context, req Request, e *entry, now time
 	if stale {
 		r.age = e.age(now)
 	}
+	var rng string
 	if !req.Header.IsZero() {
 		res := conditional.Evaluate(req.Method, req.Header, e.validators())
 		switch res.Outcome {
@@ -82,9 +84,16 @@ func (h *Handler) fromEntry(ctx context.Context, req Request, e *entry, now time
 		case conditional.PreconditionFailed:
 			return generic(http.StatusPreconditionFailed, head)
 		}
-		if res.Range != "" {
-			return h.ranged(r, res.Range, e)
+		rng = strongEnoughRange(req.Header, res.Range, e.lmStrong)
+	}
+	if e.file != nil {
+		if head {
+			return r
 		}
+		return h.fromFile(ctx, req, r, rng, e)
+	}
+	if rng != "" {
+		return h.ranged(r, rng, e)
 	}
 	if !head {
 		r.Body = e.body
@@ -92,23 +101,62 @@ func (h *Handler) fromEntry(ctx context.Context, req Request, e *entry, now time
 	return r
 }
 
+// strongEnoughRange returns rng, the Range field that conditional.Evaluate left applicable,
+// unless it passed an If-Range date that is not a strong validator for the entry: RFC 9110
+// §13.1.5 makes that condition false (step 1), so the whole object is sent.
+func strongEnoughRange(hd conditional.Header, rng string, lmStrong bool) string {
+	if rng == "" || hd.IfRange == "" || lmStrong {
+		return rng
+	}
+	if _, _, ok := conditional.ScanETag(hd.IfRange); ok {
+		return rng
+	}
+	return ""
+}
+
 // maxRanges bounds a multi-range request; with more ranges, or ranges that add up to more than
 // the object, the whole object is sent (RFC 9110 §14.2 lets a server ignore Range; §17.15
 // names the denial of service this prevents).
 const maxRanges = 16
 
-// ranged answers a GET with a Range that applies: 206 with one range or a
-// multipart/byteranges body, 416 when none is satisfiable, or 200 when the field is malformed
-// or not worth honouring.
-func (h *Handler) ranged(r Response, field string, e *entry) Response {
-	size := int64(len(e.body))
+// planRange decides how to answer a Range field that applies to a representation of size
+// bytes: 206 with the ranges to send, 416 when none is satisfiable, or 200 (the whole
+// representation) when the field is malformed or not worth honouring.
+func planRange(field string, size int64) ([]conditional.ByteRange, int) {
 	ranges, err := conditional.ParseRange(field, size)
 	switch {
 	case errors.Is(err, conditional.ErrUnsatisfiable):
-		u := generic(http.StatusRequestedRangeNotSatisfiable, false)
-		u.contentRange = conditional.UnsatisfiedContentRange(size)
-		return u
+		return nil, http.StatusRequestedRangeNotSatisfiable
 	case err != nil || len(ranges) == 0 || len(ranges) > maxRanges:
+		return nil, http.StatusOK
+	case len(ranges) == 1:
+		return ranges, http.StatusPartialContent
+	}
+	var sum int64
+	for _, rg := range ranges {
+		sum += rg.Length
+	}
+	if sum > size {
+		return nil, http.StatusOK
+	}
+	return ranges, http.StatusPartialContent
+}
+
+// unsatisfiable is the 416 answer for a representation of size bytes.
+func unsatisfiable(size int64) Response {
+	u := generic(http.StatusRequestedRangeNotSatisfiable, false)
+	u.contentRange = conditional.UnsatisfiedContentRange(size)
+	return u
+}
+
+// ranged answers a GET with a Range that applies from a body in memory.
+func (h *Handler) ranged(r Response, field string, e *entry) Response {
+	size := int64(len(e.body))
+	ranges, status := planRange(field, size)
+	switch {
+	case status == http.StatusRequestedRangeNotSatisfiable:
+		return unsatisfiable(size)
+	case status == http.StatusOK:
 		r.Body = e.body
 		return r
 	case len(ranges) == 1:
@@ -117,14 +165,6 @@ func (h *Handler) ranged(r Response, field string, e *entry) Response {
 		r.Body = e.body[rg.Start : rg.Start+rg.Length]
 		r.ContentLength = rg.Length
 		r.contentRange = rg.ContentRange(size)
-		return r
-	}
-	var sum int64
-	for _, rg := range ranges {
-		sum += rg.Length
-	}
-	if sum > size {
-		r.Body = e.body
 		return r
 	}
 	body, ctype := multipartRanges(e.body, ranges, e.meta.ContentType)
@@ -151,8 +191,11 @@ func (o *ownedStream) close() {
 func (h *Handler) fetch(ctx context.Context, name string, old *entry, own **ownedStream) (*entry, error) {
 	now := h.opts.Now()
 	// A flight for name may have ended between this request's lookup and its Do call.
-	if cur := h.cache.get(name); cur != nil && cur != old && cur.fresh(now) {
+	if cur := h.lookup(name); cur != nil && cur != old && cur.fresh(now) {
 		return cur, nil
+	}
+	if old != nil && old.file != nil && !h.disk.has(old.file) {
+		old = nil // its file has left the disk tier: fetch the whole object
 	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.opts.FetchTimeout)
 	in := &s3.GetObjectInput{Bucket: &h.opts.Bucket, Key: ptr(h.opts.Prefix + name)}
@@ -167,15 +210,15 @@ func (h *Handler) fetch(ctx context.Context, name string, old *entry, own **owne
 		case old != nil && httpStatus(err) == http.StatusNotModified:
 			h.stats.s3NotModified.Add(1)
 			h.stats.bytesSaved.Add(old.meta.Size)
-			e := old.revalidated(now)
-			h.cache.put(e)
+			e := old.revalidated(now, responseDate(responseHeader(err), now))
+			h.publish(e)
 			return e, nil
 		case isNotFound(err):
 			e := &entry{name: name, notFound: true, validated: now, freshFor: max(h.opts.NegativeTTL, 0), cost: entryOverhead + int64(len(name))}
 			if h.opts.NegativeTTL > 0 {
-				h.cache.put(e)
+				h.publish(e)
 			} else {
-				h.cache.remove(name)
+				h.forget(name)
 			}
 			return e, nil
 		}
@@ -186,11 +229,20 @@ func (h *Handler) fetch(ctx context.Context, name string, old *entry, own **owne
 	}
 	meta := metaFromGet(out, name)
 	freshFor, store := h.freshness(meta.CacheControl)
-	e := &entry{name: name, meta: meta, validated: now, freshFor: freshFor, cost: entryOverhead + int64(len(name))}
+	e := &entry{name: name, meta: meta, validated: now, freshFor: freshFor, cost: entryOverhead + int64(len(name)),
+		lmStrong: strongLastModified(meta.LastModified, responseDate(rawHeader(out.ResultMetadata), now))}
 	if meta.Size < 0 || meta.Size > h.opts.MaxObjectSize || !store {
+		if store && meta.Size >= 0 && h.disk != nil && meta.Size <= h.opts.DiskMaxObjectSize {
+			e.maxStale = h.opts.StaleIfError
+			e.hdr = buildHeaders(meta, h.opts.CacheControl)
+			if h.startFill(e, out, cancel) {
+				return e, nil
+			}
+			e.maxStale, e.hdr = 0, nil
+		}
 		e.large = true
 		e.freshFor = max(h.opts.TTL, 0)
-		h.cache.put(e)
+		h.publish(e)
 		*own = &ownedStream{out: out, cancel: cancel}
 		return e, nil
 	}
@@ -209,7 +261,7 @@ func (h *Handler) fetch(ctx context.Context, name string, old *entry, own **owne
 	e.cost += meta.Size
 	e.maxStale = h.opts.StaleIfError
 	e.hdr = buildHeaders(meta, h.opts.CacheControl)
-	h.cache.put(e)
+	h.publish(e)
 	return e, nil
 }
 

@@ -30,21 +30,41 @@ type Stats struct {
 	Writes int64
 	// Evictions counts entries evicted to respect MaxBytes.
 	Evictions int64
-	// Entries is the current number of cached entries (objects, 404s, large-object markers).
+	// Entries is the current number of cached entries in memory (objects, 404s, large-object
+	// markers).
 	Entries int64
-	// Bytes is the current cost of the cached entries, which MaxBytes bounds.
+	// Bytes is the current cost of the cached entries in memory, which MaxBytes bounds.
 	Bytes int64
+
+	// DiskHits counts responses whose body was read from the disk tier (including from a file
+	// still being written).
+	DiskHits int64
+	// DiskFallbacks counts objects or responses that the disk tier could not serve (no room
+	// left by files being written, or a disk error, which OnError receives as ErrDisk) and
+	// that were streamed from S3 instead.
+	DiskFallbacks int64
+	// DiskFiles is the current number of files in the disk tier, complete or being written.
+	DiskFiles int64
+	// DiskBytes is the current total size of those files, which DiskMaxBytes bounds.
+	DiskBytes int64
+	// DiskEvictions counts files removed to respect DiskMaxBytes.
+	DiskEvictions int64
 }
 
 type counters struct {
 	hits, misses, revalidations, s3NotModified, bytesSaved, s3BodyBytes, clientNotModified,
-	staleServed, streamed, s3Errors, writes atomic.Int64
+	staleServed, streamed, s3Errors, writes, diskHits, diskFallbacks atomic.Int64
 }
 
 // Stats returns a snapshot of the counters. Safe for concurrent use.
 func (h *Handler) Stats() Stats {
 	entries, bytes, evictions := h.cache.size()
 	c := &h.stats
+	var files int
+	var diskBytes, diskEvictions int64
+	if h.disk != nil {
+		files, diskBytes, diskEvictions = h.disk.size()
+	}
 	return Stats{
 		Hits:              c.hits.Load(),
 		Misses:            c.misses.Load(),
@@ -60,5 +80,10 @@ func (h *Handler) Stats() Stats {
 		Evictions:         evictions,
 		Entries:           int64(entries),
 		Bytes:             bytes,
+		DiskHits:          c.diskHits.Load(),
+		DiskFallbacks:     c.diskFallbacks.Load(),
+		DiskFiles:         int64(files),
+		DiskBytes:         diskBytes,
+		DiskEvictions:     diskEvictions,
 	}
 }

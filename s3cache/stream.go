@@ -11,18 +11,21 @@ import (
 	"github.com/tollgate-go/tollgate/core/conditional"
 )
 
-// Objects above Options.MaxObjectSize are never buffered. Each request opens its own S3 stream
-// with the client's preconditions and Range forwarded, so S3 answers 304, 412, 206 or 416 and
-// sends only the bytes the client needs. The forwarded form is what S3's GetObject accepts
-// (one entity-tag per field, no If-Range); what cannot be forwarded is evaluated here against
-// the validators of S3's own response, which are current, so the result is the same.
+// Objects above Options.MaxObjectSize that are not in the disk tier are never buffered. Each
+// request opens its own S3 stream with the client's entity-tag preconditions and Range
+// forwarded, so S3 answers 304, 412, 206 or 416 and sends only the bytes the client needs.
+// The forwarded form is what S3's GetObject accepts (one entity-tag per field, no If-Range).
+// Every precondition is then evaluated here too, by core/conditional, against the validators
+// of S3's own response, which are current: so the answer follows RFC 9110 whatever the S3
+// server's own evaluation, and what cannot be forwarded is covered.
 
-// forwarded is the part of a client's conditional request that S3 can evaluate.
+// forwarded is the part of a client's conditional request that S3 is asked to evaluate.
 type forwarded struct {
-	ifMatch, ifNoneMatch     *string
-	ifModified, ifUnmodified *time.Time
-	rng                      *string
-	ifRangeAsIfMatch         bool // rng is conditional on ifMatch, which came from If-Range
+	ifMatch, ifNoneMatch *string
+	ifModified           *time.Time
+	rng                  *string
+	ifRangeAsIfMatch     bool // rng is conditional on ifMatch, which came from If-Range
+	ifRangeDate          bool // rng is conditional on an If-Range date, checked on the response
 }
 
 // singleETag returns field when it is one strong entity-tag or "*", as S3 accepts it.
@@ -49,15 +52,15 @@ func httpDate(field string) *time.Time {
 	return &t
 }
 
-// forward builds what to send S3 for req, following RFC 9110 §13.2.2: If-Unmodified-Since
-// only without If-Match, If-Modified-Since only without If-None-Match, Range only for GET.
+// forward builds what to send S3 for req, following RFC 9110 §13.2.2: If-Modified-Since only
+// without If-None-Match, Range only for GET. If-Unmodified-Since is never forwarded: it is
+// evaluated on S3's response only, because an S3-compatible server (versitygw) answers 412
+// when the date equals Last-Modified, where §13.1.4 makes the condition true.
 func forward(req Request) forwarded {
 	var f forwarded
 	hd := req.Header
 	if hd.IfMatch != "" {
 		f.ifMatch = singleETag(hd.IfMatch)
-	} else {
-		f.ifUnmodified = httpDate(hd.IfUnmodifiedSince)
 	}
 	if hd.IfNoneMatch != "" {
 		f.ifNoneMatch = singleETag(hd.IfNoneMatch)
@@ -77,10 +80,14 @@ func forward(req Request) forwarded {
 		return f
 	}
 	// If-Range with a strong entity-tag becomes If-Match on the ranged request; a 412 then
-	// means "changed": retry for the whole object. A date or weak tag cannot be forwarded
-	// exactly, so the range is ignored.
-	if etag, rest, ok := conditional.ScanETag(hd.IfRange); ok && strings.TrimSpace(rest) == "" && !conditional.IsWeak(etag) && hd.IfMatch == "" && hd.IfUnmodifiedSince == "" {
+	// means "changed": retry for the whole object. If-Range with a date sends the range and
+	// checks the date on S3's response (§13.1.5). A weak tag never matches: the whole object.
+	etag, rest, isTag := conditional.ScanETag(hd.IfRange)
+	switch {
+	case isTag && strings.TrimSpace(rest) == "" && !conditional.IsWeak(etag) && hd.IfMatch == "":
 		f.rng, f.ifMatch, f.ifRangeAsIfMatch = &hd.Range, &etag, true
+	case !isTag && httpDate(hd.IfRange) != nil:
+		f.rng, f.ifRangeDate = &hd.Range, true
 	}
 	return f
 }
@@ -97,7 +104,7 @@ func (h *Handler) stream(ctx context.Context, req Request, marker *entry) Respon
 	key := h.opts.Prefix + marker.name
 	if req.Method == http.MethodHead {
 		out, err := h.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &h.opts.Bucket, Key: &key,
-			IfMatch: f.ifMatch, IfNoneMatch: f.ifNoneMatch, IfModifiedSince: f.ifModified, IfUnmodifiedSince: f.ifUnmodified})
+			IfMatch: f.ifMatch, IfNoneMatch: f.ifNoneMatch, IfModifiedSince: f.ifModified})
 		if err != nil {
 			return h.streamFailed(req, marker, err)
 		}
@@ -106,19 +113,46 @@ func (h *Handler) stream(ctx context.Context, req Request, marker *entry) Respon
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	in := &s3.GetObjectInput{Bucket: &h.opts.Bucket, Key: &key, IfMatch: f.ifMatch, IfNoneMatch: f.ifNoneMatch,
-		IfModifiedSince: f.ifModified, IfUnmodifiedSince: f.ifUnmodified, Range: f.rng}
+		IfModifiedSince: f.ifModified, Range: f.rng}
 	out, err := h.client.GetObject(ctx, in)
-	if f.ifRangeAsIfMatch {
+	retryWhole, unsatisfied := false, false
+	switch {
+	case f.ifRangeAsIfMatch:
 		// If-Range failed (§13.1.5): the whole current object, with 200. The ETag is checked
 		// here too, for servers that ignore If-Match on GET.
-		failed := err != nil && httpStatus(err) == http.StatusPreconditionFailed
-		if err == nil && !conditional.StrongMatch(deref(out.ETag), *f.ifMatch) {
+		retryWhole = err != nil && httpStatus(err) == http.StatusPreconditionFailed ||
+			err == nil && !conditional.StrongMatch(deref(out.ETag), *f.ifMatch)
+	case f.ifRangeDate && err == nil:
+		// The date must equal Last-Modified, which must be a strong validator (§13.1.5).
+		m := metaFromGet(out, marker.name)
+		date := responseDate(rawHeader(out.ResultMetadata), h.opts.Now())
+		retryWhole = conditional.CheckIfRange(req.Header.IfRange, conditional.Validators{ETag: m.ETag, LastModified: m.LastModified}) != conditional.CondTrue ||
+			!strongLastModified(m.LastModified, date)
+	case f.ifRangeDate && httpStatus(err) == http.StatusRequestedRangeNotSatisfiable:
+		// 416 only stands if If-Range holds, which takes the object's validators to know.
+		retryWhole, unsatisfied = true, true
+	}
+	if retryWhole {
+		if err == nil {
 			_ = out.Body.Close()
-			failed = true
 		}
-		if failed {
-			in.IfMatch, in.Range = nil, nil
-			out, err = h.client.GetObject(ctx, in)
+		in.IfMatch, in.Range = nil, nil
+		if !f.ifRangeAsIfMatch {
+			in.IfMatch = f.ifMatch
+		}
+		out, err = h.client.GetObject(ctx, in)
+		if err == nil && unsatisfied && conditional.CheckIfRange(req.Header.IfRange,
+			conditional.Validators{ETag: deref(out.ETag), LastModified: deref(out.LastModified)}) == conditional.CondTrue &&
+			strongLastModified(deref(out.LastModified), responseDate(rawHeader(out.ResultMetadata), h.opts.Now())) {
+			// If-Range holds after all: the range was not satisfiable, unless a precondition
+			// answers first (§13.2.2).
+			meta := metaFromGet(out, marker.name)
+			r := h.fromMeta(req, meta, out, cancel)
+			if r.Status != http.StatusOK {
+				return r
+			}
+			_ = r.Close()
+			return unsatisfiable(meta.Size)
 		}
 	}
 	if err != nil {
@@ -211,9 +245,9 @@ func (h *Handler) streamFailed(req Request, marker *entry, err error) Response {
 		return r
 	case isNotFound(err):
 		if h.opts.NegativeTTL > 0 {
-			h.cache.put(&entry{name: marker.name, notFound: true, validated: h.opts.Now(), freshFor: h.opts.NegativeTTL, cost: entryOverhead + int64(len(marker.name))})
+			h.publish(&entry{name: marker.name, notFound: true, validated: h.opts.Now(), freshFor: h.opts.NegativeTTL, cost: entryOverhead + int64(len(marker.name))})
 		} else {
-			h.cache.remove(marker.name)
+			h.forget(marker.name)
 		}
 		return generic(http.StatusNotFound, head)
 	}

@@ -53,6 +53,8 @@ func runSuite(t *testing.T, newBackend func(testing.TB) *backend) {
 		{"GetPreconditions", testGetPreconditions, nil},
 		{"ObjectCacheControl", testObjectCacheControl, func(b *backend) bool { return b.storesCacheControl }},
 		{"ContentEncoding", testContentEncoding, nil},
+		{"DiskTier", testDiskTier, nil},
+		{"RFCConditionals", testRFCConditionals, nil},
 	}
 	caps := newBackend(t)
 	for _, tc := range tests {

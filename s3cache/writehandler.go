@@ -17,7 +17,7 @@ func (h *Handler) serveWrite(ctx context.Context, req Request) Response {
 	if status != 0 {
 		return generic(status, false)
 	}
-	defer h.cache.remove(name)
+	defer h.forget(name)
 	key := h.opts.Prefix + name
 	hd := req.Header
 	ifMatch := strongETag(hd.IfMatch)

@@ -13,7 +13,10 @@
 // AWS_SECRET_ACCESS_KEY for a local server). Retries use Tollgate's full-jitter policy
 // (core/backoff). Flags: -addr (default $TOLLGATE_ADDR, else 127.0.0.1:8081; port 0 picks a
 // free port), -ttl (default 1m), -demo (create the bucket if it does not exist and put a
-// small hello.txt under the prefix: for trying it on a local server, not on a real bucket).
+// small hello.txt under the prefix: for trying it on a local server, not on a real bucket),
+// -disk-dir (a directory for s3cache's disk tier: objects over 1 MiB are fetched once into it
+// and served from there; default none, they are streamed from S3) and -disk-max-bytes (its
+// budget, default 1 GiB).
 //
 // It prints curl commands that show a 200, a 304 and a 206 for an object of the bucket
 // (hello.txt with -demo, otherwise the first object under the prefix), each ready to paste.
@@ -62,6 +65,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	addr := fs.String("addr", defaultAddr("127.0.0.1:8081"), "listen address (default $TOLLGATE_ADDR when set)")
 	ttl := fs.Duration("ttl", time.Minute, "how long a cached object is fresh before it is revalidated")
 	demo := fs.Bool("demo", false, "create the bucket if it does not exist and put hello.txt under the prefix (for a local server)")
+	diskDir := fs.String("disk-dir", "", "directory of the disk tier for objects over 1 MiB (default: none, they are streamed)")
+	diskMax := fs.Int64("disk-max-bytes", 0, "total size of the disk tier's files (default 1 GiB)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -94,11 +99,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	h, err := s3cache.New(client, s3cache.Options{
 		Bucket: bucket, Prefix: prefix, IndexDocument: "index.html", TTL: *ttl,
 		StaleIfError: 10 * time.Minute,
-		OnError:      func(key string, err error) { log.Printf("s3assets: %s: %v", key, err) },
+		DiskDir:      *diskDir, DiskMaxBytes: *diskMax,
+		OnError: func(key string, err error) { log.Printf("s3assets: %s: %v", key, err) },
 	})
 	if err != nil {
 		return err
 	}
+	defer h.Close()
 
 	mux := http.NewServeMux()
 	mux.Handle("/", h)

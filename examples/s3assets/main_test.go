@@ -107,6 +107,7 @@ func TestDemoOnVersitygw(t *testing.T) {
 		{"-addr", "127.0.0.1:0", "-demo"},
 		{"-addr", "127.0.0.1:0", "-demo"}, // again: the bucket exists now
 		{"-addr", "127.0.0.1:0"},          // without -demo: the first object under the prefix
+		{"-addr", "127.0.0.1:0", "-disk-dir", t.TempDir(), "-disk-max-bytes", "67108864"},
 	} {
 		ctx, cancel := context.WithCancel(context.Background())
 		ready := make(chan string, 1)
