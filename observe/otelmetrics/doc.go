@@ -27,7 +27,7 @@
 //	tollgate.rate_limiting.leases.acquired Counter       {lease}     tollgate.limiter, tollgate.policy                 a concurrency lease granted (by the store or the fallback;
 //	(tollgate_rate_limiting_leases_acquired_total)                                                                     FailOpen and shadow mode grant none)
 //	tollgate.store.duration               Histogram      s           tollgate.limiter, tollgate.store,                 a store call's duration, successful or not (error.type set
-//	(tollgate_store_duration_seconds)                                tollgate.store.operation, [error.type]            on failure); not for in-process stores (Options.InProcessDurations)
+//	(tollgate_store_duration_seconds)                                tollgate.store.operation, [error.type]            on failure); not for in-process stores (core/memstore)
 //	tollgate.store.errors                 Counter        {error}     tollgate.limiter, tollgate.store,                 a store call that failed or exceeded the time budget
 //	(tollgate_store_errors_total)                                    tollgate.store.operation, error.type              (calls the open breaker refused are not store calls)
 //	tollgate.breaker.transitions          Counter        {transition} tollgate.limiter, tollgate.store,                the circuit breaker opened or closed
@@ -58,10 +58,11 @@
 //
 // # What is not (yet) recorded
 //
-// Leases held right now and lease hold times, the store's name for each call of a shared
-// observer, reservations and settlements: core.Event does not report them. When it does, they
-// become a tollgate.rate_limiting.active_leases UpDownCounter and a
-// tollgate.rate_limiting.lease.duration histogram, as in aspnetcore.rate_limiting.
+// Leases held right now and lease hold times: core.Event reports no lease release. When it
+// does, they become a tollgate.rate_limiting.active_leases UpDownCounter and a
+// tollgate.rate_limiting.lease.duration histogram, as in aspnetcore.rate_limiting. The store
+// operation is inferred from the event (observe.OperationOf), and reservations and
+// settlements do not exist in the core yet.
 //
 // # Cost
 //

@@ -68,9 +68,6 @@ type Options struct {
 	// counter: a bounded, hashed form of the key. Optional. Default: 0, no key attribute.
 	// At most MaxKeyBuckets.
 	KeyBuckets int
-	// InProcessDurations records tollgate.store.duration for in-process stores (core/memstore)
-	// too. Optional. Default: false; their calls take less time than a histogram record.
-	InProcessDurations bool
 }
 
 // Metrics records Tollgate's metrics through one meter. Build it once per process with
@@ -78,7 +75,6 @@ type Options struct {
 type Metrics struct {
 	nearLimit  float64 // 0: off
 	keyBuckets int
-	inProcess  bool
 
 	decisions   metric.Int64ObservableCounter
 	nearLimits  metric.Int64ObservableCounter
@@ -106,7 +102,7 @@ func New(o Options) (*Metrics, error) {
 	if mp == nil {
 		mp = otel.GetMeterProvider()
 	}
-	m := &Metrics{nearLimit: o.NearLimit, keyBuckets: o.KeyBuckets, inProcess: o.InProcessDurations}
+	m := &Metrics{nearLimit: o.NearLimit, keyBuckets: o.KeyBuckets}
 	switch {
 	case m.nearLimit == 0:
 		m.nearLimit = DefaultNearLimit
@@ -150,10 +146,12 @@ func New(o Options) (*Metrics, error) {
 
 // Observer returns the observer of one limiter, described by l (its Name becomes the
 // tollgate.limiter attribute). Give each limiter its own: the breaker gauge is per observer.
-// Two observers with the same name report the same series, added together.
+// Two observers with the same name report the same series, added together. When l.Store runs
+// in process (core/memstore), tollgate.store.duration is not recorded: its calls take less
+// time than a histogram record.
 func (m *Metrics) Observer(l observe.Limiter) core.Observer {
 	l = l.Normalize()
-	o := &limiterObserver{m: m, name: l.Name, store: l.StoreName, durations: m.inProcess || !l.InProcess()}
+	o := &limiterObserver{m: m, name: l.Name, store: l.StoreName, durations: !l.InProcess()}
 	o.limiterSet = attribute.NewSet(AttrLimiter.String(l.Name), AttrStore.String(l.StoreName))
 	for op := range observe.NumOperations {
 		for et, name := range errorTypes {

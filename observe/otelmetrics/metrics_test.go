@@ -184,8 +184,8 @@ func TestNearLimit(t *testing.T) {
 	}
 }
 
-// tollgate.store.duration: every store call is timed (the denial cache's answer made none);
-// in-process stores only with InProcessDurations.
+// tollgate.store.duration: every store call is timed (the denial cache's answer made none),
+// except those of in-process stores.
 func TestStoreDuration(t *testing.T) {
 	const attrs = "tollgate.limiter=web,tollgate.store=%s,tollgate.store.operation=take = %d"
 	for _, c := range []struct {
@@ -196,7 +196,6 @@ func TestStoreDuration(t *testing.T) {
 	}{
 		{"network store", observetest.NewStore(), otelmetrics.Options{}, []string{fmt.Sprintf(attrs, "observetest", 3)}},
 		{"memstore", memstore.New(), otelmetrics.Options{}, nil},
-		{"memstore opted in", memstore.New(), otelmetrics.Options{InProcessDurations: true}, []string{fmt.Sprintf(attrs, "memory", 3)}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t, c.o)
