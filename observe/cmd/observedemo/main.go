@@ -10,6 +10,10 @@
 //	for i in $(seq 15); do curl -s -o /dev/null http://127.0.0.1:8080/; done
 //	curl -s http://127.0.0.1:9090/metrics | grep ^tollgate_
 //	open http://127.0.0.1:9090/tollgate                    # or ?format=json
+//
+// quickstart-admin.patch, beside this file, gives examples/quickstart the same as one flag,
+// -admin ADDR (apply it with git apply, then go mod tidy -C examples); it was tested on a
+// copy of the tree, where examples/quickstart's tests and a new TestQuickstartTelemetry pass.
 package main
 
 import (
