@@ -53,8 +53,15 @@
 //   - concurrency: one item per key holding a map h of lease ID → expiry (Unix ns). Acquire is
 //     SET h.#id = :exp with condition size(h) < :limit OR h.#id > :now (ALL_NEW returned, to
 //     count live leases). When the map is full of expired leases, they are removed by a
-//     second conditional update that also grants the lease. Release is REMOVE h.#id; Extend
-//     sets the expiry again if the lease is present and unexpired.
+//     second conditional update that also grants the lease. Release is REMOVE h.#id (and, for
+//     a lease that is not held, a second update that records the release watermark, below);
+//     Extend sets the expiry again if the lease is present and unexpired. Lease IDs are
+//     stored as base64url, or hashed when over 48 bytes, so a map key is at most 64 bytes
+//     and [MaxLeases] leases (about 311 KB) fit in DynamoDB's 400 KB item. The item is read
+//     and written whole: on dynalite (2026-11-30, shared 2-core VM) an Acquire took 21 ms at
+//     the median with 4,090 leases held against 1.3 ms with 10, half of it returning the
+//     map (ALL_NEW, about 230 KB; the same update returning nothing took 10 ms). Give a
+//     limiter over thousands of leases per key a Timeout to match.
 //   - a cost of 0 (a peek) is one consistent GetItem and writes nothing.
 //
 // The [core.Limiter]'s denial cache answers repeated denials with no DynamoDB call at all.
@@ -89,6 +96,20 @@
 //
 // core/storetest's RunSkew checks the first bound with two instances 2 s and 50 ms apart
 // (TestSkew), and TestSkewWindowItems checks each window item directly.
+//
+// # No orphan leases
+//
+// An Acquire whose caller gave up (its time budget ran out, the request was canceled) may
+// still reach DynamoDB and be applied later. The [core.ConcurrencyLimiter] releases every
+// such lease in the background; for an Acquire delivered after that release, the release of
+// a lease that is not held records a release watermark in the item (r = the release's time,
+// kept only if newer), and every update that grants a lease requires r < the time of its
+// Acquire. The late Acquire fails its condition instead of holding a slot for the whole
+// lease time. A live Acquire that meets a watermark at or after its own time (a release at
+// the same instant, or by an instance whose clock is ahead) learns r from the failed
+// condition and moves its stamp past it, at the cost of one more round trip. The residual
+// case is a late Acquire from an instance whose clock is behind the watermark's writer and
+// that retried past it (two stalls in a row); its lease expires with the lease time.
 //
 // # Retries and time budget
 //

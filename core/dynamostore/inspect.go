@@ -19,7 +19,8 @@ type Info struct {
 	// State is the rate state as core's algorithms see it (zero for concurrency).
 	State core.State
 	// Leases are the concurrency leases in the item by lease ID, expired ones included,
-	// with their expiry.
+	// with their expiry. An ID longer than 48 bytes is stored hashed and shows as "~" and
+	// the base64url SHA-256 of the ID.
 	Leases map[string]time.Time
 	// Decision is what a Take of cost 0 answers now (for concurrency: allowed when a lease
 	// is free, Remaining the free leases). Nothing is spent.

@@ -55,10 +55,24 @@ func (s *Store) PartitionKey(key string, p core.Policy, now time.Time) string {
 	return base
 }
 
-// leaseName encodes a lease ID (any bytes) as a map key DynamoDB accepts.
-func leaseName(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
+// maxPlainLease is the longest lease ID stored as itself (base64url, at most 64 bytes);
+// longer ones are stored as a hash. core's lease IDs are 32 bytes.
+const maxPlainLease = 48
 
-// leaseID decodes a map key written by leaseName.
+// leaseName encodes a lease ID (any bytes) as a map key DynamoDB accepts, at most 64 bytes:
+// base64url of the ID, or for an ID over maxPlainLease bytes "~" + base64url(SHA-256(ID))
+// ('~' is outside the base64url alphabet, so the two forms never meet). The bound is what
+// lets MaxLeases leases fit in one item: about 64 + 12 bytes each, 311 KB for 4,096, under
+// DynamoDB's 400 KB; 128-byte IDs written out (171 bytes) filled an item at 2,237 leases.
+func leaseName(id string) string {
+	if len(id) > maxPlainLease {
+		sum := sha256.Sum256([]byte(id))
+		return "~" + base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(id))
+}
+
+// leaseID decodes a map key written by leaseName; a hashed ID cannot be decoded (false).
 func leaseID(name string) (string, bool) {
 	b, err := base64.RawURLEncoding.DecodeString(name)
 	return string(b), err == nil

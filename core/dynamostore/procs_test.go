@@ -2,7 +2,6 @@ package dynamostore_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -249,9 +248,8 @@ func childSemaphore() (string, error) {
 		}
 		return nil
 	})
-	if err == nil && granted.Load() == 0 {
-		err = errors.New("no lease granted")
-	}
+	// A process may see no grant at all (3 slots for 64 contenders, held 2 ms each); the
+	// parent checks that the run as a whole saw grants and denials.
 	fmt.Fprintf(&out, "granted=%d denied=%d\n", granted.Load(), denied.Load())
 	return out.String(), err
 }

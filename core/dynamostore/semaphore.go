@@ -48,6 +48,8 @@ func (s *Store) Acquire(ctx context.Context, key string, p core.Policy, lease st
 	in.ExpressionAttributeNames["#id"] = id
 	in.ExpressionAttributeValues[":max"] = num(p.Limit)
 	in.ExpressionAttributeValues[":now"] = num(n)
+	stamp := n // see guard
+	guard(in, stamp)
 	first, grants := in, true
 	for range maxRounds {
 		out, err := s.api.UpdateItem(ctx, in)
@@ -67,6 +69,15 @@ func (s *Store) Acquire(ctx context.Context, key string, p core.Policy, lease st
 				return core.Decision{}, err
 			}
 		}
+		if r, err := number(item, attrReleased); err != nil {
+			return core.Decision{}, err
+		} else if r >= stamp {
+			// A release recorded after our stamp (another instance's clock is ahead, or
+			// a release at the same instant). This call is alive, so it is not the late
+			// acquire the watermark is there to stop: move past it.
+			stamp = r + 1
+			first.ExpressionAttributeValues[":stamp"] = num(stamp)
+		}
 		held, present, err := leases(item)
 		if err != nil {
 			return core.Decision{}, err
@@ -79,8 +90,28 @@ func (s *Store) Acquire(ctx context.Context, key string, p core.Policy, lease st
 			return d, nil
 		}
 		in, grants = s.reclaimInput(pk, p, id, held, present, n)
+		if grants {
+			guard(in, stamp)
+		}
 	}
 	return core.Decision{}, errContention
+}
+
+// guard adds the release watermark to the condition of an update that grants a lease.
+//
+// A Release of a lease that is not held records its time in the item's attribute r (the
+// release watermark), and every granting update carries the time of its Acquire (:stamp)
+// and requires r < :stamp. So an Acquire still on its way to DynamoDB when its lease was
+// released — sent before its caller gave up on it (time budget, canceled request), delivered
+// after the release the [core.ConcurrencyLimiter] sends for every acquire whose outcome it did
+// not learn — fails its condition instead of holding a slot for the whole lease time. A live
+// Acquire that meets a watermark at or after its stamp (a release at the same instant, or
+// from an instance whose clock is ahead) learns r from the failed condition and moves its
+// stamp past it: one more round trip, and only then.
+func guard(in *dynamodb.UpdateItemInput, stamp int64) {
+	in.ConditionExpression = aws.String("(" + aws.ToString(in.ConditionExpression) + ") AND (attribute_not_exists(#r) OR #r < :stamp)")
+	in.ExpressionAttributeNames["#r"] = attrReleased
+	in.ExpressionAttributeValues[":stamp"] = num(stamp)
 }
 
 // reclaimInput builds the update that grants lease id given the leases last observed:
@@ -207,17 +238,35 @@ func granted(p core.Policy, item map[string]types.AttributeValue, n int64) (core
 }
 
 // Release implements [core.ConcurrencyStore] with one UpdateItem: REMOVE h.#id if present.
-// Releasing a lease that is not held is not an error.
+// Releasing a lease that is not held is not an error; it costs a second UpdateItem, which
+// records the release watermark (SET r = :now if r < :now, see guard) so that an Acquire of
+// that lease delivered late fails instead of holding a slot.
 func (s *Store) Release(ctx context.Context, key string, p core.Policy, lease string, now time.Time) error {
 	if err := s.checkLease(key, p, lease); err != nil {
 		return err
 	}
+	pk := s.baseKey(key, p)
 	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                &s.table,
-		Key:                      s.itemKey(s.baseKey(key, p)),
+		Key:                      s.itemKey(pk),
 		UpdateExpression:         aws.String("REMOVE #h.#id"),
 		ConditionExpression:      aws.String("attribute_exists(#h.#id)"),
 		ExpressionAttributeNames: map[string]string{"#h": attrLeases, "#id": leaseName(lease)},
+	})
+	if err == nil {
+		return nil
+	}
+	if _, failed := conditionFailed(err); !failed {
+		return backendError("UpdateItem", err)
+	}
+	n := now.UnixNano()
+	_, err = s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.table,
+		Key:                       s.itemKey(pk),
+		UpdateExpression:          aws.String("SET #r = :now, #exp = if_not_exists(#exp, :exp)"),
+		ConditionExpression:       aws.String("attribute_not_exists(#r) OR #r < :now"),
+		ExpressionAttributeNames:  map[string]string{"#r": attrReleased, "#exp": s.expAttr},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(n), ":exp": ttl(n + int64(p.Lease))},
 	})
 	if _, failed := conditionFailed(err); err != nil && !failed {
 		return backendError("UpdateItem", err)
