@@ -415,3 +415,14 @@ func TestClose(t *testing.T) {
 		t.Fatalf("decisions after Close: %+v", ps)
 	}
 }
+// Two observers under one name (two limiters sharing a name) report their sum.
+func TestSameNameAddsUp(t *testing.T) {
+	h := newHarness(t, otelmetrics.Options{})
+	observetest.Denials(t, memstore.New(), h.m.Observer(observe.Limiter{Name: "web"}), "alice")
+	observetest.Denials(t, memstore.New(), h.m.Observer(observe.Limiter{Name: "web"}), "bob")
+	equal(t, otelmetrics.MetricDecisions, h.values(otelmetrics.MetricDecisions), []string{
+		fmt.Sprintf(dec, false, "web", "api", "allowed", 4),
+		fmt.Sprintf(dec, false, "web", "api", "denied", 2),
+		fmt.Sprintf(dec, true, "web", "api", "denied", 2),
+	})
+}
