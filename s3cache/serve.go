@@ -17,7 +17,10 @@ var errNilClient = errors.New("s3cache: nil Client")
 // serveRead answers GET and HEAD for name.
 func (h *Handler) serveRead(ctx context.Context, req Request, name string) Response {
 	now := h.opts.Now()
-	e := h.lookup(name)
+	e := h.cache.get(name) // h.lookup, by hand: this is every request's path
+	if e == nil && h.disk != nil {
+		e = h.disk.get(name)
+	}
 	switch {
 	case e == nil:
 		// Miss.
