@@ -123,6 +123,7 @@ type Lease struct {
 	key      string
 	id       string
 	policy   Policy
+	acquired time.Time // on the limiter's clock
 	mu       sync.Mutex
 	released bool
 }
@@ -169,16 +170,16 @@ func (c *ConcurrencyLimiter) AcquireKeyAt(ctx context.Context, key string, now t
 	var d Decision
 	ev := Event{}
 	store := c.cstore
-	err := errBreakerOpen
+	err := ErrBreakerOpen
 	if tk, ok := c.lim.breaker.allow(n); ok {
 		var start time.Time
-		if c.lim.observer != nil {
+		if c.lim.timed {
 			start = time.Now()
 		}
 		sctx, cancel := c.budget(ctx)
 		d, err = c.cstore.Acquire(sctx, key, p, id, now)
 		cancel()
-		if c.lim.observer != nil {
+		if c.lim.timed {
 			ev.Latency = time.Since(start)
 		}
 		if err != nil && isCallerError(err) {
@@ -204,7 +205,7 @@ func (c *ConcurrencyLimiter) AcquireKeyAt(ctx context.Context, key string, now t
 		}
 	}
 	if err != nil {
-		ev2 := Event{Kind: EventStoreError, Key: key, Err: err, Latency: ev.Latency, Decision: Decision{Policy: p}}
+		ev2 := Event{Kind: EventStoreError, Key: key, Err: err, Latency: ev.Latency, Decision: Decision{Policy: p}, Op: OpAcquire}
 		switch c.lim.failure {
 		case FailOpen:
 			ev2.Degraded = DegradedOpen
@@ -229,13 +230,13 @@ func (c *ConcurrencyLimiter) AcquireKeyAt(ctx context.Context, key string, now t
 	res := Result{Allowed: d.Allowed || d.Shadow}
 	res.add(d, ev.Degraded)
 	if c.lim.observer != nil {
-		ev.Kind, ev.Key, ev.Decision = EventDecision, key, d
+		ev.Kind, ev.Key, ev.Decision, ev.Op = EventDecision, key, d, OpAcquire
 		c.lim.observer.Observe(ctx, ev)
 	}
 	if !d.Allowed || store == nil {
 		return nil, res, nil
 	}
-	return &Lease{c: c, store: store, key: key, id: id, policy: p}, res, nil
+	return &Lease{c: c, store: store, key: key, id: id, policy: p, acquired: now}, res, nil
 }
 
 func (c *ConcurrencyLimiter) budget(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -264,14 +265,26 @@ func (l *Lease) Release(ctx context.Context) error {
 	sctx, cancel := l.c.budget(context.WithoutCancel(ctx))
 	defer cancel()
 	now := l.c.lim.now()
+	var start time.Time
+	if l.c.lim.timed {
+		start = time.Now()
+	}
 	err := l.store.Release(sctx, l.key, l.policy, l.id, now)
+	var lat time.Duration
+	if l.c.lim.timed {
+		lat = time.Since(start)
+	}
 	if err != nil && !isCallerError(err) {
 		// Keep trying in the background: a failed release would hold the slot until the
 		// lease expires.
 		l.c.orphans.add(l.store, l.key, l.policy, l.id, now)
 	}
 	if err != nil {
-		l.c.lim.problem(ctx, Event{Kind: EventStoreError, Key: l.key, Err: err, Decision: Decision{Policy: l.policy}})
+		l.c.lim.problem(ctx, Event{Kind: EventStoreError, Key: l.key, Err: err, Latency: lat, Decision: Decision{Policy: l.policy}, Op: OpRelease})
+	}
+	if o := l.c.lim.observer; o != nil {
+		o.Observe(ctx, Event{Kind: EventLeaseReleased, Key: l.key, Err: err, Latency: lat,
+			Decision: Decision{Policy: l.policy}, Op: OpRelease, Held: now.Sub(l.acquired)})
 	}
 	return err
 }
@@ -291,6 +304,9 @@ func (l *Lease) Extend(ctx context.Context) error {
 	sctx, cancel := l.c.budget(ctx)
 	defer cancel()
 	_, err := l.store.Extend(sctx, l.key, l.policy, l.id, l.c.lim.now())
+	if err != nil && !errors.Is(err, ErrLeaseNotFound) && !isCallerError(err) {
+		l.c.lim.problem(ctx, Event{Kind: EventStoreError, Key: l.key, Err: err, Decision: Decision{Policy: l.policy}, Op: OpExtend})
+	}
 	return err
 }
 

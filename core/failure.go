@@ -39,8 +39,9 @@ func (f FailurePolicy) String() string {
 // error for logs. Adapters answer 503 and never show the wrapped text to the client.
 var ErrStoreUnavailable = errors.New("core: limiter store unavailable")
 
-// errBreakerOpen is the error the failure policy sees while the breaker is open.
-var errBreakerOpen = errors.New("core: circuit breaker open")
+// ErrBreakerOpen is the error of the [EventStoreError] events of decisions that the open
+// circuit breaker sent to the failure policy without calling the store.
+var ErrBreakerOpen = errors.New("core: circuit breaker open")
 
 // FallbackPolicy returns p scaled for a local fallback limiter on one of instances app
 // instances: Limit (and Burst) divided by instances, rounded up, at least 1. Windows and

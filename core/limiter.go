@@ -104,6 +104,7 @@ type Limiter struct {
 	maxKeyLen int
 	shadow    bool
 	observer  Observer
+	timed     bool     // time store calls: an observer is set and the store does I/O
 	problems  Observer // the default for problem events when observer is nil (logProblems)
 	now       func() time.Time
 }
@@ -217,9 +218,12 @@ func (l *Limiter) checkCommon(store, fallback any, failure FailurePolicy) error 
 	if l.timeout == 0 {
 		l.timeout = DefaultTimeout
 	}
+	inProcess := false
 	if ip, ok := store.(InProcess); ok && ip.InProcess() {
 		l.timeout = -1
+		inProcess = true
 	}
+	l.timed = l.observer != nil && !inProcess
 	if l.maxKeyLen <= 0 {
 		l.maxKeyLen = DefaultMaxKeyLen
 	}
@@ -354,7 +358,7 @@ func (l *Limiter) decide(ctx context.Context, r *rule, key string, cost int64, n
 	}
 	if l.observer != nil {
 		l.observer.Observe(ctx, Event{
-			Kind: EventDecision, Key: key, Decision: *d,
+			Kind: EventDecision, Key: key, Decision: *d, Op: OpTake,
 			Cached: info.cached, Degraded: info.degraded, Latency: info.latency,
 		})
 	}
@@ -410,10 +414,10 @@ func (l *Limiter) take(ctx context.Context, key string, p *Policy, cost int64, n
 	b := l.breaker
 	tk, ok := b.allow(n)
 	if !ok {
-		return l.degrade(ctx, key, p, cost, now, errBreakerOpen, 0, d)
+		return l.degrade(ctx, key, p, cost, now, ErrBreakerOpen, 0, d)
 	}
 	var start time.Time
-	if l.observer != nil {
+	if l.timed {
 		start = time.Now()
 	}
 	sctx := ctx
@@ -425,7 +429,7 @@ func (l *Limiter) take(ctx context.Context, key string, p *Policy, cost int64, n
 	var err error
 	*d, err = l.store.Take(sctx, key, *p, cost, now)
 	var lat time.Duration
-	if l.observer != nil {
+	if l.timed {
 		lat = time.Since(start)
 	}
 	if err != nil {
@@ -457,7 +461,7 @@ func (l *Limiter) take(ctx context.Context, key string, p *Policy, cost int64, n
 
 // degrade applies the failure policy after a store failure and writes its decision to *d.
 func (l *Limiter) degrade(ctx context.Context, key string, p *Policy, cost int64, now time.Time, cause error, lat time.Duration, d *Decision) (takeInfo, error) {
-	ev := Event{Kind: EventStoreError, Key: key, Err: cause, Latency: lat, Decision: Decision{Policy: *p}}
+	ev := Event{Kind: EventStoreError, Key: key, Err: cause, Latency: lat, Decision: Decision{Policy: *p}, Op: OpTake}
 	var err error
 	switch l.failure {
 	case FailOpen:

@@ -24,7 +24,42 @@ const (
 	// the store's or the client's: a Limit's Cost function returning a cost no policy can
 	// take. Err says what.
 	EventError
+	// EventLeaseReleased reports a concurrency lease given back (its first Release): Held is
+	// how long it was held, Latency the release call's duration, Err its error if it failed
+	// (the limiter then keeps releasing it in the background).
+	EventLeaseReleased
 )
+
+// Op names the store operation an event is about.
+type Op uint8
+
+const (
+	// OpNone: no store operation (breaker changes, application errors).
+	OpNone Op = iota
+	// OpTake is a rate decision ([Store].Take).
+	OpTake
+	// OpAcquire takes a concurrency lease.
+	OpAcquire
+	// OpRelease gives a lease back.
+	OpRelease
+	// OpExtend renews a lease.
+	OpExtend
+)
+
+// String names the operation as metrics and logs use it.
+func (o Op) String() string {
+	switch o {
+	case OpTake:
+		return "take"
+	case OpAcquire:
+		return "acquire"
+	case OpRelease:
+		return "release"
+	case OpExtend:
+		return "extend"
+	}
+	return "none"
+}
 
 // String names the kind.
 func (k EventKind) String() string {
@@ -39,6 +74,8 @@ func (k EventKind) String() string {
 		return "breaker-closed"
 	case EventError:
 		return "error"
+	case EventLeaseReleased:
+		return "lease-released"
 	}
 	return "unknown"
 }
@@ -85,8 +122,14 @@ type Event struct {
 	Degraded Degradation
 	// Err is the store's error (EventStoreError, EventBreakerOpen).
 	Err error
-	// Latency is the store call's duration (EventDecision from the store, EventStoreError).
+	// Latency is the store call's duration (EventDecision from the store, EventStoreError,
+	// EventLeaseReleased). Zero for stores that never wait on I/O (see [InProcess]): timing
+	// them would cost more than the call.
 	Latency time.Duration
+	// Op is the store operation the event is about (decisions, store errors, releases).
+	Op Op
+	// Held is how long a released lease was held (EventLeaseReleased).
+	Held time.Duration
 }
 
 // Observer receives every decision and every store error. Observe is called on the request

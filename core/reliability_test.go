@@ -416,3 +416,40 @@ func TestNoObserverStillLogsStoreErrors(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestLeaseReleasedEvent: the observer hears each lease given back, with how long it was held
+// and the operation, so that metrics can count active leases and hold times.
+func TestLeaseReleasedEvent(t *testing.T) {
+	rec := &recorder{}
+	clk := &clock{t: t0}
+	c, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: memstore.New(), Observer: rec, Now: clk.Now,
+		Policy: core.NewConcurrency("jobs", 2, time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _, err := c.AcquireKeyAt(context.Background(), "k", clk.Now())
+	if err != nil || l == nil {
+		t.Fatal(err)
+	}
+	clk.Add(3 * time.Second)
+	if err := l.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_ = l.Release(context.Background()) // idempotent: no second event
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var got []core.Event
+	for _, e := range rec.events {
+		if e.Kind == core.EventLeaseReleased {
+			got = append(got, e)
+		}
+	}
+	if len(got) != 1 || got[0].Held != 3*time.Second || got[0].Op != core.OpRelease || got[0].Key != "k" || got[0].Decision.Policy.Name != "jobs" {
+		t.Fatalf("lease-released events %+v, want one for k held 3s", got)
+	}
+	for _, e := range rec.events {
+		if e.Kind == core.EventDecision && (e.Op != core.OpAcquire || e.Latency != 0) {
+			t.Fatalf("decision event %+v: want Op acquire and no latency for an in-process store", e)
+		}
+	}
+}
