@@ -2,8 +2,10 @@ package s3cache_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/tollgate-go/tollgate/s3cache"
 )
 
@@ -606,4 +609,85 @@ func TestDiskCloseDuringFill(t *testing.T) {
 	if s := h.Stats(); s.DiskFiles != 0 {
 		t.Errorf("DiskFiles = %d after Close", s.DiskFiles)
 	}
+}
+
+// slowBodies wraps a Client so that GetObject bodies arrive in chunks of `chunk` bytes, each
+// after `delay`: a slow S3 link.
+type slowBodies struct {
+	s3cache.Client
+	chunk int
+	delay time.Duration
+}
+
+func (c *slowBodies) GetObject(ctx context.Context, in *s3.GetObjectInput, o ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	out, err := c.Client.GetObject(ctx, in, o...)
+	if err == nil {
+		out.Body = &slowBody{ReadCloser: out.Body, chunk: c.chunk, delay: c.delay}
+	}
+	return out, err
+}
+
+type slowBody struct {
+	io.ReadCloser
+	chunk int
+	delay time.Duration
+}
+
+func (b *slowBody) Read(p []byte) (int, error) {
+	time.Sleep(b.delay) // the link's slowness, not synchronisation
+	return io.ReadFull(b.ReadCloser, p[:min(len(p), b.chunk)])
+}
+
+// FetchTimeout bounds how long a fill may wait for S3 to send more, not the whole transfer:
+// an object that keeps coming fills its file even when it takes several FetchTimeouts, and
+// one that stops fails its fill, whose readers get the rest with a ranged GET.
+func TestDiskFillTimeout(t *testing.T) {
+	data := payload(256 << 10)
+	t.Run("slow but steady", func(t *testing.T) {
+		b := fakeBackend(t)
+		putBytes(t, b, "slow.bin", data)
+		var log errorLog
+		c := &counting{Client: &slowBodies{Client: b.client, chunk: 32 << 10, delay: 40 * time.Millisecond}}
+		h, err := s3cache.New(c, s3cache.Options{Bucket: b.bucket, DiskDir: t.TempDir(), MaxObjectSize: 1 << 10,
+			FetchTimeout: 200 * time.Millisecond, OnError: log.record})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = h.Close() })
+		start := time.Now()
+		w := newSumWriter()
+		h.ServeHTTP(w, newGet("/slow.bin"))
+		h.WaitFills()
+		if w.n != int64(len(data)) || w.crc != crc32Of(data) {
+			t.Fatalf("got %d bytes, want the object", w.n)
+		}
+		if took := time.Since(start); took < 200*time.Millisecond {
+			t.Fatalf("the transfer took %v, not longer than FetchTimeout: the test proves nothing", took)
+		}
+		if s := h.Stats(); s.DiskFiles != 1 || s.S3Errors != 0 || c.gets.Load() != 1 || len(log.errs) != 0 {
+			t.Errorf("stats = %+v, %d GETs, errors %v; want one GET filling one file", s, c.gets.Load(), log.errs)
+		}
+	})
+	t.Run("stalled", func(t *testing.T) {
+		b := fakeBackend(t)
+		putBytes(t, b, "stuck.bin", data)
+		var log errorLog
+		gate := make(chan struct{}) // never opened: S3 stops after 64 KiB
+		c := &counting{Client: &gatedBodies{Client: b.client, after: 64 << 10, gate: gate}}
+		h, err := s3cache.New(c, s3cache.Options{Bucket: b.bucket, DiskDir: t.TempDir(), MaxObjectSize: 1 << 10,
+			FetchTimeout: 100 * time.Millisecond, OnError: log.record})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = h.Close() })
+		w := newSumWriter()
+		h.ServeHTTP(w, newGet("/stuck.bin"))
+		h.WaitFills()
+		if w.n != int64(len(data)) || w.crc != crc32Of(data) {
+			t.Fatalf("got %d bytes, want the object (the rest by a ranged GET)", w.n)
+		}
+		if s := h.Stats(); s.DiskFiles != 0 || s.S3Errors != 1 || c.gets.Load() != 2 || len(log.errs) != 1 {
+			t.Errorf("stats = %+v, %d GETs, errors %v; want the fill failed once, no file, and one resumption", s, c.gets.Load(), log.errs)
+		}
+	})
 }

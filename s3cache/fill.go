@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
@@ -272,7 +273,7 @@ func (b *multiBody) Close() error {
 // creates the temporary file, publishes the entry (readers may attach at once) and starts the
 // fill. When the tier cannot take the object it reports false, with out untouched, and the
 // caller streams it; a disk error also goes to OnError and Stats.DiskFallbacks.
-func (h *Handler) startFill(e *entry, out *s3.GetObjectOutput, cancel context.CancelFunc) bool {
+func (h *Handler) startFill(e *entry, out *s3.GetObjectOutput, cancel context.CancelFunc, stall *time.Timer) bool {
 	df, err := h.disk.reserve(e.name, e.meta.Size, cancel)
 	if err != nil {
 		h.stats.diskFallbacks.Add(1)
@@ -292,12 +293,14 @@ func (h *Handler) startFill(e *entry, out *s3.GetObjectOutput, cancel context.Ca
 	e.file = df
 	df.entry.Store(e)
 	h.publish(e)
-	go h.runFill(df, f, out, cancel)
+	go h.runFill(df, f, out, cancel, stall)
 	return true
 }
 
-// runFill copies the S3 body into the file, waking readers after each write.
-func (h *Handler) runFill(df *diskFile, f *os.File, out *s3.GetObjectOutput, cancel context.CancelFunc) {
+// runFill copies the S3 body into the file, waking readers after each write. stall ends the
+// fill when S3 sends nothing for Options.FetchTimeout.
+func (h *Handler) runFill(df *diskFile, f *os.File, out *s3.GetObjectOutput, cancel context.CancelFunc, stall *time.Timer) {
+	defer stall.Stop()
 	defer cancel()
 	defer out.Body.Close()
 	buf := copyBufs.Get().(*[]byte)
@@ -307,6 +310,7 @@ func (h *Handler) runFill(df *diskFile, f *os.File, out *s3.GetObjectOutput, can
 	for off < df.size && s3Err == nil && diskErr == nil {
 		n, err := out.Body.Read((*buf)[:min(int64(len(*buf)), df.size-off)])
 		if n > 0 {
+			stall.Reset(h.opts.FetchTimeout)
 			h.stats.s3BodyBytes.Add(int64(n))
 			if _, werr := h.disk.hooks.write(f, (*buf)[:n]); werr != nil {
 				diskErr = werr

@@ -92,7 +92,9 @@ type Options struct {
 
 	// FetchTimeout bounds one S3 call made on behalf of the cache (a miss or a revalidation),
 	// which does not end when the request that started it is canceled, since other requests
-	// wait for it. Optional. Default: DefaultFetchTimeout.
+	// wait for it: the wait for S3's response and for an object to cache in memory. An object
+	// written to the disk tier may take longer, but fails when S3 sends none of it for
+	// FetchTimeout. Optional. Default: DefaultFetchTimeout.
 	FetchTimeout time.Duration
 	// Now returns the current time; tests inject a fake clock. Optional. Default: time.Now.
 	Now func() time.Time

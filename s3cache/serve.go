@@ -200,7 +200,11 @@ func (h *Handler) fetch(ctx context.Context, name string, old *entry, own **owne
 	if old != nil && old.file != nil && !h.disk.has(old.file) {
 		old = nil // its file has left the disk tier: fetch the whole object
 	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.opts.FetchTimeout)
+	// FetchTimeout bounds the wait for S3's response and for the body of an object cached in
+	// memory; a fill resets it after each read, so a large object may take longer as long as
+	// it keeps coming; a stream handed to the request that led is the request's own.
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stall := time.AfterFunc(h.opts.FetchTimeout, cancel)
 	in := &s3.GetObjectInput{Bucket: &h.opts.Bucket, Key: ptr(h.opts.Prefix + name)}
 	if old != nil && old.meta.ETag != "" {
 		in.IfNoneMatch = &old.meta.ETag
@@ -208,6 +212,7 @@ func (h *Handler) fetch(ctx context.Context, name string, old *entry, own **owne
 	}
 	out, err := h.client.GetObject(fctx, in)
 	if err != nil {
+		stall.Stop()
 		cancel()
 		switch {
 		case old != nil && httpStatus(err) == http.StatusNotModified:
@@ -238,7 +243,7 @@ func (h *Handler) fetch(ctx context.Context, name string, old *entry, own **owne
 		if store && meta.Size >= 0 && h.disk != nil && meta.Size <= h.opts.DiskMaxObjectSize {
 			e.maxStale = h.opts.StaleIfError
 			e.hdr = buildHeaders(meta, h.opts.CacheControl)
-			if h.startFill(e, out, cancel) {
+			if h.startFill(e, out, cancel, stall) {
 				return e, nil
 			}
 			e.maxStale, e.hdr = 0, nil
@@ -246,9 +251,11 @@ func (h *Handler) fetch(ctx context.Context, name string, old *entry, own **owne
 		e.large = true
 		e.freshFor = max(h.opts.TTL, 0)
 		h.publish(e)
+		stall.Stop()
 		*own = &ownedStream{out: out, cancel: cancel}
 		return e, nil
 	}
+	defer stall.Stop()
 	defer cancel()
 	defer out.Body.Close()
 	body := make([]byte, meta.Size)
