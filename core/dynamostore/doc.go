@@ -26,6 +26,10 @@
 // short, safe string (KeyPrefix is [Config.KeyPrefix]), spreads load over partitions, and keeps client keys (IP addresses, API
 // keys) out of the table. Two policies with different names or algorithms never share state.
 // [Store.PartitionKey] returns the partition key of a (key, policy, time).
+// A partition key is KeyPrefix and at most 132 more bytes, so New refuses a KeyPrefix over
+// [MaxKeyPrefix] (1,916) bytes, which DynamoDB's 2,048-byte limit would refuse on every call;
+// a concurrency limit above [MaxLeases] is refused by the limiter constructors
+// ([Store.CheckPolicy]).
 //
 // # Round trips per decision
 //

@@ -24,8 +24,8 @@ func (s *Store) checkLease(key string, p core.Policy, lease string) error {
 	if err := core.CheckLease(p, lease); err != nil {
 		return err
 	}
-	if p.Limit > MaxLeases {
-		return fmt.Errorf("dynamostore: %w %q: limit %d is above MaxLeases %d", core.ErrInvalidPolicy, p.Name, p.Limit, MaxLeases)
+	if err := s.CheckPolicy(p); err != nil {
+		return err
 	}
 	return s.checkKey(key)
 }

@@ -33,7 +33,7 @@ type Config struct {
 	// Live is enabled on. Optional. Default: DefaultExpiryAttribute.
 	ExpiryAttribute string
 	// KeyPrefix is prepended to every partition key, so several applications can share one
-	// table. Optional. Default: none.
+	// table. At most MaxKeyPrefix (1,916) bytes of UTF-8. Optional. Default: none.
 	KeyPrefix string
 	// MaxKeyBytes is the longest key accepted; longer keys get an error wrapping
 	// core.ErrInvalidKey. Keys are hashed, so this only bounds the hashing work. Optional.
@@ -115,6 +115,9 @@ func New(client API, cfg Config) (*Store, error) {
 	}
 	if cfg.ExpiryAttribute == "" {
 		cfg.ExpiryAttribute = DefaultExpiryAttribute
+	}
+	if err := checkConfig(cfg); err != nil {
+		return nil, err
 	}
 	switch cfg.ExpiryAttribute {
 	case cfg.PartitionKey, attrCount, attrTAT, attrLeases, attrReleased:

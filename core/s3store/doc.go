@@ -69,7 +69,11 @@
 //
 // Objects are named Prefix + hex(SHA-256(policy name, NUL, key)) + "/state" (or
 // "/w<window>/<slot>" in marker mode): any key bytes, of any length, become a safe
-// fixed-length name, and the hash at the front spreads keys over S3's partitions.
+// fixed-length name, and the hash at the front spreads keys over S3's partitions. Names are
+// at most Prefix + 106 bytes, so New refuses a Prefix over [MaxPrefix] (918) bytes, which S3's
+// 1,024-byte key limit would refuse on every call. A concurrency limit above [MaxLeases] is
+// refused by the limiter constructors ([Store.CheckPolicy]), and so are, in marker mode,
+// policies other than fixed windows.
 //
 // # Setup and limits
 //

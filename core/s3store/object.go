@@ -44,9 +44,9 @@ func (o *object) leases() core.Leases {
 	return ls
 }
 
-// maxObjectBytes bounds what the store reads back: a state object is tiny, so anything larger
-// is not ours.
-const maxObjectBytes = 1 << 20
+// maxObjectBytes bounds what the store reads back: MaxLeases leases of the longest IDs
+// (4,096 × 792 bytes of JSON) and a little more, so anything larger is not ours.
+const maxObjectBytes = 4 << 20
 
 func decodeObject(name string, b []byte) (object, error) {
 	var o object

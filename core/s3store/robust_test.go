@@ -134,7 +134,7 @@ func TestNewValidates(t *testing.T) {
 		{"no bucket", b.client, s3store.Config{}},
 		{"prefix starting with /", b.client, s3store.Config{Bucket: "b", Prefix: "/x/"}},
 		{"prefix with a newline", b.client, s3store.Config{Bucket: "b", Prefix: "x\n/"}},
-		{"huge prefix", b.client, s3store.Config{Bucket: "b", Prefix: strings.Repeat("p", 600)}},
+		{"huge prefix", b.client, s3store.Config{Bucket: "b", Prefix: strings.Repeat("p", s3store.MaxPrefix+1)}},
 		{"unknown mode", b.client, s3store.Config{Bucket: "b", Mode: 7}},
 	} {
 		if _, err := s3store.New(c.api, c.cfg); err == nil || !strings.HasPrefix(err.Error(), "s3store: ") {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -61,17 +60,14 @@ const DefaultCacheSize = 10_000
 // budget) usually ends the loop first.
 const DefaultMaxAttempts = 32
 
-// maxPrefixLen leaves room under S3's 1,024-byte key limit for the hash and the suffixes.
-const maxPrefixLen = 512
-
 // Config configures a Store. Zero values are the documented defaults.
 type Config struct {
 	// Bucket holds the state objects. Required. Do not enable versioning on it: every
 	// decision that spends writes a new version.
 	Bucket string
 	// Prefix is prepended to every object name; a lifecycle rule on it (see
-	// [PutLifecycleRule]) deletes old state. It should end with '/'. Optional. Default:
-	// DefaultPrefix.
+	// [PutLifecycleRule]) deletes old state. It should end with '/'; at most MaxPrefix (918)
+	// bytes of UTF-8. Optional. Default: DefaultPrefix.
 	Prefix string
 	// Mode selects compare-and-swap or marker objects. Optional. Default: CompareAndSwap.
 	Mode Mode
@@ -144,18 +140,6 @@ func New(client API, cfg Config) (*Store, error) {
 		retry:  cfg.Retry,
 		cache:  newCache(max(size, 0)),
 	}, nil
-}
-
-func checkPrefix(p string) error {
-	if len(p) > maxPrefixLen || !utf8.ValidString(p) || strings.HasPrefix(p, "/") {
-		return fmt.Errorf("s3store: prefix %q must be valid UTF-8, at most %d bytes, and not start with '/'", p, maxPrefixLen)
-	}
-	for _, r := range p {
-		if r < 0x20 || r == 0x7f {
-			return fmt.Errorf("s3store: prefix %q has a control character", p)
-		}
-	}
-	return nil
 }
 
 // Mode returns the store's mode.
@@ -245,6 +229,14 @@ func (s *Store) checkLease(p core.Policy, lease string) error {
 	}
 	if s.mode == Marker {
 		return fmt.Errorf("%w: policy %q is %s (%w)", ErrMarkerMode, p.Name, p.Algorithm, core.ErrInvalidPolicy)
+	}
+	if err := s.CheckPolicy(p); err != nil {
+		return err
+	}
+	if !utf8.ValidString(lease) {
+		// Lease IDs are keys of the state object's JSON, where invalid UTF-8 would be
+		// replaced (two IDs could become one).
+		return fmt.Errorf("s3store: %w: a lease id must be valid UTF-8", core.ErrInvalidKey)
 	}
 	return nil
 }
