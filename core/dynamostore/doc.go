@@ -149,8 +149,9 @@
 //	  ]
 //	}
 //
-// Application instances need only the first statement; give the second to whoever
-// provisions the table. To keep an application from resetting keys, drop
+// Application instances need only the first statement, plus dynamodb:DescribeTable and
+// dynamodb:DescribeTimeToLive if they call [Store.Verify] at startup (recommended); give the
+// second to whoever provisions the table. To keep an application from resetting keys, drop
 // dynamodb:DeleteItem from its statement.
 //
 // # Local servers

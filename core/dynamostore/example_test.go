@@ -32,6 +32,11 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	// At startup: the table exists, with the key schema the store writes (names the table,
+	// the region and the endpoint otherwise).
+	if err := store.Verify(ctx); err != nil {
+		log.Fatal(err)
+	}
 	limiter, err := core.NewLimiter(core.Config{
 		Store: store,
 		Limits: []core.Limit{

@@ -59,6 +59,16 @@ func (f *fake) DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*d
 	return &dynamodb.DeleteItemOutput{}, f.next("DeleteItem").err
 }
 
+func (f *fake) DescribeTable(context.Context, *dynamodb.DescribeTableInput, ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error) {
+	f.next("DescribeTable")
+	return nil, errors.New("fake: DescribeTable is not scripted")
+}
+
+func (f *fake) DescribeTimeToLive(context.Context, *dynamodb.DescribeTimeToLiveInput, ...func(*dynamodb.Options)) (*dynamodb.DescribeTimeToLiveOutput, error) {
+	f.next("DescribeTimeToLive")
+	return nil, errors.New("fake: DescribeTimeToLive is not scripted")
+}
+
 func n(v int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 }

@@ -15,12 +15,17 @@ import (
 )
 
 // API is the subset of *dynamodb.Client the store calls. Tests wrap it to count and fault
-// calls; a *dynamodb.Client built by [NewClient] satisfies it.
+// calls; a *dynamodb.Client built by [NewClient] satisfies it. DescribeTable and
+// DescribeTimeToLive are called by [Store.Verify] only.
 type API interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+	DescribeTimeToLive(ctx context.Context, in *dynamodb.DescribeTimeToLiveInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTimeToLiveOutput, error)
 }
+
+var _ API = (*dynamodb.Client)(nil)
 
 // Config configures a [Store]. Zero values are the documented defaults.
 type Config struct {
@@ -99,7 +104,8 @@ var (
 )
 
 // New returns a store on cfg.Table through client, or an error for a bad configuration. It
-// makes no call: create the table first with [CreateTable].
+// makes no call: create the table first with [CreateTable], and call [Store.Verify] at
+// startup to check it.
 func New(client API, cfg Config) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("dynamostore: a DynamoDB client is required (see NewClient)")
