@@ -49,7 +49,9 @@ func TestVerify(t *testing.T) {
 			AttributeDefinitions: c.attrs, KeySchema: c.keys}); err != nil {
 			t.Fatalf("CreateTable %s: %v", tn, err)
 		}
-		t.Cleanup(func() { _, _ = api.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(tn)}) })
+		t.Cleanup(func() {
+			_, _ = api.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(tn)})
+		})
 		mismatched[tn] = c.keys
 	}
 	cases := []struct {
