@@ -1,7 +1,7 @@
 // Package observe is what Tollgate's telemetry packages share: the description of a limiter
-// they watch ([Limiter]), the classification of a [core.Event] into an outcome, a store
-// operation and an error type, and [Tee], which hands one limiter's events to several
-// observers.
+// they watch ([Limiter]), how to read a [core.Event] (its outcome, [Classify]; whether it
+// reports a store call, [StoreCalled]; its error type, [ErrorType]), and [Tee], which hands
+// one limiter's events to several observers.
 //
 // The telemetry itself lives in the sub-packages, each built only on [core.Observer], so the
 // root Tollgate module never depends on a telemetry library:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/memstore"
@@ -22,14 +23,20 @@ func describe(events []core.Event) []string {
 		if o, ok := observe.Classify(e); ok {
 			s += " " + o.String()
 		}
-		if e.Kind == core.EventDecision || e.Kind == core.EventStoreError {
-			s += " " + observe.OperationOf(e).String()
-			if observe.StoreCalled(e) {
-				s += " call"
-			}
+		if e.Op != core.OpNone {
+			s += " " + e.Op.String()
+		}
+		if observe.StoreCalled(e) {
+			s += " call"
 		}
 		if e.Kind == core.EventStoreError {
 			s += " " + observe.ErrorType(e)
+		}
+		if e.Kind == core.EventLeaseReleased {
+			s += " held " + e.Held.String()
+			if e.Err != nil {
+				s += " err"
+			}
 		}
 		out = append(out, s)
 	}
@@ -74,7 +81,24 @@ func TestClassifyRealEvents(t *testing.T) {
 			"breaker-closed", "decision allowed take call",
 		}},
 		{"leases", func(t *testing.T, obs core.Observer) { observetest.Leases(t, observetest.NewStore(), obs, "k") }, []string{
-			"decision allowed acquire call", "decision denied acquire call",
+			"decision allowed acquire call", "decision denied acquire call", "lease-released release call held 1.5s",
+		}},
+		{"leases-memstore", func(t *testing.T, obs core.Observer) { observetest.Leases(t, memstore.New(), obs, "k") }, []string{
+			"decision allowed acquire call", "decision denied acquire call", "lease-released release call held 1.5s",
+		}},
+		{"lease-outage", func(t *testing.T, obs core.Observer) { observetest.LeaseOutage(t, core.FailOpen, obs, "k") }, []string{
+			"store-error acquire call _OTHER", "decision failed_open acquire",
+			"breaker-open",
+			"store-error acquire call _OTHER", "decision failed_open acquire",
+			"store-error acquire circuit_open", "decision failed_open acquire",
+			"breaker-closed", "decision allowed acquire call", "lease-released release call held 0s",
+		}},
+		{"lease-outage-closed", func(t *testing.T, obs core.Observer) { observetest.LeaseOutage(t, core.FailClosed, obs, "k") }, []string{
+			"store-error failed_closed acquire call _OTHER",
+			"breaker-open",
+			"store-error failed_closed acquire call _OTHER",
+			"store-error failed_closed acquire circuit_open",
+			"breaker-closed", "decision allowed acquire call", "lease-released release call held 0s",
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -87,24 +111,32 @@ func TestClassifyRealEvents(t *testing.T) {
 	}
 }
 
-// A failing release is reported as a store error that is no decision, with operation release.
-func TestClassifyReleaseError(t *testing.T) {
+// A failing release is reported as a store error that is no decision, with operation release,
+// and its release event does not report the call a second time; a failing extend is a store
+// error with operation extend.
+func TestClassifyReleaseAndExtendErrors(t *testing.T) {
 	s := observetest.NewStore()
 	rec := &observetest.Recorder{}
-	cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: s, Policy: observetest.PolicySlots, Observer: rec})
+	c := observetest.NewClock()
+	cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: s, Policy: observetest.PolicySlots, Observer: rec, Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	lease, _, err := cl.AcquireKeyAt(context.Background(), "k", observetest.NewClock().Now())
+	lease, _, err := cl.AcquireKeyAt(context.Background(), "k", c.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.Advance(250 * time.Millisecond)
 	s.SetDown(true)
+	if err := lease.Extend(context.Background()); !errors.Is(err, observetest.ErrDown) {
+		t.Fatalf("Extend: %v, want ErrDown", err)
+	}
 	if err := lease.Release(context.Background()); !errors.Is(err, observetest.ErrDown) {
 		t.Fatalf("Release: %v, want ErrDown", err)
 	}
 	got := describe(rec.Events())
-	want := []string{"decision allowed acquire call", "store-error release call _OTHER"}
+	want := []string{"decision allowed acquire call", "store-error extend call _OTHER",
+		"store-error release call _OTHER", "lease-released release held 250ms err"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("events:\n got  %q\n want %q", got, want)
 	}
@@ -119,8 +151,9 @@ func TestErrorType(t *testing.T) {
 		{fmt.Errorf("redis: %w", context.DeadlineExceeded), "timeout"},
 		{context.Canceled, "canceled"},
 		{errors.New("connection refused 10.0.0.7:6379 key=alice"), "_OTHER"},
+		{core.ErrBreakerOpen, "circuit_open"},
 	} {
-		e := core.Event{Kind: core.EventStoreError, Err: c.err, Latency: 1}
+		e := core.Event{Kind: core.EventStoreError, Err: c.err, Op: core.OpTake}
 		if got := observe.ErrorType(&e); got != c.want {
 			t.Errorf("ErrorType(%v) = %q, want %q", c.err, got, c.want)
 		}

@@ -48,14 +48,15 @@ func (o Outcome) String() string {
 //
 // Every decision a limiter makes arrives as exactly one event: core.EventDecision for
 // decisions the store, the denial cache, FailOpen or the fallback made, and
-// core.EventStoreError with core.DegradedClosed for a request FailClosed refused (no
-// EventDecision follows it). Other store errors are followed by their EventDecision and are
-// not decisions themselves. A denial in shadow mode is ShadowDenied whoever decided it.
+// core.EventStoreError of a take or an acquire with core.DegradedClosed for a request
+// FailClosed refused (no EventDecision follows it). Other store errors are followed by their
+// EventDecision, or concern a release or an extend, and are not decisions themselves. A denial
+// in shadow mode is ShadowDenied whoever decided it.
 func Classify(e *core.Event) (Outcome, bool) {
 	switch e.Kind {
 	case core.EventDecision:
 	case core.EventStoreError:
-		return FailedClosed, e.Degraded == core.DegradedClosed
+		return FailedClosed, e.Degraded == core.DegradedClosed && (e.Op == core.OpTake || e.Op == core.OpAcquire)
 	default:
 		return 0, false
 	}
@@ -80,67 +81,42 @@ func Classify(e *core.Event) (Outcome, bool) {
 	return Denied, true
 }
 
-// Operation is a store operation, the value of the tollgate.store.operation attribute.
-type Operation uint8
-
-const (
-	// OpTake is core.Store.Take (rate limits).
-	OpTake Operation = iota
-	// OpAcquire is core.ConcurrencyStore.Acquire.
-	OpAcquire
-	// OpRelease is core.ConcurrencyStore.Release.
-	OpRelease
-
-	// NumOperations is the number of operations, for arrays indexed by Operation.
-	NumOperations = int(OpRelease) + 1
-)
-
-var operationNames = [NumOperations]string{"take", "acquire", "release"}
-
-// String returns the operation's attribute value: take, acquire or release.
-func (op Operation) String() string {
-	if int(op) < NumOperations {
-		return operationNames[op]
-	}
-	return "unknown"
-}
-
-// OperationOf returns the store operation e is about. Events do not name it, so it is
-// inferred: concurrency policies acquire, except that a store error the failure policy did not
-// handle (core.NotDegraded) comes from a release; every other policy takes.
-func OperationOf(e *core.Event) Operation {
-	if e.Decision.Policy.Algorithm != core.Concurrency {
-		return OpTake
-	}
-	if e.Kind == core.EventStoreError && e.Degraded == core.NotDegraded {
-		return OpRelease
-	}
-	return OpAcquire
-}
-
-// StoreCalled reports whether e reports a store call, so that e.Latency is that call's
-// duration (with a limiter that has an observer, the core times every store call). A decision
-// from the denial cache or the failure policy made no call, and neither did a store error
-// while the circuit breaker was open (it reports no latency). Release errors are calls, but
-// the core does not time them: e.Latency is zero.
+// StoreCalled reports whether e is the report of a call to the limiter's store: e.Op names
+// the operation and e.Latency is the call's duration (zero for stores that run in process,
+// see core.InProcess, and for extends, which the core does not time). The core reports each
+// store call by exactly one event:
+//
+//   - a take or an acquire that succeeded, by its core.EventDecision; a decision the denial
+//     cache answered (Cached) made no call, and one the failure policy made (Degraded) follows
+//     the core.EventStoreError that reported its failed call, or its refusal by the breaker;
+//   - a release that succeeded, by its core.EventLeaseReleased;
+//   - a take, acquire, release or extend that failed, by its core.EventStoreError, unless its
+//     Err is core.ErrBreakerOpen: the open circuit breaker refused the call, so the store was
+//     never asked. (The core.EventLeaseReleased of a failed release follows its store error
+//     and is not a second report of the call.)
 func StoreCalled(e *core.Event) bool {
+	if e.Op == core.OpNone {
+		return false
+	}
 	switch e.Kind {
 	case core.EventDecision:
-		return e.Degraded == core.NotDegraded && !e.Cached
+		return !e.Cached && e.Degraded == core.NotDegraded
+	case core.EventLeaseReleased:
+		return e.Err == nil
 	case core.EventStoreError:
-		return e.Latency > 0 || OperationOf(e) == OpRelease
+		return !errors.Is(e.Err, core.ErrBreakerOpen)
 	}
 	return false
 }
 
 // ErrorType returns a short, bounded description of a store error, the value of the error.type
-// attribute (as in OpenTelemetry's semantic conventions): "timeout" for the time budget
-// (context.DeadlineExceeded), "canceled" for context.Canceled, "circuit_open" for a call the
-// circuit breaker refused, and "_OTHER" for anything else. The error's text is never used: it
-// may carry keys or backend details, and it is unbounded.
+// attribute (as in OpenTelemetry's semantic conventions): "circuit_open" for a call the
+// circuit breaker refused (core.ErrBreakerOpen), "timeout" for the time budget
+// (context.DeadlineExceeded), "canceled" for context.Canceled, and "_OTHER" for anything else.
+// The error's text is never used: it may carry keys or backend details, and it is unbounded.
 func ErrorType(e *core.Event) string {
 	switch {
-	case e.Kind == core.EventStoreError && !StoreCalled(e):
+	case errors.Is(e.Err, core.ErrBreakerOpen):
 		return "circuit_open"
 	case errors.Is(e.Err, context.DeadlineExceeded):
 		return "timeout"

@@ -27,7 +27,8 @@
 //	tollgate.rate_limiting.leases.acquired Counter       {lease}     tollgate.limiter, tollgate.policy                 a concurrency lease granted (by the store or the fallback;
 //	(tollgate_rate_limiting_leases_acquired_total)                                                                     FailOpen and shadow mode grant none)
 //	tollgate.store.duration               Histogram      s           tollgate.limiter, tollgate.store,                 a store call's duration, successful or not (error.type set
-//	(tollgate_store_duration_seconds)                                tollgate.store.operation, [error.type]            on failure); not for in-process stores (core/memstore)
+//	(tollgate_store_duration_seconds)                                tollgate.store.operation, [error.type]            on failure); not for in-process stores (core/memstore) nor
+//	                                                                                                                   for extends, which the core does not time
 //	tollgate.store.errors                 Counter        {error}     tollgate.limiter, tollgate.store,                 a store call that failed or exceeded the time budget
 //	(tollgate_store_errors_total)                                    tollgate.store.operation, error.type              (calls the open breaker refused are not store calls)
 //	tollgate.breaker.transitions          Counter        {transition} tollgate.limiter, tollgate.store,                the circuit breaker opened or closed
@@ -44,7 +45,7 @@
 //	tollgate.cached           true for a denial answered by the denial cache without a store call
 //	tollgate.key.bucket       only with Options.KeyBuckets: FNV-1a(key) mod KeyBuckets, an integer
 //	tollgate.store            memory, redis, dynamodb, s3, or observe.Limiter.StoreName
-//	tollgate.store.operation  take, acquire, release (see observe.OperationOf)
+//	tollgate.store.operation  take, acquire, release, extend (core.Event's Op)
 //	error.type                timeout, canceled, _OTHER (see observe.ErrorType); never the error's text
 //	tollgate.breaker.state    open, closed: the state the breaker moved to
 //
@@ -58,17 +59,14 @@
 //
 // # What is not (yet) recorded
 //
-// Leases held right now and lease hold times: core.Event reports no lease release. When it
-// does, they become a tollgate.rate_limiting.active_leases UpDownCounter and a
-// tollgate.rate_limiting.lease.duration histogram, as in aspnetcore.rate_limiting. The store
-// operation is inferred from the event (observe.OperationOf), and reservations and
-// settlements do not exist in the core yet.
+// Reservations and settlements: they do not exist in the core yet.
 //
 // # Cost
 //
 // Counting a decision is one atomic add into a cell found by policy name (a map read without a
 // lock); OpenTelemetry reads the cells when it collects, through observable instruments. The
 // store duration histogram is a synchronous instrument (about 100 ns a record), so it is not
-// recorded for in-process stores, whose calls take less than that. Store errors and breaker
+// recorded for in-process stores, whose calls take less than that (the core does not time
+// them either: their events carry no latency). Store errors and breaker
 // transitions are rare and use synchronous counters.
 package otelmetrics

@@ -153,10 +153,10 @@ func (m *Metrics) Observer(l observe.Limiter) core.Observer {
 	l = l.Normalize()
 	o := &limiterObserver{m: m, name: l.Name, store: l.StoreName, durations: !l.InProcess()}
 	o.limiterSet = attribute.NewSet(AttrLimiter.String(l.Name), AttrStore.String(l.StoreName))
-	for op := range observe.NumOperations {
+	for op := range numOps {
 		for et, name := range errorTypes {
 			kv := []attribute.KeyValue{AttrLimiter.String(l.Name), AttrStore.String(l.StoreName),
-				AttrStoreOperation.String(observe.Operation(op).String())}
+				AttrStoreOperation.String(core.Op(op).String())}
 			if name != "" {
 				kv = append(kv, AttrErrorType.String(name))
 			}

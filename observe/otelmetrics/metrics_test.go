@@ -205,6 +205,17 @@ func TestStoreDuration(t *testing.T) {
 	}
 }
 
+// Concurrency limits: both acquires (granted and denied) and the release are store calls.
+func TestStoreDurationLeases(t *testing.T) {
+	const attrs = "tollgate.limiter=jobs,tollgate.store=observetest,tollgate.store.operation=%s = %d"
+	h := newHarness(t, otelmetrics.Options{})
+	s := observetest.NewStore()
+	observetest.Leases(t, s, h.m.Observer(observe.Limiter{Name: "jobs", Store: s}), "alice")
+	equal(t, otelmetrics.MetricStoreDuration, h.values(otelmetrics.MetricStoreDuration), []string{
+		fmt.Sprintf(attrs, "acquire", 2), fmt.Sprintf(attrs, "release", 1),
+	})
+}
+
 // A slow store's calls land in the histogram with their real duration, and a call past the
 // time budget is recorded with error.type=timeout.
 func TestStoreDurationSlowAndTimeout(t *testing.T) {
@@ -248,13 +259,63 @@ func TestStoreErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.SetDown(true)
+	if err := lease.Extend(context.Background()); !errors.Is(err, observetest.ErrDown) {
+		t.Fatalf("Extend: %v", err)
+	}
 	if err := lease.Release(context.Background()); !errors.Is(err, observetest.ErrDown) {
 		t.Fatalf("Release: %v", err)
 	}
 	equal(t, otelmetrics.MetricStoreErrors, h.values(otelmetrics.MetricStoreErrors), []string{
+		"error.type=_OTHER,tollgate.limiter=jobs,tollgate.store=observetest,tollgate.store.operation=extend = 1",
 		"error.type=_OTHER,tollgate.limiter=jobs,tollgate.store=observetest,tollgate.store.operation=release = 1",
 		"error.type=_OTHER,tollgate.limiter=web,tollgate.store=redis,tollgate.store.operation=take = 2",
 	})
+	// The failed release is timed (its duration carries error.type); the core does not time
+	// extends, so the failed extend has no duration.
+	equal(t, otelmetrics.MetricStoreDuration+" of jobs", filter(h.values(otelmetrics.MetricStoreDuration), "tollgate.limiter=jobs"), []string{
+		"error.type=_OTHER,tollgate.limiter=jobs,tollgate.store=observetest,tollgate.store.operation=release = 1",
+		"tollgate.limiter=jobs,tollgate.store=observetest,tollgate.store.operation=acquire = 1",
+	})
+}
+
+// filter keeps the lines that contain sub.
+func filter(lines []string, sub string) []string {
+	var out []string
+	for _, l := range lines {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// Under an outage the calls the open breaker refused are neither errors nor durations: only
+// the two calls that reached the store are.
+func TestStoreErrorsBreakerRefusalsAreNoCalls(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		run  func(t *testing.T, obs core.Observer)
+		op   string
+	}{
+		{"take", func(t *testing.T, obs core.Observer) { observetest.Outage(t, core.FailOpen, obs, "alice") }, "take"},
+		{"acquire", func(t *testing.T, obs core.Observer) { observetest.LeaseOutage(t, core.FailOpen, obs, "alice") }, "acquire"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, otelmetrics.Options{})
+			c.run(t, h.m.Observer(observe.Limiter{Name: "web", Store: observetest.NewStore()}))
+			equal(t, otelmetrics.MetricStoreErrors, h.values(otelmetrics.MetricStoreErrors), []string{
+				"error.type=_OTHER,tollgate.limiter=web,tollgate.store=observetest,tollgate.store.operation=" + c.op + " = 2",
+			})
+			want := []string{
+				"error.type=_OTHER,tollgate.limiter=web,tollgate.store=observetest,tollgate.store.operation=" + c.op + " = 2",
+				"tollgate.limiter=web,tollgate.store=observetest,tollgate.store.operation=" + c.op + " = 1",
+			}
+			if c.op == "acquire" { // the lease acquired after recovery is released
+				want = append(want, "tollgate.limiter=web,tollgate.store=observetest,tollgate.store.operation=release = 1")
+			}
+			equal(t, otelmetrics.MetricStoreDuration, h.values(otelmetrics.MetricStoreDuration), want)
+		})
+	}
 }
 
 // tollgate.breaker.transitions and tollgate.breaker.open through an outage: the gauge reads 1
@@ -415,6 +476,7 @@ func TestClose(t *testing.T) {
 		t.Fatalf("decisions after Close: %+v", ps)
 	}
 }
+
 // Two observers under one name (two limiters sharing a name) report their sum.
 func TestSameNameAddsUp(t *testing.T) {
 	h := newHarness(t, otelmetrics.Options{})

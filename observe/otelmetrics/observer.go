@@ -25,6 +25,18 @@ func errorTypeIndex(t string) int {
 	return len(errorTypes) - 1
 }
 
+// numOps bounds the store operations with prebuilt attribute sets: core.OpNone to
+// core.OpExtend. An operation the core adds later is recorded as "none" until it is added
+// here (TestOperationsCovered fails first).
+const numOps = int(core.OpExtend) + 1
+
+func opIndex(op core.Op) int {
+	if int(op) < numOps {
+		return int(op)
+	}
+	return int(core.OpNone)
+}
+
 // otherPolicy is the tollgate.policy value past MaxPolicies distinct names.
 const otherPolicy = "_OTHER"
 
@@ -40,8 +52,8 @@ type limiterObserver struct {
 
 	// Option slices built once: passing a prebuilt slice to a variadic instrument method
 	// allocates nothing.
-	durationOpts   [observe.NumOperations][len(errorTypes)][]metric.RecordOption
-	errorOpts      [observe.NumOperations][len(errorTypes)][]metric.AddOption
+	durationOpts   [numOps][len(errorTypes)][]metric.RecordOption
+	errorOpts      [numOps][len(errorTypes)][]metric.AddOption
 	transitionOpts [2][]metric.AddOption // closed, open
 
 	// policies maps a policy name to its counters. Copied on write and read without a lock:
@@ -70,6 +82,8 @@ func (o *limiterObserver) Observe(ctx context.Context, e core.Event) {
 		o.decision(ctx, &e)
 	case core.EventStoreError:
 		o.storeError(ctx, &e)
+	case core.EventLeaseReleased:
+		o.released(ctx, &e)
 	case core.EventBreakerOpen:
 		o.open.Store(true)
 		o.m.transitions.Add(ctx, 1, o.transitionOpts[1]...)
@@ -93,7 +107,13 @@ func (o *limiterObserver) decision(ctx context.Context, e *core.Event) {
 		}
 	}
 	if o.durations && observe.StoreCalled(e) {
-		o.m.duration.Record(ctx, e.Latency.Seconds(), o.durationOpts[observe.OperationOf(e)][0]...)
+		o.m.duration.Record(ctx, e.Latency.Seconds(), o.durationOpts[opIndex(e.Op)][0]...)
+	}
+}
+
+func (o *limiterObserver) released(ctx context.Context, e *core.Event) {
+	if o.durations && observe.StoreCalled(e) {
+		o.m.duration.Record(ctx, e.Latency.Seconds(), o.durationOpts[opIndex(e.Op)][0]...)
 	}
 }
 
@@ -104,10 +124,10 @@ func (o *limiterObserver) storeError(ctx context.Context, e *core.Event) {
 	if !observe.StoreCalled(e) {
 		return
 	}
-	op, et := observe.OperationOf(e), errorTypeIndex(observe.ErrorType(e))
+	op, et := opIndex(e.Op), errorTypeIndex(observe.ErrorType(e))
 	o.m.errors.Add(ctx, 1, o.errorOpts[op][et]...)
-	// A release is not timed by the core (Latency is zero): no duration to record.
-	if o.durations && e.Latency > 0 {
+	// The core does not time extends: no duration to record.
+	if o.durations && e.Op != core.OpExtend {
 		o.m.duration.Record(ctx, e.Latency.Seconds(), o.durationOpts[op][et]...)
 	}
 }

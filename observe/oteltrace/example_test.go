@@ -14,7 +14,12 @@ import (
 	"github.com/tollgate-go/tollgate/observe/oteltrace"
 )
 
-// The limiter is called with the request's context; its store calls become child spans.
+// remoteStore stands in for a store that does I/O (Redis, DynamoDB, S3): the memory store
+// behind an interface that hides core.InProcess, so the core times its calls.
+type remoteStore struct{ core.Store }
+
+// The limiter is called with the request's context; its store calls become child spans, and
+// the denial cache's answer (no store call) an event on the request's span.
 func Example() {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
@@ -22,7 +27,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	store := memstore.New()
+	store := remoteStore{memstore.New()}
 	lim, err := core.NewLimiter(core.Config{
 		Store:    store,
 		Limits:   []core.Limit{{Policy: core.NewFixedWindow("api", 1, time.Minute)}},

@@ -1,26 +1,30 @@
 // Package oteltrace adds Tollgate's store calls to OpenTelemetry traces, built on
 // core.Observer: each store call a limiter makes while serving a traced request becomes a span,
 // a child of the request's span, and each decision made without a store call (the denial
-// cache, the failure policy) becomes an event on the request's span.
+// cache, the failure policy, an in-process store) becomes an event on the request's span.
 //
 //	tr, err := oteltrace.New(oteltrace.Options{}) // the global TracerProvider
 //	lim, err := core.NewLimiter(core.Config{..., Observer: tr.Observer(observe.Limiter{Name: "api", Store: store})})
 //
 // The request's span comes from the context the limiter is called with (adapters pass the
-// request's context), so an HTTP server instrumented with otelhttp gets the store calls inside
-// its server spans. A request that is not traced (no recording span in its context) costs one
-// context lookup.
+// request's context; give Lease.Release the request's context too), so an HTTP server
+// instrumented with otelhttp gets the store calls inside its server spans. A request that is
+// not traced (no recording span in its context) costs one context lookup.
 //
 // Spans are recorded after the fact: the observer learns of a store call when it returns, so
-// the span is started at the call's start (the end minus the call's duration) and ended at
-// once. Span name: "tollgate.store <operation>" (take, acquire, release); kind Client for
-// stores that do I/O, Internal for in-process ones; attributes tollgate.limiter,
-// tollgate.policy, tollgate.store, tollgate.store.operation, and tollgate.result and
-// tollgate.cached for decisions; a failed call has status Error with error.type as its
-// description (never the error's text, which may carry keys). Keys are never recorded.
+// the span is started at the call's start (the end minus the call's duration, core.Event's
+// Latency) and ended at once. Span name: "tollgate.store <operation>" (take, acquire,
+// release, extend: core.Op); kind Client; attributes tollgate.limiter, tollgate.policy,
+// tollgate.store, tollgate.store.operation, and tollgate.result and tollgate.cached for
+// decisions; a failed call has status Error with error.type as its description (never the
+// error's text, which may carry keys). Keys are never recorded. The core does not time
+// extends, so a failed extend's span has no duration.
 //
 // Decisions made without a store call become an event named "tollgate.decision" on the
 // request's span, with tollgate.limiter, tollgate.policy, tollgate.result, tollgate.cached.
+// Decisions of a store that runs in process (core/memstore, recognised through
+// observe.Limiter.Store) are events too: the core does not time their calls, which take less
+// time than a span.
 package oteltrace
 
 import (
@@ -70,25 +74,24 @@ func New(o Options) (*Tracer, error) {
 	return t, nil
 }
 
-// Observer returns the observer of one limiter, described by l.
+// Observer returns the observer of one limiter, described by l. Set l.Store, so that the calls
+// of an in-process store are recorded as events rather than as spans without a duration.
 func (t *Tracer) Observer(l observe.Limiter) core.Observer {
 	l = l.Normalize()
-	kind := trace.SpanKindClient
-	if l.InProcess() {
-		kind = trace.SpanKindInternal
-	}
-	return &observer{t: t, limiter: l.Name, store: l.StoreName, kind: kind}
+	return &observer{t: t, limiter: l.Name, store: l.StoreName, inProcess: l.InProcess()}
 }
 
 type observer struct {
-	t       *Tracer
-	limiter string
-	store   string
-	kind    trace.SpanKind
+	t         *Tracer
+	limiter   string
+	store     string
+	inProcess bool
 }
 
 func (o *observer) Observe(ctx context.Context, e core.Event) {
-	if e.Kind != core.EventDecision && e.Kind != core.EventStoreError {
+	switch e.Kind {
+	case core.EventDecision, core.EventStoreError, core.EventLeaseReleased:
+	default:
 		return
 	}
 	parent := trace.SpanFromContext(ctx)
@@ -96,9 +99,8 @@ func (o *observer) Observe(ctx context.Context, e core.Event) {
 		return
 	}
 	out, decision := observe.Classify(&e)
-	called := observe.StoreCalled(&e) && e.Latency > 0
-	if !called {
-		if decision && e.Kind == core.EventDecision || out == observe.FailedClosed {
+	if !observe.StoreCalled(&e) || o.inProcess {
+		if decision {
 			parent.AddEvent(EventDecision, trace.WithAttributes(
 				attribute.String("tollgate.limiter", o.limiter),
 				attribute.String("tollgate.policy", e.Decision.Policy.Name),
@@ -107,19 +109,19 @@ func (o *observer) Observe(ctx context.Context, e core.Event) {
 		}
 		return
 	}
-	op := observe.OperationOf(&e)
+	op := e.Op.String()
 	end := o.t.now()
 	attrs := []attribute.KeyValue{
 		attribute.String("tollgate.limiter", o.limiter),
 		attribute.String("tollgate.policy", e.Decision.Policy.Name),
 		attribute.String("tollgate.store", o.store),
-		attribute.String("tollgate.store.operation", op.String()),
+		attribute.String("tollgate.store.operation", op),
 	}
-	if e.Kind == core.EventDecision {
+	if decision {
 		attrs = append(attrs, attribute.String("tollgate.result", out.String()), attribute.Bool("tollgate.cached", false))
 	}
-	_, span := o.t.tracer.Start(ctx, "tollgate.store "+op.String(),
-		trace.WithSpanKind(o.kind), trace.WithTimestamp(end.Add(-e.Latency)), trace.WithAttributes(attrs...))
+	_, span := o.t.tracer.Start(ctx, "tollgate.store "+op,
+		trace.WithSpanKind(trace.SpanKindClient), trace.WithTimestamp(end.Add(-e.Latency)), trace.WithAttributes(attrs...))
 	if e.Kind == core.EventStoreError {
 		et := observe.ErrorType(&e)
 		span.SetAttributes(attribute.String("error.type", et))

@@ -134,11 +134,12 @@ func TestFailureAndEvents(t *testing.T) {
 
 	// A denial cache answer: no store call, an event.
 	h.rec.Reset()
-	ml := observetest.NewLimiter(t, core.Config{Store: memstore.New(), Observer: obs})
+	ns := observetest.NewStore()
+	nl := observetest.NewLimiter(t, core.Config{Store: ns, Observer: h.tracer.Observer(observe.Limiter{Name: "web", Store: ns})})
 	c := observetest.NewClock()
 	req = h.request(func(ctx context.Context) {
 		for range 4 {
-			_, _ = ml.TakeKeyAt(ctx, "alice", 1, c.Now())
+			_, _ = nl.TakeKeyAt(ctx, "alice", 1, c.Now())
 		}
 	})
 	if n := len(h.children(req)); n != 3 {
@@ -146,6 +147,105 @@ func TestFailureAndEvents(t *testing.T) {
 	}
 	if ev := req.Events(); len(ev) != 1 || attrs(ev[0].Attributes)["tollgate.cached"] != "true" {
 		t.Fatalf("events %+v, want one cached denial", ev)
+	}
+}
+
+// An in-process store's calls are not timed by the core: its decisions are events on the
+// request's span, not spans.
+func TestInProcessStoreEvents(t *testing.T) {
+	h := newHarness(t)
+	ms := memstore.New()
+	l := observetest.NewLimiter(t, core.Config{Store: ms, Observer: h.tracer.Observer(observe.Limiter{Name: "web", Store: ms})})
+	c := observetest.NewClock()
+	req := h.request(func(ctx context.Context) {
+		for range 4 {
+			_, _ = l.TakeKeyAt(ctx, "alice", 1, c.Now())
+		}
+	})
+	if n := len(h.children(req)); n != 0 {
+		t.Fatalf("%d child spans for an in-process store, want none", n)
+	}
+	var got []string
+	for _, ev := range req.Events() {
+		a := attrs(ev.Attributes)
+		got = append(got, ev.Name+" "+a["tollgate.result"]+" cached="+a["tollgate.cached"])
+	}
+	want := []string{
+		"tollgate.decision allowed cached=false", "tollgate.decision allowed cached=false",
+		"tollgate.decision denied cached=false", "tollgate.decision denied cached=true",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("events:\n got  %q\n want %q", got, want)
+	}
+}
+
+// Under FailClosed the refused request's failed call is a span that carries the result; the
+// call the open breaker refused reached no store: an event.
+func TestFailClosed(t *testing.T) {
+	h := newHarness(t)
+	s := observetest.NewStore()
+	s.SetDown(true)
+	l := observetest.NewLimiter(t, core.Config{Store: s, Failure: core.FailClosed,
+		Breaker:  core.BreakerConfig{Failures: 1, Cooldown: time.Hour},
+		Observer: h.tracer.Observer(observe.Limiter{Name: "login", Store: s})})
+	req := h.request(func(ctx context.Context) {
+		for range 2 {
+			if _, err := l.TakeKeyAt(ctx, "alice", 1, time.Now()); err == nil {
+				t.Error("FailClosed allowed during an outage")
+			}
+		}
+	})
+	kids := h.children(req)
+	if len(kids) != 1 {
+		t.Fatalf("%d child spans, want the one failed call", len(kids))
+	}
+	if a := attrs(kids[0].Attributes()); a["tollgate.result"] != "failed_closed" || a["error.type"] != "_OTHER" || kids[0].Status().Code != codes.Error {
+		t.Fatalf("span attributes %v, status %v", a, kids[0].Status())
+	}
+	ev := req.Events()
+	if len(ev) != 1 || attrs(ev[0].Attributes)["tollgate.result"] != "failed_closed" {
+		t.Fatalf("request events %+v, want the breaker's refusal as one failed_closed decision", ev)
+	}
+}
+
+// A concurrency limit's acquires, its release and a failed extend are spans of their
+// operation.
+func TestLeaseSpans(t *testing.T) {
+	h := newHarness(t)
+	s := observetest.NewStore()
+	cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: s, Policy: observetest.PolicySlots,
+		Observer: h.tracer.Observer(observe.Limiter{Name: "jobs", Store: s})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := h.request(func(ctx context.Context) {
+		lease, _, err := cl.AcquireKeyAt(ctx, "alice", time.Now())
+		if err != nil || lease == nil {
+			t.Fatalf("acquire: %v, %v", lease, err)
+		}
+		if _, res, _ := cl.AcquireKeyAt(ctx, "alice", time.Now()); res.Allowed {
+			t.Fatal("second acquire allowed")
+		}
+		s.SetDown(true)
+		if err := lease.Extend(ctx); err == nil {
+			t.Fatal("extend on a failing store succeeded")
+		}
+		s.SetDown(false)
+		if err := lease.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+	var got []string
+	for _, sp := range h.children(req) {
+		a := attrs(sp.Attributes())
+		got = append(got, sp.Name()+" result="+a["tollgate.result"]+" error="+a["error.type"])
+	}
+	want := []string{
+		"tollgate.store acquire result=allowed error=", "tollgate.store acquire result=denied error=",
+		"tollgate.store extend result= error=_OTHER", "tollgate.store release result= error=",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("spans:\n got  %q\n want %q", got, want)
 	}
 }
 

@@ -51,7 +51,11 @@ type LimiterStatus struct {
 // StoreStatus is the store's health as the limiter saw it.
 type StoreStatus struct {
 	Name string `json:"name"`
-	// Calls are the timed, successful store calls; MeanLatency their mean duration.
+	// InProcess is true for a store that runs in process (core/memstore): the core does not
+	// time its calls, so MeanLatency stays zero.
+	InProcess bool `json:"in_process"`
+	// Calls are the successful store calls (takes, acquires, releases); MeanLatency their
+	// mean duration.
 	Calls         int64     `json:"calls"`
 	MeanLatency   Duration  `json:"mean_latency"`
 	Errors        int64     `json:"errors"`
@@ -121,9 +125,10 @@ func (p *Page) limiterStatus(s *limiterState, now time.Time) LimiterStatus {
 	ls := LimiterStatus{
 		Name: s.name,
 		Store: StoreStatus{
-			Name:   s.store,
-			Calls:  s.storeCalls.Load(),
-			Errors: s.storeErrors.Load(),
+			Name:      s.store,
+			InProcess: s.inProcess,
+			Calls:     s.storeCalls.Load(),
+			Errors:    s.storeErrors.Load(),
 		},
 		Breaker: BreakerStatus{
 			Open:   s.breakerOpen.Load(),
@@ -135,7 +140,7 @@ func (p *Page) limiterStatus(s *limiterState, now time.Time) LimiterStatus {
 		Policies:  []PolicyStatus{},
 		TopDenied: []DeniedKey{},
 	}
-	if ls.Store.Calls > 0 {
+	if ls.Store.Calls > 0 && !s.inProcess {
 		ls.Store.MeanLatency = Duration(s.storeNanos.Load() / ls.Store.Calls)
 	}
 	ls.Store.LastError = unixTime(s.lastError.Load())

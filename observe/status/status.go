@@ -114,7 +114,7 @@ func (p *Page) Observer(l observe.Limiter) core.Observer {
 		}
 	}
 	if s == nil {
-		s = &limiterState{page: p, name: l.Name, store: l.StoreName, failure: l.Failure,
+		s = &limiterState{page: p, name: l.Name, store: l.StoreName, inProcess: l.InProcess(), failure: l.Failure,
 			denied: newTopK(int64(p.window), 8*p.topKeys)}
 		p.limiters = append(p.limiters, s)
 	}
@@ -126,10 +126,11 @@ func (p *Page) Observer(l observe.Limiter) core.Observer {
 
 // limiterState is one limiter's observer and what it has counted.
 type limiterState struct {
-	page    *Page
-	name    string
-	store   string
-	failure core.FailurePolicy
+	page      *Page
+	name      string
+	store     string
+	inProcess bool // the store's calls are not timed
+	failure   core.FailurePolicy
 
 	// policies maps a name to its counters; copied on write, read without a lock.
 	policies atomic.Pointer[map[string]*policyState]
@@ -141,8 +142,8 @@ type limiterState struct {
 	opened       atomic.Int64
 	closed       atomic.Int64
 
-	storeCalls   atomic.Int64 // timed, successful store calls
-	storeNanos   atomic.Int64 // their total duration
+	storeCalls   atomic.Int64 // successful store calls
+	storeNanos   atomic.Int64 // their total duration (zero for in-process stores)
 	storeErrors  atomic.Int64
 	lastError    atomic.Int64 // Unix ns
 	lastErrType  atomic.Value // string
@@ -172,6 +173,8 @@ func (s *limiterState) Observe(_ context.Context, e core.Event) {
 	switch e.Kind {
 	case core.EventDecision, core.EventStoreError:
 		s.decision(&e)
+	case core.EventLeaseReleased:
+		s.storeCall(&e)
 	case core.EventBreakerOpen:
 		s.breakerOpen.Store(true)
 		s.breakerSince.Store(s.page.now().UnixNano())
@@ -202,6 +205,11 @@ func (s *limiterState) decision(e *core.Event) {
 			s.lastDegraded.Store(s.page.now().UnixNano())
 		}
 	}
+	s.storeCall(e)
+}
+
+// storeCall counts the store call e reports, if it reports one.
+func (s *limiterState) storeCall(e *core.Event) {
 	if !observe.StoreCalled(e) {
 		return
 	}
@@ -209,10 +217,10 @@ func (s *limiterState) decision(e *core.Event) {
 		s.storeErrors.Add(1)
 		s.lastError.Store(s.page.now().UnixNano())
 		s.lastErrType.Store(observe.ErrorType(e))
-	} else if e.Latency > 0 {
-		s.storeCalls.Add(1)
-		s.storeNanos.Add(int64(e.Latency))
+		return
 	}
+	s.storeCalls.Add(1)
+	s.storeNanos.Add(int64(e.Latency))
 }
 
 // lookup returns the counters of p's policy, creating them on first use.

@@ -65,8 +65,28 @@ func TestDenials(t *testing.T) {
 	if want := []status.DeniedKey{{Key: "alice", Policy: "api", Denied: 2}}; !reflect.DeepEqual(l.TopDenied, want) {
 		t.Fatalf("top denied %+v, want %+v", l.TopDenied, want)
 	}
-	if l.Health != "ok" || l.Store.Name != "memory" || l.Store.Calls != 3 {
-		t.Fatalf("health %q, store %+v; want ok and 3 memory calls", l.Health, l.Store)
+	if l.Health != "ok" || l.Store.Name != "memory" || l.Store.Calls != 3 || !l.Store.InProcess || l.Store.MeanLatency != 0 {
+		t.Fatalf("health %q, store %+v; want ok and 3 untimed memory calls", l.Health, l.Store)
+	}
+}
+
+// A store that does I/O: its calls (takes, acquires and releases; not the denial cache's
+// answers) are counted with their mean duration.
+func TestStoreCalls(t *testing.T) {
+	p, _ := newPage(t, status.Options{})
+	s := observetest.NewStore()
+	s.Delay = 2 * time.Millisecond
+	observetest.Denials(t, s, p.Observer(observe.Limiter{Name: "web", Store: s}), "alice")
+	observetest.Leases(t, s, p.Observer(observe.Limiter{Name: "jobs", Store: s}), "alice")
+	st := p.Snapshot()
+	for _, c := range []struct {
+		limiter string
+		calls   int64
+	}{{"web", 3}, {"jobs", 3}} { // jobs: two acquires and a release
+		l := limiter(t, st, c.limiter)
+		if l.Store.InProcess || l.Store.Calls != c.calls || time.Duration(l.Store.MeanLatency) < s.Delay || l.Store.Errors != 0 {
+			t.Fatalf("%s: store %+v; want %d calls of at least %v on average, no error", c.limiter, l.Store, c.calls, s.Delay)
+		}
 	}
 }
 

@@ -134,3 +134,65 @@ func Leases(t testing.TB, store core.ConcurrencyStore, obs core.Observer, key st
 		t.Fatal(err)
 	}
 }
+
+// LeaseOutage makes 3 acquires for key under PolicySlots with a failing store under failure
+// policy f, as [Outage] does for takes: two store errors (the breaker opens on the second),
+// then one refused by the open breaker without a store call. FailOpen grants no lease;
+// FailClosed refuses; FailFallback's local store (a memstore) grants the first lease and
+// denies the other two, and that lease is released after 2 s. After that the store recovers,
+// the clock passes the cool-down, and a lease for key+"-after" is acquired (closing the
+// breaker) and released at once.
+func LeaseOutage(t testing.TB, f core.FailurePolicy, obs core.Observer, key string) {
+	t.Helper()
+	c := NewClock()
+	s := NewStore()
+	s.SetDown(true)
+	cfg := core.ConcurrencyConfig{
+		Store: s, Policy: PolicySlots, Failure: f, Observer: obs, Now: c.Now,
+		Breaker: core.BreakerConfig{Failures: 2, Cooldown: time.Second},
+	}
+	if f == core.FailFallback {
+		cfg.Fallback = memstore.New()
+	}
+	cl, err := core.NewConcurrencyLimiter(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var held *core.Lease
+	for i := 0; i < 3; i++ {
+		lease, res, err := cl.AcquireKeyAt(ctx, key, c.Now())
+		switch f {
+		case core.FailClosed:
+			if err == nil || lease != nil {
+				t.Fatalf("acquire %d under FailClosed: lease %v, err %v; want an error", i+1, lease, err)
+			}
+		case core.FailOpen:
+			if err != nil || !res.Allowed || lease != nil {
+				t.Fatalf("acquire %d under FailOpen: lease %v, allowed %v, err %v; want allowed without a lease", i+1, lease, res.Allowed, err)
+			}
+		case core.FailFallback:
+			if err != nil || res.Allowed != (i == 0) || (lease != nil) != (i == 0) {
+				t.Fatalf("acquire %d under FailFallback: lease %v, allowed %v, err %v", i+1, lease, res.Allowed, err)
+			}
+			if lease != nil {
+				held = lease
+			}
+		}
+	}
+	if held != nil {
+		c.Advance(2 * time.Second)
+		if err := held.Release(ctx); err != nil {
+			t.Fatalf("releasing the fallback's lease: %v", err)
+		}
+	}
+	s.SetDown(false)
+	c.Advance(2 * time.Second)
+	lease, res, err := cl.AcquireKeyAt(ctx, key+"-after", c.Now())
+	if err != nil || !res.Allowed || lease == nil {
+		t.Fatalf("after recovery: lease %v, allowed %v, err %v", lease, res.Allowed, err)
+	}
+	if err := lease.Release(ctx); err != nil {
+		t.Fatalf("after recovery, release: %v", err)
+	}
+}
