@@ -81,10 +81,12 @@
 // the state of keys that are no longer used; its expiry must outlast the longest window
 // ([LifecycleDays]). Do not enable versioning on the bucket.
 //
-// The store needs s3:GetObject and s3:PutObject on the prefix (an If-Match write is
-// authorised as a PutObject, and the store must read what it compares), and s3:ListBucket
-// on the bucket: without it S3 answers a GET or HEAD of a missing object with 403 instead of
-// 404, and a first decision on a new key fails.
+// Call [Store.Verify] at startup: it checks the bucket and the conditional writes the mode
+// needs, and names what is wrong. The store needs s3:GetObject and s3:PutObject on the
+// prefix (an If-Match write is authorised as a PutObject, and the store must read what it
+// compares), and s3:ListBucket on the bucket: without it S3 answers a GET or HEAD of a
+// missing object with 403 instead of 404, and a first decision on a new key fails. Verify
+// also deletes its probe object if s3:DeleteObject is granted.
 //
 // S3 sustains about 3,500 writes per second per partitioned prefix and each decision is a
 // round trip of tens of milliseconds: S3 suits low-rate, high-value limits (daily and monthly

@@ -45,6 +45,11 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
+	// At startup: the bucket is reachable and conditional writes work (names the bucket,
+	// the endpoint and the option to change otherwise).
+	if err := store.Verify(ctx); err != nil {
+		panic(err)
+	}
 	p := core.NewFixedWindow("jobs-per-day", 2, 24*time.Hour)
 	now := time.Date(2026, 3, 2, 18, 0, 0, 0, time.UTC)
 	for i := 0; i < 3; i++ {

@@ -20,6 +20,9 @@ type API interface {
 	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 	HeadObject(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+	// HeadBucket and DeleteObject are called by [Store.Verify] only.
+	HeadBucket(ctx context.Context, in *s3.HeadBucketInput, optFns ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
+	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
 }
 
 var _ API = (*s3.Client)(nil)
@@ -106,7 +109,8 @@ var (
 // mistake rather than a store failure.
 var ErrMarkerMode = errors.New("s3store: marker mode supports fixed windows with cost 0 or 1 only")
 
-// New validates cfg and returns a store that talks to S3 through client.
+// New validates cfg and returns a store that talks to S3 through client. It makes no call:
+// call [Store.Verify] at startup to check the bucket and the mode.
 func New(client API, cfg Config) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("s3store: New needs a client (an *s3.Client from NewClient)")
