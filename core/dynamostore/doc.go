@@ -44,7 +44,8 @@
 //     on servers that ignore it, with one GetItem.
 //   - sliding window: the same single UpdateItem on the current window's item, with the
 //     previous window's weighted count folded into the condition; the previous window's count
-//     is read with one GetItem per key and window, then cached (a past window is final). A
+//     is read with one GetItem per key and window per Store, shared by the goroutines that
+//     need it at once (singleflight), then cached (a past window is final). A
 //     denial of cost 1 needs no read either (the count is then the limit minus the weighted
 //     count, since that bound only grows with time); a cost that the previous window alone
 //     denies is one GetItem and no write.

@@ -4,8 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/dynamostore"
@@ -177,4 +181,71 @@ func TestNewValidates(t *testing.T) {
 	if _, err := dynamostore.New(nil, dynamostore.Config{Table: "t"}); err == nil {
 		t.Errorf("New accepted a nil client")
 	}
+}
+
+// gatedGets counts GetItems like counting, and holds each one at a gate that opens when
+// `want` have arrived, or after a fail-safe half second: a store that reads the previous
+// window once per goroutine sends all of its goroutines' reads into the gate, one that shares
+// the read sends one.
+type gatedGets struct {
+	*counting
+	want    int64
+	arrived atomic.Int64
+	gate    chan struct{}
+	once    sync.Once
+}
+
+func (g *gatedGets) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	if g.arrived.Add(1) == g.want {
+		g.once.Do(func() { close(g.gate) })
+	}
+	select {
+	case <-g.gate:
+	case <-time.After(500 * time.Millisecond): // fail-safe: a shared read arrives alone
+	}
+	return g.counting.GetItem(ctx, in, o...)
+}
+
+// TestSlidingPreviousWindowReadOnce: 2 instances × 16 goroutines start deciding on one key of
+// a sliding window at once. Each instance reads the previous window's count once (one GetItem
+// shared by its goroutines, singleflight), not once per goroutine (32 reads before).
+func TestSlidingPreviousWindowReadOnce(t *testing.T) {
+	api, _ := sharedTable(t)
+	const instances, goroutines = 2, 16
+	p := core.NewSlidingWindow(testenv.UniqueName("prev-once"), 1000, time.Hour)
+	now := time.Now()
+	gates := make([]*gatedGets, instances)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make(chan error, instances*goroutines)
+	for i := range gates {
+		gates[i] = &gatedGets{counting: &counting{API: api}, want: goroutines, gate: make(chan struct{})}
+		s := newStore(t, gates[i])
+		for range goroutines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				if d, err := s.Take(context.Background(), "k", p, 1, now); err != nil || !d.Allowed {
+					errs <- fmt.Errorf("take: %+v, %v", d, err)
+				}
+			}()
+		}
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	var gets, updates int64
+	for i, g := range gates {
+		t.Logf("instance %d: %d goroutines: %d GetItem (the previous window), %d UpdateItem", i, goroutines, g.gets.Load(), g.updates.Load())
+		if g.gets.Load() != 1 {
+			t.Errorf("instance %d read the previous window %d times; want once", i, g.gets.Load())
+		}
+		gets += g.gets.Load()
+		updates += g.updates.Load()
+	}
+	t.Logf("%d instances × %d goroutines: %d previous-window reads, %d updates", instances, goroutines, gets, updates)
 }

@@ -2,27 +2,24 @@ package dynamostore
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/tollgate-go/tollgate/core"
 )
 
 // slidingWindow decides with one UpdateItem on the current window's item, the previous
 // window's weighted count being folded into the condition. The previous window's count is
-// read once per key and window, then cached: once a window has passed nobody writes to it
-// (an instance whose clock lags behind by d may still add to it during d; that write is not
-// seen by instances that cached the count, which then underestimate the weighted count by at
-// most that cost).
+// read once per key and window by this Store (see previous), then cached: once a window has
+// passed nobody writes to it (an instance whose clock lags behind by d may still add to it
+// during d; that write is not seen by instances that cached the count, which then
+// underestimate the weighted count by at most that cost).
 func (s *Store) slidingWindow(ctx context.Context, base string, p core.Policy, cost, now int64) (core.Decision, error) {
 	start, end := p.WindowBounds(now)
 	pk := windowKey(base, start)
-	prevPK := windowKey(base, start-int64(p.Window))
-	prev, ok := s.prevs.get(prevPK)
-	if !ok {
-		var err error
-		if prev, err = s.getNumber(ctx, prevPK, attrCount); err != nil {
-			return core.Decision{}, err
-		}
-		s.prevs.put(prevPK, prev)
+	prev, err := s.previous(ctx, windowKey(base, start-int64(p.Window)))
+	if err != nil {
+		return core.Decision{}, err
 	}
 	weighted := p.SlidingWeight(prev, now)
 	room := p.Limit - cost - weighted
@@ -64,4 +61,42 @@ func (s *Store) slidingWindow(ctx context.Context, base string, p core.Policy, c
 		return d, nil
 	}
 	return core.Decision{}, errContention
+}
+
+// prevReadTimeout bounds the shared read of a previous window's count once the caller that
+// started it has given up (see previous).
+const prevReadTimeout = 5 * time.Second
+
+// previous returns the final count of the past window item prevPK: from the cache, or from
+// one GetItem shared by every goroutine of this Store that needs it at the same time
+// (singleflight), so that a burst of decisions on a key at the start of a window costs one
+// read, not one per goroutine. Each caller waits at most until its own context ends; the
+// shared read is detached from the context of the caller that started it (bounded by
+// prevReadTimeout), so that one caller's deadline does not fail the others.
+func (s *Store) previous(ctx context.Context, prevPK string) (int64, error) {
+	if prev, ok := s.prevs.get(prevPK); ok {
+		return prev, nil
+	}
+	ch := s.prevFlight.DoChan(prevPK, func() (any, error) {
+		if prev, ok := s.prevs.get(prevPK); ok {
+			return prev, nil // read by a flight that ended just before this one began
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), prevReadTimeout)
+		defer cancel()
+		prev, err := s.getNumber(rctx, prevPK, attrCount)
+		if err != nil {
+			return int64(0), err
+		}
+		s.prevs.put(prevPK, prev)
+		return prev, nil
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return 0, r.Err
+		}
+		return r.Val.(int64), nil
+	case <-ctx.Done():
+		return 0, fmt.Errorf("dynamostore: reading the previous window: %w", ctx.Err())
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/tollgate-go/tollgate/core"
 )
@@ -96,6 +97,8 @@ type Store struct {
 	maxKey  int
 	tats    *cache // partition key → last known TAT (token bucket)
 	prevs   *cache // partition key of a past window → its final count (sliding window)
+	// prevFlight collapses concurrent reads of one past window's count into one GetItem.
+	prevFlight singleflight.Group
 }
 
 var (
