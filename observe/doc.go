@@ -7,7 +7,7 @@
 // root Tollgate module never depends on a telemetry library:
 //
 //   - observe/otelmetrics: OpenTelemetry metrics (decisions by policy and result, near-limit,
-//     store duration and errors, circuit breaker);
+//     store duration and errors, circuit breaker, concurrency leases and their hold time);
 //   - observe/promexport: the same metrics for Prometheus scrapers, through OpenTelemetry's
 //     Prometheus exporter;
 //   - observe/oteltrace: a span per store call, a child of the request's span;

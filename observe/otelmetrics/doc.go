@@ -26,6 +26,11 @@
 //	(tollgate_rate_limiting_near_limit_total)                                                                          of the limit spent (Limit-Remaining >= NearLimit*Limit)
 //	tollgate.rate_limiting.leases.acquired Counter       {lease}     tollgate.limiter, tollgate.policy                 a concurrency lease granted (by the store or the fallback;
 //	(tollgate_rate_limiting_leases_acquired_total)                                                                     FailOpen and shadow mode grant none)
+//	tollgate.rate_limiting.active_leases  UpDownCounter  {lease}     tollgate.limiter, tollgate.policy                 up when a lease is granted, down when it is released (a failed
+//	(tollgate_rate_limiting_active_leases, a gauge)                                                                    release included: the core retries it); reported once a lease
+//	                                                                                                                   was granted
+//	tollgate.rate_limiting.lease.duration Histogram      s           tollgate.limiter, tollgate.policy                 a lease released: how long it was held, on the limiter's clock
+//	(tollgate_rate_limiting_lease_duration_seconds)                                                                    (LeaseDurationBuckets: 5 ms … 5 min)
 //	tollgate.store.duration               Histogram      s           tollgate.limiter, tollgate.store,                 a store call's duration, successful or not (error.type set
 //	(tollgate_store_duration_seconds)                                tollgate.store.operation, [error.type]            on failure); not for in-process stores (core/memstore) nor
 //	                                                                                                                   for extends, which the core does not time
@@ -57,6 +62,12 @@
 // values per policy and result, enough to see whether denials come from a few hot keys or
 // from everyone. To find which key a hot bucket holds, use the status page (observe/status).
 //
+// # Leases
+//
+// A lease the application never releases (it dropped the *core.Lease) stays in
+// tollgate.rate_limiting.active_leases: the store expires it after the policy's Lease, but no
+// event says so. Adapters always release.
+//
 // # What is not (yet) recorded
 //
 // Reservations and settlements: they do not exist in the core yet.
@@ -68,5 +79,6 @@
 // store duration histogram is a synchronous instrument (about 100 ns a record), so it is not
 // recorded for in-process stores, whose calls take less than that (the core does not time
 // them either: their events carry no latency). Store errors and breaker
-// transitions are rare and use synchronous counters.
+// transitions are rare and use synchronous counters; so does the lease hold-time histogram,
+// recorded once per release.
 package otelmetrics

@@ -22,6 +22,8 @@ const (
 	MetricDecisions          = "tollgate.rate_limiting.decisions"
 	MetricNearLimit          = "tollgate.rate_limiting.near_limit"
 	MetricLeasesAcquired     = "tollgate.rate_limiting.leases.acquired"
+	MetricActiveLeases       = "tollgate.rate_limiting.active_leases"
+	MetricLeaseDuration      = "tollgate.rate_limiting.lease.duration"
 	MetricStoreDuration      = "tollgate.store.duration"
 	MetricStoreErrors        = "tollgate.store.errors"
 	MetricBreakerTransitions = "tollgate.breaker.transitions"
@@ -55,6 +57,11 @@ const MaxPolicies = 256
 // from 100 µs (a Redis round trip on a LAN) to 1 s (far beyond any sensible time budget).
 var DurationBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}
 
+// LeaseDurationBuckets are the explicit bucket boundaries, in seconds, of
+// tollgate.rate_limiting.lease.duration: from 5 ms (a fast request holding a slot) to
+// 5 minutes (a long job; leases are extended while held).
+var LeaseDurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}
+
 // Options configures [New]. Zero values are the documented defaults.
 type Options struct {
 	// MeterProvider provides the meter. Optional. Default: otel.GetMeterProvider() (the
@@ -79,6 +86,8 @@ type Metrics struct {
 	decisions   metric.Int64ObservableCounter
 	nearLimits  metric.Int64ObservableCounter
 	leases      metric.Int64ObservableCounter
+	active      metric.Int64ObservableUpDownCounter
+	held        metric.Float64Histogram
 	breakerOpen metric.Int64ObservableGauge
 	duration    metric.Float64Histogram
 	errors      metric.Int64Counter
@@ -121,6 +130,13 @@ func New(o Options) (*Metrics, error) {
 	m.leases, err = meter.Int64ObservableCounter(MetricLeasesAcquired, metric.WithUnit("{lease}"),
 		metric.WithDescription("Concurrency leases granted."))
 	errs = append(errs, err)
+	m.active, err = meter.Int64ObservableUpDownCounter(MetricActiveLeases, metric.WithUnit("{lease}"),
+		metric.WithDescription("Concurrency leases granted and not yet released."))
+	errs = append(errs, err)
+	m.held, err = meter.Float64Histogram(MetricLeaseDuration, metric.WithUnit("s"),
+		metric.WithDescription("How long concurrency leases were held, from grant to release."),
+		metric.WithExplicitBucketBoundaries(LeaseDurationBuckets...))
+	errs = append(errs, err)
 	m.breakerOpen, err = meter.Int64ObservableGauge(MetricBreakerOpen, metric.WithUnit("{breaker}"),
 		metric.WithDescription("1 while the limiter's circuit breaker is open (the store is not called), 0 while it is closed."))
 	errs = append(errs, err)
@@ -137,7 +153,7 @@ func New(o Options) (*Metrics, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("otelmetrics: %w", err)
 	}
-	m.reg, err = meter.RegisterCallback(m.collect, m.decisions, m.nearLimits, m.leases, m.breakerOpen)
+	m.reg, err = meter.RegisterCallback(m.collect, m.decisions, m.nearLimits, m.leases, m.active, m.breakerOpen)
 	if err != nil {
 		return nil, fmt.Errorf("otelmetrics: %w", err)
 	}

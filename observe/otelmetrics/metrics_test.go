@@ -63,8 +63,9 @@ func (h *harness) collect(name string) []point {
 			}
 			switch d := m.Data.(type) {
 			case metricdata.Sum[int64]:
-				if !d.IsMonotonic || d.Temporality != metricdata.CumulativeTemporality {
-					h.t.Fatalf("%s: monotonic %v, temporality %v; want a cumulative counter", name, d.IsMonotonic, d.Temporality)
+				// Every sum is a cumulative counter but the active leases, an UpDownCounter.
+				if d.IsMonotonic == (name == otelmetrics.MetricActiveLeases) || d.Temporality != metricdata.CumulativeTemporality {
+					h.t.Fatalf("%s: monotonic %v, temporality %v; want a cumulative counter (up-down for active leases)", name, d.IsMonotonic, d.Temporality)
 				}
 				for _, p := range d.DataPoints {
 					out = append(out, point{attrs: render(p.Attributes), value: float64(p.Value)})
@@ -364,6 +365,92 @@ func TestLeasesAcquired(t *testing.T) {
 		fmt.Sprintf(dec, false, "jobs", "slots", "allowed", 1),
 		fmt.Sprintf(dec, false, "jobs", "slots", "denied", 1),
 	})
+}
+
+// tollgate.rate_limiting.active_leases: up with every lease granted (by the store or the
+// fallback), down with every release, a failed one included; FailOpen grants none.
+func TestActiveLeases(t *testing.T) {
+	const attrs = "tollgate.limiter=%s,tollgate.policy=%s = %d"
+	pool := core.NewConcurrency("pool", 2, time.Minute) // per key
+	h := newHarness(t, otelmetrics.Options{})
+	s := observetest.NewStore()
+	c := observetest.NewClock()
+	cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: s, Policy: pool, Now: c.Now,
+		Observer: h.m.Observer(observe.Limiter{Name: "jobs", Store: s})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	active := func(want int) {
+		t.Helper()
+		equal(t, otelmetrics.MetricActiveLeases, h.values(otelmetrics.MetricActiveLeases), []string{fmt.Sprintf(attrs, "jobs", "pool", want)})
+	}
+	var leases []*core.Lease
+	for _, key := range []string{"alice", "alice", "bob"} {
+		lease, _, err := cl.AcquireKeyAt(ctx, key, c.Now())
+		if err != nil || lease == nil {
+			t.Fatalf("acquire for %s: %v, %v", key, lease, err)
+		}
+		leases = append(leases, lease)
+	}
+	active(3)
+	if _, res, _ := cl.AcquireKeyAt(ctx, "alice", c.Now()); res.Allowed { // a denial holds nothing
+		t.Fatal("alice got a third lease")
+	}
+	active(3)
+	if err := leases[2].Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	active(2)
+	s.SetDown(true) // the failed release is retried in the background; the slot is let go
+	if err := leases[1].Release(ctx); !errors.Is(err, observetest.ErrDown) {
+		t.Fatalf("Release: %v, want ErrDown", err)
+	}
+	s.SetDown(false)
+	active(1)
+	if err := leases[0].Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := leases[0].Release(ctx); err != nil { // a second Release is a no-op
+		t.Fatal(err)
+	}
+	active(0)
+
+	for _, f := range []core.FailurePolicy{core.FailOpen, core.FailFallback} {
+		h := newHarness(t, otelmetrics.Options{})
+		observetest.LeaseOutage(t, f, h.m.Observer(observe.Limiter{Name: "jobs"}), "alice")
+		granted := 1 // the lease after recovery
+		if f == core.FailFallback {
+			granted = 2 // and the fallback's
+		}
+		equal(t, f.String()+" acquired", h.values(otelmetrics.MetricLeasesAcquired), []string{fmt.Sprintf(attrs, "jobs", "slots", granted)})
+		equal(t, f.String()+" active", h.values(otelmetrics.MetricActiveLeases), []string{fmt.Sprintf(attrs, "jobs", "slots", 0)})
+	}
+}
+
+// tollgate.rate_limiting.lease.duration: the time from grant to release on the limiter's
+// clock, in seconds.
+func TestLeaseDuration(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		run   func(t *testing.T, obs core.Observer)
+		count float64
+		sum   float64
+	}{
+		{"held 1.5 s", func(t *testing.T, obs core.Observer) { observetest.Leases(t, memstore.New(), obs, "alice") }, 1, 1.5},
+		{"fallback lease held 2 s, then one released at once", func(t *testing.T, obs core.Observer) {
+			observetest.LeaseOutage(t, core.FailFallback, obs, "alice")
+		}, 2, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, otelmetrics.Options{})
+			c.run(t, h.m.Observer(observe.Limiter{Name: "jobs"}))
+			ps := h.collect(otelmetrics.MetricLeaseDuration)
+			if len(ps) != 1 || ps[0].attrs != "tollgate.limiter=jobs,tollgate.policy=slots" || ps[0].value != c.count || ps[0].sum != c.sum {
+				t.Fatalf("%s = %+v, want one point of %v leases held %v s in all", otelmetrics.MetricLeaseDuration, ps, c.count, c.sum)
+			}
+		})
+	}
 }
 
 // No attribute carries a key by default; with KeyBuckets the key appears only as its bucket.

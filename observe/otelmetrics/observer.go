@@ -67,12 +67,14 @@ type policyCells struct {
 	name      string
 	decisions [observe.NumOutcomes][2]atomic.Int64 // [outcome][cached]
 	nearLimit atomic.Int64
-	leases    atomic.Int64
+	leases    atomic.Int64 // granted
+	released  atomic.Int64 // of those, released
 	// keyed replaces decisions when Options.KeyBuckets is set: [outcome][cached][bucket].
 	keyed [observe.NumOutcomes][2][]atomic.Int64
 	// sets are the attribute sets of decisions, built with the cells.
 	sets    [observe.NumOutcomes][2]attribute.Set
 	plain   attribute.Set // limiter and policy
+	heldOpt []metric.RecordOption
 	limiter string
 }
 
@@ -111,7 +113,13 @@ func (o *limiterObserver) decision(ctx context.Context, e *core.Event) {
 	}
 }
 
+// released counts a lease given back and records how long it was held, whether or not the
+// store call succeeded: the application let the slot go (a failed release is retried in the
+// background by the core, and the store expires the lease at worst).
 func (o *limiterObserver) released(ctx context.Context, e *core.Event) {
+	pc := o.cells(e.Decision.Policy.Name)
+	pc.released.Add(1)
+	o.m.held.Record(ctx, max(e.Held, 0).Seconds(), pc.heldOpt...)
 	if o.durations && observe.StoreCalled(e) {
 		o.m.duration.Record(ctx, e.Latency.Seconds(), o.durationOpts[opIndex(e.Op)][0]...)
 	}
@@ -189,6 +197,7 @@ func lenMap(m *map[string]*policyCells) int {
 func (o *limiterObserver) newCells(policy string) *policyCells {
 	pc := &policyCells{name: policy, limiter: o.name}
 	pc.plain = attribute.NewSet(AttrLimiter.String(o.name), AttrPolicy.String(policy))
+	pc.heldOpt = []metric.RecordOption{metric.WithAttributeSet(pc.plain)}
 	for out := range observe.NumOutcomes {
 		for c := range 2 {
 			pc.sets[out][c] = attribute.NewSet(AttrLimiter.String(o.name), AttrPolicy.String(policy),
@@ -220,8 +229,12 @@ func (pc *policyCells) collect(m *Metrics, obs metric.Observer) {
 	if v := pc.nearLimit.Load(); v > 0 {
 		obs.ObserveInt64(m.nearLimits, v, metric.WithAttributeSet(pc.plain))
 	}
+	// Released before granted: every release counted was granted before it, so the
+	// difference never reads negative.
+	released := pc.released.Load()
 	if v := pc.leases.Load(); v > 0 {
 		obs.ObserveInt64(m.leases, v, metric.WithAttributeSet(pc.plain))
+		obs.ObserveInt64(m.active, v-released, metric.WithAttributeSet(pc.plain))
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/tollgate-go/tollgate/observe"
 	"github.com/tollgate-go/tollgate/observe/internal/observetest"
 	"github.com/tollgate-go/tollgate/observe/otelmetrics"
+	"github.com/tollgate-go/tollgate/observe/promexport"
 )
 
 const dashboardPath = "../dashboards/tollgate-grafana.json"
@@ -158,6 +159,10 @@ func TestGrafanaDashboard(t *testing.T) {
 	}
 	series := scrapedLabels(t)
 	queries := 0
+	unused := map[string]bool{}
+	for _, name := range promexport.Names {
+		unused[name] = true
+	}
 	for _, p := range d.Panels {
 		if p.Datasource.UID != "${datasource}" || len(p.Targets) == 0 {
 			t.Errorf("panel %q: datasource %q, %d targets; want ${datasource} and at least one", p.Title, p.Datasource.UID, len(p.Targets))
@@ -166,6 +171,13 @@ func TestGrafanaDashboard(t *testing.T) {
 			queries++
 			for _, problem := range checkQuery(tg.Expr, tg.LegendFormat, series) {
 				t.Errorf("panel %q: %s\n  query: %s", p.Title, problem, tg.Expr)
+			}
+			for _, m := range seriesRe.FindAllStringSubmatch(byRe.ReplaceAllString(tg.Expr, ""), -1) {
+				for name := range unused {
+					if m[1] == name || strings.HasPrefix(m[1], name+"_") {
+						delete(unused, name)
+					}
+				}
 			}
 		}
 	}
@@ -177,6 +189,9 @@ func TestGrafanaDashboard(t *testing.T) {
 				t.Errorf("variable %q: %q names no scraped series and label", v.Name, v.Definition)
 			}
 		}
+	}
+	for name := range unused {
+		t.Errorf("no panel queries %s", name)
 	}
 	t.Logf("%s: %d panels, %d queries checked against a scrape", dashboardPath, len(d.Panels), queries)
 }

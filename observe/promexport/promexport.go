@@ -24,6 +24,8 @@
 //	tollgate_rate_limiting_decisions_total{tollgate_limiter, tollgate_policy, tollgate_result, tollgate_cached[, tollgate_key_bucket]}
 //	tollgate_rate_limiting_near_limit_total{tollgate_limiter, tollgate_policy}
 //	tollgate_rate_limiting_leases_acquired_total{tollgate_limiter, tollgate_policy}
+//	tollgate_rate_limiting_active_leases{tollgate_limiter, tollgate_policy}                    (a gauge: an UpDownCounter)
+//	tollgate_rate_limiting_lease_duration_seconds_bucket/_sum/_count{tollgate_limiter, tollgate_policy}
 //	tollgate_store_duration_seconds_bucket/_sum/_count{tollgate_limiter, tollgate_store, tollgate_store_operation[, error_type]}
 //	tollgate_store_errors_total{tollgate_limiter, tollgate_store, tollgate_store_operation, error_type}
 //	tollgate_breaker_transitions_total{tollgate_limiter, tollgate_store, tollgate_breaker_state}
@@ -50,6 +52,8 @@ const (
 	Decisions          = "tollgate_rate_limiting_decisions_total"
 	NearLimit          = "tollgate_rate_limiting_near_limit_total"
 	LeasesAcquired     = "tollgate_rate_limiting_leases_acquired_total"
+	ActiveLeases       = "tollgate_rate_limiting_active_leases"
+	LeaseDuration      = "tollgate_rate_limiting_lease_duration_seconds"
 	StoreDuration      = "tollgate_store_duration_seconds"
 	StoreErrors        = "tollgate_store_errors_total"
 	BreakerTransitions = "tollgate_breaker_transitions_total"

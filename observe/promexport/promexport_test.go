@@ -1,9 +1,12 @@
 package promexport_test
 
 import (
+	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -200,18 +203,97 @@ func TestScrapeBreakerOpen(t *testing.T) {
 	})
 }
 
-// A lease held: one lease acquired, a second request denied.
+// A lease held: while it is held the scrape shows one active lease (and a second request for
+// the key denied); once released after 1.5 s, none active and one hold time of 1.5 s in the
+// lease-duration histogram, whose buckets are otelmetrics.LeaseDurationBuckets.
 func TestScrapeLeaseHeld(t *testing.T) {
 	s := newServer(t, otelmetrics.Options{})
-	observetest.Leases(t, memstore.New(), s.m.Observer(observe.Limiter{Name: "jobs"}), "alice")
+	c := observetest.NewClock()
+	cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: memstore.New(), Policy: observetest.PolicySlots,
+		Now: c.Now, Observer: s.m.Observer(observe.Limiter{Name: "jobs"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	lease, _, err := cl.AcquireKeyAt(ctx, "alice", c.Now())
+	if err != nil || lease == nil {
+		t.Fatalf("acquire: %v, %v", lease, err)
+	}
+	if _, res, _ := cl.AcquireKeyAt(ctx, "alice", c.Now()); res.Allowed {
+		t.Fatal("a second lease for alice was granted")
+	}
 	fams := s.scrape()
-	equal(t, promexport.LeasesAcquired, series(t, fams, promexport.LeasesAcquired, dto.MetricType_COUNTER), []string{
+	equal(t, "while held: "+promexport.ActiveLeases, series(t, fams, promexport.ActiveLeases, dto.MetricType_GAUGE), []string{
 		"tollgate_limiter=jobs,tollgate_policy=slots = 1",
 	})
-	equal(t, promexport.Decisions, series(t, fams, promexport.Decisions, dto.MetricType_COUNTER), []string{
+	equal(t, "while held: "+promexport.LeasesAcquired, series(t, fams, promexport.LeasesAcquired, dto.MetricType_COUNTER), []string{
+		"tollgate_limiter=jobs,tollgate_policy=slots = 1",
+	})
+	equal(t, "while held: "+promexport.Decisions, series(t, fams, promexport.Decisions, dto.MetricType_COUNTER), []string{
 		fmt.Sprintf(dec, false, "jobs", "slots", "allowed", 1),
 		fmt.Sprintf(dec, false, "jobs", "slots", "denied", 1),
 	})
+	if got := series(t, fams, promexport.LeaseDuration, dto.MetricType_HISTOGRAM); got != nil {
+		t.Fatalf("while held: %s = %v, want none (no lease released yet)", promexport.LeaseDuration, got)
+	}
+
+	c.Advance(1500 * time.Millisecond)
+	if err := lease.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fams = s.scrape()
+	equal(t, "after release: "+promexport.ActiveLeases, series(t, fams, promexport.ActiveLeases, dto.MetricType_GAUGE), []string{
+		"tollgate_limiter=jobs,tollgate_policy=slots = 0",
+	})
+	equal(t, "after release: "+promexport.LeaseDuration, series(t, fams, promexport.LeaseDuration, dto.MetricType_HISTOGRAM), []string{
+		"tollgate_limiter=jobs,tollgate_policy=slots = 1",
+	})
+	h := fams[promexport.LeaseDuration].GetMetric()[0].GetHistogram()
+	if h.GetSampleSum() != 1.5 {
+		t.Fatalf("%s sum %v, want 1.5", promexport.LeaseDuration, h.GetSampleSum())
+	}
+	var bounds []float64
+	for _, b := range h.GetBucket() {
+		bounds = append(bounds, b.GetUpperBound())
+		// Cumulative buckets: the 1.5 s hold is in every bucket from le=2.5 up.
+		want := uint64(0)
+		if b.GetUpperBound() >= 2.5 {
+			want = 1
+		}
+		if b.GetCumulativeCount() != want {
+			t.Fatalf("bucket le=%v: %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), want)
+		}
+	}
+	if !slices.Equal(bounds, otelmetrics.LeaseDurationBuckets) && !slices.Equal(bounds, append(slices.Clone(otelmetrics.LeaseDurationBuckets), math.Inf(1))) {
+		t.Fatalf("bucket bounds %v, want %v", bounds, otelmetrics.LeaseDurationBuckets)
+	}
+}
+
+// Leases under a store outage: FailOpen grants none (only the lease after recovery counts);
+// the fallback's lease counts and, released, leaves none active.
+func TestScrapeLeaseOutage(t *testing.T) {
+	for _, c := range []struct {
+		failure core.FailurePolicy
+		granted int
+	}{{core.FailOpen, 1}, {core.FailFallback, 2}} {
+		t.Run(c.failure.String(), func(t *testing.T) {
+			s := newServer(t, otelmetrics.Options{})
+			observetest.LeaseOutage(t, c.failure, s.m.Observer(observe.Limiter{Name: "jobs", StoreName: "redis"}), "alice")
+			fams := s.scrape()
+			equal(t, promexport.LeasesAcquired, series(t, fams, promexport.LeasesAcquired, dto.MetricType_COUNTER), []string{
+				fmt.Sprintf("tollgate_limiter=jobs,tollgate_policy=slots = %d", c.granted),
+			})
+			equal(t, promexport.ActiveLeases, series(t, fams, promexport.ActiveLeases, dto.MetricType_GAUGE), []string{
+				"tollgate_limiter=jobs,tollgate_policy=slots = 0",
+			})
+			equal(t, promexport.LeaseDuration, series(t, fams, promexport.LeaseDuration, dto.MetricType_HISTOGRAM), []string{
+				fmt.Sprintf("tollgate_limiter=jobs,tollgate_policy=slots = %d", c.granted),
+			})
+			equal(t, promexport.StoreErrors, series(t, fams, promexport.StoreErrors, dto.MetricType_COUNTER), []string{
+				"error_type=_OTHER,tollgate_limiter=jobs,tollgate_store=redis,tollgate_store_operation=acquire = 2",
+			})
+		})
+	}
 }
 
 // Every name this package exports appears in a scrape once its situation happened, and the

@@ -52,8 +52,9 @@ func artifactDir(t *testing.T) string {
 }
 
 // A real browser loads the status page while an application behind the net/http middleware
-// is being driven: two API keys, one of them far over its plan. The rendered DOM shows the
-// limiter, its policies and the key most denied; a screenshot is kept as an artifact.
+// is being driven: two API keys, one of them far over its plan, and a long export holding a
+// concurrency lease. The rendered DOM shows the limiters, their policies, the key most denied
+// and the lease holder; a screenshot is kept as an artifact.
 func TestBrowserShowsDeniedKey(t *testing.T) {
 	bin := chromium(t)
 
@@ -74,10 +75,50 @@ func TestBrowserShowsDeniedKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := httptest.NewServer(nethttp.RateLimit(lim, nethttp.Options{})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	exports := core.NewConcurrency("exports", 2, time.Minute)
+	jobs, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{
+		Store:    store,
+		Key:      core.KeyByHeader("X-API-Key"),
+		Policy:   exports,
+		Observer: page.Observer(observe.Limiter{Name: "exports", Store: store, Policies: []core.Policy{exports}}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/items", nethttp.RateLimit(lim, nethttp.Options{})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	})))
+	exporting, finish := make(chan struct{}), make(chan struct{})
+	mux.Handle("/export", nethttp.Concurrency(jobs, nethttp.ConcurrencyOptions{})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(exporting)
+		<-finish // holds its lease until the test ends
+		w.WriteHeader(http.StatusNoContent)
+	})))
+	app := httptest.NewServer(mux)
 	defer app.Close()
+	// alice runs a long export: she holds a lease while the page loads.
+	exportDone := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", app.URL+"/export", nil)
+		req.Header.Set("X-API-Key", "alice-key")
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		exportDone <- err
+	}()
+	defer func() {
+		close(finish)
+		if err := <-exportDone; err != nil {
+			t.Errorf("export request: %v", err)
+		}
+	}()
+	select {
+	case <-exporting:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the export request did not start in 30 s")
+	}
 	admin := httptest.NewServer(page) // the operator's listener, apart from the application's
 	defer admin.Close()
 
@@ -142,6 +183,8 @@ func TestBrowserShowsDeniedKey(t *testing.T) {
 		`<td class="key">mallory-0xdeadbeef</td>`,
 		`data-health="ok"`, `data-breaker="closed"`,
 		`Failure policy: fail-open`,
+		`data-limiter="exports"`, `data-leases-held="1"`,
+		`<tr class="holder"><td class="n">1</td><td class="key">alice-key</td><td>exports</td><td class="n">1</td></tr>`,
 	} {
 		if !strings.Contains(dom, want) {
 			t.Fatalf("the rendered page lacks %q; DOM:\n%s", want, dom)
@@ -154,7 +197,7 @@ func TestBrowserShowsDeniedKey(t *testing.T) {
 
 	shot := filepath.Join(artifactDir(t), "status-page.png")
 	_ = os.Remove(shot)
-	run("--screenshot="+shot, "--window-size=1280,900", admin.URL+"/")
+	run("--screenshot="+shot, "--window-size=1280,1400", admin.URL+"/")
 	b, err := os.ReadFile(shot)
 	if err != nil {
 		t.Fatalf("no screenshot: %v", err)
@@ -178,7 +221,10 @@ func TestBrowserShowsDeniedKey(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Limiters) != 1 || len(st.Limiters[0].TopDenied) == 0 || st.Limiters[0].TopDenied[0].Key != "mallory-0xdeadbeef" {
+	if len(st.Limiters) != 2 || len(st.Limiters[0].TopDenied) == 0 || st.Limiters[0].TopDenied[0].Key != "mallory-0xdeadbeef" {
 		t.Fatalf("JSON status %+v", st)
+	}
+	if h := st.Limiters[1].Holders; len(h) != 1 || h[0] != (status.LeaseHolder{Key: "alice-key", Policy: "exports", Leases: 1}) {
+		t.Fatalf("JSON holders %+v, want alice-key holding 1 exports lease", h)
 	}
 }

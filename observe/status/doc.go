@@ -1,7 +1,8 @@
 // Package status is a live status page for Tollgate's limiters: an http.Handler that shows,
 // for each limiter, its policies, store and circuit-breaker health, what the failure policy
-// did (fail-open, fail-closed, fallback), decision counts and rates, leases granted, and the
-// keys most often denied right now. The same data is served as JSON.
+// did (fail-open, fail-closed, fallback), decision counts and rates, the keys most often
+// denied right now, and concurrency holders: leases held now per policy, their mean hold time,
+// and the keys holding the most. The same data is served as JSON.
 //
 // Build one [Page], give each limiter an observer from [Page.Observer] (combine it with
 // metrics through observe.Tee), and mount the page where only operators reach it:
@@ -40,8 +41,12 @@
 // exact until more distinct keys are denied in a window than the table holds, after which a
 // newly listed key's count may be over-estimated by at most the smallest count it displaced.
 //
-// Concurrency holders (leases held right now) are not shown: core.Event does not report lease
-// releases yet, so only leases granted are counted.
+// Concurrency holders are counted from the lease grants and releases the core reports: a
+// lease is held from the decision that granted it (by the store or the fallback) until its
+// Release, failed or not (the core keeps releasing a failed one in the background). A lease
+// the application never releases stays counted; the store expires it, but no event says so.
+// Holders are kept per key in a table of at most MaxHolderKeys (policy, key) pairs; leases of
+// keys that find it full are shown as "other keys", so the totals stay exact.
 //
 // The page is one self-contained HTML document: inline CSS, no JavaScript, no external
 // assets; it reloads itself every Options.Refresh with a meta refresh.

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/tollgate-go/tollgate/core"
 )
 
 //go:embed page.html
@@ -26,6 +28,14 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 	"fmtRate": func(r float64) string { return fmt.Sprintf("%.2f", r) },
 	"inc":     func(i int) int { return i + 1 },
 	"slug":    func(s string) string { return strings.ReplaceAll(s, " ", "-") },
+	"concurrent": func(ps []PolicyStatus) bool {
+		for _, p := range ps {
+			if p.Algorithm == core.Concurrency.String() {
+				return true
+			}
+		}
+		return false
+	},
 	"degraded": func(d map[string]int64) int64 {
 		return d["failed_open"] + d["failed_closed"] + d["fallback"] + d["fallback_denied"]
 	},

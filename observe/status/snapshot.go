@@ -46,6 +46,10 @@ type LimiterStatus struct {
 	Policies []PolicyStatus `json:"policies"`
 	// TopDenied are the keys most often denied over the current and previous window.
 	TopDenied []DeniedKey `json:"top_denied"`
+	// Holders are the keys holding the most concurrency leases right now (Options.TopKeys
+	// of them); OtherHolders is how many leases the other keys hold.
+	Holders      []LeaseHolder `json:"holders"`
+	OtherHolders int64         `json:"other_holders"`
 }
 
 // StoreStatus is the store's health as the limiter saw it.
@@ -95,8 +99,21 @@ type PolicyStatus struct {
 	Cached int64 `json:"cached"`
 	// Rates are decisions per second by result, over the last minute of page loads.
 	Rates map[string]float64 `json:"rates"`
-	// LeasesAcquired counts concurrency leases granted.
+	// LeasesAcquired counts concurrency leases granted (by the store or the fallback).
 	LeasesAcquired int64 `json:"leases_acquired"`
+	// LeasesHeld is how many of them are held right now: granted and not yet released. A
+	// lease the application never releases stays counted (the store expires it).
+	LeasesHeld int64 `json:"leases_held"`
+	// LeasesReleased counts the released ones; MeanHold is their mean time held.
+	LeasesReleased int64    `json:"leases_released"`
+	MeanHold       Duration `json:"mean_hold"`
+}
+
+// LeaseHolder is a key holding concurrency leases.
+type LeaseHolder struct {
+	Key    string `json:"key"` // as Options.Keys says: hashed, raw or "(hidden)"
+	Policy string `json:"policy"`
+	Leases int64  `json:"leases"`
 }
 
 // DeniedKey is one of the keys most often denied.
@@ -139,6 +156,7 @@ func (p *Page) limiterStatus(s *limiterState, now time.Time) LimiterStatus {
 		Failure:   FailureStatus{Policy: s.failure.String(), Last: unixTime(s.lastDegraded.Load())},
 		Policies:  []PolicyStatus{},
 		TopDenied: []DeniedKey{},
+		Holders:   []LeaseHolder{},
 	}
 	if ls.Store.Calls > 0 && !s.inProcess {
 		ls.Store.MeanLatency = Duration(s.storeNanos.Load() / ls.Store.Calls)
@@ -162,7 +180,14 @@ func (p *Page) limiterStatus(s *limiterState, now time.Time) LimiterStatus {
 		pst := PolicyStatus{
 			Name: ps.policy.Name, Algorithm: algorithm(ps.policy), Rule: Rule(ps.policy), Declared: ps.declared,
 			Decisions: map[string]int64{}, Rates: map[string]float64{},
-			Cached: ps.cached.Load(), LeasesAcquired: ps.leases.Load(),
+			Cached: ps.cached.Load(),
+		}
+		// Released before granted, so that held never reads negative.
+		pst.LeasesReleased = ps.released.Load()
+		pst.LeasesAcquired = ps.leases.Load()
+		pst.LeasesHeld = max(pst.LeasesAcquired-pst.LeasesReleased, 0)
+		if pst.LeasesReleased > 0 {
+			pst.MeanHold = Duration(ps.heldNs.Load() / pst.LeasesReleased)
 		}
 		var cur [observe.NumOutcomes]int64
 		for o := range observe.NumOutcomes {
@@ -182,6 +207,11 @@ func (p *Page) limiterStatus(s *limiterState, now time.Time) LimiterStatus {
 	for _, d := range s.denied.top(p.topKeys, now.UnixNano()) {
 		ls.TopDenied = append(ls.TopDenied, DeniedKey{Key: p.displayKey(d.key), Policy: d.policy, Denied: d.count, Shadow: d.shadow})
 	}
+	top, rest := s.holders.top(p.topKeys)
+	for _, h := range top {
+		ls.Holders = append(ls.Holders, LeaseHolder{Key: p.displayKey(h.key), Policy: h.policy, Leases: h.leases})
+	}
+	ls.OtherHolders = rest
 	return ls
 }
 

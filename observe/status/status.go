@@ -115,7 +115,7 @@ func (p *Page) Observer(l observe.Limiter) core.Observer {
 	}
 	if s == nil {
 		s = &limiterState{page: p, name: l.Name, store: l.StoreName, inProcess: l.InProcess(), failure: l.Failure,
-			denied: newTopK(int64(p.window), 8*p.topKeys)}
+			denied: newTopK(int64(p.window), 8*p.topKeys), holders: newHolders(MaxHolderKeys)}
 		p.limiters = append(p.limiters, s)
 	}
 	for _, pol := range l.Policies {
@@ -149,7 +149,8 @@ type limiterState struct {
 	lastErrType  atomic.Value // string
 	lastDegraded atomic.Int64 // Unix ns of the last failure-policy decision
 
-	denied *topK
+	denied  *topK
+	holders *holders
 }
 
 // policyState counts one policy's decisions.
@@ -159,8 +160,10 @@ type policyState struct {
 	created  int64 // Unix ns
 	counts   [observe.NumOutcomes]atomic.Int64
 	cached   atomic.Int64
-	leases   atomic.Int64
-	samples  []sample // guarded by Page.mu
+	leases   atomic.Int64 // granted
+	released atomic.Int64 // of those, released
+	heldNs   atomic.Int64 // the released leases' total hold time
+	samples  []sample     // guarded by Page.mu
 }
 
 // sample is the counts at one page load, for rates.
@@ -174,7 +177,7 @@ func (s *limiterState) Observe(_ context.Context, e core.Event) {
 	case core.EventDecision, core.EventStoreError:
 		s.decision(&e)
 	case core.EventLeaseReleased:
-		s.storeCall(&e)
+		s.released(&e)
 	case core.EventBreakerOpen:
 		s.breakerOpen.Store(true)
 		s.breakerSince.Store(s.page.now().UnixNano())
@@ -196,6 +199,7 @@ func (s *limiterState) decision(e *core.Event) {
 		d := &e.Decision
 		if d.Allowed && d.Policy.Algorithm == core.Concurrency && e.Degraded != core.DegradedOpen {
 			ps.leases.Add(1)
+			s.holders.acquire(ps.policy.Name, e.Key)
 		}
 		switch out {
 		case observe.Denied, observe.ShadowDenied, observe.FallbackDenied:
@@ -205,6 +209,16 @@ func (s *limiterState) decision(e *core.Event) {
 			s.lastDegraded.Store(s.page.now().UnixNano())
 		}
 	}
+	s.storeCall(e)
+}
+
+// released counts a lease given back (whether or not its store call succeeded: the
+// application let the slot go, and the core retries a failed release in the background).
+func (s *limiterState) released(e *core.Event) {
+	ps := s.lookup(&e.Decision.Policy)
+	ps.released.Add(1)
+	ps.heldNs.Add(int64(max(e.Held, 0)))
+	s.holders.release(ps.policy.Name, e.Key)
 	s.storeCall(e)
 }
 

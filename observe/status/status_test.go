@@ -1,6 +1,7 @@
 package status_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -158,6 +159,82 @@ func TestShadowAndLeases(t *testing.T) {
 	if pol := jobs.Policies[0]; pol.Name != "slots" || pol.LeasesAcquired != 1 || pol.Rule != "1 at once, lease 1m0s" {
 		t.Fatalf("jobs policy %+v", pol)
 	}
+}
+
+// Concurrency holders: the leases each policy holds right now, their mean hold time, and the
+// keys holding the most (Options.TopKeys of them; the rest as other keys), in JSON and HTML.
+func TestConcurrencyHolders(t *testing.T) {
+	p, _ := newPage(t, status.Options{Keys: status.KeysRaw, TopKeys: 1})
+	pool := core.NewConcurrency("pool", 2, time.Minute) // per key
+	c := observetest.NewClock()
+	cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: memstore.New(), Policy: pool, Now: c.Now,
+		Observer: p.Observer(observe.Limiter{Name: "jobs", Policies: []core.Policy{pool}})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	leases := map[string][]*core.Lease{}
+	for _, key := range []string{"alice", "alice", "bob", "alice"} {
+		lease, _, err := cl.AcquireKeyAt(ctx, key, c.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lease != nil {
+			leases[key] = append(leases[key], lease)
+		}
+	}
+	type want struct {
+		held, acquired, released int64
+		mean                     time.Duration
+		holders                  []status.LeaseHolder
+		other                    int64
+	}
+	check := func(step string, w want) {
+		t.Helper()
+		l := limiter(t, p.Snapshot(), "jobs")
+		pol := l.Policies[0]
+		if pol.LeasesHeld != w.held || pol.LeasesAcquired != w.acquired || pol.LeasesReleased != w.released || time.Duration(pol.MeanHold) != w.mean {
+			t.Fatalf("%s: policy held %d acquired %d released %d mean hold %v; want %d %d %d %v", step,
+				pol.LeasesHeld, pol.LeasesAcquired, pol.LeasesReleased, time.Duration(pol.MeanHold), w.held, w.acquired, w.released, w.mean)
+		}
+		if !reflect.DeepEqual(l.Holders, w.holders) || l.OtherHolders != w.other {
+			t.Fatalf("%s: holders %+v, other %d; want %+v, %d", step, l.Holders, l.OtherHolders, w.holders, w.other)
+		}
+	}
+	check("three held", want{3, 3, 0, 0, []status.LeaseHolder{{Key: "alice", Policy: "pool", Leases: 2}}, 1})
+
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, s := range []string{
+		`<td class="n leases-held" data-leases-held="3">3</td>`,
+		`<tr class="holder"><td class="n">1</td><td class="key">alice</td><td>pool</td><td class="n">2</td></tr>`,
+		`<tr class="holder-other"><td></td><td class="empty">other keys</td><td></td><td class="n">1</td></tr>`,
+	} {
+		if !strings.Contains(string(body), s) {
+			t.Fatalf("the page lacks %s:\n%s", s, body)
+		}
+	}
+
+	c.Advance(3 * time.Second)
+	if err := leases["bob"][0].Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(time.Second)
+	if err := leases["alice"][0].Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("one held", want{1, 3, 2, 3500 * time.Millisecond, []status.LeaseHolder{{Key: "alice", Policy: "pool", Leases: 1}}, 0})
+	if err := leases["alice"][1].Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("none held", want{0, 3, 3, 11 * time.Second / 3, // 3 s, 4 s and 4 s
+		[]status.LeaseHolder{}, 0})
 }
 
 // Keys are hashed by default, hidden on request, raw (quoted when binary) on request.

@@ -23,3 +23,46 @@ func TestTopKBounded(t *testing.T) {
 		t.Fatalf("top %+v, want hot with at least its 1000 denials", top)
 	}
 }
+
+// The holders table never grows past its capacity; leases of pairs that found it full are
+// counted as other keys' and taken back from there, so the total held stays exact.
+func TestHoldersBounded(t *testing.T) {
+	h := newHolders(2)
+	total := func() int64 {
+		top, rest := h.top(10)
+		for _, e := range top {
+			rest += e.leases
+		}
+		return rest
+	}
+	for _, k := range []string{"a", "b", "c", "c", "a"} {
+		h.acquire("p", k)
+	}
+	if top, rest := h.top(10); len(h.held) != 2 || len(top) != 2 || top[0].key != "a" || top[0].leases != 2 || rest != 2 {
+		t.Fatalf("top %+v, rest %d; want a:2 and b:1 listed, c's 2 leases as other keys'", top, rest)
+	}
+	h.release("p", "c")
+	h.release("p", "b") // b leaves the table, so c's next lease is listed
+	h.acquire("p", "c")
+	if got := total(); got != 4 {
+		t.Fatalf("total held %d, want 4 (a:2, c:2)", got)
+	}
+	for _, k := range []string{"a", "a", "c", "c"} {
+		h.release("p", k)
+	}
+	if top, rest := h.top(10); len(top) != 0 || rest != 0 || len(h.held) != 0 || len(h.other) != 0 {
+		t.Fatalf("after every release: top %+v rest %d, tables %v %v; want empty", top, rest, h.held, h.other)
+	}
+	h.release("p", "z") // a release the page never saw granted counts nothing
+	if got := total(); got != 0 {
+		t.Fatalf("total after a stray release %d, want 0", got)
+	}
+	if top, rest := func() ([]holderEntry, int64) {
+		for _, k := range []string{"x", "y", "y"} {
+			h.acquire("p", k)
+		}
+		return h.top(1)
+	}(); len(top) != 1 || top[0].key != "y" || rest != 1 {
+		t.Fatalf("top 1 %+v rest %d, want y:2 and 1 other", top, rest)
+	}
+}
