@@ -10,10 +10,12 @@ import (
 // ones are left to expire (their lease time is the worst case anyway).
 const maxOrphans = 4096
 
-// confirmAfter is how long after the first successful release of an orphan the confirming
-// one is sent: long enough for requests the store had queued while it was stalled to be
-// applied.
-const confirmAfter = 50 * time.Millisecond
+// confirmAfter are the delays, after the first successful release of an orphan, of the
+// confirming releases: requests the store had queued while it was stalled are applied within
+// milliseconds of its recovery; a second, later one covers an acquire delayed further (a slow
+// connection, a retry in flight). Stores that can refuse a late acquire (DynamoDB's release
+// watermark, S3's versioned ETags) need none of them; Redis cannot, and relies on these.
+var confirmAfter = [...]time.Duration{50 * time.Millisecond, time.Second}
 
 // orphans releases leases that may be held in the store without anyone owning them: an
 // Acquire whose outcome is unknown (its time budget ran out, the request was canceled, the
@@ -22,12 +24,12 @@ const confirmAfter = 50 * time.Millisecond
 //
 // Each orphan is released with the limiter's own per-call budget, retried with capped
 // exponential backoff (10 ms doubling to 250 ms) until one release succeeds; then released
-// once more, confirmAfter later, because a late Acquire still queued in the store when it
-// came back can be applied after the first successful release (servers do not order requests
-// from different connections). An orphan is dropped after that second release, or when its
-// lease would have expired anyway. Slots are therefore free within about one release round trip
+// again 50 ms and 1 s later (confirmAfter), because a late Acquire still queued in the store
+// when it came back can be applied after the first successful release (servers do not order
+// requests from different connections). An orphan is dropped after the last confirming
+// release, or when its lease would have expired anyway. Slots are therefore free within about one release round trip
 // of the store answering again; the residual case (an Acquire delivered later still than the
-// second release) is bounded by the lease time.
+// last confirming release) is bounded by the lease time.
 type orphans struct {
 	c       *ConcurrencyLimiter
 	mu      sync.Mutex
@@ -40,8 +42,8 @@ type orphan struct {
 	key, id   string
 	policy    Policy
 	until     int64     // Unix ns (limiter clock) after which the lease has expired on its own
-	confirmed bool      // one release succeeded
-	notBefore time.Time // real time before which the confirming release waits
+	confirmed int       // successful releases so far
+	notBefore time.Time // real time before which the next confirming release waits
 }
 
 // add schedules the release of lease id and starts the releasing goroutine if it is not
@@ -78,7 +80,7 @@ func (o *orphans) run() {
 			if now.UnixNano() >= or.until {
 				continue // expired on its own
 			}
-			if or.confirmed && time.Now().Before(or.notBefore) {
+			if or.confirmed > 0 && time.Now().Before(or.notBefore) {
 				keep = append(keep, or)
 				continue
 			}
@@ -86,13 +88,13 @@ func (o *orphans) run() {
 			err := or.store.Release(ctx, or.key, or.policy, or.id, now)
 			cancel()
 			switch {
-			case err == nil && or.confirmed:
+			case err == nil && or.confirmed == len(confirmAfter):
 				progress = true
 				continue
 			case err == nil:
 				progress = true
-				or.confirmed = true
-				or.notBefore = time.Now().Add(confirmAfter)
+				or.notBefore = time.Now().Add(confirmAfter[or.confirmed])
+				or.confirmed++
 			case isCallerError(err):
 				continue // the store will never take it: nothing is held
 			}

@@ -89,7 +89,8 @@ func CheckTake(p Policy, cost int64) error {
 	return nil
 }
 
-// CheckLease validates the arguments of Acquire, Release and Extend.
+// CheckLease validates the arguments of Acquire, Release and Extend: a concurrency policy, and
+// a lease id of 1 to 128 printable ASCII bytes (the limiter's ids are 32 hex digits).
 func CheckLease(p Policy, lease string) error {
 	if p.Algorithm != Concurrency {
 		return fmt.Errorf("%w %q: leases need a concurrency policy", ErrInvalidPolicy, p.Name)
@@ -99,6 +100,13 @@ func CheckLease(p Policy, lease string) error {
 	}
 	if lease == "" || len(lease) > 128 {
 		return fmt.Errorf("%w: lease id must be 1 to 128 bytes", ErrInvalidKey)
+	}
+	for i := 0; i < len(lease); i++ {
+		// Printable ASCII: every store can keep such an id as it is (a DynamoDB map key,
+		// a JSON object key, a Redis member) without escaping or merging two ids.
+		if c := lease[i]; c < 0x21 || c > 0x7e {
+			return fmt.Errorf("%w: lease id must be printable ASCII without spaces", ErrInvalidKey)
+		}
 	}
 	return nil
 }

@@ -458,6 +458,11 @@ func badLeases(t *testing.T, s core.ConcurrencyStore, o Options) {
 	if _, err := s.Acquire(ctx, "k", p, "", now); !errors.Is(err, core.ErrInvalidKey) {
 		t.Errorf("Acquire with an empty lease id: %v, want ErrInvalidKey", err)
 	}
+	for _, id := range []string{"a b", "ключ", "x\x00y"} {
+		if _, err := s.Acquire(ctx, "k", p, id, now); !errors.Is(err, core.ErrInvalidKey) {
+			t.Errorf("Acquire with lease id %q (not printable ASCII): %v, want ErrInvalidKey", id, err)
+		}
+	}
 	binary := string([]byte{0, 1, 2, 255, '/', '.', '.'})
 	for _, k := range []string{"", binary, "ключ", strings.Repeat("x", o.HugeKeyBytes)} {
 		d, err := s.Acquire(ctx, k, p, "id", now)

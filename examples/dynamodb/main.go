@@ -51,8 +51,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/tollgate-go/tollgate/adapters/nethttp"
 	"github.com/tollgate-go/tollgate/core"
@@ -166,7 +164,7 @@ func openStore(ctx context.Context, table, endpoint string, create bool) (*dynam
 	if err != nil {
 		return nil, err
 	}
-	if err := checkTable(cctx, client, store, table, endpoint); err != nil {
+	if err := checkTable(cctx, store); err != nil {
 		return nil, err
 	}
 	return store, nil
@@ -185,33 +183,12 @@ func localServerDefaults() []func(*config.LoadOptions) error {
 	return opts
 }
 
-// checkTable is the startup check: it fails, naming the table, when the table does not exist
-// or has a key schema the store cannot use, so that a typo in -table stops the program here
-// instead of failing every request. It is what (*dynamostore.Store).Verify is being added to
-// do; once that exists, this function's body becomes `return store.Verify(ctx)`.
-func checkTable(ctx context.Context, client *dynamodb.Client, store *dynamostore.Store, table, endpoint string) error {
-	_ = store // the receiver of Verify
-	where := fmt.Sprintf("table %q", table)
-	if endpoint != "" {
-		where += " at " + endpoint
-	}
-	out, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
-	if err != nil {
-		var nf *types.ResourceNotFoundException
-		if errors.As(err, &nf) {
-			return fmt.Errorf("%s does not exist: create it with -create-table, or `go run ./cmd/tollgate dynamodb-create-table -table %s`", where, table)
-		}
-		return fmt.Errorf("%s: %w", where, err)
-	}
-	pk := dynamostore.DefaultPartitionKey
-	ks := out.Table.KeySchema
-	if len(ks) != 1 || aws.ToString(ks[0].AttributeName) != pk || ks[0].KeyType != types.KeyTypeHash {
-		return fmt.Errorf("%s does not have the store's key schema: want one string partition key %q and no sort key", where, pk)
-	}
-	for _, a := range out.Table.AttributeDefinitions {
-		if aws.ToString(a.AttributeName) == pk && a.AttributeType != types.ScalarAttributeTypeS {
-			return fmt.Errorf("%s: partition key %q is of type %s; the store needs a string (S)", where, pk, a.AttributeType)
-		}
+// checkTable is the startup check: store.Verify fails, naming the table, when the table does
+// not exist or has a key schema the store cannot use, so that a typo in -table stops the
+// program here instead of failing every request.
+func checkTable(ctx context.Context, store *dynamostore.Store) error {
+	if err := store.Verify(ctx); err != nil {
+		return fmt.Errorf("%w\n(create the table with -create-table, or `go run ./cmd/tollgate dynamodb-create-table -table NAME`)", err)
 	}
 	return nil
 }
