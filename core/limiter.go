@@ -34,6 +34,20 @@ type Limit struct {
 	Cost func(Request) int64
 	// Shadow evaluates and reports this limit but never enforces it. Optional.
 	Shadow bool
+	// Settle returns the real cost of an allowed request once its handler is done, when it
+	// is only known then: tokens an upstream LLM reported, rows scanned, bytes served.
+	// Cost (or 1) is then the estimate spent when the request arrived, and the adapter
+	// settles the difference with one store request ([Limiter.Settle]); none when the
+	// estimate was right. A cost above the estimate may take the key past its limit (debt:
+	// the following requests are denied until the algorithm pays it back); one below gives
+	// the difference back. Requires a store that implements [Adjuster]. Optional.
+	//
+	// Worst-case overshoot: a request is admitted against the estimates of the requests
+	// before it, so the cost settled in one window (or one bucket) is at most Limit plus
+	// the sum, over the requests in flight when the last one was admitted, of how far each
+	// real cost exceeds its estimate: with at most K requests in flight fleet-wide and real
+	// costs at most C above the estimate, Limit + K × C.
+	Settle func(req Request, out Outcome) int64
 }
 
 // Config configures a [Limiter]. Zero values are the documented defaults.
@@ -94,6 +108,7 @@ type Limiter struct {
 	store     Store
 	limits    []rule
 	pending   [][]Policy // pending[i]: the static policies of limits i and after
+	settleState
 	timeout   time.Duration
 	failure   FailurePolicy
 	fallback  Store
@@ -158,6 +173,12 @@ func NewLimiter(cfg Config) (*Limiter, error) {
 		if r.key == nil {
 			r.key = KeyByIP()
 		}
+		if lim.Settle != nil {
+			if _, ok := cfg.Store.(Adjuster); !ok {
+				return nil, fmt.Errorf("core: Limits[%d].Settle: the store (%T) cannot adjust a spent cost (core.Adjuster)", i, cfg.Store)
+			}
+			l.settles = true
+		}
 		if lim.PolicyFunc != nil {
 			dynamic = true
 		} else {
@@ -177,6 +198,7 @@ func NewLimiter(cfg Config) (*Limiter, error) {
 		}
 		l.limits = append(l.limits, r)
 	}
+	l.adjuster, _ = cfg.Store.(Adjuster)
 	l.pending = make([][]Policy, len(l.limits)+1)
 	for i := len(l.limits) - 1; i >= 0; i-- {
 		l.pending[i] = l.pending[i+1]
@@ -262,6 +284,7 @@ func (l *Limiter) AllowAt(ctx context.Context, req Request, now time.Time) (res 
 
 func (l *Limiter) allow(ctx context.Context, req Request, now time.Time, res *Result) error {
 	res.Allowed = true
+	res.at, res.limiter = now.UnixNano(), l
 	for i := range l.limits {
 		r := &l.limits[i]
 		key, err := r.key(req)
@@ -308,6 +331,7 @@ func (l *Limiter) TakeKeyAt(ctx context.Context, key string, cost int64, now tim
 
 func (l *Limiter) takeKey(ctx context.Context, key string, cost int64, now time.Time, res *Result) error {
 	res.Allowed = true
+	res.at, res.limiter = now.UnixNano(), l
 	for i := range l.limits {
 		if err := l.decide(ctx, &l.limits[i], key, cost, now, res); err != nil {
 			return err
@@ -351,6 +375,10 @@ func (l *Limiter) decide(ctx context.Context, r *rule, key string, cost int64, n
 		d.Shadow = true
 	}
 	if res.n < MaxLimits {
+		res.keys[res.n], res.costs[res.n] = key, cost
+		if d.Allowed && !info.cached && info.degraded == NotDegraded && cost > 0 {
+			res.spent |= 1 << res.n
+		}
 		res.n++
 	}
 	if info.degraded > res.Degraded {

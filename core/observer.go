@@ -44,6 +44,8 @@ const (
 	OpRelease
 	// OpExtend renews a lease.
 	OpExtend
+	// OpAdjust settles a cost known after the response, or refunds one ([Adjuster]).
+	OpAdjust
 )
 
 // String names the operation as metrics and logs use it.
@@ -57,6 +59,8 @@ func (o Op) String() string {
 		return "release"
 	case OpExtend:
 		return "extend"
+	case OpAdjust:
+		return "adjust"
 	}
 	return "none"
 }

@@ -18,6 +18,13 @@ type Result struct {
 	n        int
 	d        [MaxLimits]Decision
 	pending  []Policy // static policies of limits not evaluated (shared, read-only)
+	// What settling needs of each decision: its key and cost, whether the shared store
+	// spent it (not the denial cache, not a failure policy), and when it was decided.
+	keys    [MaxLimits]string
+	costs   [MaxLimits]int64
+	spent   uint8 // bit i: decision i was allowed by the store and spent costs[i]
+	at      int64 // Unix ns of the decision
+	limiter *Limiter
 }
 
 // Pending returns the policies of the limits that were not evaluated because an earlier

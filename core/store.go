@@ -89,6 +89,14 @@ func CheckTake(p Policy, cost int64) error {
 	return nil
 }
 
+// CheckAdjust validates the policy of an [Adjuster]'s Adjust: a valid rate policy.
+func CheckAdjust(p Policy) error {
+	if p.Algorithm == Concurrency {
+		return &PolicyError{Name: p.Name, Problem: "concurrency policies take leases, not cost"}
+	}
+	return p.Validate()
+}
+
 // CheckLease validates the arguments of Acquire, Release and Extend: a concurrency policy, and
 // a lease id of 1 to 128 printable ASCII bytes (the limiter's ids are 32 hex digits).
 func CheckLease(p Policy, lease string) error {

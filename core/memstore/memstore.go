@@ -64,6 +64,7 @@ var (
 	_ core.Store            = (*Store)(nil)
 	_ core.ConcurrencyStore = (*Store)(nil)
 	_ core.InProcess        = (*Store)(nil)
+	_ core.Adjuster         = (*Store)(nil)
 )
 
 // entry is the state of one (policy name, key). A shard's map is keyed by the key alone and
@@ -540,5 +541,38 @@ func (s *Store) Extend(_ context.Context, key string, p core.Policy, lease strin
 		return d, fmt.Errorf("memstore: %w", err)
 	}
 	e.exp = e.leases.Expiry()
+	return d, nil
+}
+
+// Adjust implements [core.Adjuster]: it applies [core.Policy.Adjust] under the shard's mutex.
+func (s *Store) Adjust(_ context.Context, key string, p core.Policy, delta int64, now time.Time) (core.Decision, error) {
+	if err := core.CheckAdjust(p); err != nil {
+		return core.Decision{}, err
+	}
+	n := now.UnixNano()
+	sh, key := s.locate(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, _ := sh.find(key, p.Name)
+	var st core.State
+	if e != nil && e.alg == p.Algorithm && e.exp > n {
+		st = e.st
+	}
+	if e != nil {
+		sh.touch(e)
+	}
+	st, d := p.AdjustNanos(st, delta, n)
+	if e == nil {
+		if st == (core.State{}) || delta <= 0 {
+			return d, nil // nothing spent, nothing to remember
+		}
+		if e = sh.insert(key, p.Name, n, s.perShard); e == nil {
+			return core.Decision{}, ErrFull
+		}
+	}
+	e.alg, e.st, e.exp = p.Algorithm, st, p.Expiry(st)
+	if e.leases != nil {
+		e.leases = nil
+	}
 	return d, nil
 }

@@ -111,3 +111,7 @@ func BenchmarkFlood(b *testing.B) {
 		}
 	}
 }
+
+func TestAdjust(t *testing.T) {
+	storetest.RunAdjust(t, memstore.New(), storetest.Options{})
+}

@@ -1,0 +1,69 @@
+package core
+
+import (
+	"context"
+	"time"
+)
+
+// Adjuster is implemented by stores that can change what a key has spent under a policy by a
+// signed amount, without a limit check: one request on every store. It is how a cost known
+// only after the response is settled (see [Limit.Settle]): a positive delta charges more than
+// the estimate (the key may go into debt, past its limit, and is denied until the algorithm
+// pays the debt back), a negative one gives the difference back (a refund).
+//
+// Adjust applies [Policy.Adjust] to the key's state and returns its decision; the key and
+// error contract is that of [Store]. A limiter whose rules settle costs, or whose adapter
+// refunds (skip rules), needs a store that implements it; NewLimiter says so otherwise.
+type Adjuster interface {
+	Adjust(ctx context.Context, key string, p Policy, delta int64, now time.Time) (Decision, error)
+}
+
+// Adjust changes what st has spent by delta at now, without a limit check, and returns the
+// new state and a decision describing it: Allowed is always true (the adjustment is applied),
+// Remaining is what may still be spent, and RetryAfter, when nothing may be spent (the key is
+// at or past its limit: in debt), is when one unit may be spent again.
+//
+//   - Fixed and sliding windows: delta is added to the count of the window now is in (as
+//     Take, a caller behind the stored window is counted in the stored one), and a count
+//     never goes below zero: a refund cannot create allowance the window never had.
+//   - Token bucket: the TAT moves by delta emission intervals from max(TAT, now), and never
+//     below now: a refund cannot make the bucket fuller than full.
+//
+// A refund of a cost spent in a window that has since ended is not the store's concern: the
+// limiter skips it (the window's allowance is gone), so a refund never gives a later window
+// allowance that belonged to an earlier one.
+func (p Policy) Adjust(st State, delta int64, now time.Time) (State, Decision) {
+	return p.AdjustNanos(st, delta, now.UnixNano())
+}
+
+// AdjustNanos is [Policy.Adjust] with now in Unix nanoseconds.
+func (p Policy) AdjustNanos(st State, delta int64, now int64) (State, Decision) {
+	switch p.Algorithm {
+	case FixedWindow:
+		at := catchUp(st, now)
+		start, _ := p.WindowBounds(at)
+		if st.Window != start {
+			st = State{Window: start}
+		}
+		st.Count = max(st.Count+delta, 0)
+	case SlidingWindow:
+		at := catchUp(st, now)
+		start, _ := p.WindowBounds(at)
+		curr, prev := p.slidingCounts(st, start)
+		st = State{Window: start, Count: max(curr+delta, 0), Prev: prev}
+	case TokenBucket:
+		t := p.interval()
+		st.TAT = max(max(st.TAT, now)+delta*t, now)
+	default:
+		return st, Decision{Policy: p}
+	}
+	// The state's decision: a peek (cost 0) never changes the state.
+	_, d := p.TakeNanos(st, 0, now)
+	d.Allowed = true
+	if d.Remaining < 1 {
+		if _, next := p.TakeNanos(st, 1, now); !next.Allowed {
+			d.RetryAfter = next.RetryAfter
+		}
+	}
+	return st, d
+}
