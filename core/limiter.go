@@ -105,9 +105,9 @@ type Config struct {
 // Limiter decides whether requests may proceed under several limits. It is safe for
 // concurrent use; build it once with [NewLimiter] and share it.
 type Limiter struct {
-	store     Store
-	limits    []rule
-	pending   [][]Policy // pending[i]: the static policies of limits i and after
+	store   Store
+	limits  []rule
+	pending [][]Policy // pending[i]: the static policies of limits i and after
 	settleState
 	timeout   time.Duration
 	failure   FailurePolicy
