@@ -115,3 +115,22 @@ func BenchmarkFlood(b *testing.B) {
 func TestAdjust(t *testing.T) {
 	storetest.RunAdjust(t, memstore.New(), storetest.Options{})
 }
+
+// TestSettleManyCallers is the settlement workload in one process (the network stores run it
+// across four processes): 16 goroutines on one key, random real costs settled after the fact.
+func TestSettleManyCallers(t *testing.T) {
+	s := memstore.New()
+	for _, p := range []core.Policy{
+		core.NewFixedWindow("settle-fw", 2000, time.Hour),
+		core.NewSlidingWindow("settle-sw", 2000, time.Hour),
+		core.NewTokenBucket("settle-tb", 1, time.Hour, 2000),
+	} {
+		w := storetest.SettleWorkload{Policy: p, Key: "k", Goroutines: 16, Requests: 40, Estimate: 10, MaxCost: 20, Seed: 1,
+			At: time.Now().Truncate(time.Hour).Add(time.Minute)}
+		c, err := storetest.RunSettleWorkload(context.Background(), s, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		storetest.CheckSettle(t, "memstore", s, w, w.Goroutines, c)
+	}
+}
