@@ -86,6 +86,9 @@ func TestClassifyRealEvents(t *testing.T) {
 		{"leases-memstore", func(t *testing.T, obs core.Observer) { observetest.Leases(t, memstore.New(), obs, "k") }, []string{
 			"decision allowed acquire call", "decision denied acquire call", "lease-released release call held 1.5s",
 		}},
+		{"settlement", func(t *testing.T, obs core.Observer) { observetest.Settlement(t, observetest.NewStore(), obs, "k") }, []string{
+			"decision allowed take call", "decision adjust call", "decision denied take call",
+		}},
 		{"lease-outage", func(t *testing.T, obs core.Observer) { observetest.LeaseOutage(t, core.FailOpen, obs, "k") }, []string{
 			"store-error acquire call _OTHER", "decision failed_open acquire",
 			"breaker-open",

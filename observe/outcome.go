@@ -46,17 +46,22 @@ func (o Outcome) String() string {
 // Classify returns the outcome of the decision e reports, and false when e reports no
 // decision.
 //
-// Every decision a limiter makes arrives as exactly one event: core.EventDecision for
-// decisions the store, the denial cache, FailOpen or the fallback made, and
+// Every decision a limiter makes arrives as exactly one event: core.EventDecision of a take
+// or an acquire for decisions the store, the denial cache, FailOpen or the fallback made
+// (the EventDecision of a settlement, core.OpAdjust, reports the store's state after it and is
+// no decision), and
 // core.EventStoreError of a take or an acquire with core.DegradedClosed for a request
 // FailClosed refused (no EventDecision follows it). Other store errors are followed by their
 // EventDecision, or concern a release or an extend, and are not decisions themselves. A denial
 // in shadow mode is ShadowDenied whoever decided it.
 func Classify(e *core.Event) (Outcome, bool) {
+	if e.Op != core.OpTake && e.Op != core.OpAcquire {
+		return 0, false
+	}
 	switch e.Kind {
 	case core.EventDecision:
 	case core.EventStoreError:
-		return FailedClosed, e.Degraded == core.DegradedClosed && (e.Op == core.OpTake || e.Op == core.OpAcquire)
+		return FailedClosed, e.Degraded == core.DegradedClosed
 	default:
 		return 0, false
 	}
@@ -86,14 +91,16 @@ func Classify(e *core.Event) (Outcome, bool) {
 // see core.InProcess, and for extends, which the core does not time). The core reports each
 // store call by exactly one event:
 //
-//   - a take or an acquire that succeeded, by its core.EventDecision; a decision the denial
-//     cache answered (Cached) made no call, and one the failure policy made (Degraded) follows
-//     the core.EventStoreError that reported its failed call, or its refusal by the breaker;
+//   - a take, an acquire or a settlement (adjust) that succeeded, by its core.EventDecision; a
+//     decision the denial cache answered (Cached) made no call, and one the failure policy
+//     made (Degraded) follows the core.EventStoreError that reported its failed call, or its
+//     refusal by the breaker;
 //   - a release that succeeded, by its core.EventLeaseReleased;
 //   - a take, acquire, release or extend that failed, by its core.EventStoreError, unless its
 //     Err is core.ErrBreakerOpen: the open circuit breaker refused the call, so the store was
 //     never asked. (The core.EventLeaseReleased of a failed release follows its store error
-//     and is not a second report of the call.)
+//     and is not a second report of the call.) A settlement is retried within a budget before
+//     its one core.EventStoreError: that event stands for all of its failed calls.
 func StoreCalled(e *core.Event) bool {
 	if e.Op == core.OpNone {
 		return false

@@ -50,7 +50,7 @@
 //	tollgate.cached           true for a denial answered by the denial cache without a store call
 //	tollgate.key.bucket       only with Options.KeyBuckets: FNV-1a(key) mod KeyBuckets, an integer
 //	tollgate.store            memory, redis, dynamodb, s3, or observe.Limiter.StoreName
-//	tollgate.store.operation  take, acquire, release, extend (core.Event's Op)
+//	tollgate.store.operation  take, acquire, release, extend, adjust (core.Event's Op; adjust settles a cost)
 //	error.type                timeout, canceled, _OTHER (see observe.ErrorType); never the error's text
 //	tollgate.breaker.state    open, closed: the state the breaker moved to
 //
@@ -70,7 +70,10 @@
 //
 // # What is not (yet) recorded
 //
-// Reservations and settlements: they do not exist in the core yet.
+// Settlement counts: a settlement (Limit.Settle, Limiter.Refund) is a store call with
+// operation adjust in tollgate.store.duration and tollgate.store.errors, never a decision; how
+// many were charged or refunded, and by how much, is not recorded (core.Event does not carry
+// the amount).
 //
 // # Cost
 //

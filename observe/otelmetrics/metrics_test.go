@@ -206,6 +206,22 @@ func TestStoreDuration(t *testing.T) {
 	}
 }
 
+// A settlement (core.OpAdjust) is a store call, not a decision: the decisions counter shows the
+// two takes only, and the store duration the adjust beside them.
+func TestSettlementIsNoDecision(t *testing.T) {
+	h := newHarness(t, otelmetrics.Options{})
+	s := observetest.NewStore()
+	observetest.Settlement(t, s, h.m.Observer(observe.Limiter{Name: "web", Store: s}), "alice")
+	equal(t, otelmetrics.MetricDecisions, h.values(otelmetrics.MetricDecisions), []string{
+		fmt.Sprintf(dec, false, "web", "api", "allowed", 1),
+		fmt.Sprintf(dec, false, "web", "api", "denied", 1),
+	})
+	const attrs = "tollgate.limiter=web,tollgate.store=observetest,tollgate.store.operation=%s = %d"
+	equal(t, otelmetrics.MetricStoreDuration, h.values(otelmetrics.MetricStoreDuration), []string{
+		fmt.Sprintf(attrs, "adjust", 1), fmt.Sprintf(attrs, "take", 2),
+	})
+}
+
 // Concurrency limits: both acquires (granted and denied) and the release are store calls.
 func TestStoreDurationLeases(t *testing.T) {
 	const attrs = "tollgate.limiter=jobs,tollgate.store=observetest,tollgate.store.operation=%s = %d"

@@ -26,9 +26,9 @@ func errorTypeIndex(t string) int {
 }
 
 // numOps bounds the store operations with prebuilt attribute sets: core.OpNone to
-// core.OpExtend. An operation the core adds later is recorded as "none" until it is added
+// core.OpAdjust. An operation the core adds later is recorded as "none" until it is added
 // here (TestOperationsCovered fails first).
-const numOps = int(core.OpExtend) + 1
+const numOps = int(core.OpAdjust) + 1
 
 func opIndex(op core.Op) int {
 	if int(op) < numOps {
@@ -96,7 +96,13 @@ func (o *limiterObserver) Observe(ctx context.Context, e core.Event) {
 }
 
 func (o *limiterObserver) decision(ctx context.Context, e *core.Event) {
-	out, _ := observe.Classify(e)
+	out, ok := observe.Classify(e)
+	if !ok { // a settlement's report: a store call, not a decision
+		if o.durations && observe.StoreCalled(e) {
+			o.m.duration.Record(ctx, e.Latency.Seconds(), o.durationOpts[opIndex(e.Op)][0]...)
+		}
+		return
+	}
 	d := &e.Decision
 	pc := o.cells(d.Policy.Name)
 	o.count(pc, out, e.Cached, e.Key)

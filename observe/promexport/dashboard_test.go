@@ -90,7 +90,7 @@ var knownValues = map[string][]string{
 	"tollgate_result":          {"allowed", "denied", "shadow_denied", "failed_open", "failed_closed", "fallback", "fallback_denied"},
 	"tollgate_cached":          {"true", "false"},
 	"tollgate_breaker_state":   {"open", "closed"},
-	"tollgate_store_operation": {"take", "acquire", "release", "extend"},
+	"tollgate_store_operation": {"take", "acquire", "release", "extend", "adjust"},
 }
 
 // checkQuery returns what is wrong with a PromQL query (and its legend) against the scraped

@@ -79,11 +79,15 @@ func TestStoreCalls(t *testing.T) {
 	s.Delay = 2 * time.Millisecond
 	observetest.Denials(t, s, p.Observer(observe.Limiter{Name: "web", Store: s}), "alice")
 	observetest.Leases(t, s, p.Observer(observe.Limiter{Name: "jobs", Store: s}), "alice")
+	observetest.Settlement(t, s, p.Observer(observe.Limiter{Name: "settling", Store: s}), "carol")
 	st := p.Snapshot()
+	if d := limiter(t, st, "settling").Policies[0].Decisions; d["allowed"] != 1 || d["denied"] != 1 {
+		t.Fatalf("settling decisions %v, want 1 allowed and 1 denied (a settlement is no decision)", d)
+	}
 	for _, c := range []struct {
 		limiter string
 		calls   int64
-	}{{"web", 3}, {"jobs", 3}} { // jobs: two acquires and a release
+	}{{"web", 3}, {"jobs", 3}, {"settling", 3}} { // jobs: two acquires and a release; settling: two takes, one adjust
 		l := limiter(t, st, c.limiter)
 		if l.Store.InProcess || l.Store.Calls != c.calls || time.Duration(l.Store.MeanLatency) < s.Delay || l.Store.Errors != 0 {
 			t.Fatalf("%s: store %+v; want %d calls of at least %v on average, no error", c.limiter, l.Store, c.calls, s.Delay)

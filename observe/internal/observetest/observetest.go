@@ -79,9 +79,18 @@ func (s *Store) Extend(ctx context.Context, key string, p core.Policy, lease str
 	return s.mem.Extend(ctx, key, p, lease, now)
 }
 
+// Adjust implements core.Adjuster.
+func (s *Store) Adjust(ctx context.Context, key string, p core.Policy, delta int64, now time.Time) (core.Decision, error) {
+	if err := s.call(ctx); err != nil {
+		return core.Decision{}, err
+	}
+	return s.mem.Adjust(ctx, key, p, delta, now)
+}
+
 var (
 	_ core.Store            = (*Store)(nil)
 	_ core.ConcurrencyStore = (*Store)(nil)
+	_ core.Adjuster         = (*Store)(nil)
 )
 
 // Clock is a fake clock, safe for concurrent use.

@@ -196,3 +196,27 @@ func LeaseOutage(t testing.TB, f core.FailurePolicy, obs core.Observer, key stri
 		t.Fatalf("after recovery, release: %v", err)
 	}
 }
+
+// Settlement takes once for key under PolicyAPI (2 per minute) with an estimated cost of 1
+// and settles a real cost of 2 (one adjust of +1, waited for with Flush), so that the second
+// take is denied: one allowed decision, one settlement, one denial.
+func Settlement(t testing.TB, store core.Store, obs core.Observer, key string) {
+	t.Helper()
+	c := NewClock()
+	l := NewLimiter(t, core.Config{Store: store, Observer: obs, Now: c.Now, Limits: []core.Limit{{
+		Policy: PolicyAPI,
+		Settle: func(core.Request, core.Outcome) int64 { return 2 },
+	}}})
+	ctx := context.Background()
+	res := Take(t, l, key, c.Now())
+	if !res.Allowed {
+		t.Fatal("first take denied")
+	}
+	l.Settle(ctx, nil, &res, core.Outcome{Status: 200})
+	if err := l.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if Take(t, l, key, c.Now()).Allowed {
+		t.Fatal("second take allowed after settling a cost of 2 against a limit of 2")
+	}
+}
