@@ -73,6 +73,12 @@ type Route struct {
 	// Work runs in the route's handler before it answers: the suite blocks in it (slow
 	// handlers) or panics in it. Nil: answer at once.
 	Work func()
+	// Status is the status the route answers with (its body is still OK). Zero: 200.
+	Status int
+	// ReportCost, when positive, is reported as the request's real cost from the handler
+	// with core.ReportCost on the request's context (the context the framework gives the
+	// handler: r.Context(), c.Request.Context(), c.Request().Context(), c.UserContext()).
+	ReportCost int64
 }
 
 // Guard is the middleware one place of a [Setup] gets. A zero Guard installs nothing. When
@@ -88,6 +94,9 @@ type Guard struct {
 	MissingKeyStatus int
 	// Headers selects the rate-limit headers.
 	Headers core.HeaderOptions
+	// SkipFailedRequests and SkipSuccessfulRequests are the adapter's skip rules (refunds
+	// of requests answered 400 and above, or below 400).
+	SkipFailedRequests, SkipSuccessfulRequests bool
 }
 
 // Empty reports whether g installs nothing.

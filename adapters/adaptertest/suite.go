@@ -37,6 +37,8 @@ func Cases() []Case {
 		{"TrustedProxyAndForgedForwardedFor", testTrustedProxy},
 		{"PerRouteLimitsAndRoutePattern", testPerRoute},
 		{"GlobalMiddlewareKeysByRoute", testGlobalRouteKeys},
+		{"SkipRules", testSkipRules},
+		{"SettleReportedCost", testSettle},
 		{"Skip", testSkip},
 		{"KeyErrors", testKeyErrors},
 		{"StoreFailure", testStoreFailure},

@@ -25,6 +25,7 @@
 package tollgateecho
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"sync"
@@ -58,11 +59,17 @@ type RateLimiterConfig struct {
 	// carries only the status text.
 	ErrorHandler func(c echo.Context, err error) error
 	// MissingKeyStatus is the status for a request without a key (no API key header):
-	// 400 or 401. Optional. Default: 400. Other values are treated as 400.
+	// 400 or 401. Optional. Default: 400. Other values are refused.
 	MissingKeyStatus int
 	// Headers selects the rate-limit headers written. Optional. Default: RateLimit and
 	// RateLimit-Policy only.
 	Headers core.HeaderOptions
+	// SkipFailedRequests gives back what a request spent when the next handler answered
+	// with a status of 400 or more, or returned an error (only successful requests count);
+	// SkipSuccessfulRequests when it answered below 400 (only failed requests count). The
+	// refund is one store request per limit, in the background (core.Limiter.Refund).
+	// Optional. Default: false.
+	SkipFailedRequests, SkipSuccessfulRequests bool
 }
 
 // handlers is what both middlewares share.
@@ -129,7 +136,11 @@ func (cfg RateLimiterConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if _, err := adaptercfg.MissingKeyStatus("tollgateecho: RateLimiterConfig.MissingKeyStatus", cfg.MissingKeyStatus); err != nil {
 		return nil, err
 	}
+	if err := adaptercfg.SkipRules("tollgateecho: RateLimiterConfig", cfg.SkipFailedRequests, cfg.SkipSuccessfulRequests); err != nil {
+		return nil, err
+	}
 	l := cfg.Limiter
+	settle := l.Settles() || cfg.SkipFailedRequests || cfg.SkipSuccessfulRequests
 	h := newHandlers(cfg.Skipper, cfg.DenyHandler, cfg.ErrorHandler, cfg.MissingKeyStatus, cfg.Headers)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -148,9 +159,45 @@ func (cfg RateLimiterConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			if !res.Allowed {
 				return deny(c, &res, h.deny)
 			}
-			return next(c)
+			if !settle {
+				return next(c)
+			}
+			return nextAndSettle(c, next, l, &cfg, &res)
 		}
 	}, nil
+}
+
+// nextAndSettle runs next, then settles the request's real cost or refunds it by the skip
+// rules. An error returned by next is answered later by Echo's HTTPErrorHandler, so its
+// status is the error's (an *echo.HTTPError's code, or 500).
+func nextAndSettle(c echo.Context, next echo.HandlerFunc, l *core.Limiter, cfg *RateLimiterConfig, res *core.Result) error {
+	var report func() (int64, int)
+	if l.Settles() {
+		var ctx context.Context
+		ctx, report = core.WithCostReport(c.Request().Context())
+		c.SetRequest(c.Request().WithContext(ctx))
+	}
+	err := next(c)
+	status := c.Response().Status
+	if err != nil {
+		status = http.StatusInternalServerError
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			status = he.Code
+		}
+	}
+	failed := status >= 400
+	ctx := c.Request().Context()
+	if cfg.SkipFailedRequests && failed || cfg.SkipSuccessfulRequests && !failed {
+		l.Refund(ctx, res)
+		return err
+	}
+	if report != nil {
+		out := core.Outcome{Status: status, Written: c.Response().Size, Header: c.Response().Header().Get}
+		out.Reported, out.Reports = report()
+		l.Settle(ctx, &request{c}, res, out)
+	}
+	return err
 }
 
 // deny calls the deny handler with its own copy of the result, so that only denials move a

@@ -31,12 +31,18 @@ func TestConformance(t *testing.T) {
 			e := newEcho()
 			e.Use(guard(s.Global)...)
 			for _, rt := range s.Routes {
-				work := rt.Work
+				work, status, cost := rt.Work, rt.Status, rt.ReportCost
+				if status == 0 {
+					status = http.StatusOK
+				}
 				e.Any(adaptertest.ColonPattern(rt.Pattern), func(c echo.Context) error {
 					if work != nil {
 						work()
 					}
-					return c.Blob(http.StatusOK, "text/plain", []byte(adaptertest.OK))
+					if cost > 0 {
+						core.ReportCost(c.Request().Context(), cost)
+					}
+					return c.Blob(status, "text/plain", []byte(adaptertest.OK))
 				}, guard(rt.Guard)...)
 			}
 			return adaptertest.ServeHTTP(e)
@@ -54,6 +60,7 @@ func guard(g adaptertest.Guard) []echo.MiddlewareFunc {
 	if g.Limiter != nil {
 		mws = append(mws, tollgateecho.RateLimiterWithConfig(tollgateecho.RateLimiterConfig{
 			Limiter: g.Limiter, Skipper: skip, MissingKeyStatus: g.MissingKeyStatus, Headers: g.Headers,
+			SkipFailedRequests: g.SkipFailedRequests, SkipSuccessfulRequests: g.SkipSuccessfulRequests,
 		}))
 	}
 	if g.Concurrency != nil {

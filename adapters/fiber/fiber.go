@@ -35,6 +35,8 @@
 package tollgatefiber
 
 import (
+	"context"
+	"errors"
 	"net"
 	"net/http"
 	"strconv"
@@ -95,6 +97,20 @@ type Config struct {
 	//
 	// Optional. Default: RateLimit and RateLimit-Policy only.
 	Headers core.HeaderOptions
+
+	// SkipFailedRequests gives back what a request spent when the rest of the chain
+	// answered with a status of 400 or more, or returned an error (only successful requests
+	// count), as Fiber's limiter does, but fleet-wide: the refund is one store request per
+	// limit, in the background (core.Limiter.Refund).
+	//
+	// Optional. Default: false
+	SkipFailedRequests bool
+
+	// SkipSuccessfulRequests gives back what a request spent when the rest of the chain
+	// answered below 400 (only failed requests count).
+	//
+	// Optional. Default: false
+	SkipSuccessfulRequests bool
 }
 
 // handlers is what both middlewares share.
@@ -129,6 +145,10 @@ func New(config ...Config) fiber.Handler {
 	if _, err := adaptercfg.MissingKeyStatus("tollgatefiber: Config.MissingKeyStatus", cfg.MissingKeyStatus); err != nil {
 		panic(err.Error())
 	}
+	if err := adaptercfg.SkipRules("tollgatefiber: Config", cfg.SkipFailedRequests, cfg.SkipSuccessfulRequests); err != nil {
+		panic(err.Error())
+	}
+	settle := l.Settles() || cfg.SkipFailedRequests || cfg.SkipSuccessfulRequests
 	h := newHandlers(cfg.Next, cfg.LimitReached, cfg.ErrorHandler, cfg.MissingKeyStatus, cfg.Headers)
 	keyGen := cfg.KeyGenerator
 	return func(c *fiber.Ctx) error {
@@ -154,8 +174,49 @@ func New(config ...Config) fiber.Handler {
 		if !res.Allowed {
 			return deny(c, &res, h.deny)
 		}
-		return c.Next()
+		if !settle {
+			return c.Next()
+		}
+		return nextAndSettle(c, l, &cfg, &res)
 	}
+}
+
+// nextAndSettle runs the rest of the chain, then settles the request's real cost or refunds
+// it by the skip rules. An error returned by the chain is answered later by the app's
+// ErrorHandler, so its status is the error's (a *fiber.Error's code, or 500).
+func nextAndSettle(c *fiber.Ctx, l *core.Limiter, cfg *Config, res *core.Result) error {
+	var report func() (int64, int)
+	if l.Settles() {
+		var ctx context.Context
+		ctx, report = core.WithCostReport(c.UserContext())
+		c.SetUserContext(ctx)
+	}
+	err := c.Next()
+	status := c.Response().StatusCode()
+	if err != nil {
+		status = fiber.StatusInternalServerError
+		var fe *fiber.Error
+		if errors.As(err, &fe) {
+			status = fe.Code
+		}
+	}
+	failed := status >= 400
+	ctx := context.WithoutCancel(c.UserContext()) // the Ctx is recycled after the handler
+	if cfg.SkipFailedRequests && failed || cfg.SkipSuccessfulRequests && !failed {
+		l.Refund(ctx, res)
+		return err
+	}
+	if report != nil {
+		resp := c.Response()
+		out := core.Outcome{Status: status, Written: int64(len(resp.Body())), Header: func(name string) string {
+			return string(resp.Header.Peek(name))
+		}}
+		out.Reported, out.Reports = report()
+		// Settle reads the request and the outcome before it returns (the store calls run
+		// in the background on copies), so fasthttp's buffers are still valid here.
+		l.Settle(ctx, request{c}, res, out)
+	}
+	return err
 }
 
 // keyError makes a KeyGenerator error a missing-key error, as the limiter does for key

@@ -84,13 +84,19 @@ func TestConformance(t *testing.T) {
 				app.Use(h)
 			}
 			for _, rt := range s.Routes {
-				work := rt.Work
+				work, status, cost := rt.Work, rt.Status, rt.ReportCost
+				if status == 0 {
+					status = fiber.StatusOK
+				}
 				handlers := append(guard(rt.Guard), func(c *fiber.Ctx) error {
 					if work != nil {
 						work()
 					}
+					if cost > 0 {
+						core.ReportCost(c.UserContext(), cost)
+					}
 					c.Set(fiber.HeaderContentType, "text/plain")
-					return c.SendString(adaptertest.OK)
+					return c.Status(status).SendString(adaptertest.OK)
 				})
 				app.All(adaptertest.ColonPattern(rt.Pattern), handlers...)
 			}
@@ -109,6 +115,7 @@ func guard(g adaptertest.Guard) []fiber.Handler {
 	if g.Limiter != nil {
 		hs = append(hs, tollgatefiber.New(tollgatefiber.Config{
 			Limiter: g.Limiter, Next: next, MissingKeyStatus: g.MissingKeyStatus, Headers: g.Headers,
+			SkipFailedRequests: g.SkipFailedRequests, SkipSuccessfulRequests: g.SkipSuccessfulRequests,
 		}))
 	}
 	if g.Concurrency != nil {

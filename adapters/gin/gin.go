@@ -21,6 +21,7 @@
 package tollgategin
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -47,15 +48,25 @@ type Options struct {
 	// a problem+json body that carries only the status text.
 	ErrorHandler func(c *gin.Context, err error)
 	// MissingKeyStatus is the status for a request without a key (no API key header):
-	// 400 or 401. Optional. Default: 400. Other values are treated as 400.
+	// 400 or 401. Optional. Default: 400. Other values are refused when the middleware is
+	// built.
 	MissingKeyStatus int
 	// Headers selects the rate-limit headers written. Optional. Default: RateLimit and
 	// RateLimit-Policy only.
 	Headers core.HeaderOptions
+	// SkipFailedRequests gives back what a request spent when the rest of the chain
+	// answered with a status of 400 or more (only successful requests count);
+	// SkipSuccessfulRequests when it answered below 400 (only failed requests count). The
+	// refund is one store request per limit, in the background (core.Limiter.Refund).
+	// Optional. Default: false.
+	SkipFailedRequests, SkipSuccessfulRequests bool
 }
 
 // check validates o; field names the options in errors.
 func (o *Options) check(field string) error {
+	if err := adaptercfg.SkipRules("tollgategin: "+field, o.SkipFailedRequests, o.SkipSuccessfulRequests); err != nil {
+		return err
+	}
 	_, err := adaptercfg.MissingKeyStatus("tollgategin: "+field+".MissingKeyStatus", o.MissingKeyStatus)
 	return err
 }
@@ -95,6 +106,7 @@ func RateLimit(l *core.Limiter, o Options) gin.HandlerFunc {
 		panic(err.Error())
 	}
 	o.defaults()
+	settles := l.Settles()
 	return func(c *gin.Context) {
 		if o.Skip != nil && o.Skip(c) {
 			c.Next()
@@ -110,7 +122,34 @@ func RateLimit(l *core.Limiter, o Options) gin.HandlerFunc {
 			deny(c, &res, o.DenyHandler)
 			return
 		}
-		c.Next()
+		if !settles && !o.SkipFailedRequests && !o.SkipSuccessfulRequests {
+			c.Next()
+			return
+		}
+		nextAndSettle(c, l, &o, &res)
+	}
+}
+
+// nextAndSettle runs the rest of the chain, then settles the request's real cost or refunds
+// it by the skip rules (see nethttp's Options for what the client sees in the headers).
+func nextAndSettle(c *gin.Context, l *core.Limiter, o *Options, res *core.Result) {
+	var report func() (int64, int)
+	if l.Settles() {
+		var ctx context.Context
+		ctx, report = core.WithCostReport(c.Request.Context())
+		c.Request = c.Request.WithContext(ctx)
+	}
+	c.Next()
+	status := c.Writer.Status()
+	failed := status >= 400
+	if o.SkipFailedRequests && failed || o.SkipSuccessfulRequests && !failed {
+		l.Refund(c.Request.Context(), res)
+		return
+	}
+	if report != nil {
+		out := core.Outcome{Status: status, Written: int64(max(c.Writer.Size(), 0)), Header: c.Writer.Header().Get}
+		out.Reported, out.Reports = report()
+		l.Settle(c.Request.Context(), request{c}, res, out)
 	}
 }
 

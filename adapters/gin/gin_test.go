@@ -33,12 +33,18 @@ func TestConformance(t *testing.T) {
 			}))
 			r.Use(guard(s.Global)...)
 			for _, rt := range s.Routes {
-				work := rt.Work
+				work, status, cost := rt.Work, rt.Status, rt.ReportCost
+				if status == 0 {
+					status = http.StatusOK
+				}
 				handlers := append(guard(rt.Guard), func(c *gin.Context) {
 					if work != nil {
 						work()
 					}
-					c.Data(http.StatusOK, "text/plain", []byte(adaptertest.OK))
+					if cost > 0 {
+						core.ReportCost(c.Request.Context(), cost)
+					}
+					c.Data(status, "text/plain", []byte(adaptertest.OK))
 				})
 				r.Any(adaptertest.ColonPattern(rt.Pattern), handlers...)
 			}
@@ -49,7 +55,8 @@ func TestConformance(t *testing.T) {
 }
 
 func guard(g adaptertest.Guard) []gin.HandlerFunc {
-	o := tollgategin.Options{MissingKeyStatus: g.MissingKeyStatus, Headers: g.Headers}
+	o := tollgategin.Options{MissingKeyStatus: g.MissingKeyStatus, Headers: g.Headers,
+		SkipFailedRequests: g.SkipFailedRequests, SkipSuccessfulRequests: g.SkipSuccessfulRequests}
 	if g.Skip != nil {
 		o.Skip = func(c *gin.Context) bool { return g.Skip(c.Request.Method, c.Request.URL.Path) }
 	}

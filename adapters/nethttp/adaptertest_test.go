@@ -7,6 +7,7 @@ import (
 
 	"github.com/tollgate-go/tollgate/adapters/adaptertest"
 	"github.com/tollgate-go/tollgate/adapters/nethttp"
+	"github.com/tollgate-go/tollgate/core"
 )
 
 // TestConformance runs the shared adapter suite against the net/http middleware: the global
@@ -17,12 +18,18 @@ func TestConformance(t *testing.T) {
 		New: func(t *testing.T, s adaptertest.Setup) adaptertest.Transport {
 			mux := http.NewServeMux()
 			for _, rt := range s.Routes {
-				work := rt.Work
+				work, status, cost := rt.Work, rt.Status, rt.ReportCost
 				var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					if work != nil {
 						work()
 					}
+					if cost > 0 {
+						core.ReportCost(r.Context(), cost)
+					}
 					w.Header().Set("Content-Type", "text/plain")
+					if status != 0 {
+						w.WriteHeader(status)
+					}
 					_, _ = io.WriteString(w, adaptertest.OK)
 				})
 				mux.Handle(rt.Pattern, guard(rt.Guard, nil)(h))
@@ -35,7 +42,8 @@ func TestConformance(t *testing.T) {
 
 // guard returns the middleware of g (the identity for an empty guard).
 func guard(g adaptertest.Guard, mux *http.ServeMux) func(http.Handler) http.Handler {
-	o := nethttp.Options{MissingKeyStatus: g.MissingKeyStatus, Headers: g.Headers, Mux: mux}
+	o := nethttp.Options{MissingKeyStatus: g.MissingKeyStatus, Headers: g.Headers, Mux: mux,
+		SkipFailedRequests: g.SkipFailedRequests, SkipSuccessfulRequests: g.SkipSuccessfulRequests}
 	if g.Skip != nil {
 		o.Skip = func(r *http.Request) bool { return g.Skip(r.Method, r.URL.Path) }
 	}

@@ -20,6 +20,7 @@
 package nethttp
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"sync"
@@ -53,6 +54,15 @@ type Options struct {
 	// Headers selects the rate-limit headers written. Optional. Default: RateLimit and
 	// RateLimit-Policy only.
 	Headers core.HeaderOptions
+	// SkipFailedRequests gives back what a request spent when its handler answered with a
+	// status of 400 or more, so that only successful requests count (Fiber's limiter has the
+	// same option). The refund is one store request per limit, made after the handler
+	// returns, in the background (core.Limiter.Refund). Optional. Default: false.
+	SkipFailedRequests bool
+	// SkipSuccessfulRequests gives back what a request spent when its handler answered
+	// below 400, so that only failed requests count (login attempts, say). Optional.
+	// Default: false.
+	SkipSuccessfulRequests bool
 	// Mux is the ServeMux this middleware wraps, when it wraps one (a global limit). A
 	// middleware outside the mux runs before the mux has routed, so http.Request.Pattern is
 	// still empty and core.KeyByRoute falls back to "METHOD path": one bucket per item ID
@@ -65,6 +75,9 @@ type Options struct {
 
 // check validates o; field names the options in errors.
 func (o *Options) check(field string) error {
+	if err := adaptercfg.SkipRules("nethttp: "+field, o.SkipFailedRequests, o.SkipSuccessfulRequests); err != nil {
+		return err
+	}
 	_, err := adaptercfg.MissingKeyStatus("nethttp: "+field+".MissingKeyStatus", o.MissingKeyStatus)
 	return err
 }
@@ -114,6 +127,7 @@ func RateLimit(l *core.Limiter, o Options) func(http.Handler) http.Handler {
 	// The default deny handler is called directly, so that a denial's Result stays on the
 	// stack; a custom one gets its own heap copy.
 	defaultDeny := o.DenyHandler == nil
+	settles := l.Settles()
 	o.defaults()
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -139,10 +153,73 @@ func RateLimit(l *core.Limiter, o Options) func(http.Handler) http.Handler {
 				}
 				return
 			}
-			next.ServeHTTP(w, r)
+			if !settles && !o.SkipFailedRequests && !o.SkipSuccessfulRequests {
+				next.ServeHTTP(w, r)
+				return
+			}
+			serveAndSettle(l, &o, w, r, &res, next)
 		})
 	}
 }
+
+// serveAndSettle runs next, recording its status and size, then settles the request's real
+// cost or refunds it by the skip rules. The RateLimit fields were written before the handler
+// ran: they show the decision on the estimate, and the next response shows the settled
+// state. A handler that panics settles nothing (its estimate stands).
+func serveAndSettle(l *core.Limiter, o *Options, w http.ResponseWriter, r *http.Request, res *core.Result, next http.Handler) {
+	rec := &recorder{ResponseWriter: w}
+	var report func() (int64, int)
+	if l.Settles() {
+		var ctx context.Context
+		ctx, report = core.WithCostReport(r.Context())
+		r = r.WithContext(ctx)
+	}
+	next.ServeHTTP(rec, r)
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	failed := status >= 400
+	if o.SkipFailedRequests && failed || o.SkipSuccessfulRequests && !failed {
+		l.Refund(r.Context(), res)
+		return
+	}
+	if report != nil {
+		out := core.Outcome{Status: status, Written: rec.written, Header: w.Header().Get}
+		out.Reported, out.Reports = report()
+		l.Settle(r.Context(), request{r}, res, out)
+	}
+}
+
+// recorder records the status and body size a handler writes. Unwrap lets
+// http.ResponseController reach the writer's other interfaces (Flush, deadlines, hijack).
+type recorder struct {
+	http.ResponseWriter
+	status  int
+	written int64
+}
+
+func (w *recorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *recorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.written += int64(n)
+	return n, err
+}
+
+// Flush flushes the underlying writer if it can.
+func (w *recorder) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }
+
+// Unwrap returns the underlying writer.
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // deny calls the deny handler with its own copy of the result, so that only denials move a
 // Result to the heap.

@@ -27,3 +27,12 @@ func MissingKeyStatus(field string, status int) (int, error) {
 func NilLimiter(field string) error {
 	return fmt.Errorf("%s is nil: build one with core.NewLimiter or core.NewConcurrencyLimiter", field)
 }
+
+// SkipRules refuses both skip rules at once (no request would count); field names the
+// options ("tollgategin: Options").
+func SkipRules(field string, skipFailed, skipSuccessful bool) error {
+	if skipFailed && skipSuccessful {
+		return fmt.Errorf("%s.SkipFailedRequests and SkipSuccessfulRequests are both set: no request would count", field)
+	}
+	return nil
+}
