@@ -529,6 +529,23 @@ func TestKeyBuckets(t *testing.T) {
 	}
 }
 
+// A limiter with two limits: each decision counts under its own policy (the first policy's
+// cells are found without the map, the second's through it).
+func TestTwoPolicies(t *testing.T) {
+	h := newHarness(t, otelmetrics.Options{})
+	c := observetest.NewClock()
+	l := observetest.NewLimiter(t, core.Config{Now: c.Now, Observer: h.m.Observer(observe.Limiter{Name: "web"}),
+		Limits: []core.Limit{{Policy: core.NewFixedWindow("burst", 3, time.Minute)}, {Policy: core.NewFixedWindow("daily", 100, 24*time.Hour)}}})
+	for range 4 {
+		observetest.Take(t, l, "alice", c.Now())
+	}
+	equal(t, otelmetrics.MetricDecisions, h.values(otelmetrics.MetricDecisions), []string{
+		fmt.Sprintf(dec, false, "web", "burst", "allowed", 3),
+		fmt.Sprintf(dec, false, "web", "burst", "denied", 1),
+		fmt.Sprintf(dec, false, "web", "daily", "allowed", 3), // not asked after burst denied
+	})
+}
+
 // Past MaxPolicies names, decisions are recorded under tollgate.policy=_OTHER.
 func TestPolicyCardinalityBound(t *testing.T) {
 	h := newHarness(t, otelmetrics.Options{})

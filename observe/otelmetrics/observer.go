@@ -60,6 +60,10 @@ type limiterObserver struct {
 	// a read lock would be a write to a shared cache line on every decision.
 	policies atomic.Pointer[map[string]*policyCells]
 	mu       sync.Mutex // serialises writers of policies
+	// first is the first policy's cells, set once: most limiters have one policy, whose
+	// decisions then skip the map's string hashing (half the observer's cost). Never
+	// rewritten, so decisions only read its cache line.
+	first atomic.Pointer[policyCells]
 }
 
 // policyCells are one policy's counters.
@@ -160,6 +164,9 @@ func (o *limiterObserver) count(pc *policyCells, out observe.Outcome, cached boo
 
 // cells returns the counters of the policy named name, creating them on first use.
 func (o *limiterObserver) cells(name string) *policyCells {
+	if pc := o.first.Load(); pc != nil && pc.name == name {
+		return pc
+	}
 	if m := o.policies.Load(); m != nil {
 		if pc, ok := (*m)[name]; ok {
 			return pc
@@ -190,6 +197,7 @@ func (o *limiterObserver) cells(name string) *policyCells {
 	pc := o.newCells(name)
 	m[name] = pc
 	o.policies.Store(&m)
+	o.first.CompareAndSwap(nil, pc)
 	return pc
 }
 

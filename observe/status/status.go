@@ -136,6 +136,9 @@ type limiterState struct {
 	policies atomic.Pointer[map[string]*policyState]
 	mu       sync.Mutex     // serialises writers of policies and order
 	order    []*policyState // first declared or seen first
+	// first is the first policy's counters, set once, so that the decisions of a limiter
+	// with one policy skip the map's string hashing.
+	first atomic.Pointer[policyState]
 
 	breakerOpen  atomic.Bool
 	breakerSince atomic.Int64 // Unix ns of the last transition
@@ -239,6 +242,9 @@ func (s *limiterState) storeCall(e *core.Event) {
 
 // lookup returns the counters of p's policy, creating them on first use.
 func (s *limiterState) lookup(p *core.Policy) *policyState {
+	if ps := s.first.Load(); ps != nil && ps.policy.Name == p.Name {
+		return ps
+	}
 	if m := s.policies.Load(); m != nil {
 		if ps, ok := (*m)[p.Name]; ok {
 			return ps
@@ -273,5 +279,6 @@ func (s *limiterState) policy(p core.Policy) *policyState {
 	m[p.Name] = ps
 	s.order = append(s.order, ps)
 	s.policies.Store(&m)
+	s.first.CompareAndSwap(nil, ps)
 	return ps
 }
