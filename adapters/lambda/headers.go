@@ -1,0 +1,81 @@
+package tollgatelambda
+
+import (
+	"maps"
+	"strings"
+
+	"github.com/tollgate-go/tollgate/core"
+)
+
+// field is one rate-limit header field to write.
+type field struct{ k, v string }
+
+// addHeaders returns h and mv (a response's headers and, in payload v1, its multi-value
+// headers) with the rate-limit fields of res added (see core.SetHeaders for which). The maps
+// given are never written: a handler may return a map it shares between responses, so a
+// map that changes is copied first.
+//
+// A field the response already has (from a middleware inside this one, or the handler) keeps
+// its values after this one's, joined with ", " (RFC 9110 §5.3) or, when it is a
+// multi-value header, as the list's first element: the outer middleware runs first, and its
+// policies come first, as on an http.ResponseWriter. Retry-After replaces any value: one
+// limiter denied, and its time is the one to wait.
+func addHeaders(h map[string]string, mv map[string][]string, res *core.Result, o core.HeaderOptions) (map[string]string, map[string][]string) {
+	var buf [6]field
+	fields := buf[:0]
+	core.SetHeaders(func(k, v string) { fields = append(fields, field{k, v}) }, res, o)
+	if len(fields) == 0 {
+		return h, mv
+	}
+	h2 := make(map[string]string, len(h)+len(fields))
+	maps.Copy(h2, h)
+	mvCopied := false
+	for _, f := range fields {
+		if k, ok := findMulti(mv, f.k); ok {
+			if !mvCopied {
+				mv, mvCopied = maps.Clone(mv), true
+			}
+			if f.k == core.HeaderRetryAfter {
+				mv[k] = []string{f.v}
+			} else {
+				mv[k] = append([]string{f.v}, mv[k]...)
+			}
+			continue
+		}
+		if k, ok := find(h2, f.k); ok {
+			if f.k == core.HeaderRetryAfter || h2[k] == "" {
+				h2[k] = f.v
+			} else {
+				h2[k] = f.v + ", " + h2[k]
+			}
+			continue
+		}
+		h2[f.k] = f.v
+	}
+	return h2, mv
+}
+
+// find returns the spelling under which h holds the field name, whatever its case.
+func find(h map[string]string, name string) (string, bool) {
+	if _, ok := h[name]; ok {
+		return name, true
+	}
+	for k := range h {
+		if strings.EqualFold(k, name) {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+func findMulti(h map[string][]string, name string) (string, bool) {
+	if _, ok := h[name]; ok {
+		return name, true
+	}
+	for k := range h {
+		if strings.EqualFold(k, name) {
+			return k, true
+		}
+	}
+	return "", false
+}
