@@ -15,3 +15,10 @@ func TestConformanceLeases(t *testing.T) {
 	s := newStore(t, nil)
 	storetest.RunConcurrency(t, s, storetest.Options{})
 }
+
+// TestConformanceAdjust is storetest's section for Adjust, the store primitive behind
+// settling costs after the response and refunds, on dynalite.
+func TestConformanceAdjust(t *testing.T) {
+	s := newStore(t, nil)
+	storetest.RunAdjust(t, s, storetest.Options{})
+}

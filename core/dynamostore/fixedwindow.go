@@ -48,7 +48,8 @@ func (s *Store) spend(ctx context.Context, pk string, cost, room, expiry int64) 
 }
 
 // fixedWindow decides with one UpdateItem on the window's item. A denied cost of 1 means the
-// count is exactly the limit (counts never pass it), so it needs no read.
+// count is at least the limit (past it only in debt, after an Adjust), and every such count
+// gives the same decision (Remaining 0, RetryAfter the window's end), so it needs no read.
 func (s *Store) fixedWindow(ctx context.Context, base string, p core.Policy, cost, now int64) (core.Decision, error) {
 	start, end := p.WindowBounds(now)
 	pk := windowKey(base, start)

@@ -35,8 +35,8 @@ func (s *Store) gcra(ctx context.Context, pk string, p core.Policy, cost, now in
 	read := false // tat was just read from the table, not remembered
 	for range maxRounds {
 		if known && max(tat, now)+inc-now > tau {
-			// Denied as far as we know. A TAT only grows, so a denial is certain, but its
-			// numbers (Remaining, RetryAfter) need the current TAT.
+			// Denied as far as we know. The current TAT decides: a refund (Adjust) may have
+			// lowered it since, and a denial's numbers (Remaining, RetryAfter) need it.
 			if !read {
 				var err error
 				if tat, err = s.getNumber(ctx, pk, attrTAT); err != nil {

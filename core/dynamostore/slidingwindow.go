@@ -41,12 +41,10 @@ func (s *Store) slidingWindow(ctx context.Context, base string, p core.Policy, c
 			switch {
 			case ok || known:
 				curr = before
-			case cost == 1:
-				// The condition failed, so curr >= limit - weighted; every successful
-				// write kept curr <= limit - weighted as of its time, and the weighted
-				// count only decreases with time, so curr is exactly limit - weighted.
-				curr = p.Limit - weighted
 			default:
+				// The condition failed, so curr > limit - cost - weighted; the denial's
+				// RetryAfter depends on how far past (a debt an Adjust charged counts in
+				// full), so it needs the count.
 				if curr, err = s.getNumber(ctx, pk, attrCount); err != nil {
 					return core.Decision{}, err
 				}
