@@ -120,6 +120,7 @@ type Limiter struct {
 	shadow    bool
 	observer  Observer
 	timed     bool     // time store calls: an observer is set and the store does I/O
+	inProcess bool     // the store never waits on I/O (InProcess)
 	problems  Observer // the default for problem events when observer is nil (logProblems)
 	now       func() time.Time
 }
@@ -246,6 +247,7 @@ func (l *Limiter) checkCommon(store, fallback any, failure FailurePolicy) error 
 		inProcess = true
 	}
 	l.timed = l.observer != nil && !inProcess
+	l.inProcess = inProcess
 	if l.maxKeyLen <= 0 {
 		l.maxKeyLen = DefaultMaxKeyLen
 	}

@@ -66,7 +66,8 @@ func (l *Limiter) Settles() bool { return l.settles }
 // A refund (a real cost below the estimate) of a window that has ended since the decision is
 // skipped: that window's allowance is gone, and giving it to a later window would over-admit.
 //
-// Settle never waits for the store: the adjustments run in the background, each retried with
+// Settle never waits for a network store: the adjustments run in the background (an
+// in-process store, such as core/memstore, is adjusted at once), each retried with
 // backoff within a bounded budget (about 3 s); one that still fails follows the limiter's
 // failure policy (FailFallback applies it to the fallback store; otherwise it is dropped) and
 // is reported to the observer as an [EventStoreError] with Op [OpAdjust]. [Limiter.Flush]
@@ -123,6 +124,12 @@ func (l *Limiter) adjust(ctx context.Context, res *Result, i int, delta int64) {
 		return // NewLimiter refuses settling rules without one; a refund has nothing to do
 	}
 	ctx = context.WithoutCancel(ctx)
+	if l.inProcess {
+		// An in-process store answers at once: settle before returning, so that the next
+		// request already sees it.
+		l.adjustNow(ctx, key, p, delta, at)
+		return
+	}
 	l.settling.Add(1)
 	go func() {
 		defer l.settling.Done()

@@ -26,6 +26,7 @@ var knownImports = map[string]string{
 	"slog":    "log/slog",
 	"http":    "net/http",
 	"os":      "os",
+	"strconv": "strconv",
 	"strings": "strings",
 	"time":    "time",
 
