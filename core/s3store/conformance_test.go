@@ -30,6 +30,10 @@ func (f fleet) Take(ctx context.Context, key string, p core.Policy, cost int64, 
 	return f.pick().Take(ctx, key, p, cost, now)
 }
 
+func (f fleet) Adjust(ctx context.Context, key string, p core.Policy, delta int64, now time.Time) (core.Decision, error) {
+	return f.pick().Adjust(ctx, key, p, delta, now)
+}
+
 func (f fleet) Acquire(ctx context.Context, key string, p core.Policy, lease string, now time.Time) (core.Decision, error) {
 	return f.pick().Acquire(ctx, key, p, lease, now)
 }
@@ -73,6 +77,55 @@ func TestConformanceCAS(t *testing.T) {
 				storetest.Run(t, s, storetest.Options{Steps: 60})
 			})
 		})
+	}
+}
+
+// TestConformanceAdjust is storetest's section for Adjust (settling costs after the response,
+// refunds) in compare-and-swap mode: one store, a fleet of four whose caches go stale and
+// whose writes race, and a store that caches nothing.
+func TestConformanceAdjust(t *testing.T) {
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			b := mk(t)
+			t.Run("OneStore", func(t *testing.T) {
+				storetest.RunAdjust(t, newStore(t, b.client, s3store.Config{Bucket: b.bucket}), storetest.Options{})
+			})
+			t.Run("FleetOfFour", func(t *testing.T) {
+				storetest.RunAdjust(t, newFleet(t, b, 4, s3store.Config{Bucket: b.bucket, Prefix: "fleet/"}), storetest.Options{})
+			})
+			t.Run("NoCache", func(t *testing.T) {
+				storetest.RunAdjust(t, newStore(t, b.client, s3store.Config{Bucket: b.bucket, Prefix: "nocache/", CacheSize: -1}), storetest.Options{Steps: 60})
+			})
+		})
+	}
+}
+
+// TestAdjustMarkerMode: marker mode cannot adjust; Adjust and CheckAdjust say so with an
+// error wrapping core.ErrInvalidPolicy and s3store.ErrMarkerMode that names marker mode, and
+// nothing is written.
+func TestAdjustMarkerMode(t *testing.T) {
+	b := fakeS3(t)
+	api := &counting{API: b.client}
+	s := newStore(t, api, s3store.Config{Bucket: b.bucket, Mode: s3store.Marker})
+	p := core.NewFixedWindow(uniq("marker-adjust"), 5, time.Minute)
+	for _, delta := range []int64{3, -1} {
+		_, err := s.Adjust(ctx30(t), "k", p, delta, time.Now())
+		if !errors.Is(err, core.ErrInvalidPolicy) || !errors.Is(err, s3store.ErrMarkerMode) || !strings.Contains(err.Error(), "marker mode cannot adjust") {
+			t.Errorf("Adjust(%+d) in marker mode: %v; want an error wrapping ErrInvalidPolicy and ErrMarkerMode that names marker mode", delta, err)
+		}
+	}
+	if err := s.CheckAdjust(p); !errors.Is(err, s3store.ErrMarkerMode) {
+		t.Errorf("CheckAdjust in marker mode: %v; want ErrMarkerMode", err)
+	}
+	if n := api.total(); n != 0 {
+		t.Errorf("refused adjustments made %d requests (%s); want none", n, api)
+	}
+	cas := newStore(t, b.client, s3store.Config{Bucket: b.bucket})
+	if err := cas.CheckAdjust(p); err != nil {
+		t.Errorf("CheckAdjust in compare-and-swap mode: %v", err)
+	}
+	if err := cas.CheckAdjust(core.NewConcurrency(uniq("c"), 1, time.Minute)); !errors.Is(err, core.ErrInvalidPolicy) {
+		t.Errorf("CheckAdjust of a concurrency policy: %v; want ErrInvalidPolicy", err)
 	}
 }
 

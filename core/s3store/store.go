@@ -103,8 +103,9 @@ var (
 	_ core.ConcurrencyStore = (*Store)(nil)
 )
 
-// ErrMarkerMode is wrapped by the error of a policy or a cost that marker mode does not
-// support, beside core.ErrInvalidPolicy (a policy other than a fixed window, or a lease) or
+// ErrMarkerMode is wrapped by the error of a policy, a cost or an operation that marker mode
+// does not support, beside core.ErrInvalidPolicy (a policy other than a fixed window, a
+// lease, or an Adjust: settling a cost after the response, a refund) or
 // core.ErrCostExceedsCapacity (a cost above 1), so that limiters treat it as the caller's
 // mistake rather than a store failure.
 var ErrMarkerMode = errors.New("s3store: marker mode supports fixed windows with cost 0 or 1 only")
