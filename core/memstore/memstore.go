@@ -65,6 +65,7 @@ var (
 	_ core.ConcurrencyStore = (*Store)(nil)
 	_ core.InProcess        = (*Store)(nil)
 	_ core.Adjuster         = (*Store)(nil)
+	_ core.Resetter         = (*Store)(nil)
 )
 
 // entry is the state of one (policy name, key). A shard's map is keyed by the key alone and
@@ -575,4 +576,18 @@ func (s *Store) Adjust(_ context.Context, key string, p core.Policy, delta int64
 		e.leases = nil
 	}
 	return d, nil
+}
+
+// Reset implements [core.Resetter]: it forgets key's state under p.
+func (s *Store) Reset(_ context.Context, key string, p core.Policy, _ time.Time) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	sh, key := s.locate(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if e, prev := sh.find(key, p.Name); e != nil {
+		sh.remove(key, prev, e)
+	}
+	return nil
 }

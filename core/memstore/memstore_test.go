@@ -134,3 +134,7 @@ func TestSettleManyCallers(t *testing.T) {
 		storetest.CheckSettle(t, "memstore", s, w, w.Goroutines, c)
 	}
 }
+
+func TestUsage(t *testing.T) {
+	storetest.RunUsage(t, memstore.New(), storetest.Options{})
+}
