@@ -49,6 +49,7 @@ require (
 )
 
 require (
+	github.com/aws/aws-lambda-go v1.54.0
 	github.com/aws/aws-sdk-go-v2 v1.47.7
 	github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream v1.7.26 // indirect
 	github.com/aws/aws-sdk-go-v2/config v1.33.15
@@ -57,7 +58,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/internal/configsources v1.5.10 // indirect
 	github.com/aws/aws-sdk-go-v2/internal/endpoints/v2 v2.8.10 // indirect
 	github.com/aws/aws-sdk-go-v2/internal/v4a v1.5.10 // indirect
-	github.com/aws/aws-sdk-go-v2/service/dynamodb v1.73.1
+	github.com/aws/aws-sdk-go-v2/service/dynamodb v1.73.1 // indirect
 	github.com/aws/aws-sdk-go-v2/service/internal/accept-encoding v1.13.24 // indirect
 	github.com/aws/aws-sdk-go-v2/service/internal/checksum v1.11.11 // indirect
 	github.com/aws/aws-sdk-go-v2/service/internal/endpoint-discovery v1.13.10 // indirect
@@ -77,6 +78,7 @@ require (
 	github.com/tollgate-go/tollgate/adapters/echo v0.0.0
 	github.com/tollgate-go/tollgate/adapters/fiber v0.0.0
 	github.com/tollgate-go/tollgate/adapters/gin v0.0.0
+	github.com/tollgate-go/tollgate/adapters/lambda v0.0.0
 	go.shabbyrobe.org/gocovmerge v0.0.0-20230507111327-fa4f82cfbf4d // indirect
 	golang.org/x/sync v0.19.0 // indirect
 	golang.org/x/tools v0.39.0 // indirect
@@ -89,3 +91,5 @@ replace github.com/tollgate-go/tollgate/adapters/gin => ../adapters/gin
 replace github.com/tollgate-go/tollgate/adapters/echo => ../adapters/echo
 
 replace github.com/tollgate-go/tollgate/adapters/fiber => ../adapters/fiber
+
+replace github.com/tollgate-go/tollgate/adapters/lambda => ../adapters/lambda
