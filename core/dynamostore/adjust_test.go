@@ -3,6 +3,7 @@ package dynamostore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/dynamostore"
+	"github.com/tollgate-go/tollgate/internal/testenv"
 )
 
 // TestAdjustWrites drives Adjust against the scripted fake: each case makes the server
@@ -190,4 +192,97 @@ func TestAdjustBadInput(t *testing.T) {
 	if _, err := s.Adjust(ctx, "k", core.NewFixedWindow("fw", 1, time.Minute), 1, time.Now()); !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "dynamostore: ") {
 		t.Errorf("backend failure: %v; want the SDK's error wrapped, prefixed dynamostore:", err)
 	}
+}
+
+// TestRequestsPerAdjust counts DynamoDB calls per Adjust on dynalite, through the counting
+// client: one UpdateItem in the common case (a charge, a refund within what was spent, on a
+// key whose sliding-window previous count or token-bucket TAT this Store knows), and the
+// settlement of a request (a Take of the estimate, an Adjust when the real cost differs).
+// Every decision is also checked against core's pure algorithm.
+func TestRequestsPerAdjust(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now().Truncate(time.Hour).Add(time.Minute)
+	api, _ := sharedTable(t)
+	for _, p := range []core.Policy{
+		core.NewFixedWindow(testenv.UniqueName("adj-count-fw"), 1000, time.Hour),
+		core.NewSlidingWindow(testenv.UniqueName("adj-count-sw"), 1000, time.Hour),
+		core.NewTokenBucket(testenv.UniqueName("adj-count-tb"), 1, time.Hour, 1000),
+	} {
+		t.Run(p.Algorithm.String(), func(t *testing.T) {
+			c := &counting{API: api}
+			s := newStore(t, c)
+			var st core.State
+			check := func(what string, got core.Decision, err error, want core.Decision) {
+				t.Helper()
+				if err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+				if got != want {
+					t.Fatalf("%s:\n got  %+v\n want %+v", what, got, want)
+				}
+			}
+			take := func(cost int64) {
+				var want core.Decision
+				st, want = p.Take(st, cost, now)
+				got, err := s.Take(ctx, "k", p, cost, now)
+				check(fmt.Sprintf("take %d", cost), got, err, want)
+			}
+			adjust := func(delta int64) {
+				var want core.Decision
+				st, want = p.Adjust(st, delta, now)
+				got, err := s.Adjust(ctx, "k", p, delta, now)
+				check(fmt.Sprintf("adjust %+d", delta), got, err, want)
+			}
+			take(10) // first decision: the sliding window reads its previous window here
+
+			const adjusts = 20
+			updates := c.updates.Load()
+			n := measure(c, func() {
+				for i := range adjusts {
+					adjust([]int64{7, -3, 12, -5}[i%4]) // charges, and refunds within the count
+				}
+			})
+			t.Logf("%s: %d adjustments (charges and refunds): %d requests, %d of them UpdateItem = %.2f requests per Adjust",
+				p.Algorithm, adjusts, n, c.updates.Load()-updates, float64(n)/adjusts)
+			if n != adjusts {
+				t.Errorf("%d adjustments took %d requests; want one UpdateItem each", adjusts, n)
+			}
+
+			// Settling requests: a Take of the estimate, then an Adjust unless it was right.
+			const requests = 12
+			settled := 0
+			n = measure(c, func() {
+				for i := range requests {
+					take(5)
+					if delta := []int64{0, 4, -2}[i%3]; delta != 0 {
+						adjust(delta)
+						settled++
+					}
+				}
+			})
+			t.Logf("%s: %d requests reserving 5, %d settled at another cost: %d requests (1 when the estimate was right, 2 otherwise)",
+				p.Algorithm, requests, settled, n)
+			if n != int64(requests+settled) {
+				t.Errorf("%d requests with %d settlements took %d DynamoDB requests; want %d", requests, settled, n, requests+settled)
+			}
+
+			// The uncommon case: a refund of more than what is left.
+			n = measure(c, func() { adjust(-100_000) })
+			t.Logf("%s: a refund of more than was spent: %d requests", p.Algorithm, n)
+			want := int64(1)
+			if p.Algorithm != core.TokenBucket {
+				want = 2 // the conditional ADD fails (dynalite returns no item), then SET n = 0
+			}
+			if n != want {
+				t.Errorf("a refund of more than was spent: %d requests; want %d", n, want)
+			}
+		})
+	}
+}
+
+// measure returns the DynamoDB calls c saw during fn.
+func measure(c *counting, fn func()) int64 {
+	before := c.total()
+	fn()
+	return c.total() - before
 }

@@ -22,6 +22,7 @@ func TestMain(m *testing.M) {
 	testenv.RunChild(map[string]func() (string, error){
 		"fixed-window": childFixedWindow,
 		"semaphore":    childSemaphore,
+		"settle":       childSettle,
 	})
 	code := m.Run()
 	if shared.name != "" {
