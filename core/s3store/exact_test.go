@@ -23,6 +23,7 @@ func TestMain(m *testing.M) {
 	testenv.RunChild(map[string]func() (string, error){
 		"fixed-window": childFixedWindow,
 		"concurrency":  childConcurrency,
+		"settle":       childSettle,
 	})
 	os.Exit(m.Run())
 }

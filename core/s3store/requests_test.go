@@ -224,3 +224,93 @@ func markerRequests(t *testing.T, b backendS3) {
 		t.Errorf("marker: 100 decisions on a window known to be full: %d requests, want 0", n)
 	}
 }
+
+// TestRequestsPerAdjust counts S3 requests per Adjust in compare-and-swap mode, through the
+// counting client: one If-Match PUT on a key this process knows (charges, and refunds
+// within what was spent), the settlement of a request (a Take of the estimate, an Adjust
+// when the real cost differs), and the cases that cost otherwise. Every decision is also
+// checked against core's pure algorithm.
+func TestRequestsPerAdjust(t *testing.T) {
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			b := mk(t)
+			now := time.Now().Truncate(time.Hour).Add(time.Minute)
+			for _, p := range []core.Policy{
+				core.NewFixedWindow(uniq("adj-fw"), 1000, time.Hour),
+				core.NewSlidingWindow(uniq("adj-sw"), 1000, time.Hour),
+				core.NewTokenBucket(uniq("adj-tb"), 1, time.Hour, 1000),
+			} {
+				t.Run(p.Algorithm.String(), func(t *testing.T) {
+					api := &counting{API: b.client}
+					s := newStore(t, api, s3store.Config{Bucket: b.bucket})
+					var st core.State
+					check := func(what string, got core.Decision, err error, want core.Decision) {
+						t.Helper()
+						if err != nil {
+							t.Fatalf("%s: %v", what, err)
+						}
+						sameDecision(t, what, got, want)
+					}
+					take := func(cost int64) {
+						var want core.Decision
+						st, want = p.Take(st, cost, now)
+						got, err := s.Take(ctx30(t), "k", p, cost, now)
+						check(fmt.Sprintf("take %d", cost), got, err, want)
+					}
+					adjust := func(key string, st *core.State, delta int64) {
+						var want core.Decision
+						*st, want = p.Adjust(*st, delta, now)
+						got, err := s.Adjust(ctx30(t), key, p, delta, now)
+						check(fmt.Sprintf("adjust %+d", delta), got, err, want)
+					}
+					var fresh core.State
+					if n := measure(api, func() { adjust("fresh", &fresh, 4) }); n != 2 {
+						t.Errorf("an Adjust on a key this process has not seen: %d requests (%s), want 2 (GET 404, PUT)", n, api)
+					}
+					take(10)
+
+					const adjusts = 20
+					puts := api.puts.Load()
+					n := measure(api, func() {
+						for i := 0; i < adjusts; i++ {
+							adjust("k", &st, []int64{7, -3, 12, -5}[i%4])
+						}
+					})
+					t.Logf("%s: %d adjustments (charges and refunds) on a known key: %d requests, %d of them PUT (%.2f per Adjust)",
+						p.Algorithm, adjusts, n, api.puts.Load()-puts, float64(n)/adjusts)
+					if n != adjusts || api.puts.Load()-puts != adjusts {
+						t.Errorf("%d adjustments took %d requests (%s); want one If-Match PUT each", adjusts, n, api)
+					}
+
+					const requests = 12
+					settled := 0
+					n = measure(api, func() {
+						for i := 0; i < requests; i++ {
+							take(5)
+							if delta := []int64{0, 4, -2}[i%3]; delta != 0 {
+								adjust("k", &st, delta)
+								settled++
+							}
+						}
+					})
+					t.Logf("%s: %d requests reserving 5, %d settled at another cost: %d requests (1 when the estimate was right, 2 otherwise)",
+						p.Algorithm, requests, settled, n)
+					if n != int64(requests+settled) {
+						t.Errorf("%d requests with %d settlements took %d S3 requests; want %d", requests, settled, n, requests+settled)
+					}
+
+					// A refund of more than was spent is one PUT too; a refund of a key that
+					// spent nothing changes nothing, confirmed with a conditional GET (304).
+					if n := measure(api, func() { adjust("k", &st, -100_000) }); n != 1 {
+						t.Errorf("a refund of more than was spent: %d requests; want 1", n)
+					}
+					gets, puts := api.gets.Load(), api.puts.Load()
+					adjust("k", &st, -1)
+					if api.gets.Load()-gets != 1 || api.puts.Load() != puts {
+						t.Errorf("a refund of a key with nothing spent: %d GET, %d PUT; want one conditional GET and no PUT", api.gets.Load()-gets, api.puts.Load()-puts)
+					}
+				})
+			}
+		})
+	}
+}
