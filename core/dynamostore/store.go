@@ -86,7 +86,7 @@ const maxRounds = 8
 // errContention is returned when maxRounds were not enough.
 var errContention = errors.New("dynamostore: state kept changing under contention; no decision")
 
-// Store is a [core.Store] and [core.ConcurrencyStore] on one DynamoDB table. Build it with
+// Store is a [core.Store], [core.Adjuster] and [core.ConcurrencyStore] on one DynamoDB table. Build it with
 // [New]. Safe for concurrent use; share one Store per table in a process.
 type Store struct {
 	api     API

@@ -86,7 +86,8 @@ type Config struct {
 	Retry backoff.Policy
 }
 
-// Store is a [core.Store] and [core.ConcurrencyStore] on S3 conditional writes. Build it with
+// Store is a [core.Store], [core.Adjuster] (compare-and-swap mode) and [core.ConcurrencyStore]
+// on S3 conditional writes. Build it with
 // [New]. Safe for concurrent use; decisions on one key in one process are serialised locally
 // (they would only race each other on S3), while decisions on different keys run in parallel.
 type Store struct {
