@@ -37,6 +37,10 @@ type model struct {
 	steps int
 	// allowed and denied count decisions with a positive cost.
 	allowed, denied int
+	// adjusting makes walk adjust (core.Adjuster) on some of its steps instead of taking;
+	// adjusted and refused count them.
+	adjusting         bool
+	adjusted, refused int
 }
 
 func (m *model) take(at time.Time, cost int64) {
@@ -153,6 +157,12 @@ func walk(m *model, epoch time.Time, steps int, rng *rand.Rand) {
 		if now > epoch.UnixNano()+3*int64(period) {
 			// Stay clear of int64's end, and see the clock go back, as it may across instances.
 			now = epoch.UnixNano() + rng.Int63n(int64(period))
+		}
+		if m.adjusting && rng.Intn(3) == 0 {
+			// Refunds, and charges that take the key into debt after a few steps.
+			c := p.Capacity()
+			m.adjust(time.Unix(0, now), rng.Int63n(2*c/3+4)-c/3-1)
+			continue
 		}
 		cost := rng.Int63n(p.Capacity()/3 + 2)
 		if rng.Intn(5) == 0 {

@@ -20,8 +20,8 @@ func clusterClient(t testing.TB) *redis.ClusterClient {
 }
 
 // TestCluster runs the store's conformance suites on a real Redis Cluster through a
-// ClusterClient: rate and lease decisions equal core's, exact under concurrency, bad input
-// refused, clock skew bounded. A script whose keys were in different hash slots would fail
+// ClusterClient: rate and lease decisions equal core's, adjustments (settled costs, refunds)
+// too, exact under concurrency, bad input refused, clock skew bounded. A script whose keys were in different hash slots would fail
 // every call with CROSSSLOT; the test also checks, on the servers, that the keys of each
 // (policy, key) share one slot while different keys spread over the masters.
 func TestCluster(t *testing.T) {
@@ -35,6 +35,9 @@ func TestCluster(t *testing.T) {
 	t.Run("Conformance", func(t *testing.T) {
 		storetest.Run(t, s, storetest.Options{})
 		storetest.RunConcurrency(t, s, storetest.Options{})
+	})
+	t.Run("Adjust", func(t *testing.T) {
+		storetest.RunAdjust(t, s, storetest.Options{})
 	})
 	t.Run("Skew", func(t *testing.T) {
 		skewPrefix := testenv.UniqueName("tg-cluster-skew") + ":"

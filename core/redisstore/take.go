@@ -35,10 +35,10 @@ func (s *Store) Take(ctx context.Context, key string, p core.Policy, cost int64,
 	switch p.Algorithm {
 	case core.FixedWindow:
 		script, suffix = fixedWindowScript, suffixFixed
-		args = windowArgs(&p, app, nowArg, cost)
+		args = windowArgs(&p, app, nowArg, cost, p.Limit)
 	case core.SlidingWindow:
 		script, suffix = slidingWindowScript, suffixSliding
-		args = windowArgs(&p, app, nowArg, cost)
+		args = windowArgs(&p, app, nowArg, cost, p.Limit)
 	default: // core.TokenBucket; CheckTake refused the rest
 		script, suffix = gcraScript, suffixGCRA
 		t := int64(p.EmissionInterval())
@@ -66,15 +66,16 @@ func (s *Store) clock(now time.Time) (int64, any, error) {
 	return n, n, nil
 }
 
-// windowArgs returns the fixed or sliding window script's arguments: now, cost, limit and the
-// window: the calendar month, which the script finds itself, or the epoch-aligned window
-// containing the app's time (see window in prelude.lua).
-func windowArgs(p *core.Policy, app int64, now any, cost int64) []any {
+// windowArgs returns a fixed or sliding window script's arguments: now, two numbers (cost and
+// limit for Take, delta and the largest count for Adjust) and the window: the calendar month,
+// which the script finds itself, or the epoch-aligned window containing the app's time (see
+// window in prelude.lua).
+func windowArgs(p *core.Policy, app int64, now any, a, b int64) []any {
 	if p.Calendar == core.Monthly {
-		return []any{now, cost, p.Limit, "m"}
+		return []any{now, a, b, "m"}
 	}
 	start, _ := p.WindowBounds(app)
-	return []any{now, cost, p.Limit, "e", start, int64(p.Window)}
+	return []any{now, a, b, "e", start, int64(p.Window)}
 }
 
 // replay turns a rate script's reply into the decision: core's pure algorithm, run on the
@@ -86,24 +87,7 @@ func replay(p *core.Policy, cost int64, r reply) (core.Decision, error) {
 	if !ok1 || !ok2 {
 		return core.Decision{}, backendError(p, errBadReply)
 	}
-	var st core.State
-	var good bool
-	switch p.Algorithm {
-	case core.FixedWindow, core.SlidingWindow:
-		var present, okW, okC, okP bool
-		st.Window, present, okW = r.opt(3)
-		st.Count, _, okC = r.opt(4)
-		okP = true
-		if p.Algorithm == core.SlidingWindow {
-			st.Prev, _, okP = r.opt(5)
-		}
-		good = okW && okC && okP
-		if !present {
-			st = core.State{}
-		}
-	case core.TokenBucket:
-		st.TAT, _, good = r.opt(3)
-	}
+	st, _, good := r.state(p, 3)
 	if !good {
 		return core.Decision{}, backendError(p, errBadReply)
 	}
