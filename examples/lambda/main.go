@@ -39,7 +39,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -101,7 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fn, err := newFunction(store, options{logger: slog.New(slog.NewTextHandler(stderr, nil))})
+	fn, err := newFunction(store, options{})
 	if err != nil {
 		return err
 	}
@@ -226,8 +225,7 @@ func callerKey() core.KeyFunc {
 type options struct {
 	now      func() time.Time // the limiter's clock; nil: time.Now
 	timeout  time.Duration    // the per-decision budget; zero: core.DefaultTimeout
-	observer core.Observer    // nil: store problems logged through logger
-	logger   *slog.Logger
+	observer core.Observer    // nil: store errors logged through slog.Default (core's default)
 }
 
 // function is the Lambda function: the limited handler for each payload format.
@@ -245,10 +243,6 @@ type function struct {
 // answers per key, so one limiter with two PolicyFunc limits would give the second limit the
 // first one's answer; two limiters keep the answers apart.)
 func newFunction(store *dynamostore.Store, o options) (*function, error) {
-	observer := o.observer
-	if observer == nil && o.logger != nil {
-		observer = core.SlogObserver(o.logger)
-	}
 	middleware := func(policy func(plan) core.Policy) (*tollgatelambda.Middleware, error) {
 		limiter, err := core.NewLimiter(core.Config{
 			Store: store,
@@ -260,7 +254,7 @@ func newFunction(store *dynamostore.Store, o options) (*function, error) {
 			// logged); the API's stage throttle in API Gateway still caps a flood.
 			Failure:  core.FailOpen,
 			Timeout:  o.timeout,
-			Observer: observer,
+			Observer: o.observer,
 			Now:      o.now,
 		})
 		if err != nil {
