@@ -16,7 +16,8 @@ import (
 
 func TestMain(m *testing.M) {
 	testenv.RunChild(map[string]func() (string, error){
-		"exact": exactChild,
+		"exact":  exactChild,
+		"settle": settleChild,
 	})
 	os.Exit(m.Run())
 }
