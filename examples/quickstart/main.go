@@ -17,7 +17,15 @@
 // showing its own 429 (the test runs that script and checks every answer).
 //
 // Flags: -addr, the listen address (default $TOLLGATE_ADDR, else 127.0.0.1:8080; port 0
-// picks a free port, and the script shows the one picked).
+// picks a free port, and the script shows the one picked); -admin ADDR, off by default, also
+// serves Tollgate's Prometheus metrics at /metrics and the live status page at /tollgate
+// (?format=json for JSON) on a second, private listener (github.com/tollgate-go/tollgate/observe):
+//
+//	go run ./examples/quickstart -admin 127.0.0.1:9090
+//	curl -s http://127.0.0.1:9090/metrics | grep ^tollgate_
+//
+// Keep that address private (loopback, or behind the application's admin authentication):
+// the status page lists the most denied keys (hashed) and the metrics describe the limits.
 package main
 
 import (
@@ -42,6 +50,7 @@ import (
 
 func main() {
 	addr := flag.String("addr", defaultAddr("127.0.0.1:8080"), "listen address (default $TOLLGATE_ADDR when set)")
+	admin := flag.String("admin", "", "also serve Prometheus /metrics and the status page /tollgate on this private address (e.g. 127.0.0.1:9090)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -49,7 +58,13 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	h, err := newHandler(memstore.New(), slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	var tel *telemetry
+	if *admin != "" {
+		if tel, err = serveTelemetry(ctx, *admin); err != nil {
+			log.Fatal(err)
+		}
+	}
+	h, err := newHandler(memstore.New(), slog.New(slog.NewTextHandler(os.Stderr, nil)), tel)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -88,17 +103,19 @@ type store interface {
 }
 
 // newHandler builds the API: a ServeMux with per-route limiters, wrapped in the global one.
-func newHandler(s store, logger *slog.Logger) (http.Handler, error) {
+// With tel (the -admin flag), every limiter also feeds the metrics and the status page.
+func newHandler(s store, logger *slog.Logger, tel *telemetry) (http.Handler, error) {
 	obs := core.SlogObserver(logger)
 
 	// Global: 10 per minute per client IP, on every route but /api/ (limited per API key
 	// below). Clients connect directly here, so no proxy is trusted: a forged
 	// X-Forwarded-For changes nothing.
+	globalPolicy := core.NewFixedWindow("global", 10, time.Minute)
 	global, err := nethttp.New(core.Config{
 		Store:    s,
-		Limits:   []core.Limit{{Policy: core.NewFixedWindow("global", 10, time.Minute)}},
+		Limits:   []core.Limit{{Policy: globalPolicy}},
 		Key:      core.KeyByIP(),
-		Observer: obs,
+		Observer: tel.observe(obs, "global", s, core.FailOpen, globalPolicy),
 	}, nethttp.Options{Skip: func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/") }})
 	if err != nil {
 		return nil, err
@@ -106,11 +123,12 @@ func newHandler(s store, logger *slog.Logger) (http.Handler, error) {
 
 	// POST /login: 3 attempts per minute per IP. Failing closed: if the store is down,
 	// logins wait rather than allowing unlimited password guessing.
+	loginPolicy := core.NewFixedWindow("login", 3, time.Minute)
 	login, err := nethttp.New(core.Config{
 		Store:    s,
-		Limits:   []core.Limit{{Policy: core.NewFixedWindow("login", 3, time.Minute)}},
+		Limits:   []core.Limit{{Policy: loginPolicy}},
 		Failure:  core.FailClosed,
-		Observer: obs,
+		Observer: tel.observe(obs, "login", s, core.FailClosed, loginPolicy),
 	}, nethttp.Options{})
 	if err != nil {
 		return nil, err
@@ -130,17 +148,18 @@ func newHandler(s store, logger *slog.Logger) (http.Handler, error) {
 			}
 			return free, nil
 		}}},
-		Observer: obs,
+		Observer: tel.observe(obs, "api", s, core.FailOpen, free, pro),
 	}, nethttp.Options{MissingKeyStatus: http.StatusUnauthorized})
 	if err != nil {
 		return nil, err
 	}
 
 	// GET /slow: 2 at once per IP.
+	slowPolicy := core.NewConcurrency("slow", 2, 30*time.Second)
 	slowLimiter, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{
 		Store:    s,
-		Policy:   core.NewConcurrency("slow", 2, 30*time.Second),
-		Observer: obs,
+		Policy:   slowPolicy,
+		Observer: tel.observe(obs, "slow", s, core.FailOpen, slowPolicy),
 	})
 	if err != nil {
 		return nil, err

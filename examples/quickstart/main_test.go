@@ -15,7 +15,7 @@ import (
 
 // TestQuickstart drives the quickstart API over real HTTP, as the README's curl lines do.
 func TestQuickstart(t *testing.T) {
-	h, err := newHandler(demoscript.NewFrozenStore(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h, err := newHandler(demoscript.NewFrozenStore(), slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestQuickstart(t *testing.T) {
 // policy its 429 names (problem+json violated-policies).
 func TestQuickstartScript(t *testing.T) {
 	// The store's clock stands still, so no window boundary falls inside the script.
-	h, err := newHandler(demoscript.NewFrozenStore(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h, err := newHandler(demoscript.NewFrozenStore(), slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestServerTimeouts(t *testing.T) {
 }
 
 func TestQuickstartSlowConcurrency(t *testing.T) {
-	h, err := newHandler(demoscript.NewFrozenStore(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h, err := newHandler(demoscript.NewFrozenStore(), slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

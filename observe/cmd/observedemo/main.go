@@ -11,9 +11,8 @@
 //	curl -s http://127.0.0.1:9090/metrics | grep ^tollgate_
 //	open http://127.0.0.1:9090/tollgate                    # or ?format=json
 //
-// quickstart-admin.patch, beside this file, gives examples/quickstart the same as one flag,
-// -admin ADDR (apply it with git apply, then go mod tidy -C examples); it was tested on a
-// copy of the tree, where examples/quickstart's tests and a new TestQuickstartTelemetry pass.
+// examples/quickstart offers the same as one flag: go run ./examples/quickstart -admin
+// 127.0.0.1:9090 (its TestQuickstartTelemetry drives it).
 package main
 
 import (
