@@ -237,7 +237,9 @@ func (s *limiterState) storeCall(e *core.Event) {
 		return
 	}
 	s.storeCalls.Add(1)
-	s.storeNanos.Add(int64(e.Latency))
+	if e.Latency > 0 { // in-process stores are not timed: save the atomic add
+		s.storeNanos.Add(int64(e.Latency))
+	}
 }
 
 // lookup returns the counters of p's policy, creating them on first use.
