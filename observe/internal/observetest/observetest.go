@@ -38,7 +38,12 @@ func (s *Store) call(ctx context.Context) error {
 		select {
 		case <-t.C:
 		case <-ctx.Done():
-			return ctx.Err()
+		}
+		// On a loaded machine both may be ready when the goroutine runs, and select picks
+		// one at random: a deadline that passed before the delay ended always wins, as it
+		// would for a network client.
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 	}
 	if s.down.Load() {
