@@ -39,11 +39,15 @@ func (s *Store) call(ctx context.Context) error {
 		case <-t.C:
 		case <-ctx.Done():
 		}
-		// On a loaded machine both may be ready when the goroutine runs, and select picks
-		// one at random: a deadline that passed before the delay ended always wins, as it
-		// would for a network client.
+		// On a loaded machine both may be ready when the goroutine runs (select then picks
+		// one at random), and a context's deadline may have passed before the timer that
+		// cancels it ran: a deadline that passed before the delay ended always wins, as it
+		// does for a network client, whose connection deadline is a clock reading.
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+			return context.DeadlineExceeded
 		}
 	}
 	if s.down.Load() {
