@@ -61,6 +61,9 @@ echo "test: go test -race" >&2
 # leaves out the RUN/PAUSE/CONT/PASS chatter but keeps every test's own log lines (the
 # exactness counts, request-count figures), failures and each package's result line.
 log=$(mktemp -t tollgate-test.XXXXXX)
+# Files tests leave for people to look at (the status page's screenshot), one directory per run.
+TOLLGATE_ARTIFACTS=$(mktemp -d -t tollgate-artifacts.XXXXXX)
+export TOLLGATE_ARTIFACTS
 status=0
 go test -race -count=1 -timeout 25m -v "$@" "${pkgs[@]}" >"$log" 2>&1 || status=$?
 grep -vE '^\s*(=== (RUN|PAUSE|CONT|NAME)|--- PASS)' "$log" | grep -vE '^(PASS)$' || true
@@ -74,5 +77,6 @@ passed=$(grep -cE '^\s*--- PASS' "$log" || true)
 failed=$(grep -cE '^\s*--- FAIL' "$log" || true)
 skipped=$(grep -cE '^\s*--- SKIP' "$log" || true)
 echo "test: full log in $log"
+echo "test: artifacts in $TOLLGATE_ARTIFACTS: $(cd "$TOLLGATE_ARTIFACTS" && ls | tr '\n' ' ')"
 echo "$passed passed, $failed failed, $skipped skipped"
 exit "$status"
