@@ -319,12 +319,10 @@ func (h *Handler) runFill(df *diskFile, f *os.File, out *s3.GetObjectOutput, can
 			off += int64(n)
 			df.progress(off)
 		}
-		switch {
-		case errors.Is(err, io.EOF) && off < df.size:
-			s3Err = io.ErrUnexpectedEOF
-		case err != nil && !errors.Is(err, io.EOF):
+		if err != nil && !errors.Is(err, io.EOF) {
 			s3Err = err
-		case err != nil:
+		} else if err != nil && off < df.size {
+			s3Err = io.ErrUnexpectedEOF // S3 sent less than its Content-Length
 		}
 	}
 	if err := f.Close(); err != nil && diskErr == nil && s3Err == nil {
