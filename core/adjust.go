@@ -45,15 +45,25 @@ func (p Policy) AdjustNanos(st State, delta int64, now int64) (State, Decision) 
 		if st.Window != start {
 			st = State{Window: start}
 		}
-		st.Count = max(st.Count+delta, 0)
+		st.Count = addCount(st.Count, delta)
 	case SlidingWindow:
 		at := catchUp(st, now)
 		start, _ := p.WindowBounds(at)
 		curr, prev := p.slidingCounts(st, start)
-		st = State{Window: start, Count: max(curr+delta, 0), Prev: prev}
+		st = State{Window: start, Count: addCount(curr, delta), Prev: prev}
 	case TokenBucket:
 		t := p.interval()
-		st.TAT = max(max(st.TAT, now)+delta*t, now)
+		// delta × interval, saturated so that no delta overflows the TAT.
+		var move int64
+		switch {
+		case delta > maxAdjust/t:
+			move = maxAdjust
+		case delta < -maxAdjust/t:
+			move = -maxAdjust
+		default:
+			move = delta * t
+		}
+		st.TAT = max(max(st.TAT, now)+move, now)
 	default:
 		return st, Decision{Policy: p}
 	}
@@ -66,4 +76,19 @@ func (p Policy) AdjustNanos(st State, delta int64, now int64) (State, Decision) 
 		}
 	}
 	return st, d
+}
+
+// maxAdjust bounds a count and a TAT move so that no delta overflows int64 arithmetic: 2^61,
+// past any limit a store holds and past 70 years of nanoseconds.
+const maxAdjust = int64(1) << 61
+
+// addCount returns count + delta, never below zero and never above maxAdjust.
+func addCount(count, delta int64) int64 {
+	switch {
+	case delta > maxAdjust-count:
+		return maxAdjust
+	case count+delta < 0:
+		return 0
+	}
+	return count + delta
 }

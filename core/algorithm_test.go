@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"math"
 	"math/rand"
 	"testing"
 	"time"
@@ -237,5 +238,23 @@ func TestWindowsNeverGoBack(t *testing.T) {
 				t.Fatalf("retry after %v on the lagging clock denied: %+v", d.RetryAfter, d2)
 			}
 		})
+	}
+}
+
+// TestAdjustNeverOverflows: a huge delta saturates instead of wrapping int64.
+func TestAdjustNeverOverflows(t *testing.T) {
+	for _, p := range []core.Policy{
+		core.NewFixedWindow("fw", 10, time.Minute),
+		core.NewSlidingWindow("sw", 10, time.Minute),
+		core.NewTokenBucket("tb", 10, time.Minute, 10),
+	} {
+		st, d := p.Adjust(core.State{}, math.MaxInt64, t0)
+		if d.Remaining != 0 || d.RetryAfter <= 0 {
+			t.Errorf("%v: +MaxInt64 gives %+v, want deep debt", p.Algorithm, d)
+		}
+		st, d = p.Adjust(st, math.MinInt64+1, t0)
+		if d.Remaining != p.Capacity() {
+			t.Errorf("%v: -MaxInt64 after it gives %+v (state %+v), want a whole allowance", p.Algorithm, d, st)
+		}
 	}
 }
