@@ -69,13 +69,13 @@ func (r *recorder) takeKeys() []string {
 }
 
 // instances builds n instances of the function on one fresh table, each with its own store,
-// limiter and client (as n execution environments have), on the fake clock.
-func instances(t *testing.T, n int, clock *fakeClock, rec *recorder) []lambda.Handler {
+// limiters and client (as n execution environments have), on the fake clock.
+func instances(t *testing.T, n int, clock *fakeClock, rec *recorder) []*function {
 	t.Helper()
 	ep := testenv.DynamoDBEndpoint(t)
 	noAWSEnv(t)
 	table := testenv.UniqueName("tollgate-lambda")
-	var hs []lambda.Handler
+	var fns []*function
 	for i := range n {
 		store, err := openStore(context.Background(), table, ep, i == 0)
 		if err != nil {
@@ -88,9 +88,9 @@ func instances(t *testing.T, n int, clock *fakeClock, rec *recorder) []lambda.Ha
 		if err != nil {
 			t.Fatal(err)
 		}
-		hs = append(hs, lambda.NewHandler(fn.Handle))
+		fns = append(fns, fn)
 	}
-	return hs
+	return fns
 }
 
 // response is what API Gateway reads from the function's output.
@@ -100,9 +100,12 @@ type response struct {
 	Body       string            `json:"body"`
 }
 
-// invoke runs one invocation through the runtime's JSON path.
-func invoke(h lambda.Handler, event []byte) (response, error) {
-	out, err := h.Invoke(context.Background(), event)
+// invoke runs one invocation of fn through the runtime's JSON path. The runtime's handler
+// reuses its output buffer, as it may since an execution environment takes one invocation at
+// a time; concurrent invocations of one instance (one limiter and store, as Lambda's
+// multi-concurrency environments have) each get their own.
+func invoke(fn *function, event []byte) (response, error) {
+	out, err := lambda.NewHandler(fn.Handle).Invoke(context.Background(), event)
 	if err != nil {
 		return response{}, err
 	}
@@ -205,7 +208,7 @@ func TestTwoInstancesExactAdmission(t *testing.T) {
 			clock := &fakeClock{}
 			clock.set(day)
 			rec := &recorder{}
-			hs := instances(t, 2, clock, rec)
+			fns := instances(t, 2, clock, rec)
 			event := tc.event(t)
 			bothPolicies := tc.ratePol + `, "` + tc.plan + `-day";q=` + strconv.Itoa(tc.quota) + ";w=86400"
 			const perRound = 20
@@ -223,7 +226,7 @@ func TestTwoInstancesExactAdmission(t *testing.T) {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
-						resps[i], errs[i] = invoke(hs[i%2], event)
+						resps[i], errs[i] = invoke(fns[i%2], event)
 					}()
 				}
 				wg.Wait()
@@ -315,11 +318,11 @@ func TestForgedForwardedFor(t *testing.T) {
 			clock := &fakeClock{}
 			clock.set(time.Date(2030, 1, 3, 12, 0, 0, 0, time.UTC))
 			rec := &recorder{}
-			hs := instances(t, 2, clock, rec)
+			fns := instances(t, 2, clock, rec)
 			const attacker, other = "203.0.113.66", "203.0.113.77"
 			var codes []int
 			for i := range 6 {
-				r, err := invoke(hs[i%2], tc.event(t, attacker, fmt.Sprintf("10.0.0.%d, 192.0.2.%d", i+1, i+1)))
+				r, err := invoke(fns[i%2], tc.event(t, attacker, fmt.Sprintf("10.0.0.%d, 192.0.2.%d", i+1, i+1)))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -328,7 +331,7 @@ func TestForgedForwardedFor(t *testing.T) {
 			if !slices.Equal(codes, []int{200, 200, 200, 200, 200, 429}) {
 				t.Fatalf("six requests from one source IP with six forged X-Forwarded-For values: %v; want 5 admitted, then 429", codes)
 			}
-			r, err := invoke(hs[0], tc.event(t, other, attacker))
+			r, err := invoke(fns[0], tc.event(t, other, attacker))
 			if err != nil {
 				t.Fatal(err)
 			}
