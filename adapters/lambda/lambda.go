@@ -43,7 +43,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -125,8 +124,8 @@ type ConcurrencyOptions struct {
 
 // check validates o; field names the options in errors.
 func (o *Options) check(field string) error {
-	if o.SkipFailedRequests && o.SkipSuccessfulRequests {
-		return fmt.Errorf("tollgatelambda: %s.SkipFailedRequests and SkipSuccessfulRequests are both set: no request would count", field)
+	if err := adaptercfg.SkipRules("tollgatelambda: "+field, o.SkipFailedRequests, o.SkipSuccessfulRequests); err != nil {
+		return err
 	}
 	_, err := adaptercfg.MissingKeyStatus("tollgatelambda: "+field+".MissingKeyStatus", o.MissingKeyStatus)
 	return err
