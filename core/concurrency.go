@@ -105,7 +105,7 @@ func NewConcurrencyLimiter(cfg ConcurrencyConfig) (*ConcurrencyLimiter, error) {
 		c.rule.key = KeyByIP()
 	}
 	if cfg.PolicyFunc != nil {
-		c.lim.policies = newPolicyCache(cfg.PolicyCacheSize, cfg.PolicyCacheTTL, cfg.Store)
+		c.rule.policies = newPolicyCache(cfg.PolicyCacheSize, cfg.PolicyCacheTTL, cfg.Store)
 	} else if err := CheckLease(cfg.Policy, "x"); err != nil {
 		return nil, at("ConcurrencyConfig.Policy", err)
 	} else if err := checkStore(cfg.Store, cfg.Policy); err != nil {
@@ -161,7 +161,7 @@ func (c *ConcurrencyLimiter) AcquireKeyAt(ctx context.Context, key string, now t
 	p := c.rule.Policy
 	if c.rule.PolicyFunc != nil {
 		var err error
-		if p, err = c.lim.policies.getAny(ctx, c.rule.PolicyFunc, key, now, true); err != nil {
+		if p, err = c.rule.policies.getAny(ctx, c.rule.PolicyFunc, key, now, true); err != nil {
 			return nil, Result{}, err
 		}
 	}

@@ -115,7 +115,6 @@ type Limiter struct {
 	instances int
 	breaker   *breaker
 	deny      *denyCache
-	policies  *policyCache
 	maxKeyLen int
 	shadow    bool
 	observer  Observer
@@ -127,7 +126,8 @@ type Limiter struct {
 
 type rule struct {
 	Limit
-	key KeyFunc
+	key      KeyFunc
+	policies *policyCache // this rule's PolicyFunc answers, per key (nil without one)
 }
 
 // NewLimiter validates cfg and returns a limiter, or an error saying what is wrong.
@@ -208,7 +208,13 @@ func NewLimiter(cfg Config) (*Limiter, error) {
 		}
 	}
 	if dynamic {
-		l.policies = newPolicyCache(cfg.PolicyCacheSize, cfg.PolicyCacheTTL, cfg.Store)
+		// One cache per rule: two PolicyFunc limits (a plan's rate and its quota) answer
+		// different policies for the same key.
+		for i := range l.limits {
+			if l.limits[i].PolicyFunc != nil {
+				l.limits[i].policies = newPolicyCache(cfg.PolicyCacheSize, cfg.PolicyCacheTTL, cfg.Store)
+			}
+		}
 	}
 	return l, nil
 }
@@ -409,7 +415,7 @@ func (l *Limiter) check(ctx context.Context, r *rule, key string, cost int64, no
 	}
 	if r.PolicyFunc != nil {
 		var err error
-		if *p, err = l.policies.get(ctx, r.PolicyFunc, key, now); err != nil {
+		if *p, err = r.policies.get(ctx, r.PolicyFunc, key, now); err != nil {
 			return err
 		}
 	}

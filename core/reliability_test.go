@@ -453,3 +453,25 @@ func TestLeaseReleasedEvent(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoPolicyFuncLimits: a plan is often a rate and a quota, each from its own PolicyFunc;
+// each limit must decide under its own answer (the cache was keyed by key alone, so both
+// decided under the first one's).
+func TestTwoPolicyFuncLimits(t *testing.T) {
+	l := newLimiter(t, core.Config{Store: memstore.New(), Limits: []core.Limit{
+		{PolicyFunc: func(context.Context, string) (core.Policy, error) {
+			return core.NewTokenBucket("free-rate", 5, time.Second, 10), nil
+		}},
+		{PolicyFunc: func(context.Context, string) (core.Policy, error) {
+			return core.NewFixedWindow("free-day", 25, 24*time.Hour), nil
+		}},
+	}})
+	res, err := l.TakeKey(context.Background(), "k", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := res.Decisions()
+	if len(ds) != 2 || ds[0].Policy.Name != "free-rate" || ds[1].Policy.Name != "free-day" {
+		t.Fatalf("decisions under %q, %q; want free-rate then free-day", ds[0].Policy.Name, ds[len(ds)-1].Policy.Name)
+	}
+}

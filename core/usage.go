@@ -102,5 +102,5 @@ func (l *Limiter) policyOf(ctx context.Context, r *rule, key string, now time.Ti
 	if r.PolicyFunc == nil {
 		return r.Policy, nil
 	}
-	return l.policies.get(ctx, r.PolicyFunc, key, now)
+	return r.policies.get(ctx, r.PolicyFunc, key, now)
 }
