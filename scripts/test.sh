@@ -49,7 +49,7 @@ echo "test: staticcheck" >&2
 
 # A net/http user must not get a web framework in their module graph.
 echo "test: root module graph is framework-free" >&2
-if GOWORK=off go list -m all | grep -E 'gin-gonic|gofiber|valyala/fasthttp|labstack/echo'; then
+if GOWORK=off go list -m all | grep -E 'gin-gonic|gofiber|valyala/fasthttp|labstack/echo|aws-lambda-go|go.opentelemetry.io|prometheus/client_golang'; then
 	echo "test: the root go.mod pulls in a web framework (above); frameworks belong in adapters/*/go.mod" >&2
 	exit 1
 fi

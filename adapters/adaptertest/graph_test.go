@@ -15,6 +15,9 @@ var frameworks = []string{
 	"github.com/gofiber/",
 	"github.com/valyala/fasthttp",
 	"github.com/labstack/echo",
+	"github.com/aws/aws-lambda-go",        // adapters/lambda
+	"go.opentelemetry.io/",                // observe
+	"github.com/prometheus/client_golang", // observe
 }
 
 // TestRootModuleGraphHasNoFramework runs `GOWORK=off go list -m all` at the root: the
