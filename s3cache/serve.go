@@ -87,16 +87,18 @@ func (h *Handler) fromEntry(ctx context.Context, req Request, e *entry, now time
 		case conditional.PreconditionFailed:
 			return generic(http.StatusPreconditionFailed, head)
 		}
-		rng = strongEnoughRange(req.Header, res.Range, e.lmStrong)
+		if res.Range != "" {
+			rng = strongEnoughRange(req.Header.IfRange, res.Range, e.lmStrong)
+			if rng != "" && e.file == nil {
+				return h.ranged(r, rng, e)
+			}
+		}
 	}
 	if e.file != nil {
 		if head {
 			return r
 		}
 		return h.fromFile(ctx, req, r, rng, e)
-	}
-	if rng != "" {
-		return h.ranged(r, rng, e)
 	}
 	if !head {
 		r.Body = e.body
@@ -107,11 +109,11 @@ func (h *Handler) fromEntry(ctx context.Context, req Request, e *entry, now time
 // strongEnoughRange returns rng, the Range field that conditional.Evaluate left applicable,
 // unless it passed an If-Range date that is not a strong validator for the entry: RFC 9110
 // §13.1.5 makes that condition false (step 1), so the whole object is sent.
-func strongEnoughRange(hd conditional.Header, rng string, lmStrong bool) string {
-	if rng == "" || hd.IfRange == "" || lmStrong {
+func strongEnoughRange(ifRange, rng string, lmStrong bool) string {
+	if ifRange == "" || lmStrong {
 		return rng
 	}
-	if _, _, ok := conditional.ScanETag(hd.IfRange); ok {
+	if _, _, ok := conditional.ScanETag(ifRange); ok {
 		return rng
 	}
 	return ""
@@ -152,14 +154,15 @@ func unsatisfiable(size int64) Response {
 	return u
 }
 
-// ranged answers a GET with a Range that applies from a body in memory.
+// ranged answers a GET with a Range that applies from a body in memory, as planRange decides
+// (written out here: this is the cache-hit path).
 func (h *Handler) ranged(r Response, field string, e *entry) Response {
 	size := int64(len(e.body))
-	ranges, status := planRange(field, size)
+	ranges, err := conditional.ParseRange(field, size)
 	switch {
-	case status == http.StatusRequestedRangeNotSatisfiable:
+	case errors.Is(err, conditional.ErrUnsatisfiable):
 		return unsatisfiable(size)
-	case status == http.StatusOK:
+	case err != nil || len(ranges) == 0 || len(ranges) > maxRanges:
 		r.Body = e.body
 		return r
 	case len(ranges) == 1:
@@ -168,6 +171,14 @@ func (h *Handler) ranged(r Response, field string, e *entry) Response {
 		r.Body = e.body[rg.Start : rg.Start+rg.Length]
 		r.ContentLength = rg.Length
 		r.contentRange = rg.ContentRange(size)
+		return r
+	}
+	var sum int64
+	for _, rg := range ranges {
+		sum += rg.Length
+	}
+	if sum > size {
+		r.Body = e.body
 		return r
 	}
 	body, ctype := multipartRanges(e.body, ranges, e.meta.ContentType)
