@@ -48,6 +48,11 @@ type Limit struct {
 	// real cost exceeds its estimate: with at most K requests in flight fleet-wide and real
 	// costs at most C above the estimate, Limit + K × C.
 	Settle func(req Request, out Outcome) int64
+	// Reserve turns on batched reservations for this limit: an instance reserves a batch of
+	// allowance with one store request and admits from it locally (see [Reservations] for the
+	// batch rule and the bounds). Optional. Default: nil, exact mode: one store request per
+	// decision.
+	Reserve *Reservations
 }
 
 // Config configures a [Limiter]. Zero values are the documented defaults.
@@ -128,6 +133,7 @@ type rule struct {
 	Limit
 	key      KeyFunc
 	policies *policyCache // this rule's PolicyFunc answers, per key (nil without one)
+	batches  *batches     // reservations (nil in exact mode)
 }
 
 // NewLimiter validates cfg and returns a limiter, or an error saying what is wrong.
@@ -179,6 +185,13 @@ func NewLimiter(cfg Config) (*Limiter, error) {
 				return nil, fmt.Errorf("core: Limits[%d].Settle: the store (%T) cannot adjust a spent cost (core.Adjuster)", i, cfg.Store)
 			}
 			l.settles = true
+		}
+		if lim.Reserve != nil {
+			rc := lim.Reserve
+			if rc.Interval < 0 || rc.MaxBatch < 0 || rc.Shrink < 0 || rc.MaxKeys < 0 {
+				return nil, fmt.Errorf("core: Limits[%d].Reserve: Interval, MaxBatch, Shrink and MaxKeys must not be negative", i)
+			}
+			r.batches = newBatches(*rc)
 		}
 		if lim.PolicyFunc != nil {
 			dynamic = true
@@ -372,7 +385,11 @@ func (l *Limiter) decide(ctx context.Context, r *rule, key string, cost int64, n
 		if res.n < MaxLimits {
 			d = &res.d[res.n]
 		}
-		info, err = l.take(ctx, key, p, cost, now, d)
+		if r.batches != nil {
+			info, err = l.reserveTake(ctx, r, key, p, cost, now, d)
+		} else {
+			info, err = l.take(ctx, key, p, cost, now, d)
+		}
 	}
 	if err != nil {
 		res.Allowed = false
@@ -431,6 +448,7 @@ func (l *Limiter) check(ctx context.Context, r *rule, key string, cost int64, no
 // takeInfo is what take reports besides the decision.
 type takeInfo struct {
 	cached   bool          // answered by the denial cache
+	local    bool          // answered from a reserved batch
 	degraded Degradation   // decided by the failure policy
 	latency  time.Duration // of the store call, when an observer wants it
 }
