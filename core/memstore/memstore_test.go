@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -137,4 +138,45 @@ func TestSettleManyCallers(t *testing.T) {
 
 func TestUsage(t *testing.T) {
 	storetest.RunUsage(t, memstore.New(), storetest.Options{})
+}
+
+// TestReservationsWorkload runs the multi-process reservations workload in one process on
+// memstore (the network stores run it across four processes).
+func TestReservationsWorkload(t *testing.T) {
+	s := memstore.New()
+	for _, p := range []core.Policy{
+		core.NewFixedWindow("res-fw", 3000, time.Second),
+		core.NewSlidingWindow("res-sw", 3000, time.Second),
+		core.NewTokenBucket("res-tb", 3000, time.Second, 3000),
+	} {
+		w := storetest.ReserveWorkload{Policy: p, Key: "hot", Goroutines: 8, Duration: 1500 * time.Millisecond,
+			Start: time.Now().Truncate(time.Hour).Add(time.Minute), Reserve: core.Reservations{MaxBatch: 100}}
+		var calls int64
+		counting := countingStore{Store: s, n: &calls}
+		c, err := storetest.RunReserveWorkload(context.Background(), counting, func() int64 { return atomic.LoadInt64(&calls) }, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slack := int64(0)
+		if p.Algorithm == core.SlidingWindow {
+			slack = p.Limit // the first window's allowance is only partly reachable while the previous decays
+		}
+		storetest.CheckReserve(t, "memstore", w, 1, c, slack)
+	}
+}
+
+// countingStore counts Take and Adjust calls (memstore has no network requests to count).
+type countingStore struct {
+	*memstore.Store
+	n *int64
+}
+
+func (c countingStore) Take(ctx context.Context, key string, p core.Policy, cost int64, now time.Time) (core.Decision, error) {
+	atomic.AddInt64(c.n, 1)
+	return c.Store.Take(ctx, key, p, cost, now)
+}
+
+func (c countingStore) Adjust(ctx context.Context, key string, p core.Policy, delta int64, now time.Time) (core.Decision, error) {
+	atomic.AddInt64(c.n, 1)
+	return c.Store.Adjust(ctx, key, p, delta, now)
 }
