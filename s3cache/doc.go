@@ -75,7 +75,15 @@
 //	206 (one range)      1110 ns, 8 allocs       1633 ns, 15 allocs
 //
 // A disk-tier hit costs one open(2) and fstat(2); over a TCP connection, net/http and fasthttp
-// send the file with sendfile(2).
+// send the file with sendfile(2). Medians of five runs, same machine, 2026-11-30, 16 MiB
+// object, against http.ServeContent serving the tier's file opened per request:
+//
+//	go test -run '^$' -bench 'DiskHit' -benchmem -count 5 ./s3cache/
+//
+//	                     s3cache                 http.ServeContent
+//	200                  2.57 ms, 7 allocs       2.69 ms, 13 allocs
+//	304 (If-None-Match)  400 ns,  0 allocs       5852 ns, 8 allocs
+//	206 (64 KiB)         13.7 µs, 15 allocs      17.8 µs, 19 allocs
 //
 // Object bytes S3 sends per client request for a 64 KiB object (s3-bytes/op): 65536 when every
 // request fetches it, 0 when every request revalidates a cached copy (one conditional GET
