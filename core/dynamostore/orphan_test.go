@@ -279,26 +279,49 @@ func TestLateAcquireAfterRelease(t *testing.T) {
 		skip int  // updates of the acquire before the one delivered late
 	}{{"update", true, 0}, {"create", false, 1}} {
 		t.Run(c.name, func(t *testing.T) {
-			ld := &lateDelivery{next: http.DefaultTransport.(*http.Transport).Clone()}
 			ep := testenv.DynamoDBEndpoint(t)
-			s := newStore(t, newClient(t, ep, &http.Client{Transport: ld}, backoff.Policy{MaxAttempts: 1}))
 			probe, _ := sharedTable(t)
-			p := core.NewConcurrency(testenv.UniqueName("late-"+c.name), 3, time.Minute)
-			if c.warm {
-				warm(t, s, p)
-			}
 			ctx := context.Background()
-			ld.mu.Lock()
-			ld.match, ld.skip = []byte(dynamostore.LeaseName("late-lease")), c.skip
-			ld.mu.Unlock()
-			acquired := time.Now()
-			actx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-			_, err := s.Acquire(actx, "k", p, "late-lease", acquired)
-			cancel()
-			if err == nil {
-				t.Fatal("the held acquire succeeded")
+			var (
+				ld       *lateDelivery
+				s        *dynamostore.Store
+				p        core.Policy
+				acquired time.Time
+			)
+			// On a loaded machine the acquire's budget may run out before it sends the
+			// update to hold (the "create" case sends two): then nothing was held and the
+			// case is tried again with a longer budget. Matching stops as soon as the
+			// acquire returns, so the release's own update is never held.
+			for _, budget := range []time.Duration{100 * time.Millisecond, 400 * time.Millisecond, 2 * time.Second} {
+				ld = &lateDelivery{next: http.DefaultTransport.(*http.Transport).Clone()}
+				s = newStore(t, newClient(t, ep, &http.Client{Transport: ld}, backoff.Policy{MaxAttempts: 1}))
+				p = core.NewConcurrency(testenv.UniqueName("late-"+c.name), 3, time.Minute)
+				if c.warm {
+					warm(t, s, p)
+				}
+				ld.mu.Lock()
+				ld.match, ld.skip = []byte(dynamostore.LeaseName("late-lease")), c.skip
+				ld.mu.Unlock()
+				acquired = time.Now()
+				actx, cancel := context.WithTimeout(ctx, budget)
+				_, err := s.Acquire(actx, "k", p, "late-lease", acquired)
+				cancel()
+				ld.mu.Lock()
+				ld.match = nil
+				held := ld.req != nil
+				ld.mu.Unlock()
+				if held && err == nil {
+					t.Fatal("the held acquire succeeded")
+				}
+				if held {
+					break
+				}
+				t.Logf("the acquire's %v budget ran out before the update to hold was sent; trying again", budget)
 			}
-			if err := s.Release(ctx, "k", p, "late-lease", time.Now()); err != nil {
+			rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+			err := s.Release(rctx, "k", p, "late-lease", time.Now())
+			rcancel()
+			if err != nil {
 				t.Fatalf("release: %v", err)
 			}
 			status, body := ld.deliver(t)
