@@ -256,31 +256,53 @@ func TestLateAcquireAfterRelease(t *testing.T) {
 				warm bool // the lease object exists (If-Match) or not (If-None-Match: *)
 			}{{"update", true}, {"create", false}} {
 				t.Run(c.name, func(t *testing.T) {
-					ld := &lateDelivery{next: http.DefaultTransport.(*http.Transport).Clone()}
-					// Built by hand: s3store.NewClient hands its HTTP client to the AWS config
-					// loader, which wants a buildable one when AWS_CA_BUNDLE is set.
-					client := s3.New(s3.Options{
-						Region: "us-east-1", BaseEndpoint: aws.String(b.endpoint), UsePathStyle: true,
-						Credentials:      credentials.NewStaticCredentialsProvider(b.access, b.secret, ""),
-						HTTPClient:       &http.Client{Transport: ld},
-						RetryMaxAttempts: 1,
-					})
-					s := newStore(t, client, s3store.Config{Bucket: b.bucket, Prefix: "late/"})
-					p := core.NewConcurrency(uniq("late-"+c.name), 3, time.Minute)
-					if c.warm {
-						warm(t, s, p)
-					}
 					ctx := context.Background()
-					ld.mu.Lock()
-					ld.match = []byte("late-lease")
-					ld.mu.Unlock()
-					actx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-					_, err := s.Acquire(actx, "k", p, "late-lease", time.Now())
-					cancel()
-					if err == nil {
-						t.Fatal("the held acquire succeeded")
+					var (
+						ld *lateDelivery
+						s  *s3store.Store
+						p  core.Policy
+					)
+					// On a loaded machine the acquire's budget may run out before it sends
+					// its PUT: then nothing was held and the case is tried again with a longer
+					// budget. Matching stops when the acquire returns, so the release's own
+					// PUT is never held.
+					for _, budget := range []time.Duration{100 * time.Millisecond, 400 * time.Millisecond, 2 * time.Second} {
+						ld = &lateDelivery{next: http.DefaultTransport.(*http.Transport).Clone()}
+						// Built by hand: s3store.NewClient hands its HTTP client to the AWS
+						// config loader, which wants a buildable one when AWS_CA_BUNDLE is set.
+						client := s3.New(s3.Options{
+							Region: "us-east-1", BaseEndpoint: aws.String(b.endpoint), UsePathStyle: true,
+							Credentials:      credentials.NewStaticCredentialsProvider(b.access, b.secret, ""),
+							HTTPClient:       &http.Client{Transport: ld},
+							RetryMaxAttempts: 1,
+						})
+						s = newStore(t, client, s3store.Config{Bucket: b.bucket, Prefix: "late/"})
+						p = core.NewConcurrency(uniq("late-"+c.name), 3, time.Minute)
+						if c.warm {
+							warm(t, s, p)
+						}
+						ld.mu.Lock()
+						ld.match = []byte("late-lease")
+						ld.mu.Unlock()
+						actx, cancel := context.WithTimeout(ctx, budget)
+						_, err := s.Acquire(actx, "k", p, "late-lease", time.Now())
+						cancel()
+						ld.mu.Lock()
+						ld.match = nil
+						held := ld.req != nil
+						ld.mu.Unlock()
+						if held && err == nil {
+							t.Fatal("the held acquire succeeded")
+						}
+						if held {
+							break
+						}
+						t.Logf("the acquire's %v budget ran out before its PUT was sent; trying again", budget)
 					}
-					if err := s.Release(ctx, "k", p, "late-lease", time.Now()); err != nil {
+					rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+					err := s.Release(rctx, "k", p, "late-lease", time.Now())
+					rcancel()
+					if err != nil {
 						t.Fatalf("release: %v", err)
 					}
 					status := ld.deliver(t)
