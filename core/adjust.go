@@ -18,6 +18,13 @@ type Adjuster interface {
 	Adjust(ctx context.Context, key string, p Policy, delta int64, now time.Time) (Decision, error)
 }
 
+// AdjustChecker is implemented by stores that can adjust some policies but not others (an
+// S3 store in marker mode adjusts none). NewLimiter asks it for every settling limit's static
+// policy, so a limit the store cannot settle is refused at construction.
+type AdjustChecker interface {
+	CheckAdjust(p Policy) error
+}
+
 // Adjust changes what st has spent by delta at now, without a limit check, and returns the
 // new state and a decision describing it: Allowed is always true (the adjustment is applied),
 // Remaining is what may still be spent, and RetryAfter, when nothing may be spent (the key is

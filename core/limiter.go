@@ -184,6 +184,11 @@ func NewLimiter(cfg Config) (*Limiter, error) {
 			if _, ok := cfg.Store.(Adjuster); !ok {
 				return nil, fmt.Errorf("core: Limits[%d].Settle: the store (%T) cannot adjust a spent cost (core.Adjuster)", i, cfg.Store)
 			}
+			if ac, ok := cfg.Store.(AdjustChecker); ok && lim.PolicyFunc == nil {
+				if err := ac.CheckAdjust(lim.Policy); err != nil {
+					return nil, fmt.Errorf("core: Limits[%d].Settle: %w", i, err)
+				}
+			}
 			l.settles = true
 		}
 		if lim.Reserve != nil {

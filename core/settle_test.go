@@ -167,3 +167,19 @@ func TestSettleFailureIsReportedAndFallsBack(t *testing.T) {
 		t.Fatalf("fallback store after the failed settlement of +29: remaining %d, want 71", got)
 	}
 }
+
+type noSettleStore struct{ *memstore.Store }
+
+func (noSettleStore) CheckAdjust(p core.Policy) error {
+	return errors.New("store: this mode cannot adjust")
+}
+
+func TestSettleRefusedByAdjustChecker(t *testing.T) {
+	_, err := core.NewLimiter(core.Config{Store: noSettleStore{memstore.New()}, Limits: []core.Limit{{
+		Policy: core.NewFixedWindow("p", 10, time.Minute),
+		Settle: func(core.Request, core.Outcome) int64 { return 1 },
+	}}})
+	if err == nil || !strings.Contains(err.Error(), "Limits[0].Settle") || !strings.Contains(err.Error(), "cannot adjust") {
+		t.Fatalf("a settling limit on a store that refuses it: %v", err)
+	}
+}

@@ -156,6 +156,18 @@ func adjustDebt(t *testing.T, s AdjustStore, o Options) {
 			if !d.Allowed || d.Remaining != 0 || d.RetryAfter <= 0 {
 				t.Fatalf("after a charge past the limit: %+v, want applied, remaining 0, a RetryAfter", d)
 			}
+			// A take in debt, at the same instant, decides as the pure algorithm does
+			// (its RetryAfter included: a store that assumed the count sits at the limit
+			// would answer too early).
+			var st core.State
+			st, _ = p.Take(st, 5, now)
+			st, _ = p.Adjust(st, 20, now)
+			_, want := p.Take(st, 1, now)
+			got, err := call(o, func(c ctxT) (core.Decision, error) { return s.Take(c, "k", p, 1, now) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameDecision(t, "a take in debt", got, want)
 			// The sliding window's RetryAfter is conservative (its weighted count is
 			// floored), so only the exact algorithms must still deny just before it.
 			if p.Algorithm != core.SlidingWindow {
