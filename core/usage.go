@@ -11,7 +11,7 @@ import (
 // starts afresh (a full allowance; for concurrency, no leases). It is what an operator's
 // "reset this key" is ([Limiter.Reset], the CLI's usage reset).
 type Resetter interface {
-	Reset(ctx context.Context, key string, p Policy, now time.Time) error
+	ResetAt(ctx context.Context, key string, p Policy, now time.Time) error
 }
 
 // ErrNoSuchPolicy is returned by [Limiter.Grant] for a policy name none of the limiter's
@@ -89,7 +89,7 @@ func (l *Limiter) Reset(ctx context.Context, key string) error {
 		if err != nil {
 			return err
 		}
-		if err := r.Reset(ctx, key, p, now); err != nil {
+		if err := r.ResetAt(ctx, key, p, now); err != nil {
 			return fmt.Errorf("core: reset of %q under policy %q: %w", key, p.Name, err)
 		}
 		l.deny.forget(p.Name, key)

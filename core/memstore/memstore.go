@@ -578,8 +578,8 @@ func (s *Store) Adjust(_ context.Context, key string, p core.Policy, delta int64
 	return d, nil
 }
 
-// Reset implements [core.Resetter]: it forgets key's state under p.
-func (s *Store) Reset(_ context.Context, key string, p core.Policy, _ time.Time) error {
+// ResetAt implements [core.Resetter]: it forgets key's state under p.
+func (s *Store) ResetAt(_ context.Context, key string, p core.Policy, _ time.Time) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}

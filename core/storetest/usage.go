@@ -97,7 +97,7 @@ func RunUsage(t *testing.T, s UsageStore, o Options) {
 				t.Fatalf("Acquire %s: %+v %v", id, d, err)
 			}
 		}
-		if err := s.Reset(ctx, "u", p, now); err != nil {
+		if err := s.ResetAt(ctx, "u", p, now); err != nil {
 			t.Fatal(err)
 		}
 		for _, id := range []string{"c", "d"} {
