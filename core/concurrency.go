@@ -303,9 +303,17 @@ func (l *Lease) Extend(ctx context.Context) error {
 	}
 	sctx, cancel := l.c.budget(ctx)
 	defer cancel()
+	var start time.Time
+	if l.c.lim.timed {
+		start = time.Now()
+	}
 	_, err := l.store.Extend(sctx, l.key, l.policy, l.id, l.c.lim.now())
 	if err != nil && !errors.Is(err, ErrLeaseNotFound) && !isCallerError(err) {
-		l.c.lim.problem(ctx, Event{Kind: EventStoreError, Key: l.key, Err: err, Decision: Decision{Policy: l.policy}, Op: OpExtend})
+		ev := Event{Kind: EventStoreError, Key: l.key, Err: err, Decision: Decision{Policy: l.policy}, Op: OpExtend}
+		if l.c.lim.timed {
+			ev.Latency = time.Since(start)
+		}
+		l.c.lim.problem(ctx, ev)
 	}
 	return err
 }

@@ -418,6 +418,7 @@ func (l *Limiter) decide(ctx context.Context, r *rule, key string, cost int64, n
 		l.observer.Observe(ctx, Event{
 			Kind: EventDecision, Key: key, Decision: *d, Op: OpTake,
 			Cached: info.cached, Degraded: info.degraded, Latency: info.latency,
+			Local: info.local, Reserved: info.reserved,
 		})
 	}
 	if !d.Allowed && !shadow {
@@ -454,6 +455,7 @@ func (l *Limiter) check(ctx context.Context, r *rule, key string, cost int64, no
 type takeInfo struct {
 	cached   bool          // answered by the denial cache
 	local    bool          // answered from a reserved batch
+	reserved int64         // the batch reserved from the store by this decision
 	degraded Degradation   // decided by the failure policy
 	latency  time.Duration // of the store call, when an observer wants it
 }

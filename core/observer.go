@@ -134,6 +134,14 @@ type Event struct {
 	Op Op
 	// Held is how long a released lease was held (EventLeaseReleased).
 	Held time.Duration
+	// Delta is the amount an Adjust changed (Op OpAdjust: a settlement's difference from
+	// the estimate, a refund's negative cost, a reservation given back).
+	Delta int64
+	// Reserved is, for a decision of a limit with reservations, the batch this decision
+	// reserved from the store (0 when it was answered from a batch already held, Local).
+	Reserved int64
+	// Local reports a decision answered from a reserved batch, with no store call.
+	Local bool
 }
 
 // Observer receives every decision and every store error. Observe is called on the request

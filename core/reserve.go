@@ -204,6 +204,7 @@ func (l *Limiter) reserveTake(ctx context.Context, r *rule, key string, p *Polic
 	b.left += size - cost
 	b.remaining, b.resetAt = d.Remaining, n+int64(d.ResetAfter)
 	d.Remaining += b.left
+	info.reserved = size
 	return info, nil
 }
 
@@ -240,7 +241,7 @@ func (l *Limiter) Close(ctx context.Context) error {
 				continue // the window ended: its allowance is gone anyway
 			}
 			if _, err := l.adjuster.Adjust(ctx, k.key, p, -left, now); err != nil {
-				l.problem(ctx, Event{Kind: EventStoreError, Key: k.key, Err: err, Decision: Decision{Policy: p}, Op: OpAdjust})
+				l.problem(ctx, Event{Kind: EventStoreError, Key: k.key, Err: err, Decision: Decision{Policy: p}, Op: OpAdjust, Delta: -left})
 			}
 		}
 	}

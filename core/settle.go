@@ -169,7 +169,7 @@ func (l *Limiter) adjustNow(ctx context.Context, key string, p Policy, delta, at
 		cancel()
 		if err == nil {
 			if l.observer != nil {
-				ev := Event{Kind: EventDecision, Key: key, Decision: d, Op: OpAdjust}
+				ev := Event{Kind: EventDecision, Key: key, Decision: d, Op: OpAdjust, Delta: delta}
 				if l.timed {
 					ev.Latency = time.Since(start)
 				}
@@ -183,7 +183,7 @@ func (l *Limiter) adjustNow(ctx context.Context, key string, p Policy, delta, at
 		time.Sleep(wait)
 		wait = min(wait*2, time.Second)
 	}
-	ev := Event{Kind: EventStoreError, Key: key, Err: fmt.Errorf("core: settling %+d: %w", delta, err), Decision: Decision{Policy: p}, Op: OpAdjust}
+	ev := Event{Kind: EventStoreError, Key: key, Err: fmt.Errorf("core: settling %+d: %w", delta, err), Decision: Decision{Policy: p}, Op: OpAdjust, Delta: delta}
 	if l.failure == FailFallback && !isCallerError(err) {
 		ev.Degraded = DegradedFallback
 		if fa, ok := l.fallback.(Adjuster); ok {
