@@ -29,6 +29,12 @@ func describe(events []core.Event) []string {
 		if observe.StoreCalled(e) {
 			s += " call"
 		}
+		if e.Local {
+			s += " local"
+		}
+		if e.Reserved != 0 {
+			s += fmt.Sprintf(" reserved %d", e.Reserved)
+		}
 		if e.Kind == core.EventStoreError {
 			s += " " + observe.ErrorType(e)
 		}
@@ -89,6 +95,12 @@ func TestClassifyRealEvents(t *testing.T) {
 		{"settlement", func(t *testing.T, obs core.Observer) { observetest.Settlement(t, observetest.NewStore(), obs, "k") }, []string{
 			"decision allowed take call", "decision adjust call", "decision denied take call",
 		}},
+		{"reservations", func(t *testing.T, obs core.Observer) {
+			observetest.Reservations(t, observetest.NewStore(), obs, "k")
+		}, reservationEvents},
+		{"reservations-memstore", func(t *testing.T, obs core.Observer) {
+			observetest.Reservations(t, memstore.New(), obs, "k")
+		}, reservationEvents},
 		{"lease-outage", func(t *testing.T, obs core.Observer) { observetest.LeaseOutage(t, core.FailOpen, obs, "k") }, []string{
 			"store-error acquire call _OTHER", "decision failed_open acquire",
 			"breaker-open",
@@ -109,6 +121,44 @@ func TestClassifyRealEvents(t *testing.T) {
 			c.run(t, rec)
 			if got := describe(rec.Events()); !slices.Equal(got, c.want) {
 				t.Fatalf("events:\n got  %q\n want %q", got, c.want)
+			}
+		})
+	}
+}
+
+// reservationEvents are the events of observetest.Reservations: a decision that reserved a
+// batch from the store is a store call; one answered from the batch (local) is a decision
+// without one, allowed or denied as before.
+var reservationEvents = func() []string {
+	call := func(n int) string { return fmt.Sprintf("decision allowed take call reserved %d", n) }
+	local := func(n int) []string { return slices.Repeat([]string{"decision allowed take local"}, n) }
+	var ev []string
+	ev = append(append(ev, call(2)), local(1)...)
+	for range 3 {
+		ev = append(append(ev, call(5)), local(4)...)
+	}
+	ev = append(append(ev, call(2)), local(1)...)
+	return append(ev, call(1), "decision denied take call", "decision denied take") // the last from the denial cache
+}()
+
+// A decision answered locally is no store call, whatever its result; the decision that
+// reserved its batch is.
+func TestStoreCalledLocal(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		e    core.Event
+		want bool
+	}{
+		{"reserved a batch", core.Event{Kind: core.EventDecision, Op: core.OpTake, Reserved: 5, Decision: core.Decision{Allowed: true}}, true},
+		{"allowed from the batch", core.Event{Kind: core.EventDecision, Op: core.OpTake, Local: true, Decision: core.Decision{Allowed: true}}, false},
+		{"denied while the batch accrues", core.Event{Kind: core.EventDecision, Op: core.OpTake, Local: true}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := observe.StoreCalled(&c.e); got != c.want {
+				t.Errorf("StoreCalled = %v, want %v", got, c.want)
+			}
+			if _, ok := observe.Classify(&c.e); !ok {
+				t.Error("Classify: not a decision")
 			}
 		})
 	}

@@ -47,10 +47,10 @@ func (o Outcome) String() string {
 // decision.
 //
 // Every decision a limiter makes arrives as exactly one event: core.EventDecision of a take
-// or an acquire for decisions the store, the denial cache, FailOpen or the fallback made
-// (the EventDecision of a settlement, core.OpAdjust, reports the store's state after it and is
-// no decision), and
-// core.EventStoreError of a take or an acquire with core.DegradedClosed for a request
+// or an acquire for decisions the store, the denial cache, a batch reserved earlier
+// (core.Event's Local: core.Reservations), FailOpen or the fallback made (the EventDecision
+// of a settlement, core.OpAdjust, reports the store's state after it and is no decision),
+// and core.EventStoreError of a take or an acquire with core.DegradedClosed for a request
 // FailClosed refused (no EventDecision follows it). Other store errors are followed by their
 // EventDecision, or concern a release or an extend, and are not decisions themselves. A denial
 // in shadow mode is ShadowDenied whoever decided it.
@@ -92,9 +92,10 @@ func Classify(e *core.Event) (Outcome, bool) {
 // store call by exactly one event:
 //
 //   - a take, an acquire or a settlement (adjust) that succeeded, by its core.EventDecision; a
-//     decision the denial cache answered (Cached) made no call, and one the failure policy
-//     made (Degraded) follows the core.EventStoreError that reported its failed call, or its
-//     refusal by the breaker;
+//     decision the denial cache answered (Cached) made no call, nor did one answered from a
+//     batch of allowance reserved earlier (Local, core.Reservations), and one the failure
+//     policy made (Degraded) follows the core.EventStoreError that reported its failed call,
+//     or its refusal by the breaker;
 //   - a release that succeeded, by its core.EventLeaseReleased;
 //   - a take, acquire, release or extend that failed, by its core.EventStoreError, unless its
 //     Err is core.ErrBreakerOpen: the open circuit breaker refused the call, so the store was
@@ -107,7 +108,7 @@ func StoreCalled(e *core.Event) bool {
 	}
 	switch e.Kind {
 	case core.EventDecision:
-		return !e.Cached && e.Degraded == core.NotDegraded
+		return !e.Cached && !e.Local && e.Degraded == core.NotDegraded
 	case core.EventLeaseReleased:
 		return e.Err == nil
 	case core.EventStoreError:

@@ -1,7 +1,8 @@
 // Package oteltrace adds Tollgate's store calls to OpenTelemetry traces, built on
 // core.Observer: each store call a limiter makes while serving a traced request becomes a span,
 // a child of the request's span, and each decision made without a store call (the denial
-// cache, the failure policy, an in-process store) becomes an event on the request's span.
+// cache, a reserved batch, the failure policy, an in-process store) becomes an event on the
+// request's span.
 //
 //	tr, err := oteltrace.New(oteltrace.Options{}) // the global TracerProvider
 //	lim, err := core.NewLimiter(core.Config{..., Observer: tr.Observer(observe.Limiter{Name: "api", Store: store})})
@@ -20,8 +21,13 @@
 // error's text, which may carry keys). Keys are never recorded. The core does not time
 // extends, so a failed extend's span has no duration.
 //
+// A take that reserved a batch of allowance (core.Reservations) carries tollgate.reserved,
+// the batch's size.
+//
 // Decisions made without a store call become an event named "tollgate.decision" on the
-// request's span, with tollgate.limiter, tollgate.policy, tollgate.result, tollgate.cached.
+// request's span, with tollgate.limiter, tollgate.policy, tollgate.result, tollgate.cached
+// (the denial cache answered) and tollgate.local (a reserved batch answered: core.Event's
+// Local).
 // Decisions of a store that runs in process (core/memstore, recognised through
 // observe.Limiter.Store) are events too: the core does not time their calls, which take less
 // time than a span.
@@ -105,7 +111,8 @@ func (o *observer) Observe(ctx context.Context, e core.Event) {
 				attribute.String("tollgate.limiter", o.limiter),
 				attribute.String("tollgate.policy", e.Decision.Policy.Name),
 				attribute.String("tollgate.result", out.String()),
-				attribute.Bool("tollgate.cached", e.Cached)))
+				attribute.Bool("tollgate.cached", e.Cached),
+				attribute.Bool("tollgate.local", e.Local)))
 		}
 		return
 	}
@@ -119,6 +126,9 @@ func (o *observer) Observe(ctx context.Context, e core.Event) {
 	}
 	if decision {
 		attrs = append(attrs, attribute.String("tollgate.result", out.String()), attribute.Bool("tollgate.cached", false))
+		if e.Reserved > 0 {
+			attrs = append(attrs, attribute.Int64("tollgate.reserved", e.Reserved))
+		}
 	}
 	_, span := o.t.tracer.Start(ctx, "tollgate.store "+op,
 		trace.WithSpanKind(trace.SpanKindClient), trace.WithTimestamp(end.Add(-e.Latency)), trace.WithAttributes(attrs...))

@@ -249,6 +249,42 @@ func TestLeaseSpans(t *testing.T) {
 	}
 }
 
+// With reservations (core.Reservations), the take that reserves a batch is a span carrying
+// the batch's size; the decisions answered from the batch made no store call: events, marked
+// local.
+func TestReservationsLocalDecisionsAreEvents(t *testing.T) {
+	h := newHarness(t)
+	s := observetest.NewStore()
+	c := observetest.NewClock()
+	l := observetest.NewLimiter(t, core.Config{Store: s, Now: c.Now,
+		Limits:   []core.Limit{{Policy: observetest.PolicyBatch, Reserve: &core.Reservations{MaxBatch: 4, Shrink: 2}}},
+		Observer: h.tracer.Observer(observe.Limiter{Name: "web", Store: s})})
+	req := h.request(func(ctx context.Context) {
+		for range 3 {
+			if res, err := l.TakeKeyAt(ctx, "alice", 1, c.Now()); err != nil || !res.Allowed {
+				t.Fatalf("take: allowed %v, err %v", res.Allowed, err)
+			}
+			c.Advance(10 * time.Millisecond)
+		}
+	})
+	var got []string
+	for _, sp := range h.children(req) {
+		a := attrs(sp.Attributes())
+		got = append(got, sp.Name()+" result="+a["tollgate.result"]+" reserved="+a["tollgate.reserved"])
+	}
+	for _, ev := range req.Events() {
+		a := attrs(ev.Attributes)
+		got = append(got, ev.Name+" result="+a["tollgate.result"]+" local="+a["tollgate.local"]+" cached="+a["tollgate.cached"])
+	}
+	want := []string{ // observetest.Reservations' first three takes: batches of 2 and 5
+		"tollgate.store take result=allowed reserved=2", "tollgate.store take result=allowed reserved=5",
+		"tollgate.decision result=allowed local=true cached=false",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("spans and events:\n got  %q\n want %q", got, want)
+	}
+}
+
 // Without a recording span in the context nothing is recorded.
 func TestUntracedRequest(t *testing.T) {
 	h := newHarness(t)

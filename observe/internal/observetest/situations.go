@@ -2,6 +2,7 @@ package observetest
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -219,4 +220,63 @@ func Settlement(t testing.TB, store core.Store, obs core.Observer, key string) {
 	if Take(t, l, key, c.Now()).Allowed {
 		t.Fatal("second take allowed after settling a cost of 2 against a limit of 2")
 	}
+}
+
+// PolicyBatch is the policy of the reservation situation: 20 per minute.
+var PolicyBatch = core.NewFixedWindow("batch", 20, time.Minute)
+
+// What [Reservations] produces: ReservedBatches batches of ReservedUnits units in all (2, 5,
+// 5, 5, 2 and 1) reserved from the store, from which ReservedLocal decisions are answered
+// locally; ReservedLocal + ReservedBatches decisions allowed in all, then one denied by the
+// store and one by the denial cache.
+const (
+	ReservedBatches = 6
+	ReservedUnits   = 20
+	ReservedLocal   = 14
+)
+
+// Reservations takes 22 times for key under PolicyBatch with batched reservations
+// (core.Reservations{MaxBatch: 4, Shrink: 2}), a request every 10 ms on a fake clock, on
+// store: 20 allowed, then one denied by the store and one by the denial cache. It checks,
+// at the store, that ReservedBatches takes of ReservedUnits units in all were allowed there
+// (the batches), and fails the test naming what changed otherwise.
+func Reservations(t testing.TB, store core.Store, obs core.Observer, key string) {
+	t.Helper()
+	c := NewClock()
+	cs := &countingStore{Store: store}
+	l := NewLimiter(t, core.Config{Store: cs, Observer: obs, Now: c.Now, Limits: []core.Limit{{
+		Policy:  PolicyBatch,
+		Reserve: &core.Reservations{MaxBatch: 4, Shrink: 2},
+	}}})
+	for i := range 22 {
+		if got, want := Take(t, l, key, c.Now()).Allowed, i < 20; got != want {
+			t.Fatalf("take %d: allowed = %v, want %v", i+1, got, want)
+		}
+		c.Advance(10 * time.Millisecond)
+	}
+	if b, u := cs.batches.Load(), cs.units.Load(); b != ReservedBatches || u != ReservedUnits {
+		t.Fatalf("the store allowed %d takes of %d units in all; want %d of %d (the core's batch rule changed: update observetest)",
+			b, u, ReservedBatches, ReservedUnits)
+	}
+}
+
+// countingStore counts the takes its store allowed and their cost: the batches reserved.
+type countingStore struct {
+	core.Store
+	batches, units atomic.Int64
+}
+
+func (s *countingStore) Take(ctx context.Context, key string, p core.Policy, cost int64, now time.Time) (core.Decision, error) {
+	d, err := s.Store.Take(ctx, key, p, cost, now)
+	if err == nil && d.Allowed {
+		s.batches.Add(1)
+		s.units.Add(cost)
+	}
+	return d, err
+}
+
+// InProcess reports whether the store it counts for runs in process.
+func (s *countingStore) InProcess() bool {
+	ip, ok := s.Store.(core.InProcess)
+	return ok && ip.InProcess()
 }
