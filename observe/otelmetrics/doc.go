@@ -32,8 +32,8 @@
 //	tollgate.rate_limiting.lease.duration Histogram      s           tollgate.limiter, tollgate.policy                 a lease released: how long it was held, on the limiter's clock
 //	(tollgate_rate_limiting_lease_duration_seconds)                                                                    (LeaseDurationBuckets: 5 ms … 5 min)
 //	tollgate.store.duration               Histogram      s           tollgate.limiter, tollgate.store,                 a store call's duration, successful or not (error.type set
-//	(tollgate_store_duration_seconds)                                tollgate.store.operation, [error.type]            on failure); not for in-process stores (core/memstore) nor
-//	                                                                                                                   for extends, which the core does not time
+//	(tollgate_store_duration_seconds)                                tollgate.store.operation, [error.type]            on failure); not for in-process stores (core/memstore); an
+//	                                                                                                                   extend only when it failed (the core reports no other)
 //	tollgate.store.errors                 Counter        {error}     tollgate.limiter, tollgate.store,                 a store call that failed or exceeded the time budget
 //	(tollgate_store_errors_total)                                    tollgate.store.operation, error.type              (calls the open breaker refused are not store calls)
 //	tollgate.breaker.transitions          Counter        {transition} tollgate.limiter, tollgate.store,                the circuit breaker opened or closed

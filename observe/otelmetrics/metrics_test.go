@@ -276,6 +276,7 @@ func TestStoreErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.SetDown(true)
+	s.Delay = 5 * time.Millisecond // a slow backend failing
 	if err := lease.Extend(context.Background()); !errors.Is(err, observetest.ErrDown) {
 		t.Fatalf("Extend: %v", err)
 	}
@@ -287,12 +288,18 @@ func TestStoreErrors(t *testing.T) {
 		"error.type=_OTHER,tollgate.limiter=jobs,tollgate.store=observetest,tollgate.store.operation=release = 1",
 		"error.type=_OTHER,tollgate.limiter=web,tollgate.store=redis,tollgate.store.operation=take = 2",
 	})
-	// The failed release is timed (its duration carries error.type); the core does not time
-	// extends, so the failed extend has no duration.
+	// The failed extend and release are timed: their durations carry error.type, and last
+	// as long as the slow store took to fail.
 	equal(t, otelmetrics.MetricStoreDuration+" of jobs", filter(h.values(otelmetrics.MetricStoreDuration), "tollgate.limiter=jobs"), []string{
+		"error.type=_OTHER,tollgate.limiter=jobs,tollgate.store=observetest,tollgate.store.operation=extend = 1",
 		"error.type=_OTHER,tollgate.limiter=jobs,tollgate.store=observetest,tollgate.store.operation=release = 1",
 		"tollgate.limiter=jobs,tollgate.store=observetest,tollgate.store.operation=acquire = 1",
 	})
+	for _, p := range h.collect(otelmetrics.MetricStoreDuration) {
+		if strings.HasPrefix(p.attrs, "error.type=") && strings.Contains(p.attrs, "tollgate.limiter=jobs") && p.sum < s.Delay.Seconds() {
+			t.Errorf("%s{%s}: %v s in all, want at least the store's %v", otelmetrics.MetricStoreDuration, p.attrs, p.sum, s.Delay)
+		}
+	}
 }
 
 // filter keeps the lines that contain sub.

@@ -144,8 +144,7 @@ func (o *limiterObserver) storeError(ctx context.Context, e *core.Event) {
 	}
 	op, et := opIndex(e.Op), errorTypeIndex(observe.ErrorType(e))
 	o.m.errors.Add(ctx, 1, o.errorOpts[op][et]...)
-	// The core does not time extends: no duration to record.
-	if o.durations && e.Op != core.OpExtend {
+	if o.durations {
 		o.m.duration.Record(ctx, e.Latency.Seconds(), o.durationOpts[op][et]...)
 	}
 }

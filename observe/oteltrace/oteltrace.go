@@ -18,8 +18,8 @@
 // release, extend: core.Op); kind Client; attributes tollgate.limiter, tollgate.policy,
 // tollgate.store, tollgate.store.operation, and tollgate.result and tollgate.cached for
 // decisions; a failed call has status Error with error.type as its description (never the
-// error's text, which may carry keys). Keys are never recorded. The core does not time
-// extends, so a failed extend's span has no duration.
+// error's text, which may carry keys). Keys are never recorded. The core reports an extend
+// only when it fails: successful extends have no span.
 //
 // A take that reserved a batch of allowance (core.Reservations) carries tollgate.reserved,
 // the batch's size.

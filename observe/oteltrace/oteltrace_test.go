@@ -209,7 +209,7 @@ func TestFailClosed(t *testing.T) {
 }
 
 // A concurrency limit's acquires, its release and a failed extend are spans of their
-// operation.
+// operation; the failed extend's lasts as long as the call.
 func TestLeaseSpans(t *testing.T) {
 	h := newHarness(t)
 	s := observetest.NewStore()
@@ -227,10 +227,12 @@ func TestLeaseSpans(t *testing.T) {
 			t.Fatal("second acquire allowed")
 		}
 		s.SetDown(true)
+		s.Delay = 5 * time.Millisecond
 		if err := lease.Extend(ctx); err == nil {
 			t.Fatal("extend on a failing store succeeded")
 		}
 		s.SetDown(false)
+		s.Delay = 0
 		if err := lease.Release(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -239,6 +241,10 @@ func TestLeaseSpans(t *testing.T) {
 	for _, sp := range h.children(req) {
 		a := attrs(sp.Attributes())
 		got = append(got, sp.Name()+" result="+a["tollgate.result"]+" error="+a["error.type"])
+		// The failed extend is timed: its span lasts as long as the slow store took to fail.
+		if d := sp.EndTime().Sub(sp.StartTime()); sp.Name() == "tollgate.store extend" && d < 5*time.Millisecond {
+			t.Errorf("the failed extend's span lasts %v, want the store's 5 ms at least", d)
+		}
 	}
 	want := []string{
 		"tollgate.store acquire result=allowed error=", "tollgate.store acquire result=denied error=",
