@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -34,6 +35,12 @@ func describe(events []core.Event) []string {
 		}
 		if e.Reserved != 0 {
 			s += fmt.Sprintf(" reserved %d", e.Reserved)
+		}
+		if st, ok := observe.ClassifySettlement(e); ok {
+			s += fmt.Sprintf(" %s %d", st.Direction, st.Amount)
+			if st.Failed {
+				s += " failed"
+			}
 		}
 		if e.Kind == core.EventStoreError {
 			s += " " + observe.ErrorType(e)
@@ -93,7 +100,13 @@ func TestClassifyRealEvents(t *testing.T) {
 			"decision allowed acquire call", "decision denied acquire call", "lease-released release call held 1.5s",
 		}},
 		{"settlement", func(t *testing.T, obs core.Observer) { observetest.Settlement(t, observetest.NewStore(), obs, "k") }, []string{
-			"decision allowed take call", "decision adjust call", "decision denied take call",
+			"decision allowed take call", "decision adjust call charge 1", "decision denied take call",
+		}},
+		{"settlements", func(t *testing.T, obs core.Observer) { observetest.Settlements(t, memstore.New(), obs, "k") }, []string{
+			"decision allowed take call", "decision adjust call charge 15",
+			"decision allowed take call", "decision adjust call refund 6",
+			"decision allowed take call", "decision adjust call refund 10",
+			"decision allowed take call", // the estimate was right: no settlement
 		}},
 		{"reservations", func(t *testing.T, obs core.Observer) {
 			observetest.Reservations(t, observetest.NewStore(), obs, "k")
@@ -192,6 +205,37 @@ func TestClassifyReleaseAndExtendErrors(t *testing.T) {
 		"store-error release call _OTHER", "lease-released release held 250ms err"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("events:\n got  %q\n want %q", got, want)
+	}
+}
+
+// ClassifySettlement reads a settlement from its adjust event, taken or failed, and nothing
+// from other events.
+func TestClassifySettlement(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		e    core.Event
+		want observe.Settlement
+		ok   bool
+	}{
+		{"charge taken", core.Event{Kind: core.EventDecision, Op: core.OpAdjust, Delta: 15}, observe.Settlement{Direction: observe.Charge, Amount: 15}, true},
+		{"refund taken", core.Event{Kind: core.EventDecision, Op: core.OpAdjust, Delta: -6}, observe.Settlement{Direction: observe.Refund, Amount: 6}, true},
+		{"charge failed", core.Event{Kind: core.EventStoreError, Op: core.OpAdjust, Delta: 2, Err: observetest.ErrDown}, observe.Settlement{Direction: observe.Charge, Amount: 2, Failed: true}, true},
+		{"refund failed into the fallback", core.Event{Kind: core.EventStoreError, Op: core.OpAdjust, Delta: -10, Err: observetest.ErrDown, Degraded: core.DegradedFallback},
+			observe.Settlement{Direction: observe.Refund, Amount: 10, Failed: true}, true},
+		{"huge refund", core.Event{Kind: core.EventDecision, Op: core.OpAdjust, Delta: math.MinInt64}, observe.Settlement{Direction: observe.Refund, Amount: math.MaxInt64}, true},
+		{"no amount", core.Event{Kind: core.EventDecision, Op: core.OpAdjust}, observe.Settlement{}, false},
+		{"a take", core.Event{Kind: core.EventDecision, Op: core.OpTake, Delta: 3}, observe.Settlement{}, false},
+		{"a release", core.Event{Kind: core.EventLeaseReleased, Op: core.OpRelease}, observe.Settlement{}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, ok := observe.ClassifySettlement(&c.e)
+			if got != c.want || ok != c.ok {
+				t.Fatalf("ClassifySettlement = %+v, %v; want %+v, %v", got, ok, c.want, c.ok)
+			}
+		})
+	}
+	if observe.Charge.String() != "charge" || observe.Refund.String() != "refund" {
+		t.Fatalf("directions %q, %q", observe.Charge, observe.Refund)
 	}
 }
 

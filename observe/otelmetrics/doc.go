@@ -21,7 +21,7 @@
 //	name                                  instrument     unit        attributes                                        recorded
 //	tollgate.rate_limiting.decisions      Counter        {decision}  tollgate.limiter, tollgate.policy,                once per decision a limiter makes (per limit: a request
 //	(tollgate_rate_limiting_decisions_total)                         tollgate.result, tollgate.cached,                 checked against two limits is two decisions), including a
-//	                                                                 [tollgate.key.bucket]                             request FailClosed refused
+//	                                                                 tollgate.local, [tollgate.key.bucket]             request FailClosed refused and those a reserved batch answered
 //	tollgate.rate_limiting.near_limit     Counter        {decision}  tollgate.limiter, tollgate.policy                 an allowed decision that leaves at least Options.NearLimit
 //	(tollgate_rate_limiting_near_limit_total)                                                                          of the limit spent (Limit-Remaining >= NearLimit*Limit)
 //	tollgate.rate_limiting.leases.acquired Counter       {lease}     tollgate.limiter, tollgate.policy                 a concurrency lease granted (by the store or the fallback;
@@ -40,6 +40,15 @@
 //	(tollgate_breaker_transitions_total)                             tollgate.breaker.state
 //	tollgate.breaker.open                 Gauge          {breaker}   tollgate.limiter, tollgate.store                  1 while the breaker is open, 0 while it is closed
 //	(tollgate_breaker_open)
+//	tollgate.rate_limiting.reservations   Counter        {reservation} tollgate.limiter, tollgate.policy               a decision reserved a batch of allowance from the store (a
+//	(tollgate_rate_limiting_reservations_total)                                                                        limit with core.Reservations: one store request per batch)
+//	tollgate.rate_limiting.reserved       Counter        {cost}      tollgate.limiter, tollgate.policy                 the allowance those batches reserved, in the policy's cost
+//	(tollgate_rate_limiting_reserved_total)                                                                            units (core.Event's Reserved)
+//	tollgate.rate_limiting.settlements    Counter        {settlement} tollgate.limiter, tollgate.policy,               a settlement (core.Limit's Settle) or refund (Limiter.Refund)
+//	(tollgate_rate_limiting_settlements_total)                       tollgate.settlement.direction,                    the store took (ok) or that failed after the core's retries
+//	                                                                 tollgate.settlement.result                        (failed); a settlement of zero makes no store call and none
+//	tollgate.rate_limiting.settled        Counter        {cost}      as settlements                                    the allowance those settlements charged or refunded, in the
+//	(tollgate_rate_limiting_settled_total)                                                                             policy's cost units (core.Event's Delta)
 //
 // Attributes:
 //
@@ -48,11 +57,18 @@
 //	tollgate.result           allowed, denied, shadow_denied, failed_open, failed_closed, fallback, fallback_denied
 //	                          (see observe.Classify)
 //	tollgate.cached           true for a denial answered by the denial cache without a store call
+//	tollgate.local            true for a decision answered from a batch reserved earlier (core.Reservations),
+//	                          without a store call
 //	tollgate.key.bucket       only with Options.KeyBuckets: FNV-1a(key) mod KeyBuckets, an integer
 //	tollgate.store            memory, redis, dynamodb, s3, or observe.Limiter.StoreName
 //	tollgate.store.operation  take, acquire, release, extend, adjust (core.Event's Op; adjust settles a cost)
 //	error.type                timeout, canceled, _OTHER (see observe.ErrorType); never the error's text
 //	tollgate.breaker.state    open, closed: the state the breaker moved to
+//	tollgate.settlement.direction
+//	                          charge (the real cost was above the estimate), refund (below it, or refunded
+//	                          whole; see observe.ClassifySettlement)
+//	tollgate.settlement.result
+//	                          ok (the store took it), failed (it did not, after the core's retries)
 //
 // # Keys
 //
@@ -68,12 +84,21 @@
 // tollgate.rate_limiting.active_leases: the store expires it after the policy's Lease, but no
 // event says so. Adapters always release.
 //
-// # What is not (yet) recorded
+// # Reservations and settlements
 //
-// Settlement counts: a settlement (Limit.Settle, Limiter.Refund) is a store call with
-// operation adjust in tollgate.store.duration and tollgate.store.errors, never a decision; how
-// many were charged or refunded, and by how much, is not recorded (core.Event does not carry
-// the amount).
+// A decision answered from a reserved batch is a decision like any other (allowed, or denied
+// while a token bucket's next batch accrues), so it is counted in
+// tollgate.rate_limiting.decisions, told apart by tollgate.local=true rather than in a counter
+// of its own: one counter keeps the sum over all decisions, shows local answers by result, and
+// gives the share of store requests the reservations saved as one ratio over one metric, as
+// tollgate.cached does for the denial cache. It is no store call: no tollgate.store.duration.
+//
+// A settlement or refund is a store call with operation adjust (tollgate.store.duration and
+// tollgate.store.errors), never a decision; tollgate.rate_limiting.settlements and
+// tollgate.rate_limiting.settled count it by direction and result. A failed one was dropped,
+// or applied to the fallback store under core.FailFallback. A reserved batch given back by
+// Limiter.Close is counted only when that fails (as a failed refund): the core reports no
+// successful give-back.
 //
 // # Cost
 //

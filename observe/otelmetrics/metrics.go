@@ -28,19 +28,26 @@ const (
 	MetricStoreErrors        = "tollgate.store.errors"
 	MetricBreakerTransitions = "tollgate.breaker.transitions"
 	MetricBreakerOpen        = "tollgate.breaker.open"
+	MetricReservations       = "tollgate.rate_limiting.reservations"
+	MetricReserved           = "tollgate.rate_limiting.reserved"
+	MetricSettlements        = "tollgate.rate_limiting.settlements"
+	MetricSettled            = "tollgate.rate_limiting.settled"
 )
 
 // Attribute keys, as in the package documentation.
 const (
-	AttrLimiter        = attribute.Key("tollgate.limiter")
-	AttrPolicy         = attribute.Key("tollgate.policy")
-	AttrResult         = attribute.Key("tollgate.result")
-	AttrCached         = attribute.Key("tollgate.cached")
-	AttrKeyBucket      = attribute.Key("tollgate.key.bucket")
-	AttrStore          = attribute.Key("tollgate.store")
-	AttrStoreOperation = attribute.Key("tollgate.store.operation")
-	AttrErrorType      = attribute.Key("error.type")
-	AttrBreakerState   = attribute.Key("tollgate.breaker.state")
+	AttrLimiter             = attribute.Key("tollgate.limiter")
+	AttrPolicy              = attribute.Key("tollgate.policy")
+	AttrResult              = attribute.Key("tollgate.result")
+	AttrCached              = attribute.Key("tollgate.cached")
+	AttrKeyBucket           = attribute.Key("tollgate.key.bucket")
+	AttrStore               = attribute.Key("tollgate.store")
+	AttrStoreOperation      = attribute.Key("tollgate.store.operation")
+	AttrErrorType           = attribute.Key("error.type")
+	AttrBreakerState        = attribute.Key("tollgate.breaker.state")
+	AttrLocal               = attribute.Key("tollgate.local")
+	AttrSettlementDirection = attribute.Key("tollgate.settlement.direction")
+	AttrSettlementResult    = attribute.Key("tollgate.settlement.result")
 )
 
 // DefaultNearLimit is the default near-limit fraction, Envoy ratelimit's near_limit ratio.
@@ -83,16 +90,20 @@ type Metrics struct {
 	nearLimit  float64 // 0: off
 	keyBuckets int
 
-	decisions   metric.Int64ObservableCounter
-	nearLimits  metric.Int64ObservableCounter
-	leases      metric.Int64ObservableCounter
-	active      metric.Int64ObservableUpDownCounter
-	held        metric.Float64Histogram
-	breakerOpen metric.Int64ObservableGauge
-	duration    metric.Float64Histogram
-	errors      metric.Int64Counter
-	transitions metric.Int64Counter
-	reg         metric.Registration
+	decisions    metric.Int64ObservableCounter
+	nearLimits   metric.Int64ObservableCounter
+	reservations metric.Int64ObservableCounter
+	reserved     metric.Int64ObservableCounter
+	settlements  metric.Int64ObservableCounter
+	settled      metric.Int64ObservableCounter
+	leases       metric.Int64ObservableCounter
+	active       metric.Int64ObservableUpDownCounter
+	held         metric.Float64Histogram
+	breakerOpen  metric.Int64ObservableGauge
+	duration     metric.Float64Histogram
+	errors       metric.Int64Counter
+	transitions  metric.Int64Counter
+	reg          metric.Registration
 
 	mu       sync.Mutex
 	limiters []*limiterObserver
@@ -127,6 +138,18 @@ func New(o Options) (*Metrics, error) {
 	m.nearLimits, err = meter.Int64ObservableCounter(MetricNearLimit, metric.WithUnit("{decision}"),
 		metric.WithDescription("Allowed decisions that left at least the near-limit fraction of the limit spent."))
 	errs = append(errs, err)
+	m.reservations, err = meter.Int64ObservableCounter(MetricReservations, metric.WithUnit("{reservation}"),
+		metric.WithDescription("Batches of allowance reserved from the store (limits with reservations), each answering later decisions locally."))
+	errs = append(errs, err)
+	m.reserved, err = meter.Int64ObservableCounter(MetricReserved, metric.WithUnit("{cost}"),
+		metric.WithDescription("Allowance reserved from the store in batches, in the policy's cost units."))
+	errs = append(errs, err)
+	m.settlements, err = meter.Int64ObservableCounter(MetricSettlements, metric.WithUnit("{settlement}"),
+		metric.WithDescription("Settlements of a request's real cost after its response, and refunds, by direction and result."))
+	errs = append(errs, err)
+	m.settled, err = meter.Int64ObservableCounter(MetricSettled, metric.WithUnit("{cost}"),
+		metric.WithDescription("Allowance charged or refunded by settlements, in the policy's cost units."))
+	errs = append(errs, err)
 	m.leases, err = meter.Int64ObservableCounter(MetricLeasesAcquired, metric.WithUnit("{lease}"),
 		metric.WithDescription("Concurrency leases granted."))
 	errs = append(errs, err)
@@ -153,7 +176,8 @@ func New(o Options) (*Metrics, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("otelmetrics: %w", err)
 	}
-	m.reg, err = meter.RegisterCallback(m.collect, m.decisions, m.nearLimits, m.leases, m.active, m.breakerOpen)
+	m.reg, err = meter.RegisterCallback(m.collect, m.decisions, m.nearLimits, m.leases, m.active, m.breakerOpen,
+		m.reservations, m.reserved, m.settlements, m.settled)
 	if err != nil {
 		return nil, fmt.Errorf("otelmetrics: %w", err)
 	}

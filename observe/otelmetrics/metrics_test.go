@@ -112,7 +112,12 @@ func equal(t *testing.T, what string, got, want []string) {
 	}
 }
 
-const dec = "tollgate.cached=%v,tollgate.limiter=%s,tollgate.policy=%s,tollgate.result=%s = %d"
+// dec is a decisions point of a decision the store or the denial cache answered (cached);
+// decLocal one of decisions answered from a reserved batch.
+const (
+	dec      = "tollgate.cached=%v,tollgate.limiter=%s,tollgate.local=false,tollgate.policy=%s,tollgate.result=%s = %d"
+	decLocal = "tollgate.cached=false,tollgate.limiter=%s,tollgate.local=true,tollgate.policy=%s,tollgate.result=%s = %d"
+)
 
 // tollgate.rate_limiting.decisions, driven by real denials: two allowed, one denied by the
 // store, one by the denial cache.
@@ -219,6 +224,86 @@ func TestSettlementIsNoDecision(t *testing.T) {
 	const attrs = "tollgate.limiter=web,tollgate.store=observetest,tollgate.store.operation=%s = %d"
 	equal(t, otelmetrics.MetricStoreDuration, h.values(otelmetrics.MetricStoreDuration), []string{
 		fmt.Sprintf(attrs, "adjust", 1), fmt.Sprintf(attrs, "take", 2),
+	})
+}
+
+// Reservations (core.Reservations): tollgate.rate_limiting.reservations counts the batches
+// reserved from the store and tollgate.rate_limiting.reserved their allowance, both as the
+// store counted them (observetest.Reservations checks the store's side); the decisions
+// answered from the batches are decisions with tollgate.local=true, and no store calls.
+func TestReservations(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		store core.Store
+		calls []string // tollgate.store.duration
+	}{
+		{"memstore", memstore.New(), nil}, // in process: not timed
+		{"network store", observetest.NewStore(), []string{
+			// The 6 takes that reserved a batch and the one the store denied; not the 14
+			// local answers, nor the denial cache's.
+			"tollgate.limiter=web,tollgate.store=observetest,tollgate.store.operation=take = 7",
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, otelmetrics.Options{})
+			observetest.Reservations(t, c.store, h.m.Observer(observe.Limiter{Name: "web", Store: c.store}), "alice")
+			equal(t, otelmetrics.MetricReservations, h.values(otelmetrics.MetricReservations), []string{
+				fmt.Sprintf("tollgate.limiter=web,tollgate.policy=batch = %d", observetest.ReservedBatches),
+			})
+			equal(t, otelmetrics.MetricReserved, h.values(otelmetrics.MetricReserved), []string{
+				fmt.Sprintf("tollgate.limiter=web,tollgate.policy=batch = %d", observetest.ReservedUnits),
+			})
+			equal(t, otelmetrics.MetricDecisions, h.values(otelmetrics.MetricDecisions), []string{
+				fmt.Sprintf(dec, false, "web", "batch", "allowed", observetest.ReservedBatches),
+				fmt.Sprintf(dec, false, "web", "batch", "denied", 1),
+				fmt.Sprintf(decLocal, "web", "batch", "allowed", observetest.ReservedLocal),
+				fmt.Sprintf(dec, true, "web", "batch", "denied", 1),
+			})
+			equal(t, otelmetrics.MetricStoreDuration, h.values(otelmetrics.MetricStoreDuration), c.calls)
+		})
+	}
+}
+
+// Limits without reservations report no reservation metrics.
+func TestReservationsNone(t *testing.T) {
+	h := newHarness(t, otelmetrics.Options{})
+	observetest.Denials(t, memstore.New(), h.m.Observer(observe.Limiter{Name: "web"}), "alice")
+	for _, name := range []string{otelmetrics.MetricReservations, otelmetrics.MetricReserved, otelmetrics.MetricSettlements, otelmetrics.MetricSettled} {
+		if got := h.values(name); got != nil {
+			t.Errorf("%s = %q, want no point", name, got)
+		}
+	}
+}
+
+// Settlements (core.Limit's Settle, Limiter.Settle and Refund): tollgate.rate_limiting.settlements
+// counts them by direction and result, tollgate.rate_limiting.settled their allowance; those
+// the store took (on memstore, which applies them at once, and on a network store, in the
+// background) and those that failed after the core's retries. None is a decision.
+func TestSettlements(t *testing.T) {
+	t.Parallel() // the failed settlements are retried for about 3 s
+	h := newHarness(t, otelmetrics.Options{})
+	obs := h.m.Observer(observe.Limiter{Name: "web", StoreName: "redis"})
+	observetest.Settlements(t, memstore.New(), obs, "alice")
+	observetest.Settlements(t, observetest.NewStore(), obs, "bob")
+	observetest.FailedSettlements(t, obs, "carol")
+	const attrs = "tollgate.limiter=web,tollgate.policy=tokens,tollgate.settlement.direction=%s,tollgate.settlement.result=%s = %d"
+	equal(t, otelmetrics.MetricSettlements, h.values(otelmetrics.MetricSettlements), []string{
+		fmt.Sprintf(attrs, "charge", "failed", 1),
+		fmt.Sprintf(attrs, "charge", "ok", 2*observetest.SettledCharges),
+		fmt.Sprintf(attrs, "refund", "failed", 1),
+		fmt.Sprintf(attrs, "refund", "ok", 2*observetest.SettledRefunds),
+	})
+	equal(t, otelmetrics.MetricSettled, h.values(otelmetrics.MetricSettled), []string{
+		fmt.Sprintf(attrs, "charge", "failed", observetest.FailedCharged),
+		fmt.Sprintf(attrs, "charge", "ok", 2*observetest.SettledCharged),
+		fmt.Sprintf(attrs, "refund", "failed", observetest.FailedRefunded),
+		fmt.Sprintf(attrs, "refund", "ok", 2*observetest.SettledRefunded),
+	})
+	equal(t, otelmetrics.MetricDecisions, h.values(otelmetrics.MetricDecisions), []string{
+		fmt.Sprintf(dec, false, "web", "tokens", "allowed", 4+4+2),
+	})
+	equal(t, otelmetrics.MetricStoreErrors, h.values(otelmetrics.MetricStoreErrors), []string{
+		"error.type=_OTHER,tollgate.limiter=web,tollgate.store=redis,tollgate.store.operation=adjust = 2",
 	})
 }
 

@@ -40,6 +40,30 @@ func opIndex(op core.Op) int {
 // otherPolicy is the tollgate.policy value past MaxPolicies distinct names.
 const otherPolicy = "_OTHER"
 
+// How a decision was answered, the decisions' second dimension: by the store (or the failure
+// policy), by the denial cache (tollgate.cached) or from a reserved batch (tollgate.local).
+// The two are exclusive: a batch answers before the denial cache is asked, and a cached
+// denial reserves nothing.
+const (
+	viaStore = iota
+	viaCache
+	viaLocal
+	numVia
+)
+
+func via(e *core.Event) int {
+	switch {
+	case e.Local:
+		return viaLocal
+	case e.Cached:
+		return viaCache
+	}
+	return viaStore
+}
+
+// settlement indexes: [direction][failed].
+const numDirections = 2
+
 // limiterObserver is one limiter's observer. Its hot path (an allowed decision) reads the
 // policy map without a lock and adds to atomic counters.
 type limiterObserver struct {
@@ -69,14 +93,21 @@ type limiterObserver struct {
 // policyCells are one policy's counters.
 type policyCells struct {
 	name      string
-	decisions [observe.NumOutcomes][2]atomic.Int64 // [outcome][cached]
+	decisions [observe.NumOutcomes][numVia]atomic.Int64 // [outcome][via]
 	nearLimit atomic.Int64
 	leases    atomic.Int64 // granted
 	released  atomic.Int64 // of those, released
-	// keyed replaces decisions when Options.KeyBuckets is set: [outcome][cached][bucket].
-	keyed [observe.NumOutcomes][2][]atomic.Int64
+	// keyed replaces decisions when Options.KeyBuckets is set: [outcome][via][bucket].
+	keyed [observe.NumOutcomes][numVia][]atomic.Int64
 	// sets are the attribute sets of decisions, built with the cells.
-	sets    [observe.NumOutcomes][2]attribute.Set
+	sets [observe.NumOutcomes][numVia]attribute.Set
+
+	reservations atomic.Int64 // batches reserved from the store
+	reserved     atomic.Int64 // their allowance
+	settlements  [numDirections][2]atomic.Int64
+	settled      [numDirections][2]atomic.Int64 // allowance
+	settleSets   [numDirections][2]attribute.Set
+
 	plain   attribute.Set // limiter and policy
 	heldOpt []metric.RecordOption
 	limiter string
@@ -102,6 +133,7 @@ func (o *limiterObserver) Observe(ctx context.Context, e core.Event) {
 func (o *limiterObserver) decision(ctx context.Context, e *core.Event) {
 	out, ok := observe.Classify(e)
 	if !ok { // a settlement's report: a store call, not a decision
+		o.settlement(e)
 		if o.durations && observe.StoreCalled(e) {
 			o.m.duration.Record(ctx, e.Latency.Seconds(), o.durationOpts[opIndex(e.Op)][0]...)
 		}
@@ -109,7 +141,11 @@ func (o *limiterObserver) decision(ctx context.Context, e *core.Event) {
 	}
 	d := &e.Decision
 	pc := o.cells(d.Policy.Name)
-	o.count(pc, out, e.Cached, e.Key)
+	o.count(pc, out, via(e), e.Key)
+	if e.Reserved > 0 {
+		pc.reservations.Add(1)
+		pc.reserved.Add(e.Reserved)
+	}
 	if d.Allowed {
 		if f := o.m.nearLimit; f > 0 && d.Limit > 0 && float64(d.Limit-d.Remaining) >= f*float64(d.Limit) {
 			pc.nearLimit.Add(1)
@@ -135,10 +171,26 @@ func (o *limiterObserver) released(ctx context.Context, e *core.Event) {
 	}
 }
 
+// settlement counts the settlement or refund e reports, if it reports one.
+func (o *limiterObserver) settlement(e *core.Event) {
+	s, ok := observe.ClassifySettlement(e)
+	if !ok {
+		return
+	}
+	pc := o.cells(e.Decision.Policy.Name)
+	f := 0
+	if s.Failed {
+		f = 1
+	}
+	pc.settlements[s.Direction][f].Add(1)
+	pc.settled[s.Direction][f].Add(s.Amount)
+}
+
 func (o *limiterObserver) storeError(ctx context.Context, e *core.Event) {
 	if out, ok := observe.Classify(e); ok {
-		o.count(o.cells(e.Decision.Policy.Name), out, false, e.Key)
+		o.count(o.cells(e.Decision.Policy.Name), out, viaStore, e.Key)
 	}
+	o.settlement(e)
 	if !observe.StoreCalled(e) {
 		return
 	}
@@ -149,16 +201,12 @@ func (o *limiterObserver) storeError(ctx context.Context, e *core.Event) {
 	}
 }
 
-func (o *limiterObserver) count(pc *policyCells, out observe.Outcome, cached bool, key string) {
-	c := 0
-	if cached {
-		c = 1
-	}
+func (o *limiterObserver) count(pc *policyCells, out observe.Outcome, via int, key string) {
 	if n := o.m.keyBuckets; n > 0 {
-		pc.keyed[out][c][fnv1a(key)%uint64(n)].Add(1)
+		pc.keyed[out][via][fnv1a(key)%uint64(n)].Add(1)
 		return
 	}
-	pc.decisions[out][c].Add(1)
+	pc.decisions[out][via].Add(1)
 }
 
 // cells returns the counters of the policy named name, creating them on first use.
@@ -212,12 +260,18 @@ func (o *limiterObserver) newCells(policy string) *policyCells {
 	pc.plain = attribute.NewSet(AttrLimiter.String(o.name), AttrPolicy.String(policy))
 	pc.heldOpt = []metric.RecordOption{metric.WithAttributeSet(pc.plain)}
 	for out := range observe.NumOutcomes {
-		for c := range 2 {
-			pc.sets[out][c] = attribute.NewSet(AttrLimiter.String(o.name), AttrPolicy.String(policy),
-				AttrResult.String(observe.Outcome(out).String()), AttrCached.Bool(c == 1))
+		for v := range numVia {
+			pc.sets[out][v] = attribute.NewSet(AttrLimiter.String(o.name), AttrPolicy.String(policy),
+				AttrResult.String(observe.Outcome(out).String()), AttrCached.Bool(v == viaCache), AttrLocal.Bool(v == viaLocal))
 			if n := o.m.keyBuckets; n > 0 {
-				pc.keyed[out][c] = make([]atomic.Int64, n)
+				pc.keyed[out][v] = make([]atomic.Int64, n)
 			}
+		}
+	}
+	for d := range numDirections {
+		for f, result := range []string{"ok", "failed"} {
+			pc.settleSets[d][f] = attribute.NewSet(AttrLimiter.String(o.name), AttrPolicy.String(policy),
+				AttrSettlementDirection.String(observe.Direction(d).String()), AttrSettlementResult.String(result))
 		}
 	}
 	return pc
@@ -226,21 +280,33 @@ func (o *limiterObserver) newCells(policy string) *policyCells {
 // collect reports pc's counters; cells never counted are left out.
 func (pc *policyCells) collect(m *Metrics, obs metric.Observer) {
 	for out := range observe.NumOutcomes {
-		for c := range 2 {
-			if v := pc.decisions[out][c].Load(); v > 0 {
-				obs.ObserveInt64(m.decisions, v, metric.WithAttributeSet(pc.sets[out][c]))
+		for via := range numVia {
+			if v := pc.decisions[out][via].Load(); v > 0 {
+				obs.ObserveInt64(m.decisions, v, metric.WithAttributeSet(pc.sets[out][via]))
 			}
-			for b := range pc.keyed[out][c] {
-				if v := pc.keyed[out][c][b].Load(); v > 0 {
+			for b := range pc.keyed[out][via] {
+				if v := pc.keyed[out][via][b].Load(); v > 0 {
 					obs.ObserveInt64(m.decisions, v, metric.WithAttributes(AttrLimiter.String(pc.limiter),
 						AttrPolicy.String(pc.name), AttrResult.String(observe.Outcome(out).String()),
-						AttrCached.Bool(c == 1), AttrKeyBucket.Int(b)))
+						AttrCached.Bool(via == viaCache), AttrLocal.Bool(via == viaLocal), AttrKeyBucket.Int(b)))
 				}
 			}
 		}
 	}
 	if v := pc.nearLimit.Load(); v > 0 {
 		obs.ObserveInt64(m.nearLimits, v, metric.WithAttributeSet(pc.plain))
+	}
+	if v := pc.reservations.Load(); v > 0 {
+		obs.ObserveInt64(m.reservations, v, metric.WithAttributeSet(pc.plain))
+		obs.ObserveInt64(m.reserved, pc.reserved.Load(), metric.WithAttributeSet(pc.plain))
+	}
+	for d := range numDirections {
+		for f := range 2 {
+			if v := pc.settlements[d][f].Load(); v > 0 {
+				obs.ObserveInt64(m.settlements, v, metric.WithAttributeSet(pc.settleSets[d][f]))
+				obs.ObserveInt64(m.settled, pc.settled[d][f].Load(), metric.WithAttributeSet(pc.settleSets[d][f]))
+			}
+		}
 	}
 	// Released before granted: every release counted was granted before it, so the
 	// difference never reads negative.

@@ -52,6 +52,8 @@ func scrapedLabels(t *testing.T) map[string]map[string]bool {
 	observetest.Denials(t, observetest.NewStore(), obs, "alice")
 	observetest.Outage(t, core.FailOpen, obs, "bob")
 	observetest.Leases(t, memstore.New(), obs, "carol")
+	observetest.Reservations(t, memstore.New(), obs, "dave")
+	observetest.Settlements(t, memstore.New(), obs, "erin")
 	out := map[string]map[string]bool{}
 	for name, fam := range s.scrape() {
 		add := func(series string, extra ...string) {
@@ -87,10 +89,13 @@ var (
 
 // knownValues are the values a label can take, for labels whose values are a closed set.
 var knownValues = map[string][]string{
-	"tollgate_result":          {"allowed", "denied", "shadow_denied", "failed_open", "failed_closed", "fallback", "fallback_denied"},
-	"tollgate_cached":          {"true", "false"},
-	"tollgate_breaker_state":   {"open", "closed"},
-	"tollgate_store_operation": {"take", "acquire", "release", "extend", "adjust"},
+	"tollgate_result":               {"allowed", "denied", "shadow_denied", "failed_open", "failed_closed", "fallback", "fallback_denied"},
+	"tollgate_cached":               {"true", "false"},
+	"tollgate_local":                {"true", "false"},
+	"tollgate_settlement_direction": {"charge", "refund"},
+	"tollgate_settlement_result":    {"ok", "failed"},
+	"tollgate_breaker_state":        {"open", "closed"},
+	"tollgate_store_operation":      {"take", "acquire", "release", "extend", "adjust"},
 }
 
 // checkQuery returns what is wrong with a PromQL query (and its legend) against the scraped
@@ -206,6 +211,8 @@ func TestCheckQueryCatchesMistakes(t *testing.T) {
 		{`rate(tollgate_rate_limiting_decisions_total{tollgate_result="rejected"}[5m])`, "", "never takes the value rejected"},
 		{`rate(tollgate_rate_limiting_decisions_total[5m])`, "{{tollgate_store}}", "legend {{tollgate_store}}"},
 		{`up`, "", "names no tollgate metric"},
+		{`rate(tollgate_rate_limiting_settled_total{tollgate_settlement_direction="credit"}[5m])`, "", "never takes the value credit"},
+		{`rate(tollgate_rate_limiting_reservations_total{tollgate_local="true"}[5m])`, "", "has no label tollgate_local"},
 	} {
 		problems := checkQuery(c.expr, c.legend, series)
 		if !strings.Contains(strings.Join(problems, "\n"), c.want) {

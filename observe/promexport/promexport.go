@@ -21,7 +21,7 @@
 //
 // # Names
 //
-//	tollgate_rate_limiting_decisions_total{tollgate_limiter, tollgate_policy, tollgate_result, tollgate_cached[, tollgate_key_bucket]}
+//	tollgate_rate_limiting_decisions_total{tollgate_limiter, tollgate_policy, tollgate_result, tollgate_cached, tollgate_local[, tollgate_key_bucket]}
 //	tollgate_rate_limiting_near_limit_total{tollgate_limiter, tollgate_policy}
 //	tollgate_rate_limiting_leases_acquired_total{tollgate_limiter, tollgate_policy}
 //	tollgate_rate_limiting_active_leases{tollgate_limiter, tollgate_policy}                    (a gauge: an UpDownCounter)
@@ -30,6 +30,10 @@
 //	tollgate_store_errors_total{tollgate_limiter, tollgate_store, tollgate_store_operation, error_type}
 //	tollgate_breaker_transitions_total{tollgate_limiter, tollgate_store, tollgate_breaker_state}
 //	tollgate_breaker_open{tollgate_limiter, tollgate_store}
+//	tollgate_rate_limiting_reservations_total{tollgate_limiter, tollgate_policy}
+//	tollgate_rate_limiting_reserved_total{tollgate_limiter, tollgate_policy}
+//	tollgate_rate_limiting_settlements_total{tollgate_limiter, tollgate_policy, tollgate_settlement_direction, tollgate_settlement_result}
+//	tollgate_rate_limiting_settled_total{tollgate_limiter, tollgate_policy, tollgate_settlement_direction, tollgate_settlement_result}
 //
 // otelmetrics documents when each is recorded. The exporter's otel_scope_* labels and its
 // target_info metric are left out: a Prometheus user has job and instance for that.
@@ -58,6 +62,10 @@ const (
 	StoreErrors        = "tollgate_store_errors_total"
 	BreakerTransitions = "tollgate_breaker_transitions_total"
 	BreakerOpen        = "tollgate_breaker_open"
+	Reservations       = "tollgate_rate_limiting_reservations_total"
+	Reserved           = "tollgate_rate_limiting_reserved_total"
+	Settlements        = "tollgate_rate_limiting_settlements_total"
+	Settled            = "tollgate_rate_limiting_settled_total"
 )
 
 // New registers Tollgate's metrics with reg (nil: prometheus.DefaultRegisterer, which

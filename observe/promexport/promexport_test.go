@@ -109,7 +109,12 @@ func equal(t *testing.T, what string, got, want []string) {
 	}
 }
 
-const dec = "tollgate_cached=%v,tollgate_limiter=%s,tollgate_policy=%s,tollgate_result=%s = %d"
+// dec is a decisions series of decisions the store or the denial cache answered (cached);
+// decLocal one of decisions answered from a reserved batch.
+const (
+	dec      = "tollgate_cached=%v,tollgate_limiter=%s,tollgate_local=false,tollgate_policy=%s,tollgate_result=%s = %d"
+	decLocal = "tollgate_cached=false,tollgate_limiter=%s,tollgate_local=true,tollgate_policy=%s,tollgate_result=%s = %d"
+)
 
 // Denials: the decisions counter by result and cache, and near-limit.
 func TestScrapeDenial(t *testing.T) {
@@ -296,6 +301,59 @@ func TestScrapeLeaseOutage(t *testing.T) {
 	}
 }
 
+// Reservations on a real limiter (core.Reservations on memstore): the batches reserved and
+// their allowance, as the store counted them, and the decisions answered from them locally.
+func TestScrapeReservations(t *testing.T) {
+	s := newServer(t, otelmetrics.Options{})
+	st := memstore.New()
+	observetest.Reservations(t, st, s.m.Observer(observe.Limiter{Name: "web", Store: st}), "alice")
+	fams := s.scrape()
+	equal(t, promexport.Reservations, series(t, fams, promexport.Reservations, dto.MetricType_COUNTER), []string{
+		fmt.Sprintf("tollgate_limiter=web,tollgate_policy=batch = %d", observetest.ReservedBatches),
+	})
+	equal(t, promexport.Reserved, series(t, fams, promexport.Reserved, dto.MetricType_COUNTER), []string{
+		fmt.Sprintf("tollgate_limiter=web,tollgate_policy=batch = %d", observetest.ReservedUnits),
+	})
+	equal(t, promexport.Decisions, series(t, fams, promexport.Decisions, dto.MetricType_COUNTER), []string{
+		fmt.Sprintf(dec, false, "web", "batch", "allowed", observetest.ReservedBatches),
+		fmt.Sprintf(dec, false, "web", "batch", "denied", 1),
+		fmt.Sprintf(decLocal, "web", "batch", "allowed", observetest.ReservedLocal),
+		fmt.Sprintf(dec, true, "web", "batch", "denied", 1),
+	})
+}
+
+// Settlements on a real settling limiter (Limiter.Settle, Refund and Flush; memstore applies
+// them at once), and two that fail on a store that went down: by direction and result, in
+// number and in allowance.
+func TestScrapeSettlements(t *testing.T) {
+	t.Parallel() // the failed settlements are retried for about 3 s
+	s := newServer(t, otelmetrics.Options{})
+	st := memstore.New()
+	obs := s.m.Observer(observe.Limiter{Name: "llm", Store: st})
+	observetest.Settlements(t, st, obs, "alice")
+	observetest.FailedSettlements(t, obs, "bob")
+	fams := s.scrape()
+	const labels = "tollgate_limiter=llm,tollgate_policy=tokens,tollgate_settlement_direction=%s,tollgate_settlement_result=%s = %d"
+	equal(t, promexport.Settlements, series(t, fams, promexport.Settlements, dto.MetricType_COUNTER), []string{
+		fmt.Sprintf(labels, "charge", "failed", 1),
+		fmt.Sprintf(labels, "charge", "ok", observetest.SettledCharges),
+		fmt.Sprintf(labels, "refund", "failed", 1),
+		fmt.Sprintf(labels, "refund", "ok", observetest.SettledRefunds),
+	})
+	equal(t, promexport.Settled, series(t, fams, promexport.Settled, dto.MetricType_COUNTER), []string{
+		fmt.Sprintf(labels, "charge", "failed", observetest.FailedCharged),
+		fmt.Sprintf(labels, "charge", "ok", observetest.SettledCharged),
+		fmt.Sprintf(labels, "refund", "failed", observetest.FailedRefunded),
+		fmt.Sprintf(labels, "refund", "ok", observetest.SettledRefunded),
+	})
+	equal(t, promexport.Decisions, series(t, fams, promexport.Decisions, dto.MetricType_COUNTER), []string{
+		fmt.Sprintf(dec, false, "llm", "tokens", "allowed", 4+2),
+	})
+	equal(t, promexport.StoreErrors, series(t, fams, promexport.StoreErrors, dto.MetricType_COUNTER), []string{
+		"error_type=_OTHER,tollgate_limiter=llm,tollgate_store=memory,tollgate_store_operation=adjust = 2",
+	})
+}
+
 // Every name this package exports appears in a scrape once its situation happened, and the
 // scrape carries no other tollgate_ family: the constants are the truth a dashboard can use.
 func TestScrapeNames(t *testing.T) {
@@ -304,6 +362,8 @@ func TestScrapeNames(t *testing.T) {
 	observetest.Denials(t, observetest.NewStore(), obs, "alice")
 	observetest.Outage(t, core.FailOpen, obs, "bob")
 	observetest.Leases(t, memstore.New(), obs, "carol")
+	observetest.Reservations(t, memstore.New(), obs, "dave")
+	observetest.Settlements(t, memstore.New(), obs, "erin")
 	var got []string
 	for name := range s.scrape() {
 		got = append(got, name)

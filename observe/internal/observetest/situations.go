@@ -280,3 +280,85 @@ func (s *countingStore) InProcess() bool {
 	ip, ok := s.Store.(core.InProcess)
 	return ok && ip.InProcess()
 }
+
+// PolicyTokens is the policy of the settlement situations: 100 (tokens, say) per minute.
+var PolicyTokens = core.NewFixedWindow("tokens", 100, time.Minute)
+
+// What [Settlements] and [FailedSettlements] produce, by direction: how many settlements and
+// how much allowance.
+const (
+	SettledCharges     = 1  // 25 reported for an estimate of 10
+	SettledCharged     = 15 //
+	SettledRefunds     = 2  // 4 reported for 10, and one refunded whole
+	SettledRefunded    = 16 // 6 + 10
+	FailedCharged      = 2  // one charge: 12 reported for 10
+	FailedRefunded     = 10 // one refund of a whole request
+	settlementEstimate = 10
+)
+
+// settlingLimiter is a limiter whose one limit, PolicyTokens, costs settlementEstimate per
+// request up front and settles the cost the handler reported (core.Outcome's Reported).
+func settlingLimiter(t testing.TB, store core.Store, obs core.Observer, c *Clock) *core.Limiter {
+	t.Helper()
+	return NewLimiter(t, core.Config{Store: store, Observer: obs, Now: c.Now, Limits: []core.Limit{{
+		Policy: PolicyTokens,
+		Settle: func(_ core.Request, out core.Outcome) int64 { return out.Reported },
+	}}})
+}
+
+// takeEstimate takes settlementEstimate for key, which must be allowed.
+func takeEstimate(t testing.TB, l *core.Limiter, key string, now time.Time) core.Result {
+	t.Helper()
+	res, err := l.TakeKeyAt(context.Background(), key, settlementEstimate, now)
+	if err != nil || !res.Allowed {
+		t.Fatalf("take of %d for %q: allowed %v, err %v", settlementEstimate, key, res.Allowed, err)
+	}
+	return res
+}
+
+// Settlements makes four requests for key under PolicyTokens on store (a core.Adjuster), each
+// spending an estimate of 10, and settles them with Limiter.Settle and Limiter.Refund: one
+// reported 25 (a charge of 15), one 4 (a refund of 6), one is refunded whole (10), and one
+// reported 10 (no settlement: the estimate was right); then Flush. It checks that the store
+// holds the real costs (39 spent), and fails the test otherwise.
+func Settlements(t testing.TB, store core.Store, obs core.Observer, key string) {
+	t.Helper()
+	c := NewClock()
+	l := settlingLimiter(t, store, obs, c)
+	ctx := context.Background()
+	for _, reported := range []int64{25, 4, -1, 10} {
+		res := takeEstimate(t, l, key, c.Now())
+		if reported < 0 {
+			l.Refund(ctx, &res)
+			continue
+		}
+		l.Settle(ctx, nil, &res, core.Outcome{Status: 200, Reported: reported, Reports: 1})
+	}
+	if err := l.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d, err := store.Take(ctx, key, PolicyTokens, 0, c.Now())
+	if want := PolicyTokens.Limit - (25 + 4 + 10); err != nil || d.Remaining != want {
+		t.Fatalf("after the settlements the store has %d left (err %v), want %d", d.Remaining, err, want)
+	}
+}
+
+// FailedSettlements makes two requests for key under PolicyTokens on a [Store], then takes the
+// store down and settles them: one reported 12 (a charge of 2), the other is refunded whole
+// (10). Both fail after the core's retries (about 3 s, in the background, waited for with
+// Flush) and are dropped (FailOpen).
+func FailedSettlements(t testing.TB, obs core.Observer, key string) {
+	t.Helper()
+	c := NewClock()
+	s := NewStore()
+	l := settlingLimiter(t, s, obs, c)
+	ctx := context.Background()
+	charged, refunded := takeEstimate(t, l, key, c.Now()), takeEstimate(t, l, key, c.Now())
+	s.SetDown(true)
+	l.Settle(ctx, nil, &charged, core.Outcome{Status: 200, Reported: 12, Reports: 1})
+	l.Refund(ctx, &refunded)
+	if err := l.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.SetDown(false)
+}
