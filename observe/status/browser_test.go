@@ -53,8 +53,10 @@ func artifactDir(t *testing.T) string {
 
 // A real browser loads the status page while an application behind the net/http middleware
 // is being driven: two API keys, one of them far over its plan, and a long export holding a
-// concurrency lease. The rendered DOM shows the limiters, their policies, the key most denied
-// and the lease holder; a screenshot is kept as an artifact.
+// concurrency lease; the daily quota reserves batches (core.Reservations) and settles each
+// request's real cost after it (2 for an estimate of 1). The rendered DOM shows the limiters,
+// their policies, the key most denied, the lease holder, and the quota's reservations and
+// settlements; a screenshot is kept as an artifact.
 func TestBrowserShowsDeniedKey(t *testing.T) {
 	bin := chromium(t)
 
@@ -68,7 +70,8 @@ func TestBrowserShowsDeniedKey(t *testing.T) {
 	lim, err := core.NewLimiter(core.Config{
 		Store:  store,
 		Key:    core.KeyByHeader("X-API-Key"),
-		Limits: []core.Limit{{Policy: free}, {Policy: daily}},
+		Limits: []core.Limit{{Policy: free}, {Policy: daily, Reserve: &core.Reservations{},
+			Settle: func(core.Request, core.Outcome) int64 { return 2 }}},
 		Observer: page.Observer(observe.Limiter{Name: "public-api", Store: store, Failure: core.FailOpen,
 			Policies: []core.Policy{free, daily}}),
 	})
@@ -185,6 +188,7 @@ func TestBrowserShowsDeniedKey(t *testing.T) {
 		`Failure policy: fail-open`,
 		`data-limiter="exports"`, `data-leases-held="1"`,
 		`<tr class="holder"><td class="n">1</td><td class="key">alice-key</td><td>exports</td><td class="n">1</td></tr>`,
+		`<tr class="reserve-settle" data-policy="daily-quota"`,
 	} {
 		if !strings.Contains(dom, want) {
 			t.Fatalf("the rendered page lacks %q; DOM:\n%s", want, dom)
@@ -226,5 +230,10 @@ func TestBrowserShowsDeniedKey(t *testing.T) {
 	}
 	if h := st.Limiters[1].Holders; len(h) != 1 || h[0] != (status.LeaseHolder{Key: "alice-key", Policy: "exports", Leases: 1}) {
 		t.Fatalf("JSON holders %+v, want alice-key holding 1 exports lease", h)
+	}
+	// Every request the quota allowed was settled (a charge of 1) before its response, and the
+	// first one reserved a batch: both happened before the denial the test waited for.
+	if q := st.Limiters[0].Policies[1]; q.Name != "daily-quota" || q.Reservations == 0 || q.Settlements.Charges == 0 || q.Settlements.Charged != q.Settlements.Charges {
+		t.Fatalf("JSON quota %+v, want reservations and charges of 1 each", q)
 	}
 }

@@ -1,8 +1,11 @@
 // Package status is a live status page for Tollgate's limiters: an http.Handler that shows,
 // for each limiter, its policies, store and circuit-breaker health, what the failure policy
 // did (fail-open, fail-closed, fallback), decision counts and rates, the keys most often
-// denied right now, and concurrency holders: leases held now per policy, their mean hold time,
-// and the keys holding the most. The same data is served as JSON.
+// denied right now, concurrency holders (leases held now per policy, their mean hold time,
+// and the keys holding the most), and per policy its reservations (batches of allowance
+// reserved from the store, and the decisions they answered without a store call) and
+// settlements (charges and refunds, taken or failed, and their allowance). The same data is
+// served as JSON.
 //
 // Build one [Page], give each limiter an observer from [Page.Observer] (combine it with
 // metrics through observe.Tee), and mount the page where only operators reach it:

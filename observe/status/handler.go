@@ -36,10 +36,35 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 		}
 		return false
 	},
+	"settles": settles,
+	"settling": func(ps []PolicyStatus) bool {
+		for i := range ps {
+			if settles(ps[i]) {
+				return true
+			}
+		}
+		return false
+	},
+	"localShare": func(p PolicyStatus) string {
+		var n int64
+		for _, v := range p.Decisions {
+			n += v
+		}
+		if n == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.0f %%", 100*float64(p.Local)/float64(n))
+	},
 	"degraded": func(d map[string]int64) int64 {
 		return d["failed_open"] + d["failed_closed"] + d["fallback"] + d["fallback_denied"]
 	},
 }).Parse(pageHTML))
+
+// settles reports whether p reserved or settled anything: its row in the reservations and
+// settlements table.
+func settles(p PolicyStatus) bool {
+	return p.Reservations > 0 || p.Local > 0 || p.Settlements != SettlementStatus{}
+}
 
 // contentSecurityPolicy allows the page's inline style and nothing else: no scripts, no
 // external resources, no framing, no form posts.

@@ -58,8 +58,9 @@ type StoreStatus struct {
 	// InProcess is true for a store that runs in process (core/memstore): the core does not
 	// time its calls, so MeanLatency stays zero.
 	InProcess bool `json:"in_process"`
-	// Calls are the successful store calls (takes, acquires, releases); MeanLatency their
-	// mean duration.
+	// Calls are the successful store calls (takes, acquires, releases, settlements; not the
+	// decisions the denial cache or a reserved batch answered); MeanLatency their mean
+	// duration.
 	Calls         int64     `json:"calls"`
 	MeanLatency   Duration  `json:"mean_latency"`
 	Errors        int64     `json:"errors"`
@@ -107,6 +108,33 @@ type PolicyStatus struct {
 	// LeasesReleased counts the released ones; MeanHold is their mean time held.
 	LeasesReleased int64    `json:"leases_released"`
 	MeanHold       Duration `json:"mean_hold"`
+	// Reservations counts the batches of allowance reserved from the store (a limit with
+	// core.Reservations), Reserved their allowance in the policy's cost units, and Local the
+	// decisions answered from them without a store call (counted in Decisions too).
+	Reservations int64 `json:"reservations"`
+	Reserved     int64 `json:"reserved"`
+	Local        int64 `json:"local"`
+	// Settlements counts the settlements and refunds of the policy's requests.
+	Settlements SettlementStatus `json:"settlements"`
+}
+
+// SettlementStatus is what settling costs after the response (core.Limit's Settle) and
+// refunds (core.Limiter.Refund) did to a policy's allowance.
+type SettlementStatus struct {
+	// Charges counts the settlements the store took that charged more than the estimate;
+	// Charged is the allowance they charged, in the policy's cost units.
+	Charges int64 `json:"charges"`
+	Charged int64 `json:"charged"`
+	// Refunds counts the settlements and refunds the store took that gave allowance back;
+	// Refunded is the allowance given back.
+	Refunds  int64 `json:"refunds"`
+	Refunded int64 `json:"refunded"`
+	// Failed counts those the store never took, after the core's retries (dropped, or
+	// applied to the fallback store under core.FailFallback); FailedCharge and FailedRefund
+	// are their allowance by direction.
+	Failed       int64 `json:"failed"`
+	FailedCharge int64 `json:"failed_charge"`
+	FailedRefund int64 `json:"failed_refund"`
 }
 
 // LeaseHolder is a key holding concurrency leases.
@@ -188,6 +216,14 @@ func (p *Page) limiterStatus(s *limiterState, now time.Time) LimiterStatus {
 		pst.LeasesHeld = max(pst.LeasesAcquired-pst.LeasesReleased, 0)
 		if pst.LeasesReleased > 0 {
 			pst.MeanHold = Duration(ps.heldNs.Load() / pst.LeasesReleased)
+		}
+		pst.Reservations, pst.Reserved, pst.Local = ps.reservations.Load(), ps.reserved.Load(), ps.local.Load()
+		charge, refund := observe.Charge, observe.Refund
+		pst.Settlements = SettlementStatus{
+			Charges: ps.settlements[charge][0].Load(), Charged: ps.settled[charge][0].Load(),
+			Refunds: ps.settlements[refund][0].Load(), Refunded: ps.settled[refund][0].Load(),
+			Failed:       ps.settlements[charge][1].Load() + ps.settlements[refund][1].Load(),
+			FailedCharge: ps.settled[charge][1].Load(), FailedRefund: ps.settled[refund][1].Load(),
 		}
 		var cur [observe.NumOutcomes]int64
 		for o := range observe.NumOutcomes {

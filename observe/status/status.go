@@ -166,7 +166,14 @@ type policyState struct {
 	leases   atomic.Int64 // granted
 	released atomic.Int64 // of those, released
 	heldNs   atomic.Int64 // the released leases' total hold time
-	samples  []sample     // guarded by Page.mu
+
+	reservations atomic.Int64       // batches reserved from the store
+	reserved     atomic.Int64       // their allowance
+	local        atomic.Int64       // decisions answered from them
+	settlements  [2][2]atomic.Int64 // [observe.Direction][failed]
+	settled      [2][2]atomic.Int64 // their allowance
+
+	samples []sample // guarded by Page.mu
 }
 
 // sample is the counts at one page load, for rates.
@@ -199,6 +206,13 @@ func (s *limiterState) decision(e *core.Event) {
 		if e.Cached {
 			ps.cached.Add(1)
 		}
+		if e.Local {
+			ps.local.Add(1)
+		}
+		if e.Reserved > 0 {
+			ps.reservations.Add(1)
+			ps.reserved.Add(e.Reserved)
+		}
 		d := &e.Decision
 		if d.Allowed && d.Policy.Algorithm == core.Concurrency && e.Degraded != core.DegradedOpen {
 			ps.leases.Add(1)
@@ -211,6 +225,14 @@ func (s *limiterState) decision(e *core.Event) {
 		if e.Degraded != core.NotDegraded {
 			s.lastDegraded.Store(s.page.now().UnixNano())
 		}
+	} else if st, ok := observe.ClassifySettlement(e); ok {
+		ps := s.lookup(&e.Decision.Policy)
+		f := 0
+		if st.Failed {
+			f = 1
+		}
+		ps.settlements[st.Direction][f].Add(1)
+		ps.settled[st.Direction][f].Add(st.Amount)
 	}
 	s.storeCall(e)
 }

@@ -95,6 +95,83 @@ func TestStoreCalls(t *testing.T) {
 	}
 }
 
+// Reservations and settlements per policy, in JSON and HTML: the batches reserved and their
+// allowance, the decisions answered from them (decisions, but no store calls), and the
+// settlements and refunds, taken and failed (no decisions, but store calls).
+func TestReservationsAndSettlements(t *testing.T) {
+	t.Parallel() // the failed settlements are retried for about 3 s
+	p, _ := newPage(t, status.Options{})
+	s := observetest.NewStore()
+	observetest.Reservations(t, s, p.Observer(observe.Limiter{Name: "hot", Store: s}), "alice")
+	settling := p.Observer(observe.Limiter{Name: "llm", Store: s})
+	observetest.Settlements(t, s, settling, "bob")
+	observetest.FailedSettlements(t, settling, "carol")
+	st := p.Snapshot()
+
+	hot := limiter(t, st, "hot")
+	pol := hot.Policies[0]
+	if pol.Reservations != observetest.ReservedBatches || pol.Reserved != observetest.ReservedUnits || pol.Local != observetest.ReservedLocal {
+		t.Fatalf("hot: reservations %d of %d, local %d; want %d of %d, local %d", pol.Reservations, pol.Reserved, pol.Local,
+			observetest.ReservedBatches, observetest.ReservedUnits, observetest.ReservedLocal)
+	}
+	if want := decisions(observetest.ReservedBatches+observetest.ReservedLocal, 2, 0, 0, 0, 0, 0); !reflect.DeepEqual(pol.Decisions, want) {
+		t.Fatalf("hot: decisions %v, want %v (local ones are decisions)", pol.Decisions, want)
+	}
+	// The 6 takes that reserved a batch and the one the store denied: the local answers and
+	// the denial cache's made no call.
+	if hot.Store.Calls != observetest.ReservedBatches+1 {
+		t.Fatalf("hot: %d store calls, want %d", hot.Store.Calls, observetest.ReservedBatches+1)
+	}
+
+	llm := limiter(t, st, "llm")
+	want := status.SettlementStatus{
+		Charges: observetest.SettledCharges, Charged: observetest.SettledCharged,
+		Refunds: observetest.SettledRefunds, Refunded: observetest.SettledRefunded,
+		Failed: 2, FailedCharge: observetest.FailedCharged, FailedRefund: observetest.FailedRefunded,
+	}
+	if got := llm.Policies[0].Settlements; got != want {
+		t.Fatalf("llm: settlements %+v, want %+v", got, want)
+	}
+	if d := llm.Policies[0].Decisions; d["allowed"] != 4+2 || llm.Policies[0].Reservations != 0 {
+		t.Fatalf("llm: decisions %v, reservations %d; want 6 allowed (settlements are none) and no reservation", d, llm.Policies[0].Reservations)
+	}
+	// 6 takes and 3 settlements taken; the two that failed are errors.
+	if llm.Store.Calls != 6+3 || llm.Store.Errors != 2 {
+		t.Fatalf("llm: store %+v, want 9 calls and 2 errors", llm.Store)
+	}
+
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, s := range []string{
+		`<tr class="reserve-settle" data-policy="batch" data-reservations="6" data-charges="0" data-refunds="0">`,
+		`<td class="n">6</td><td class="n">20</td><td class="n">14 <small>(64 % of decisions)</small></td>`,
+		`<tr class="reserve-settle" data-policy="tokens" data-reservations="0" data-charges="1" data-refunds="2">`,
+		`<td class="n">1 · 15</td><td class="n">2 · 16</td>`,
+		`<td class="n">2 · charge 2, refund 10</td>`,
+	} {
+		if !strings.Contains(string(body), s) {
+			t.Fatalf("the page lacks %s:\n%s", s, body)
+		}
+	}
+}
+
+// Without reservations or settlements the page has no such table.
+func TestNoReservationsTable(t *testing.T) {
+	p, _ := newPage(t, status.Options{})
+	observetest.Denials(t, memstore.New(), p.Observer(observe.Limiter{Name: "web"}), "alice")
+	rec := httptest.NewRecorder()
+	p.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if body := rec.Body.String(); strings.Contains(body, "Reservations and settlements") || !strings.Contains(body, `data-policy="api"`) {
+		t.Fatalf("the page shows a reservations table without any, or no policy:\n%s", body)
+	}
+}
+
 // A store outage answered by the fallback: the breaker opens then closes, the store errors
 // and the failure policy's decisions are shown, and the fallback's denial is a denied key.
 func TestOutageWithFallback(t *testing.T) {
