@@ -68,8 +68,8 @@ func TestBrowserShowsDeniedKey(t *testing.T) {
 	free := core.NewFixedWindow("plan-free", 5, time.Minute)
 	daily := core.NewFixedWindow("daily-quota", 10000, 24*time.Hour)
 	lim, err := core.NewLimiter(core.Config{
-		Store:  store,
-		Key:    core.KeyByHeader("X-API-Key"),
+		Store: store,
+		Key:   core.KeyByHeader("X-API-Key"),
 		Limits: []core.Limit{{Policy: free}, {Policy: daily, Reserve: &core.Reservations{},
 			Settle: func(core.Request, core.Outcome) int64 { return 2 }}},
 		Observer: page.Observer(observe.Limiter{Name: "public-api", Store: store, Failure: core.FailOpen,
