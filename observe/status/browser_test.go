@@ -70,8 +70,10 @@ func TestBrowserShowsDeniedKey(t *testing.T) {
 	lim, err := core.NewLimiter(core.Config{
 		Store: store,
 		Key:   core.KeyByHeader("X-API-Key"),
-		Limits: []core.Limit{{Policy: free}, {Policy: daily, Reserve: &core.Reservations{},
-			Settle: func(core.Request, core.Outcome) int64 { return 2 }}},
+		Limits: []core.Limit{
+			{Policy: free},
+			{Policy: daily, Reserve: &core.Reservations{}, Settle: func(core.Request, core.Outcome) int64 { return 2 }},
+		},
 		Observer: page.Observer(observe.Limiter{Name: "public-api", Store: store, Failure: core.FailOpen,
 			Policies: []core.Policy{free, daily}}),
 	})
