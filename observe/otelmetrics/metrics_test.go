@@ -239,8 +239,9 @@ func TestReservations(t *testing.T) {
 	}{
 		{"memstore", memstore.New(), nil}, // in process: not timed
 		{"network store", observetest.NewStore(), []string{
-			// The 6 takes that reserved a batch and the one the store denied; not the 14
-			// local answers, nor the denial cache's.
+			// The 6 decisions that reserved a batch and the one the store denied (one
+			// event, though the core asked for the batch and then for the request's own
+			// cost); not the 14 local answers, nor the denial cache's.
 			"tollgate.limiter=web,tollgate.store=observetest,tollgate.store.operation=take = 7",
 		}},
 	} {

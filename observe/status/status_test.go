@@ -117,8 +117,9 @@ func TestReservationsAndSettlements(t *testing.T) {
 	if want := decisions(observetest.ReservedBatches+observetest.ReservedLocal, 2, 0, 0, 0, 0, 0); !reflect.DeepEqual(pol.Decisions, want) {
 		t.Fatalf("hot: decisions %v, want %v (local ones are decisions)", pol.Decisions, want)
 	}
-	// The 6 takes that reserved a batch and the one the store denied: the local answers and
-	// the denial cache's made no call.
+	// The 6 decisions that reserved a batch and the one the store denied (reported as one
+	// call, though the core asked twice: for a batch, then for the request's cost): the
+	// local answers and the denial cache's made no call.
 	if hot.Store.Calls != observetest.ReservedBatches+1 {
 		t.Fatalf("hot: %d store calls, want %d", hot.Store.Calls, observetest.ReservedBatches+1)
 	}
