@@ -30,12 +30,15 @@ var _ core.Resetter = (*Store)(nil)
 // O(log limit) HEADs find them, then one DELETE per request the window admitted, 16 at a
 // time from the highest down, so that the slots that exist stay (but for those 16) a prefix
 // 0..j, the order every search relies on. Each slot admits once per existence, so a reset
-// never lets a window admit more than a fresh one would after it; its limits all make a
-// window admit fewer: slots are found up to the first missing one, so slots beyond a gap
-// (left by a reset that raced admissions) stay and are skipped; other processes that saw the
-// window full keep denying until it ends without asking S3 (that is what makes a full window
-// free for them), and the others resume claiming from the slot their cache names. A policy
-// other than a fixed window is refused, as every marker-mode call refuses it.
+// never lets a window admit more than a fresh one would after it. What it does not reach
+// makes a window admit fewer: every other Store (another process, or another Store in this
+// one) counts on from what it cached: one that saw the window full denies until it ends
+// without asking S3 (that is what makes a full window free), one that counted m claims from
+// slot m, so until the window ends each admits only what was left before the reset; only
+// this Store and Stores that had not cached the window see the whole allowance. Slots are
+// found up to the first missing one, so slots beyond a gap (left by a reset that raced
+// admissions) stay and are skipped. A policy other than a fixed window is refused, as every
+// marker-mode call refuses it. Compare-and-swap mode has none of these limits.
 func (s *Store) ResetAt(ctx context.Context, key string, p core.Policy, now time.Time) error {
 	if err := p.Validate(); err != nil {
 		return err

@@ -117,8 +117,9 @@ func TestResetCAS(t *testing.T) {
 }
 
 // TestResetMarker checks a marker-mode reset: the current window's slots are deleted (one
-// DELETE per admitted request), the window admits its whole limit again and no more, another
-// key keeps its count, and a policy marker mode cannot hold is refused.
+// DELETE per admitted request), the window admits its whole limit again and no more (a Store
+// that cached the full window before the reset goes on denying), another key keeps its
+// count, and a policy marker mode cannot hold is refused.
 func TestResetMarker(t *testing.T) {
 	for name, mk := range backends(t) {
 		t.Run(name, func(t *testing.T) {
@@ -148,6 +149,11 @@ func TestResetMarker(t *testing.T) {
 			if got := takes(s, "other", 7); got != 7 {
 				t.Fatalf("other key: %d allowed, want 7", got)
 			}
+			// Another Store that saw the window full: the reset does not reach its cache.
+			cached := newStore(t, b.client, cfg)
+			if d, err := cached.Take(ctx, "k", p, 0, now); err != nil || d.Remaining != 0 {
+				t.Fatalf("the other Store's read of the full window: %+v %v", d, err)
+			}
 			if err := s.ResetAt(ctx, "k", p, now); err != nil {
 				t.Fatal(err)
 			}
@@ -161,6 +167,9 @@ func TestResetMarker(t *testing.T) {
 			}
 			if got := takes(s, "k", 25); got != 20 {
 				t.Fatalf("after the reset: %d allowed, want 20 again, no more", got)
+			}
+			if got := takes(cached, "k", 5); got != 0 {
+				t.Fatalf("a Store that cached the full window admitted %d after the reset; the window admits 20 in all, never more", got)
 			}
 			if d, err := fresh.Take(ctx, "other", p, 0, now); err != nil || d.Remaining != 13 {
 				t.Fatalf("the other key after the reset: %+v %v, want remaining 13", d, err)
