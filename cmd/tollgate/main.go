@@ -1,5 +1,6 @@
 // Command tollgate is the operator's tool for Tollgate's shared stores: it creates the
-// DynamoDB table, puts the S3 lifecycle rule, and inspects or resets a key.
+// DynamoDB table, puts the S3 lifecycle rule, and shows, grants or resets a key's usage in
+// the DynamoDB, Redis or S3 store (`tollgate usage show|grant|reset`).
 //
 // Usage:
 //
