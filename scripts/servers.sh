@@ -78,9 +78,13 @@ servers_start() {
 	port=$(_tg_free_port)
 	dir=$(mktemp -d -t tollgate-dynalite.XXXXXX)
 	_tg_dirs+=("$dir")
-	node "$TOLLGATE_ROOT/tools/dynalite/node_modules/dynalite/cli.js" --host 127.0.0.1 --port "$port" \
+	# A larger heap than node's default: the suite writes items of hundreds of KB (4,096
+	# leases in one item) from many processes, and an out-of-memory dynalite would fail every
+	# DynamoDB test after it with "connection refused".
+	node --max-old-space-size=4096 "$TOLLGATE_ROOT/tools/dynalite/node_modules/dynalite/cli.js" --host 127.0.0.1 --port "$port" \
 		--createTableMs 0 --deleteTableMs 0 --updateTableMs 0 >"$dir/log" 2>&1 &
 	pid=$!
+	echo "$pid" >"$dir/pid"
 	_tg_pids+=("$pid")
 	_tg_wait dynalite "$pid" curl -sf "http://127.0.0.1:$port/" || { cat "$dir/log" >&2; return 1; }
 	export TOLLGATE_DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
@@ -95,6 +99,7 @@ servers_start() {
 	ROOT_ACCESS_KEY=$TOLLGATE_S3_ACCESS_KEY ROOT_SECRET_KEY=$TOLLGATE_S3_SECRET_KEY \
 		"$TOLLGATE_CACHE/bin/versitygw" --port "127.0.0.1:$port" posix "$dir/data" >"$dir/log" 2>&1 &
 	pid=$!
+	echo "$pid" >"$dir/pid"
 	_tg_pids+=("$pid")
 	# Any HTTP answer (403 without credentials) means it is up.
 	_tg_wait versitygw "$pid" curl -s -o /dev/null "http://127.0.0.1:$port/" || { cat "$dir/log" >&2; return 1; }
@@ -108,6 +113,7 @@ servers_start() {
 	redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$dir" \
 		--logfile "$dir/log" --daemonize no >/dev/null 2>&1 &
 	pid=$!
+	echo "$pid" >"$dir/pid"
 	_tg_pids+=("$pid")
 	_tg_wait redis-server "$pid" redis-cli -h 127.0.0.1 -p "$port" ping || { cat "$dir/log" >&2; return 1; }
 	export TOLLGATE_REDIS_ADDR="127.0.0.1:$port"
@@ -137,6 +143,7 @@ _tg_redis_cluster() {
 			--cluster-config-file "$dir/nodes.conf" --cluster-node-timeout 5000 \
 			--save '' --appendonly no --dir "$dir" --logfile "$dir/log" --daemonize no >/dev/null 2>&1 &
 		pid=$!
+		echo "$pid" >"$dir/pid"
 		_tg_pids+=("$pid")
 		_tg_wait "redis-server (cluster node $i)" "$pid" redis-cli -h 127.0.0.1 -p "$port" ping || { cat "$dir/log" >&2; return 1; }
 		addrs+=("127.0.0.1:$port")
@@ -156,7 +163,20 @@ _tg_cluster_ok() {
 }
 
 servers_stop() {
-	local pid
+	local pid d
+	# A server that exited during the run explains every failure after it: say so, with the
+	# end of its log, before the logs are removed.
+	for d in "${_tg_dirs[@]}"; do
+		[ -f "$d/pid" ] || continue
+		pid=$(cat "$d/pid")
+		if ! kill -0 "$pid" 2>/dev/null; then
+			_tg_log "the server logging to $d/log (pid $pid) exited during the run; its log ends:"
+			tail -n 40 "$d/log" >&2 2>/dev/null || true
+			if [ -n "${TOLLGATE_ARTIFACTS:-}" ] && [ -d "$TOLLGATE_ARTIFACTS" ]; then
+				cp "$d/log" "$TOLLGATE_ARTIFACTS/server-$pid.log" 2>/dev/null || true
+			fi
+		fi
+	done
 	# Each kill's and wait's status is ignored: a server killed here exits 143, and under
 	# `set -e` that status would become the test run's.
 	for pid in "${_tg_pids[@]}"; do
@@ -164,7 +184,6 @@ servers_stop() {
 		wait "$pid" 2>/dev/null || true
 	done
 	_tg_pids=()
-	local d
 	for d in "${_tg_dirs[@]}"; do rm -rf "$d"; done
 	_tg_dirs=()
 }

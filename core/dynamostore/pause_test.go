@@ -9,6 +9,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/tollgate-go/tollgate/internal/testenv"
 )
 
 // pausable freezes and thaws a private server started by testenv (SIGSTOP, SIGCONT): the
@@ -65,8 +68,14 @@ func (p *pausable) signal(sig syscall.Signal) {
 	}
 }
 
-// Stop freezes the server (SIGSTOP).
-func (p *pausable) Stop() { p.signal(syscall.SIGSTOP) }
+// Stop freezes the server (SIGSTOP) and waits until it is stopped.
+func (p *pausable) Stop() {
+	p.t.Helper()
+	p.signal(syscall.SIGSTOP)
+	if err := testenv.WaitStopped(p.pid, 5*time.Second); err != nil {
+		p.t.Fatal(err)
+	}
+}
 
 // Cont thaws it (SIGCONT).
 func (p *pausable) Cont() { p.signal(syscall.SIGCONT) }

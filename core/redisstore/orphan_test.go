@@ -66,6 +66,9 @@ func (p *paused) pause() {
 	if err := syscall.Kill(p.pid, syscall.SIGSTOP); err != nil {
 		panic(fmt.Sprintf("SIGSTOP redis-server %d: %v", p.pid, err))
 	}
+	if err := testenv.WaitStopped(p.pid, 5*time.Second); err != nil {
+		panic(err.Error())
+	}
 }
 
 func (p *paused) resume() { _ = syscall.Kill(p.pid, syscall.SIGCONT) }

@@ -39,7 +39,7 @@ func TestQuickstartTelemetry(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	want := `tollgate_rate_limiting_decisions_total{tollgate_cached="false",tollgate_limiter="login",tollgate_policy="login",tollgate_result="denied"} 1`
+	want := `tollgate_rate_limiting_decisions_total{tollgate_cached="false",tollgate_limiter="login",tollgate_local="false",tollgate_policy="login",tollgate_result="denied"} 1`
 	if !strings.Contains(string(b), want) {
 		t.Fatalf("/metrics lacks %s:\n%s", want, b)
 	}
