@@ -81,14 +81,14 @@ servers_start() {
 	# A larger heap than node's default: the suite writes items of hundreds of KB (4,096
 	# leases in one item) from many processes, and an out-of-memory dynalite would fail every
 	# DynamoDB test after it with "connection refused".
-	node --max-old-space-size=4096 "$TOLLGATE_ROOT/tools/dynalite/node_modules/dynalite/cli.js" --host 127.0.0.1 --port "$port" \
+	node --max-old-space-size=4096 "$TOLLGATE_ROOT/tools/dynalite/server.js" --host 127.0.0.1 --port "$port" \
 		--createTableMs 0 --deleteTableMs 0 --updateTableMs 0 >"$dir/log" 2>&1 &
 	pid=$!
 	echo "$pid" >"$dir/pid"
 	_tg_pids+=("$pid")
 	_tg_wait dynalite "$pid" curl -sf "http://127.0.0.1:$port/" || { cat "$dir/log" >&2; return 1; }
 	export TOLLGATE_DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
-	export TOLLGATE_DYNALITE_CLI="$TOLLGATE_ROOT/tools/dynalite/node_modules/dynalite/cli.js"
+	export TOLLGATE_DYNALITE_CLI="$TOLLGATE_ROOT/tools/dynalite/server.js"
 
 	# S3: versitygw over a posix directory (needs xattrs, which /tmp has here).
 	port=$(_tg_free_port)
