@@ -39,7 +39,7 @@ var (
 	gcraAdjustScript    = redis.NewScript(preludeLua + gcraAdjustLua)
 
 	allScripts = []*redis.Script{fixedWindowScript, slidingWindowScript, gcraScript, semaphoreScript,
-		fixedAdjustScript, slidingAdjustScript, gcraAdjustScript}
+		fixedAdjustScript, slidingAdjustScript, gcraAdjustScript, resetScript, leasesScript}
 )
 
 // reply reads a script's array reply: integers and strings, in the order the script wrote
