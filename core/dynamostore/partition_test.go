@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"sync"
@@ -262,10 +263,11 @@ func TestPartitionSimulator(t *testing.T) {
 // benchmark, and once the client's retry quota is spent, throttled decisions fail at once and
 // their callers spin, starving the emulator until even the requests the ceiling lets through
 // miss 100 ms (0 decisions/s measured so: the emulator's latency, not the ceiling). Metrics:
-// decisions/s (allowed decisions per second), failed/op (decisions throttled to the failure
-// policy), throttles/op (ProvisionedThroughputExceeded answers, attempts included) and
-// store-requests/op (attempts sent, throttled or not). With reservations a failed decision
-// fails the benchmark. Run:
+// decisions/s (allowed decisions per second), failed/op (decisions the failure policy
+// decided: throttled past the retries, or, rarely, dynalite stalled past the budget, which
+// is logged), throttles/op (ProvisionedThroughputExceeded answers, attempts included) and
+// store-requests/op (attempts sent, throttled or not). With reservations a decision that
+// fails throttled fails the benchmark. Run:
 //
 //	source scripts/servers.sh && servers_install && servers_start &&
 //	go test -run '^$' -bench PartitionCeiling -benchtime 3s ./core/dynamostore/
@@ -278,6 +280,11 @@ func BenchmarkPartitionCeiling(b *testing.B) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 64
 	client := newClient(b, ep, &http.Client{Transport: tr}, backoff.Policy{})
+	// The limiters log store errors through slog.Default; the throttled decisions are counted
+	// here (failed/op) instead of logged between the result lines.
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.DiscardHandler))
+	b.Cleanup(func() { slog.SetDefault(prev) })
 	const instances, goroutines = 4, 16
 	for _, alg := range []struct {
 		name string
@@ -309,7 +316,8 @@ func BenchmarkPartitionCeiling(b *testing.B) {
 				ctx := context.Background()
 				quiet(b, client, table)
 				var next, allowed, failed atomic.Int64
-				var unexpected atomic.Value
+				var throttledOut atomic.Int64 // failed decisions whose last attempt was throttled
+				var unexpected, other atomic.Value
 				units, throttles := sim.units(), sim.throttles()
 				b.ReportAllocs()
 				b.ResetTimer()
@@ -326,6 +334,12 @@ func BenchmarkPartitionCeiling(b *testing.B) {
 								allowed.Add(1)
 							case errors.Is(err, core.ErrStoreUnavailable):
 								failed.Add(1)
+								var pte *types.ProvisionedThroughputExceededException
+								if errors.As(err, &pte) {
+									throttledOut.Add(1)
+								} else {
+									other.CompareAndSwap(nil, err)
+								}
 							default:
 								unexpected.CompareAndSwap(nil, fmt.Errorf("%+v, %v", res, err))
 							}
@@ -343,8 +357,14 @@ func BenchmarkPartitionCeiling(b *testing.B) {
 				if err, _ := unexpected.Load().(error); err != nil {
 					b.Fatalf("a decision neither allowed nor failed: %v", err)
 				}
-				if mode == "reserve" && failed.Load() > 0 {
-					b.Errorf("%d of %d decisions failed (throttled) with reservations", failed.Load(), b.N)
+				if mode == "reserve" && throttledOut.Load() > 0 {
+					b.Errorf("%d of %d decisions failed throttled with reservations", throttledOut.Load(), b.N)
+				}
+				if err, _ := other.Load().(error); err != nil {
+					// Not the ceiling: dynalite stalled past the budget (this machine's 2 cores
+					// are shared). Counted in failed/op, and said.
+					b.Logf("%d of %d decisions failed, %d of them throttled; another failure: %v",
+						failed.Load(), b.N, throttledOut.Load(), err)
 				}
 				b.ReportMetric(float64(allowed.Load())/elapsed.Seconds(), "decisions/s")
 				b.ReportMetric(float64(failed.Load())/float64(b.N), "failed/op")
