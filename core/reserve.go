@@ -28,9 +28,10 @@ import (
 // are not batched: a concurrency limit is exact by nature.
 //
 // Bound on under-admission: an instance holds at most one batch per key, of at most
-// min(MaxBatch, max(1, R/Shrink)) units, R the store's remaining allowance when it was taken.
-// So the allowance stranded by N instances that stop or go idle is at most N × MaxBatch, and
-// near the end of a window at most N × max(1, R/Shrink). [Limiter.Close] gives unspent
+// min(MaxBatch, max(1, R/Shrink)) units, R the store's remaining allowance when it was taken
+// (plus the cost of the request that took it, for an instance killed with that request in
+// flight). So the allowance stranded by N instances that stop or go idle is at most
+// N × (MaxBatch + cost), and near the end of a window at most N × max(1, R/Shrink). [Limiter.Close] gives unspent
 // batches back (an [Adjuster] request each) where the algorithm allows: always for a token
 // bucket, within the window for fixed and sliding windows.
 //
@@ -172,18 +173,19 @@ func (l *Limiter) reserveTake(ctx context.Context, r *rule, key string, p *Polic
 	need := cost - b.left
 	size := min(need+r.batches.size(b, p, n), p.Capacity())
 	info, err := l.take(ctx, key, p, size, now, d)
-	if err == nil && !d.Allowed && info.degraded == NotDegraded && !info.cached && d.Remaining >= need && d.Remaining < size {
-		if p.Algorithm == FixedWindow {
-			// Less than a whole batch is left in the window: take what remains.
-			size = d.Remaining
-			info, err = l.take(ctx, key, p, size, now, d)
-		} else if d.RetryAfter > 0 {
-			// The batch accrues: wait for it, denying locally meanwhile. Nothing is lost
-			// (the allowance stays in the store), and the store is asked once per batch.
-			b.since, b.arrivals = n, 0
+	if err == nil && !d.Allowed && info.degraded == NotDegraded && !info.cached {
+		switch {
+		case p.Algorithm != FixedWindow && d.RetryAfter > 0:
+			// The allowance accrues (a bucket refills, a sliding window's previous count
+			// decays): wait for the batch, denying locally meanwhile. Nothing is lost (the
+			// allowance stays in the store), and the store is asked once per batch.
 			b.waitUntil, b.waitDec, b.resetAt = n+int64(d.RetryAfter), *d, n+int64(d.ResetAfter)
 			b.waitDec.Remaining = 0
 			return info, nil
+		case d.Remaining >= need && d.Remaining < size:
+			// Less than a whole batch is left in the window: take what remains.
+			size = d.Remaining
+			info, err = l.take(ctx, key, p, size, now, d)
 		}
 	}
 	if err == nil && !d.Allowed && info.degraded == NotDegraded && size != need {
@@ -196,11 +198,14 @@ func (l *Limiter) reserveTake(ctx context.Context, r *rule, key string, p *Polic
 		// The failure policy decided this request alone; nothing was reserved.
 		return info, err
 	}
-	b.since, b.arrivals = n, 0
 	if !d.Allowed {
 		b.remaining = d.Remaining
 		return info, nil
 	}
+	// The arrivals are counted from one grant to the next: a denial or a wait must not
+	// restart the count, or the requests that queued behind a slow store call would be
+	// missed and the next batch sized far too small.
+	b.since, b.arrivals = n, 0
 	b.left += size - cost
 	b.remaining, b.resetAt = d.Remaining, n+int64(d.ResetAfter)
 	d.Remaining += b.left
