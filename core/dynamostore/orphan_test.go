@@ -80,7 +80,7 @@ func privateTable(t *testing.T) (srv *testenv.Server, s *dynamostore.Store, prob
 // their slots when nobody releases them; the limiter releases them in the background.
 func TestOrphanLeases(t *testing.T) {
 	srv, s, probe, table := privateTable(t)
-	pz := newPausable(t, srv.Addr)
+	pz := testenv.PauseByPort(t, srv.Addr)
 	ctx := context.Background()
 	const (
 		limit  = 3

@@ -56,7 +56,7 @@ func heldLeases(ctx context.Context, c *s3.Client, bucket string, s *s3store.Sto
 // slot when nobody releases it; the limiter releases it in the background.
 func TestOrphanLeases(t *testing.T) {
 	srv, ep := testenv.StartVersitygw(t)
-	pz := newPausable(t, srv.Addr)
+	pz := testenv.PauseByPort(t, srv.Addr)
 	c := newClient(t, ep.Endpoint, ep.AccessKey, ep.SecretKey)
 	probe := newClient(t, ep.Endpoint, ep.AccessKey, ep.SecretKey)
 	bucket := testenv.UniqueName("tollgate-orphan")
