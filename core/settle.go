@@ -130,12 +130,28 @@ func (l *Limiter) adjust(ctx context.Context, res *Result, i int, delta int64) {
 		l.adjustNow(ctx, key, p, delta, at)
 		return
 	}
+	if l.inflight.Add(1) > maxSettling {
+		// The store has fallen this far behind (an outage, each settlement retrying for
+		// settleBudget): do not pile up goroutines; the failure policy decides this one now.
+		l.inflight.Add(-1)
+		l.settleFailed(ctx, key, p, delta, ErrSettleBacklog)
+		return
+	}
 	l.settling.Add(1)
 	go func() {
 		defer l.settling.Done()
+		defer l.inflight.Add(-1)
 		l.adjustNow(ctx, key, p, delta, at)
 	}()
 }
+
+// maxSettling bounds the settlements a limiter has in flight in the background.
+const maxSettling = 4096
+
+// ErrSettleBacklog is the error of a settlement not attempted because maxSettling (4,096)
+// settlements were already waiting for the store: it goes to the failure policy (the
+// fallback store under FailFallback) and to the observer, like a settlement that failed.
+var ErrSettleBacklog = errors.New("core: too many settlements waiting for the store")
 
 // settleBudget bounds how long one settlement is retried.
 const settleBudget = 3 * time.Second
@@ -183,6 +199,12 @@ func (l *Limiter) adjustNow(ctx context.Context, key string, p Policy, delta, at
 		time.Sleep(wait)
 		wait = min(wait*2, time.Second)
 	}
+	l.settleFailed(ctx, key, p, delta, err)
+}
+
+// settleFailed reports a settlement the store did not take and applies the failure policy:
+// under FailFallback the fallback store is adjusted; otherwise the settlement is dropped.
+func (l *Limiter) settleFailed(ctx context.Context, key string, p Policy, delta int64, err error) {
 	ev := Event{Kind: EventStoreError, Key: key, Err: fmt.Errorf("core: settling %+d: %w", delta, err), Decision: Decision{Policy: p}, Op: OpAdjust, Delta: delta}
 	if l.failure == FailFallback && !isCallerError(err) {
 		ev.Degraded = DegradedFallback
@@ -201,4 +223,5 @@ type settleState struct {
 	settles  bool     // a rule settles
 	adjuster Adjuster // the store, when it can adjust
 	settling sync.WaitGroup
+	inflight atomic.Int64 // settlements running in the background
 }

@@ -183,3 +183,52 @@ func TestSettleRefusedByAdjustChecker(t *testing.T) {
 		t.Fatalf("a settling limit on a store that refuses it: %v", err)
 	}
 }
+
+// blockingAdjust holds every Adjust until released, as a stalled store does.
+type blockingAdjust struct {
+	*memstore.Store
+	release chan struct{}
+}
+
+// InProcess reports false: this store stands for a network one, settled in the background.
+func (b *blockingAdjust) InProcess() bool { return false }
+
+func (b *blockingAdjust) Adjust(ctx context.Context, key string, p core.Policy, delta int64, now time.Time) (core.Decision, error) {
+	<-b.release
+	return b.Store.Adjust(ctx, key, p, delta, now)
+}
+
+// TestSettleBacklogBounded: with the store stalled, settlements do not pile up without bound:
+// past 4,096 in flight, a settlement is reported at once (ErrSettleBacklog) and decided by
+// the failure policy.
+func TestSettleBacklogBounded(t *testing.T) {
+	s := &blockingAdjust{Store: memstore.New(), release: make(chan struct{})}
+	rec := &recorder{}
+	l := newLimiter(t, core.Config{Store: s, Observer: rec, Timeout: -1, Key: core.KeyStatic("k"), Limits: []core.Limit{{
+		Policy: core.NewFixedWindow("p", 1<<40, time.Hour),
+		Settle: func(core.Request, core.Outcome) int64 { return 2 },
+	}}})
+	ctx := context.Background()
+	for range 4096 + 10 {
+		res, err := l.Allow(ctx, nil)
+		if err != nil || !res.Allowed {
+			t.Fatal(err)
+		}
+		l.Settle(ctx, nil, &res, core.Outcome{})
+	}
+	backlog := 0
+	rec.mu.Lock()
+	for _, e := range rec.events {
+		if e.Kind == core.EventStoreError && e.Op == core.OpAdjust && errors.Is(e.Err, core.ErrSettleBacklog) {
+			backlog++
+		}
+	}
+	rec.mu.Unlock()
+	if backlog != 10 {
+		t.Fatalf("%d settlements reported as backlog, want the 10 past 4,096", backlog)
+	}
+	close(s.release)
+	if err := l.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
