@@ -1,11 +1,9 @@
 package dynamostore_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -112,7 +110,7 @@ func TestOrphanLeases(t *testing.T) {
 			}
 		}
 		pz.Cont()
-		n := pollHeld(func() int { return held(p) }, func(n int) bool { return n == limit }, 3*time.Second)
+		n := testenv.PollHeld(func() int { return held(p) }, func(n int) bool { return n == limit }, 3*time.Second)
 		t.Logf("without the limiter: %d of %d slots held by acquires the server applied after their caller gave up", n, limit)
 		if n == 0 {
 			t.Fatalf("no late acquire was applied: the scenario below would prove nothing")
@@ -135,7 +133,7 @@ func TestOrphanLeases(t *testing.T) {
 			}
 		}
 		pz.Cont()
-		free, took := measureFree(t, limit, func() int { return held(p) })
+		free, took := testenv.MeasureFree(t, limit, func() int { return held(p) })
 		t.Logf("orphan: store=dynamodb limit=%d free_after_recovery=%d seconds_to_free=%.3f", limit, free, took.Seconds())
 		if free != limit || took > lease/6 {
 			t.Fatalf("%d of %d slots free %v after the server resumed; want all, well under the %v lease", free, limit, took, lease)
@@ -163,109 +161,6 @@ func warm(t *testing.T, s core.ConcurrencyStore, p core.Policy) {
 	}
 }
 
-// pollHeld polls held every 10 ms until done says so or for at most d, and returns the last
-// count.
-func pollHeld(held func() int, done func(int) bool, d time.Duration) int {
-	deadline := time.Now().Add(d)
-	for {
-		n := held()
-		if done(n) || time.Now().After(deadline) {
-			return n
-		}
-		time.Sleep(10 * time.Millisecond) // polling a real server's state
-	}
-}
-
-// measureFree polls the held leases from now on (the server just resumed) and returns the
-// free slots once they have stayed all free for a settling second (far longer than the
-// limiter's confirming release, 50 ms after the first one) or after 10 s, with the time from
-// now to the moment they last became all free.
-func measureFree(t *testing.T, limit int, held func() int) (free int, took time.Duration) {
-	t.Helper()
-	resumed := time.Now()
-	deadline := resumed.Add(10 * time.Second)
-	var since time.Time // when the slots last became all free; zero while some are held
-	peak := 0
-	for {
-		n := held()
-		peak = max(peak, n)
-		now := time.Now()
-		switch {
-		case n > 0:
-			since = time.Time{}
-		case since.IsZero():
-			since = now
-		}
-		if !since.IsZero() && now.Sub(since) >= time.Second {
-			t.Logf("peak held after the server resumed: %d", peak)
-			return limit - n, since.Sub(resumed)
-		}
-		if now.After(deadline) {
-			t.Logf("peak held after the server resumed: %d", peak)
-			return limit - n, now.Sub(resumed)
-		}
-		time.Sleep(10 * time.Millisecond) // polling a real server's state
-	}
-}
-
-// lateDelivery is an HTTP transport that holds back the UpdateItem whose body contains match
-// after skip others that did (which go through): its caller gets the context's error when its deadline passes, as with a stalled
-// server, and the request reaches the server only when deliver is called: a request that
-// outlives the caller who gave up on it.
-type lateDelivery struct {
-	next  http.RoundTripper
-	mu    sync.Mutex
-	match []byte
-	skip  int
-	req   *http.Request
-	body  []byte
-}
-
-func (l *lateDelivery) RoundTrip(r *http.Request) (*http.Response, error) {
-	if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".UpdateItem") && r.Body != nil {
-		b, err := io.ReadAll(r.Body)
-		r.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-		l.mu.Lock()
-		hold := l.match != nil && l.req == nil && bytes.Contains(b, l.match)
-		if hold && l.skip > 0 {
-			l.skip--
-			hold = false
-		}
-		if hold {
-			l.req, l.body = r.Clone(context.Background()), b
-		}
-		l.mu.Unlock()
-		if hold {
-			<-r.Context().Done()
-			return nil, r.Context().Err()
-		}
-		r.Body = io.NopCloser(bytes.NewReader(b))
-	}
-	return l.next.RoundTrip(r)
-}
-
-// deliver sends the held request now and returns the server's status and body.
-func (l *lateDelivery) deliver(t *testing.T) (int, string) {
-	t.Helper()
-	l.mu.Lock()
-	req, body := l.req, l.body
-	l.mu.Unlock()
-	if req == nil {
-		t.Fatal("lateDelivery: no request was held")
-	}
-	req.Body = io.NopCloser(bytes.NewReader(body))
-	resp, err := l.next.RoundTrip(req)
-	if err != nil {
-		t.Fatalf("lateDelivery: %v", err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
 // TestLateAcquireAfterRelease delivers an acquire's UpdateItem after the lease was released
 // (the order a stalled server or network can produce; the limiter releases every acquire
 // whose outcome it did not learn): the release of the absent lease recorded the release
@@ -283,7 +178,7 @@ func TestLateAcquireAfterRelease(t *testing.T) {
 			probe, _ := sharedTable(t)
 			ctx := context.Background()
 			var (
-				ld       *lateDelivery
+				ld       *testenv.LateDelivery
 				s        *dynamostore.Store
 				p        core.Policy
 				acquired time.Time
@@ -293,23 +188,20 @@ func TestLateAcquireAfterRelease(t *testing.T) {
 			// case is tried again with a longer budget. Matching stops as soon as the
 			// acquire returns, so the release's own update is never held.
 			for _, budget := range []time.Duration{100 * time.Millisecond, 400 * time.Millisecond, 2 * time.Second} {
-				ld = &lateDelivery{next: http.DefaultTransport.(*http.Transport).Clone()}
+				ld = testenv.NewLateDelivery(func(r *http.Request) bool {
+					return strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".UpdateItem")
+				})
 				s = newStore(t, newClient(t, ep, &http.Client{Transport: ld}, backoff.Policy{MaxAttempts: 1}))
 				p = core.NewConcurrency(testenv.UniqueName("late-"+c.name), 3, time.Minute)
 				if c.warm {
 					warm(t, s, p)
 				}
-				ld.mu.Lock()
-				ld.match, ld.skip = []byte(dynamostore.LeaseName("late-lease")), c.skip
-				ld.mu.Unlock()
+				ld.Hold([]byte(dynamostore.LeaseName("late-lease")), c.skip)
 				acquired = time.Now()
 				actx, cancel := context.WithTimeout(ctx, budget)
 				_, err := s.Acquire(actx, "k", p, "late-lease", acquired)
 				cancel()
-				ld.mu.Lock()
-				ld.match = nil
-				held := ld.req != nil
-				ld.mu.Unlock()
+				held := ld.Stop()
 				if held && err == nil {
 					t.Fatal("the held acquire succeeded")
 				}
@@ -324,7 +216,7 @@ func TestLateAcquireAfterRelease(t *testing.T) {
 			if err != nil {
 				t.Fatalf("release: %v", err)
 			}
-			status, body := ld.deliver(t)
+			status, body := ld.Deliver(t)
 			n, err := heldLeases(ctx, probe, table, s, "k", p, time.Now())
 			if err != nil {
 				t.Fatal(err)
@@ -398,7 +290,7 @@ func TestNearlyFullLeases(t *testing.T) {
 	after := held()
 	// Every orphan is released one at a time, with the limiter's budget, on an item this big:
 	// allow 30 s, a twentieth of the lease time.
-	n := pollHeld(held, func(n int) bool { return n == prefill }, 30*time.Second)
+	n := testenv.PollHeld(held, func(n int) bool { return n == prefill }, 30*time.Second)
 	took := time.Since(done)
 	t.Logf("nearfull: store=dynamodb leases=%d/%d cycles=%d granted=%d denied=%d failed=%d orphans_after_cycles=%d orphans_after_recovery=%d seconds_to_free=%.3f",
 		prefill, limit, cycles, granted.Load(), denied.Load(), timedOut.Load(), after-prefill, n-prefill, took.Seconds())

@@ -1,14 +1,12 @@
 package s3store_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -93,7 +91,7 @@ func TestOrphanLeases(t *testing.T) {
 			}
 		}
 		pz.Cont()
-		n := pollHeld(func() int { return held(p) }, func(n int) bool { return n > 0 }, 3*time.Second)
+		n := testenv.PollHeld(func() int { return held(p) }, func(n int) bool { return n > 0 }, 3*time.Second)
 		t.Logf("without the limiter: %d of %d slots held by acquires the server applied after their caller gave up", n, limit)
 		if n == 0 {
 			t.Fatalf("no late acquire was applied: the scenario below would prove nothing")
@@ -116,7 +114,7 @@ func TestOrphanLeases(t *testing.T) {
 			}
 		}
 		pz.Cont()
-		free, took := measureFree(t, limit, func() int { return held(p) })
+		free, took := testenv.MeasureFree(t, limit, func() int { return held(p) })
 		t.Logf("orphan: store=s3 limit=%d free_after_recovery=%d seconds_to_free=%.3f", limit, free, took.Seconds())
 		if free != limit || took > lease/6 {
 			t.Fatalf("%d of %d slots free %v after the server resumed; want all, well under the %v lease", free, limit, took, lease)
@@ -144,104 +142,6 @@ func warm(t *testing.T, s core.ConcurrencyStore, p core.Policy) {
 	}
 }
 
-// pollHeld polls held every 10 ms until done says so or for at most d, and returns the last
-// count.
-func pollHeld(held func() int, done func(int) bool, d time.Duration) int {
-	deadline := time.Now().Add(d)
-	for {
-		n := held()
-		if done(n) || time.Now().After(deadline) {
-			return n
-		}
-		time.Sleep(10 * time.Millisecond) // polling a real server's state
-	}
-}
-
-// measureFree polls the held leases from now on (the server just resumed) and returns the
-// free slots once they have stayed all free for a settling second (far longer than the
-// limiter's confirming release, 50 ms after the first one) or after 10 s, with the time from
-// now to the moment they last became all free.
-func measureFree(t *testing.T, limit int, held func() int) (free int, took time.Duration) {
-	t.Helper()
-	resumed := time.Now()
-	deadline := resumed.Add(10 * time.Second)
-	var since time.Time // when the slots last became all free; zero while some are held
-	peak := 0
-	for {
-		n := held()
-		peak = max(peak, n)
-		now := time.Now()
-		switch {
-		case n > 0:
-			since = time.Time{}
-		case since.IsZero():
-			since = now
-		}
-		if !since.IsZero() && now.Sub(since) >= time.Second {
-			t.Logf("peak held after the server resumed: %d", peak)
-			return limit - n, since.Sub(resumed)
-		}
-		if now.After(deadline) {
-			t.Logf("peak held after the server resumed: %d", peak)
-			return limit - n, now.Sub(resumed)
-		}
-		time.Sleep(10 * time.Millisecond) // polling a real server's state
-	}
-}
-
-// lateDelivery is an HTTP transport that holds back the first PUT whose body contains match:
-// its caller gets the context's error when its deadline passes, as with a stalled server,
-// and the request reaches the server only when deliver is called: a request that outlives
-// the caller who gave up on it.
-type lateDelivery struct {
-	next  http.RoundTripper
-	mu    sync.Mutex
-	match []byte
-	req   *http.Request
-	body  []byte
-}
-
-func (l *lateDelivery) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Method == http.MethodPut && r.Body != nil {
-		b, err := io.ReadAll(r.Body)
-		r.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-		l.mu.Lock()
-		hold := l.match != nil && l.req == nil && bytes.Contains(b, l.match)
-		if hold {
-			l.req, l.body = r.Clone(context.Background()), b
-		}
-		l.mu.Unlock()
-		if hold {
-			<-r.Context().Done()
-			return nil, r.Context().Err()
-		}
-		r.Body = io.NopCloser(bytes.NewReader(b))
-	}
-	return l.next.RoundTrip(r)
-}
-
-// deliver sends the held request now and returns the server's status.
-func (l *lateDelivery) deliver(t *testing.T) int {
-	t.Helper()
-	l.mu.Lock()
-	req, body := l.req, l.body
-	l.mu.Unlock()
-	if req == nil {
-		t.Fatal("lateDelivery: no request was held")
-	}
-	req.Body = io.NopCloser(bytes.NewReader(body))
-	resp, err := l.next.RoundTrip(req)
-	if err != nil {
-		t.Fatalf("lateDelivery: %v", err)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
 // TestLateAcquireAfterRelease delivers an acquire's conditional PUT after the lease was
 // released (the order a stalled server or network can produce; the limiter releases every
 // acquire whose outcome it did not learn): the release changed the object's version, so the
@@ -258,7 +158,7 @@ func TestLateAcquireAfterRelease(t *testing.T) {
 				t.Run(c.name, func(t *testing.T) {
 					ctx := context.Background()
 					var (
-						ld *lateDelivery
+						ld *testenv.LateDelivery
 						s  *s3store.Store
 						p  core.Policy
 					)
@@ -267,7 +167,7 @@ func TestLateAcquireAfterRelease(t *testing.T) {
 					// budget. Matching stops when the acquire returns, so the release's own
 					// PUT is never held.
 					for _, budget := range []time.Duration{100 * time.Millisecond, 400 * time.Millisecond, 2 * time.Second} {
-						ld = &lateDelivery{next: http.DefaultTransport.(*http.Transport).Clone()}
+						ld = testenv.NewLateDelivery(func(r *http.Request) bool { return r.Method == http.MethodPut })
 						// Built by hand: s3store.NewClient hands its HTTP client to the AWS
 						// config loader, which wants a buildable one when AWS_CA_BUNDLE is set.
 						client := s3.New(s3.Options{
@@ -281,16 +181,11 @@ func TestLateAcquireAfterRelease(t *testing.T) {
 						if c.warm {
 							warm(t, s, p)
 						}
-						ld.mu.Lock()
-						ld.match = []byte("late-lease")
-						ld.mu.Unlock()
+						ld.Hold([]byte("late-lease"), 0)
 						actx, cancel := context.WithTimeout(ctx, budget)
 						_, err := s.Acquire(actx, "k", p, "late-lease", time.Now())
 						cancel()
-						ld.mu.Lock()
-						ld.match = nil
-						held := ld.req != nil
-						ld.mu.Unlock()
+						held := ld.Stop()
 						if held && err == nil {
 							t.Fatal("the held acquire succeeded")
 						}
@@ -305,7 +200,7 @@ func TestLateAcquireAfterRelease(t *testing.T) {
 					if err != nil {
 						t.Fatalf("release: %v", err)
 					}
-					status := ld.deliver(t)
+					status, _ := ld.Deliver(t)
 					n, err := heldLeases(ctx, b.client, b.bucket, s, "k", p, time.Now())
 					if err != nil {
 						t.Fatal(err)
