@@ -186,9 +186,8 @@ func nextAndSettle(c echo.Context, next echo.HandlerFunc, l *core.Limiter, cfg *
 			status = he.Code
 		}
 	}
-	failed := status >= 400
 	ctx := c.Request().Context()
-	if cfg.SkipFailedRequests && failed || cfg.SkipSuccessfulRequests && !failed {
+	if adaptercfg.Skipped(cfg.SkipFailedRequests, cfg.SkipSuccessfulRequests, status) {
 		l.Refund(ctx, res)
 		return err
 	}

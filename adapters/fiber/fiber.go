@@ -200,9 +200,8 @@ func nextAndSettle(c *fiber.Ctx, l *core.Limiter, cfg *Config, res *core.Result)
 			status = fe.Code
 		}
 	}
-	failed := status >= 400
 	ctx := context.WithoutCancel(c.UserContext()) // the Ctx is recycled after the handler
-	if cfg.SkipFailedRequests && failed || cfg.SkipSuccessfulRequests && !failed {
+	if adaptercfg.Skipped(cfg.SkipFailedRequests, cfg.SkipSuccessfulRequests, status) {
 		l.Refund(ctx, res)
 		return err
 	}

@@ -141,8 +141,7 @@ func nextAndSettle(c *gin.Context, l *core.Limiter, o *Options, res *core.Result
 	}
 	c.Next()
 	status := c.Writer.Status()
-	failed := status >= 400
-	if o.SkipFailedRequests && failed || o.SkipSuccessfulRequests && !failed {
+	if adaptercfg.Skipped(o.SkipFailedRequests, o.SkipSuccessfulRequests, status) {
 		l.Refund(c.Request.Context(), res)
 		return
 	}

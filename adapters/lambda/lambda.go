@@ -257,9 +257,8 @@ func (m *Middleware) handlerContext(ctx context.Context) (context.Context, func(
 // the background would wait for the next invocation, or be lost with the environment. A
 // handler that panics settles nothing (its estimate stands).
 func (m *Middleware) after(ctx context.Context, req Request, res *core.Result, status int, written int64, header func(string) string, report func() (int64, int)) {
-	failed := status >= 400
 	switch {
-	case m.o.SkipFailedRequests && failed || m.o.SkipSuccessfulRequests && !failed:
+	case adaptercfg.Skipped(m.o.SkipFailedRequests, m.o.SkipSuccessfulRequests, status):
 		m.lim.Refund(ctx, res)
 	case m.settles:
 		out := core.Outcome{Status: status, Written: written, Header: header}

@@ -179,8 +179,7 @@ func serveAndSettle(l *core.Limiter, o *Options, w http.ResponseWriter, r *http.
 	if status == 0 {
 		status = http.StatusOK
 	}
-	failed := status >= 400
-	if o.SkipFailedRequests && failed || o.SkipSuccessfulRequests && !failed {
+	if adaptercfg.Skipped(o.SkipFailedRequests, o.SkipSuccessfulRequests, status) {
 		l.Refund(r.Context(), res)
 		return
 	}

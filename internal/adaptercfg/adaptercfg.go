@@ -36,3 +36,10 @@ func SkipRules(field string, skipFailed, skipSuccessful bool) error {
 	}
 	return nil
 }
+
+// Skipped reports whether a request answered with status is refunded by the skip rules:
+// SkipFailedRequests refunds statuses of 400 and above, SkipSuccessfulRequests those below.
+func Skipped(skipFailed, skipSuccessful bool, status int) bool {
+	failed := status >= http.StatusBadRequest
+	return skipFailed && failed || skipSuccessful && !failed
+}

@@ -19,3 +19,19 @@ func TestMissingKeyStatus(t *testing.T) {
 		}
 	}
 }
+
+func TestSkipped(t *testing.T) {
+	for _, tc := range []struct {
+		failed, successful bool
+		status             int
+		want               bool
+	}{
+		{true, false, 500, true}, {true, false, 400, true}, {true, false, 399, false},
+		{false, true, 200, true}, {false, true, 399, true}, {false, true, 400, false},
+		{false, false, 500, false}, {false, false, 200, false},
+	} {
+		if got := Skipped(tc.failed, tc.successful, tc.status); got != tc.want {
+			t.Errorf("Skipped(%v, %v, %d) = %v, want %v", tc.failed, tc.successful, tc.status, got, tc.want)
+		}
+	}
+}
