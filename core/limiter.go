@@ -438,7 +438,7 @@ func (l *Limiter) check(ctx context.Context, r *rule, key string, cost int64, no
 	}
 	if r.PolicyFunc != nil {
 		var err error
-		if *p, err = r.policies.get(ctx, r.PolicyFunc, key, now); err != nil {
+		if *p, err = l.policyOf(ctx, r, key, now); err != nil {
 			return err
 		}
 	}

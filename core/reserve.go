@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 )
@@ -108,11 +109,9 @@ func (bs *batches) get(p *Policy, key string) *batch {
 		}
 	}
 	b := &batch{remaining: -1}
-	bs.m[batchKey{p.Name, cloneString(key)}] = b
+	bs.m[batchKey{p.Name, strings.Clone(key)}] = b // the key may point into a request's memory
 	return b
 }
-
-func cloneString(s string) string { return string([]byte(s)) }
 
 // size returns the batch to reserve now: the local rate × Interval, bounded.
 func (bs *batches) size(b *batch, p *Policy, now int64) int64 {
