@@ -213,3 +213,85 @@ func TestBackendErrorsWrapped(t *testing.T) {
 }
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// TestLostRaceIsDenial: on a server that does not return the item of a failed condition,
+// every round reads the item separately; under churn each read can show room the next write
+// no longer has. After maxRounds (8) such rounds the answer is the denial the failed
+// conditions prove, not an error (CI saw "state kept changing under contention" from
+// storetest's 32 goroutines on a limit of 4 against dynalite).
+func TestLostRaceIsDenial(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_700_000_000, 0)
+	ns := now.UnixNano()
+	const rounds = 8
+	lostRounds := func(read answer) []answer {
+		var as []answer
+		for range rounds {
+			as = append(as, answer{fail: true}, read)
+		}
+		return as
+	}
+
+	t.Run("concurrency", func(t *testing.T) {
+		cc := core.NewConcurrency("cc", 2, time.Minute)
+		f := &fake{answers: lostRounds(answer{item: item("h", leaseMap(map[string]int64{"a": ns + 3e8}))})}
+		s, _ := dynamostore.New(f, dynamostore.Config{Table: "t"})
+		got, err := s.Acquire(ctx, "k", cc, "me", now)
+		if err != nil {
+			t.Fatalf("Acquire: %v; want a denial", err)
+		}
+		want := core.Decision{Limit: 2, Policy: cc, RetryAfter: 300 * time.Millisecond}
+		if got != want {
+			t.Errorf("decision\n got  %+v\n want %+v", got, want)
+		}
+		if len(f.updates) != rounds || f.gets != rounds {
+			t.Errorf("%d UpdateItem and %d GetItem; want %d each", len(f.updates), f.gets, rounds)
+		}
+	})
+
+	t.Run("concurrency watermark is not a lost race", func(t *testing.T) {
+		// Every read shows a newer release watermark past the stamp: the failures may all be
+		// the watermark's, which proves nothing about the slots, so the answer stays an error.
+		cc := core.NewConcurrency("cc", 2, time.Minute)
+		var as []answer
+		for i := range int64(rounds) {
+			as = append(as, answer{fail: true}, answer{item: item("h", leaseMap(nil), "r", n(ns+1e12+i*1e9))})
+		}
+		f := &fake{answers: as}
+		s, _ := dynamostore.New(f, dynamostore.Config{Table: "t"})
+		if _, err := s.Acquire(ctx, "k", cc, "me", now); err == nil {
+			t.Fatal("Acquire: a decision; want the contention error")
+		}
+	})
+
+	t.Run("fixed window", func(t *testing.T) {
+		fw := core.NewFixedWindow("fw", 10, time.Minute)
+		start, _ := fw.WindowBounds(ns)
+		f := &fake{answers: lostRounds(answer{item: item("n", n(5))})}
+		s, _ := dynamostore.New(f, dynamostore.Config{Table: "t"})
+		got, err := s.Take(ctx, "k", fw, 2, now)
+		if err != nil {
+			t.Fatalf("Take: %v; want a denial", err)
+		}
+		_, want := fw.Take(core.State{Window: start, Count: 9}, 2, now)
+		if got != want || got.Allowed {
+			t.Errorf("decision\n got  %+v\n want %+v", got, want)
+		}
+	})
+
+	t.Run("sliding window", func(t *testing.T) {
+		sw := core.NewSlidingWindow("sw", 10, time.Minute)
+		start, _ := sw.WindowBounds(ns)
+		// The previous window's count is read once first.
+		f := &fake{answers: append([]answer{{item: item("n", n(0))}}, lostRounds(answer{item: item("n", n(3))})...)}
+		s, _ := dynamostore.New(f, dynamostore.Config{Table: "t"})
+		got, err := s.Take(ctx, "k", sw, 2, now)
+		if err != nil {
+			t.Fatalf("Take: %v; want a denial", err)
+		}
+		_, want := sw.Take(core.State{Window: start, Count: 9}, 2, now)
+		if got != want || got.Allowed {
+			t.Errorf("decision\n got  %+v\n want %+v", got, want)
+		}
+	})
+}

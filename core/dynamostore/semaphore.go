@@ -51,6 +51,8 @@ func (s *Store) Acquire(ctx context.Context, key string, p core.Policy, lease st
 	stamp := n // see guard
 	guard(in, stamp)
 	first, grants := in, true
+	lost := false // the last granting update failed its condition, and not on the watermark
+	var last core.Leases
 	for range maxRounds {
 		out, err := s.api.UpdateItem(ctx, in)
 		if err == nil && grants {
@@ -69,9 +71,11 @@ func (s *Store) Acquire(ctx context.Context, key string, p core.Policy, lease st
 				return core.Decision{}, err
 			}
 		}
+		lost = grants
 		if r, err := number(item, attrReleased); err != nil {
 			return core.Decision{}, err
 		} else if r >= stamp {
+			lost = false
 			// A release recorded after our stamp (another instance's clock is ahead, or
 			// a release at the same instant). This call is alive, so it is not the late
 			// acquire the watermark is there to stop: move past it.
@@ -82,6 +86,7 @@ func (s *Store) Acquire(ctx context.Context, key string, p core.Policy, lease st
 		if err != nil {
 			return core.Decision{}, err
 		}
+		last = held
 		model := make(core.Leases, len(held))
 		for k, v := range held {
 			model[k] = v
@@ -94,7 +99,30 @@ func (s *Store) Acquire(ctx context.Context, key string, p core.Policy, lease st
 			guard(in, stamp)
 		}
 	}
+	if lost {
+		return lostRace(p, last, n), nil
+	}
 	return core.Decision{}, errContention
+}
+
+// lostRace is the decision of an Acquire whose granting updates all failed their condition
+// while every read after them showed a free slot. That happens on servers that do not return
+// the item of a failed condition (dynalite, other DynamoDB-compatible servers), where the
+// state comes from a separate GetItem: under churn, a slot frees between the failed write
+// and the read, and is taken again before the next write. Each failed condition proves the
+// key was at its limit at that instant (the watermark was ruled out), so the answer is the
+// denial real DynamoDB would have given from the item it returns: Remaining 0, RetryAfter
+// the earliest expiry of the leases last read, at most [core.ConcurrencyRetryAfter]. Before
+// this, the caller got an error after maxRounds, which the limiter's failure policy turned
+// into a 503 or a fail-open admission for what is an ordinary "full" answer.
+func lostRace(p core.Policy, held core.Leases, n int64) core.Decision {
+	retry := core.ConcurrencyRetryAfter
+	for _, exp := range held {
+		if exp > n {
+			retry = min(retry, time.Duration(exp-n))
+		}
+	}
+	return core.Decision{Limit: p.Limit, Policy: p, RetryAfter: retry}
 }
 
 // guard adds the release watermark to the condition of an update that grants a lease.
