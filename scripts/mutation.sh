@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Mutation testing of one package (`make mutation PKG=core/memstore`): gremlins v0.6.0 mutates
+# the package's own files (not its subpackages'), runs the package's tests against each mutant,
+# and scripts/mutscore scores the result against the equivalents recorded in
+# mutation/equivalents.txt. Not part of `make test`: it takes minutes per package. Run it on
+# what you change; a survivor is either killed by a new test or recorded as equivalent.
+#
+#   scripts/mutation.sh PKG [gremlins flags...]
+#
+# PKG is a directory of the root module (core, core/memstore, adapters/nethttp, s3cache, ...).
+# The store packages (core/redisstore, core/dynamostore, core/s3store) are scored with their
+# integration tests: the script starts the local servers for them (scripts/servers.sh), and
+# TOLLGATE_REQUIRE_SERVERS=1 makes a test whose server is missing fail rather than skip.
+#
+# Environment: MUTATION_WORKERS (default 2), MUTATION_TIMEOUT_COEFFICIENT (default 10; each
+# mutant's test run may take that many times the unmutated run before it counts as timed out,
+# which counts as detected), MUTATION_OUT (default mutation/out, ignored by git).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export TOLLGATE_ROOT=$PWD
+pkg=${1:?usage: scripts/mutation.sh PKG [gremlins flags...]}
+shift
+pkg=${pkg#./}
+pkg=${pkg%/}
+[ -d "$pkg" ] || {
+	echo "mutation: no directory $pkg" >&2
+	exit 2
+}
+
+GREMLINS_VERSION=v0.6.0
+cache=${TOLLGATE_CACHE:-$HOME/.cache/tollgate}
+gr="$cache/bin/gremlins"
+if [ ! -x "$gr" ] || [ "$(cat "$gr.version" 2>/dev/null)" != "$GREMLINS_VERSION" ]; then
+	echo "mutation: go install gremlins@$GREMLINS_VERSION" >&2
+	mkdir -p "$cache/bin"
+	GOFLAGS= GOBIN="$cache/bin" go install "github.com/go-gremlins/gremlins/cmd/gremlins@$GREMLINS_VERSION"
+	echo "$GREMLINS_VERSION" >"$gr.version"
+fi
+
+case "$pkg" in
+core/redisstore | core/dynamostore | core/s3store)
+	# shellcheck source=servers.sh
+	. scripts/servers.sh
+	servers_install
+	servers_start >&2
+	trap servers_stop EXIT
+	export TOLLGATE_REQUIRE_SERVERS=1
+	;;
+esac
+
+out=${MUTATION_OUT:-mutation/out}
+mkdir -p "$out"
+json="$out/$(echo "$pkg" | tr / _).json"
+# -count=1: gremlins times the unmutated run to set each mutant's timeout; a cached test
+# result would make that a few milliseconds and every mutant "time out".
+# -E /: the package's own files only (paths are relative to PKG; subpackages have a slash).
+GOFLAGS=-count=1 "$gr" unleash \
+	--workers "${MUTATION_WORKERS:-2}" \
+	--timeout-coefficient "${MUTATION_TIMEOUT_COEFFICIENT:-10}" \
+	-E / \
+	-o "$json" \
+	"$@" "./$pkg" >"$out/$(echo "$pkg" | tr / _).log" 2>&1 || {
+	tail -20 "$out/$(echo "$pkg" | tr / _).log" >&2
+	exit 1
+}
+go run ./scripts/mutscore -pkg "$pkg" -equivalents mutation/equivalents.txt "$json"

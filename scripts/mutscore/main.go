@@ -1,0 +1,242 @@
+// Command mutscore scores a gremlins result (the JSON of `gremlins unleash -o`) against the
+// mutants recorded as equivalent, for scripts/mutation.sh.
+//
+//	go run ./scripts/mutscore -pkg core/memstore -equivalents mutation/equivalents.txt out.json
+//
+// It prints one line per package,
+//
+//	mutation: pkg=P mutants=N killed=K timed_out=T lived=L not_covered=C not_viable=V equivalent=E score=S% efficacy=F%
+//
+// then the score per file and every survivor that is not recorded as equivalent. The score
+// counts a mutant no test reaches (not covered) as a survivor: score = (killed + timed out) /
+// (mutants − not viable − equivalent). Efficacy is gremlins' measure, over covered mutants
+// only. A timed-out mutant counts as detected: scripts/mutation.sh gives each mutant ten times
+// the unmutated run, so a timeout is a mutant that hangs a test, not a slow machine.
+//
+// The equivalents file has one mutant per line, "path:line:column TYPE reason", path relative
+// to the repository root; '#' starts a comment. An entry that matches no surviving mutant is
+// reported as stale (the code moved, or a test now kills it) so that the file stays true.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"sort"
+	"strings"
+)
+
+// Result is the part of gremlins' JSON output that the score needs.
+type Result struct {
+	Files []struct {
+		Name      string `json:"file_name"`
+		Mutations []struct {
+			Type   string `json:"type"`
+			Status string `json:"status"`
+			Line   int    `json:"line"`
+			Column int    `json:"column"`
+		} `json:"mutations"`
+	} `json:"files"`
+}
+
+// Mutant is one mutation, its file relative to the repository root.
+type Mutant struct {
+	File         string
+	Line, Column int
+	Type, Status string
+}
+
+// ID is the mutant's key in the equivalents file.
+func (m Mutant) ID() string { return fmt.Sprintf("%s:%d:%d %s", m.File, m.Line, m.Column, m.Type) }
+
+// Tally counts mutants by outcome.
+type Tally struct {
+	Mutants, Killed, TimedOut, Lived, NotCovered, NotViable, Equivalent int
+}
+
+// Score is detected ÷ (mutants − not viable − equivalent), in percent; 100 with no mutants.
+func (t Tally) Score() float64 {
+	return pct(t.Killed+t.TimedOut, t.Mutants-t.NotViable-t.Equivalent)
+}
+
+// Efficacy is detected ÷ (detected + lived − equivalent lived), in percent (covered mutants).
+func (t Tally) Efficacy() float64 {
+	return pct(t.Killed+t.TimedOut, t.Killed+t.TimedOut+t.Lived)
+}
+
+func pct(a, b int) float64 {
+	if b <= 0 {
+		return 100
+	}
+	return 100 * float64(a) / float64(b)
+}
+
+// add counts m; equivalent survivors count as equivalent, not as lived or not covered.
+func (t *Tally) add(m Mutant, equivalent bool) {
+	t.Mutants++
+	switch {
+	case m.Status == "KILLED":
+		t.Killed++
+	case m.Status == "TIMED OUT":
+		t.TimedOut++
+	case m.Status == "NOT VIABLE":
+		t.NotViable++
+	case equivalent:
+		t.Equivalent++
+	case m.Status == "LIVED":
+		t.Lived++
+	default: // NOT COVERED, and anything newer gremlins may report
+		t.NotCovered++
+	}
+}
+
+// survived reports whether m is a mutant no test detected.
+func survived(m Mutant) bool {
+	return m.Status == "LIVED" || m.Status == "NOT COVERED"
+}
+
+// Mutants flattens r, prefixing each file with pkg.
+func Mutants(r Result, pkg string) []Mutant {
+	var ms []Mutant
+	for _, f := range r.Files {
+		for _, x := range f.Mutations {
+			ms = append(ms, Mutant{File: path.Join(pkg, f.Name), Line: x.Line, Column: x.Column, Type: x.Type, Status: x.Status})
+		}
+	}
+	sort.Slice(ms, func(i, j int) bool {
+		if ms[i].File != ms[j].File {
+			return ms[i].File < ms[j].File
+		}
+		if ms[i].Line != ms[j].Line {
+			return ms[i].Line < ms[j].Line
+		}
+		if ms[i].Column != ms[j].Column {
+			return ms[i].Column < ms[j].Column
+		}
+		return ms[i].Type < ms[j].Type
+	})
+	return ms
+}
+
+// ReadEquivalents parses the equivalents file: ID → reason. Only entries under pkg are kept.
+func ReadEquivalents(r io.Reader, pkg string) (map[string]string, error) {
+	eq := map[string]string{}
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if i := strings.Index(line, "#"); i >= 0 {
+			line = strings.TrimSpace(line[:i])
+		}
+		if line == "" {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 3 {
+			return nil, fmt.Errorf("mutscore: equivalents line %d: want \"path:line:column TYPE reason\", got %q", n, line)
+		}
+		if strings.Count(f[0], ":") != 2 {
+			return nil, fmt.Errorf("mutscore: equivalents line %d: %q is not path:line:column", n, f[0])
+		}
+		if path.Dir(strings.SplitN(f[0], ":", 2)[0]) != pkg {
+			continue
+		}
+		eq[f[0]+" "+f[1]] = strings.Join(f[2:], " ")
+	}
+	return eq, sc.Err()
+}
+
+// Report writes the score of ms to w and returns the tally.
+func Report(w io.Writer, pkg string, ms []Mutant, eq map[string]string) Tally {
+	var total Tally
+	files := map[string]*Tally{}
+	var order []string
+	used := map[string]bool{}
+	var unexplained []Mutant
+	for _, m := range ms {
+		_, isEq := eq[m.ID()]
+		isEq = isEq && survived(m)
+		if isEq {
+			used[m.ID()] = true
+		}
+		total.add(m, isEq)
+		ft := files[m.File]
+		if ft == nil {
+			ft = &Tally{}
+			files[m.File] = ft
+			order = append(order, m.File)
+		}
+		ft.add(m, isEq)
+		if survived(m) && !isEq {
+			unexplained = append(unexplained, m)
+		}
+	}
+	fmt.Fprintf(w, "mutation: pkg=%s mutants=%d killed=%d timed_out=%d lived=%d not_covered=%d not_viable=%d equivalent=%d score=%.1f%% efficacy=%.1f%%\n",
+		pkg, total.Mutants, total.Killed, total.TimedOut, total.Lived, total.NotCovered, total.NotViable, total.Equivalent, total.Score(), total.Efficacy())
+	for _, f := range order {
+		t := files[f]
+		fmt.Fprintf(w, "  %-40s %4d mutants  score %5.1f%%  lived %d  not covered %d  equivalent %d\n", f, t.Mutants, t.Score(), t.Lived, t.NotCovered, t.Equivalent)
+	}
+	if len(unexplained) > 0 {
+		fmt.Fprintf(w, "survivors not recorded as equivalent (%d):\n", len(unexplained))
+		for _, m := range unexplained {
+			fmt.Fprintf(w, "  %-11s %s\n", m.Status, m.ID())
+		}
+	}
+	var stale []string
+	for id := range eq {
+		if !used[id] {
+			stale = append(stale, id)
+		}
+	}
+	sort.Strings(stale)
+	for _, id := range stale {
+		fmt.Fprintf(w, "stale equivalent (no such survivor): %s\n", id)
+	}
+	return total
+}
+
+func main() {
+	pkg := flag.String("pkg", "", "the package directory the result is for, relative to the repository root")
+	eqPath := flag.String("equivalents", "mutation/equivalents.txt", "the equivalents file")
+	min := flag.Float64("min", 0, "exit 1 if the score is below this percentage")
+	flag.Parse()
+	if *pkg == "" || flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: mutscore -pkg DIR [-equivalents FILE] [-min PCT] RESULT.json")
+		os.Exit(2)
+	}
+	if err := run(*pkg, *eqPath, flag.Arg(0), *min, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func run(pkg, eqPath, resultPath string, min float64, w io.Writer) error {
+	raw, err := os.ReadFile(resultPath)
+	if err != nil {
+		return fmt.Errorf("mutscore: %w", err)
+	}
+	var r Result
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return fmt.Errorf("mutscore: %s: %w", resultPath, err)
+	}
+	eq := map[string]string{}
+	if f, err := os.Open(eqPath); err == nil {
+		eq, err = ReadEquivalents(f, pkg)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("mutscore: %w", err)
+	}
+	t := Report(w, pkg, Mutants(r, pkg), eq)
+	if t.Score() < min {
+		return fmt.Errorf("mutscore: %s: score %.1f%% is below %.1f%%", pkg, t.Score(), min)
+	}
+	return nil
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestReport(t *testing.T) {
+	r := Result{}
+	if err := jsonInto(&r, `{"files":[{"file_name":"a.go","mutations":[
+		{"type":"ARITHMETIC_BASE","status":"KILLED","line":1,"column":2},
+		{"type":"CONDITIONALS_BOUNDARY","status":"LIVED","line":3,"column":4},
+		{"type":"CONDITIONALS_NEGATION","status":"LIVED","line":5,"column":6},
+		{"type":"CONDITIONALS_NEGATION","status":"NOT COVERED","line":7,"column":8},
+		{"type":"CONDITIONALS_NEGATION","status":"TIMED OUT","line":9,"column":1},
+		{"type":"CONDITIONALS_NEGATION","status":"NOT VIABLE","line":9,"column":2}]}]}`); err != nil {
+		t.Fatal(err)
+	}
+	eq, err := ReadEquivalents(strings.NewReader(`
+# comment
+p/a.go:3:4 CONDITIONALS_BOUNDARY the loop ends either way
+p/a.go:1:2 ARITHMETIC_BASE killed now: stale
+q/b.go:1:1 ARITHMETIC_BASE another package
+`), "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(eq) != 2 {
+		t.Fatalf("equivalents %v; want the two of package p", eq)
+	}
+	var out bytes.Buffer
+	tally := Report(&out, "p", Mutants(r, "p"), eq)
+	want := Tally{Mutants: 6, Killed: 1, TimedOut: 1, Lived: 1, NotCovered: 1, NotViable: 1, Equivalent: 1}
+	if tally != want {
+		t.Fatalf("tally %+v; want %+v", tally, want)
+	}
+	// detected 2 of 6 − 1 not viable − 1 equivalent = 4
+	if tally.Score() != 50 {
+		t.Errorf("score %.1f; want 50", tally.Score())
+	}
+	// detected 2 of 2 + 1 lived
+	if got := tally.Efficacy(); got < 66.6 || got > 66.7 {
+		t.Errorf("efficacy %.2f; want 66.67", got)
+	}
+	for _, s := range []string{
+		"mutation: pkg=p mutants=6 killed=1 timed_out=1 lived=1 not_covered=1 not_viable=1 equivalent=1 score=50.0% efficacy=66.7%",
+		"LIVED       p/a.go:5:6 CONDITIONALS_NEGATION",
+		"NOT COVERED p/a.go:7:8 CONDITIONALS_NEGATION",
+		"stale equivalent (no such survivor): p/a.go:1:2 ARITHMETIC_BASE",
+	} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("report lacks %q:\n%s", s, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "p/a.go:3:4") {
+		t.Errorf("report lists the equivalent as a survivor:\n%s", out.String())
+	}
+}
+
+func TestReadEquivalentsRefusesBadLines(t *testing.T) {
+	for _, in := range []string{"p/a.go:3 ARITHMETIC_BASE why", "p/a.go:3:4 ARITHMETIC_BASE"} {
+		if _, err := ReadEquivalents(strings.NewReader(in), "p"); err == nil {
+			t.Errorf("%q: no error", in)
+		}
+	}
+}
+
+func jsonInto(r *Result, s string) error { return json.Unmarshal([]byte(s), r) }
