@@ -12,7 +12,8 @@
 # integration tests: the script starts the local servers for them (scripts/servers.sh), and
 # TOLLGATE_REQUIRE_SERVERS=1 makes a test whose server is missing fail rather than skip.
 #
-# Environment: MUTATION_WORKERS (default 2), MUTATION_TIMEOUT_COEFFICIENT (default 10; each
+# Environment: MUTATION_FILES (e.g. "breaker.go denycache.go": mutate only these files of PKG,
+# for a quick loop while writing tests; the score then covers only them), MUTATION_WORKERS (default 2), MUTATION_TIMEOUT_COEFFICIENT (default 10; each
 # mutant's test run may take that many times the unmutated run before it counts as timed out,
 # which counts as detected), MUTATION_OUT (default mutation/out, ignored by git).
 set -euo pipefail
@@ -48,16 +49,28 @@ core/redisstore | core/dynamostore | core/s3store)
 	;;
 esac
 
+# -E /: the package's own files only (paths are relative to PKG; subpackages have a slash).
+exclude=/
+if [ -n "${MUTATION_FILES:-}" ]; then
+	for f in "$pkg"/*.go; do
+		case $f in *_test.go) continue ;; esac
+		f=${f##*/}
+		case " $MUTATION_FILES " in
+		*" $f "*) ;;
+		*) exclude="$exclude|^${f//./\\.}\$" ;;
+		esac
+	done
+fi
+
 out=${MUTATION_OUT:-mutation/out}
 mkdir -p "$out"
 json="$out/$(echo "$pkg" | tr / _).json"
 # -count=1: gremlins times the unmutated run to set each mutant's timeout; a cached test
 # result would make that a few milliseconds and every mutant "time out".
-# -E /: the package's own files only (paths are relative to PKG; subpackages have a slash).
 GOFLAGS=-count=1 "$gr" unleash \
 	--workers "${MUTATION_WORKERS:-2}" \
 	--timeout-coefficient "${MUTATION_TIMEOUT_COEFFICIENT:-10}" \
-	-E / \
+	-E "$exclude" \
 	-o "$json" \
 	"$@" "./$pkg" >"$out/$(echo "$pkg" | tr / _).log" 2>&1 || {
 	tail -20 "$out/$(echo "$pkg" | tr / _).log" >&2
