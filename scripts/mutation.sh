@@ -2,8 +2,9 @@
 # Mutation testing of one package (`make mutation PKG=core/memstore`): gremlins v0.6.0 mutates
 # the package's own files (not its subpackages'), runs the package's tests against each mutant,
 # and scripts/mutscore scores the result against the equivalents recorded in
-# mutation/equivalents.txt. Not part of `make test`: it takes minutes per package. Run it on
-# what you change; a survivor is either killed by a new test or recorded as equivalent.
+# mutation/equivalents/ (a *.txt file per package or area). Not part of `make test`: it takes
+# minutes per package. Run it on what you change; a survivor is either killed by a new test or
+# recorded as equivalent.
 #
 #   scripts/mutation.sh PKG [gremlins flags...]
 #
@@ -76,4 +77,4 @@ GOFLAGS=-count=1 "$gr" unleash \
 	tail -20 "$out/$(echo "$pkg" | tr / _).log" >&2
 	exit 1
 }
-go run ./scripts/mutscore -pkg "$pkg" -equivalents mutation/equivalents.txt "$json"
+go run ./scripts/mutscore -pkg "$pkg" -equivalents mutation/equivalents "$json"

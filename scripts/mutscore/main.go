@@ -13,7 +13,9 @@
 // only. A timed-out mutant counts as detected: scripts/mutation.sh gives each mutant ten times
 // the unmutated run, so a timeout is a mutant that hangs a test, not a slow machine.
 //
-// The equivalents file has one mutant per line, "path:line:column TYPE reason", path relative
+// The equivalents are read from every *.txt file of a directory (mutation/equivalents/, a
+// file per package or per area, so that work on two packages never edits one file). A file
+// has one mutant per line, "path:line:column TYPE reason", path relative
 // to the repository root; '#' starts a comment. An entry that matches no surviving mutant is
 // reported as stale (the code moved, or a test now kills it) so that the file stays true.
 package main
@@ -21,12 +23,12 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 )
@@ -202,11 +204,11 @@ func Report(w io.Writer, pkg string, ms []Mutant, eq map[string]string) Tally {
 
 func main() {
 	pkg := flag.String("pkg", "", "the package directory the result is for, relative to the repository root")
-	eqPath := flag.String("equivalents", "mutation/equivalents.txt", "the equivalents file")
+	eqPath := flag.String("equivalents", "mutation/equivalents", "the directory of equivalents files (*.txt)")
 	min := flag.Float64("min", 0, "exit 1 if the score is below this percentage")
 	flag.Parse()
 	if *pkg == "" || flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: mutscore -pkg DIR [-equivalents FILE] [-min PCT] RESULT.json")
+		fmt.Fprintln(os.Stderr, "usage: mutscore -pkg DIR [-equivalents DIR] [-min PCT] RESULT.json")
 		os.Exit(2)
 	}
 	if err := run(*pkg, *eqPath, flag.Arg(0), *min, os.Stdout); err != nil {
@@ -224,15 +226,24 @@ func run(pkg, eqPath, resultPath string, min float64, w io.Writer) error {
 	if err := json.Unmarshal(raw, &r); err != nil {
 		return fmt.Errorf("mutscore: %s: %w", resultPath, err)
 	}
+	files, err := filepath.Glob(filepath.Join(eqPath, "*.txt"))
+	if err != nil {
+		return fmt.Errorf("mutscore: %w", err)
+	}
 	eq := map[string]string{}
-	if f, err := os.Open(eqPath); err == nil {
-		eq, err = ReadEquivalents(f, pkg)
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			return fmt.Errorf("mutscore: %w", err)
+		}
+		m, err := ReadEquivalents(f, pkg)
 		f.Close()
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", name, err)
 		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("mutscore: %w", err)
+		for id, why := range m {
+			eq[id] = why
+		}
 	}
 	t := Report(w, pkg, Mutants(r, pkg), eq)
 	if t.Score() < min {
