@@ -13,6 +13,11 @@
 # integration tests: the script starts the local servers for them (scripts/servers.sh), and
 # TOLLGATE_REQUIRE_SERVERS=1 makes a test whose server is missing fail rather than skip.
 #
+# For the store packages, MUTATION_SKIP (a go test -skip pattern) leaves out the tests that
+# spawn processes or wait for real window boundaries (default
+# "AcrossProcesses|KilledProcess|Boundaries"): each takes 4-20 s and the package's tests run
+# once per mutant. Set MUTATION_SKIP= (empty) to run every test.
+#
 # Environment: MUTATION_FILES (e.g. "breaker.go denycache.go": mutate only these files of PKG,
 # for a quick loop while writing tests; the score then covers only them), MUTATION_WORKERS (default 2), MUTATION_TIMEOUT_COEFFICIENT (default 10; each
 # mutant's test run may take that many times the unmutated run before it counts as timed out,
@@ -39,16 +44,31 @@ if [ ! -x "$gr" ] || [ "$(cat "$gr.version" 2>/dev/null)" != "$GREMLINS_VERSION"
 	echo "$GREMLINS_VERSION" >"$gr.version"
 fi
 
+# gremlins lists the module graph, which records hashes in go.work.sum: put it back after.
+sum=$(mktemp)
+cp go.work.sum "$sum"
+cleanup() {
+	cp "$sum" go.work.sum
+	rm -f "$sum"
+	if [ "${started:-}" = 1 ]; then servers_stop; fi
+}
+trap cleanup EXIT
+
 case "$pkg" in
 core/redisstore | core/dynamostore | core/s3store)
 	# shellcheck source=servers.sh
 	. scripts/servers.sh
 	servers_install
 	servers_start >&2
-	trap servers_stop EXIT
+	started=1
 	export TOLLGATE_REQUIRE_SERVERS=1
+	skip=${MUTATION_SKIP-AcrossProcesses|KilledProcess|Boundaries}
 	;;
 esac
+goflags=-count=1
+if [ -n "${skip:-}" ]; then
+	goflags="$goflags -skip=$skip"
+fi
 
 # -E /: the package's own files only (paths are relative to PKG; subpackages have a slash).
 exclude=/
@@ -68,7 +88,7 @@ mkdir -p "$out"
 json="$out/$(echo "$pkg" | tr / _).json"
 # -count=1: gremlins times the unmutated run to set each mutant's timeout; a cached test
 # result would make that a few milliseconds and every mutant "time out".
-GOFLAGS=-count=1 "$gr" unleash \
+GOFLAGS=$goflags "$gr" unleash \
 	--workers "${MUTATION_WORKERS:-2}" \
 	--timeout-coefficient "${MUTATION_TIMEOUT_COEFFICIENT:-10}" \
 	-E "$exclude" \

@@ -60,10 +60,10 @@ func (o clientOptions) where() string {
 
 // wait says how long a stalled server holds a call that ignores the context's deadline.
 func (o clientOptions) wait() string {
-	switch {
-	case o.read > 0:
+	if o.read > 0 {
 		return fmt.Sprintf("for ReadTimeout (%v)", o.read)
-	case o.options == "redis.RingOptions": // read before each shard's defaults apply
+	}
+	if o.options == "redis.RingOptions" { // read before each shard's defaults apply
 		return "for ReadTimeout (5s by default)"
 	}
 	return "with no read timeout at all"

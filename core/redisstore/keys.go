@@ -47,10 +47,9 @@ func escape(b []byte, v string) []byte {
 	const hex = "0123456789ABCDEF"
 	for i := 0; i < len(v); i++ {
 		c := v[i]
-		switch {
-		case c <= ' ' || c >= 0x7f || c == '%' || c == ':' || c == '{' || c == '}' || c == '#':
+		if c <= ' ' || c >= 0x7f || c == '%' || c == ':' || c == '{' || c == '}' || c == '#' {
 			b = append(b, '%', hex[c>>4], hex[c&15])
-		default:
+		} else {
 			b = append(b, c)
 		}
 	}
