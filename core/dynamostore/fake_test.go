@@ -295,3 +295,122 @@ func TestLostRaceIsDenial(t *testing.T) {
 		}
 	})
 }
+
+// TestLeaseEdges pins the lease writes at their edges, on the requests themselves: a lease
+// that expires exactly now is expired (reclaimed, not renewed, not counted as held, not a
+// reason to wait), a reclaiming grant's size bound is exact, more expired leases than one
+// update may remove are removed without a grant first, and the release watermark's item
+// lives as long as the lease it guards.
+func TestLeaseEdges(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_700_000_000, 0)
+	ns := now.UnixNano()
+	live := ns + int64(time.Minute)
+	cc := core.NewConcurrency("cc", 2, time.Minute)
+	newStore := func(f *fake) *dynamostore.Store {
+		s, err := dynamostore.New(f, dynamostore.Config{Table: "t"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	values := func(in *dynamodb.UpdateItemInput, name string) string {
+		v, ok := in.ExpressionAttributeValues[name].(*types.AttributeValueMemberN)
+		if !ok {
+			return "<none>"
+		}
+		return v.Value
+	}
+
+	t.Run("expired exactly now is reclaimed", func(t *testing.T) {
+		f := &fake{answers: []answer{
+			{fail: true, item: item("h", leaseMap(map[string]int64{"a": ns, "b": live}))},
+			{item: item("h", leaseMap(map[string]int64{"me": live, "b": live}))},
+		}}
+		if d, err := newStore(f).Acquire(ctx, "k", cc, "me", now); err != nil || !d.Allowed {
+			t.Fatalf("Acquire: %+v, %v; want a grant", d, err)
+		}
+		in := f.updates[1]
+		if c := *in.ConditionExpression; !strings.Contains(c, "size(#h) <= :bound AND attribute_not_exists(#h.#id) AND #h.#e0 <= :now") {
+			t.Errorf("reclaiming grant's condition %q; want the lease expiring now removed", c)
+		}
+		// size 2 − 1 reclaimed + me ≤ 2: the map may hold at most Limit + k − 1 = 2 before.
+		if got := values(in, ":bound"); got != "2" {
+			t.Errorf(":bound = %s; want 2 (Limit + reclaimed − 1)", got)
+		}
+	})
+
+	t.Run("own lease expiring now is not renewed", func(t *testing.T) {
+		f := &fake{answers: []answer{
+			{fail: true, item: item("h", leaseMap(map[string]int64{"me": ns, "b": live}))},
+			{item: item("h", leaseMap(map[string]int64{"me": live, "b": live}))},
+		}}
+		if d, err := newStore(f).Acquire(ctx, "k", cc, "me", now); err != nil || !d.Allowed {
+			t.Fatalf("Acquire: %+v, %v; want a grant", d, err)
+		}
+		in := f.updates[1]
+		if c := *in.ConditionExpression; !strings.HasPrefix(c, "(size(#h) <= :bound AND attribute_exists(#h.#id))") {
+			t.Errorf("condition %q; want a size-bounded grant over the expired own lease, not a renewal", c)
+		}
+		if got := values(in, ":bound"); got != "2" {
+			t.Errorf(":bound = %s; want 2 (Limit: the own lease is replaced, not added)", got)
+		}
+	})
+
+	t.Run("a lease expiring now is not counted as held", func(t *testing.T) {
+		three := core.NewConcurrency("c3", 3, time.Minute)
+		f := &fake{answers: []answer{{item: item("h", leaseMap(map[string]int64{"me": live, "a": ns}))}}}
+		d, err := newStore(f).Acquire(ctx, "k", three, "me", now)
+		if err != nil || !d.Allowed || d.Remaining != 2 {
+			t.Fatalf("Acquire: %+v, %v; want a grant with 2 remaining", d, err)
+		}
+	})
+
+	t.Run("too many expired leases: removed first, granted after", func(t *testing.T) {
+		one := core.NewConcurrency("c1", 1, time.Minute)
+		expired := map[string]int64{}
+		for i := range 33 { // maxReclaim (32) + 1, all expired: after the removal one is left
+			expired[strconv.Itoa(i)] = ns - 1
+		}
+		f := &fake{answers: []answer{
+			{fail: true, item: item("h", leaseMap(expired))},
+			{}, // the removal
+			{item: item("h", leaseMap(map[string]int64{"me": live}))},
+		}}
+		if d, err := newStore(f).Acquire(ctx, "k", one, "me", now); err != nil || !d.Allowed {
+			t.Fatalf("Acquire: %+v, %v; want a grant", d, err)
+		}
+		if len(f.updates) != 3 {
+			t.Fatalf("%d updates; want 3 (fail, removal, grant)", len(f.updates))
+		}
+		rm := f.updates[1]
+		if u := *rm.UpdateExpression; !strings.HasPrefix(u, "REMOVE #h.#e0, ") || strings.Contains(u, "SET") {
+			t.Errorf("second update %q; want a removal of expired leases only", u)
+		}
+		if c := *rm.ConditionExpression; !strings.HasPrefix(c, "attribute_exists(#h) AND #h.#e0 <= :now") || strings.Count(c, "<= :now") != 32 {
+			t.Errorf("removal condition %q; want the 32 removed leases still expired", c)
+		}
+	})
+
+	t.Run("the release watermark lives as long as the lease", func(t *testing.T) {
+		f := &fake{answers: []answer{{fail: true}, {}}}
+		if err := newStore(f).Release(ctx, "k", cc, "gone", now); err != nil {
+			t.Fatalf("Release: %v", err)
+		}
+		want := strconv.FormatInt((ns+int64(time.Minute))/int64(time.Second)+int64(dynamostore.TTLGrace/time.Second), 10)
+		if len(f.updates) != 2 || values(f.updates[1], ":exp") != want {
+			t.Fatalf("watermark write %d updates, :exp %s; want 2 updates, :exp %s (the lease's end + TTLGrace)", len(f.updates), values(f.updates[len(f.updates)-1], ":exp"), want)
+		}
+	})
+
+	t.Run("a lost race waits for the next live lease, not one expiring now", func(t *testing.T) {
+		var as []answer
+		for range 8 {
+			as = append(as, answer{fail: true}, answer{item: item("h", leaseMap(map[string]int64{"a": ns}))})
+		}
+		d, err := newStore(&fake{answers: as}).Acquire(ctx, "k", cc, "me", now)
+		if err != nil || d.Allowed || d.RetryAfter != core.ConcurrencyRetryAfter {
+			t.Fatalf("Acquire: %+v, %v; want a denial with RetryAfter %v", d, err, core.ConcurrencyRetryAfter)
+		}
+	})
+}

@@ -59,7 +59,8 @@ func (s *Store) Acquire(ctx context.Context, key string, p core.Policy, lease st
 			return granted(p, out.Attributes, n)
 		}
 		if err == nil {
-			in = first // expired leases reclaimed; now try the common case again
+			// Expired leases reclaimed; now the common case again, which grants.
+			in, grants = first, true
 			continue
 		}
 		item, failed := conditionFailed(err)
