@@ -13,6 +13,13 @@
 // only. A timed-out mutant counts as detected: scripts/mutation.sh gives each mutant ten times
 // the unmutated run, so a timeout is a mutant that hangs a test, not a slow machine.
 //
+// Gremlins never runs a mutant outside its coverage blocks (a switch's case expressions, constant
+// and package-level initializers): it reports them NOT COVERED even when tests reach the code.
+// Such a mutant, applied by hand, either fails the tests or does not compile; its entry's reason
+// then starts with KILLED-BY-HAND (naming the failing test) or NOT-VIABLE, and it counts as
+// killed or as not viable. Any other reason (conventionally starting with EQUIVALENT) marks an
+// equivalent mutant.
+//
 // The equivalents are read from every *.txt file of a directory (mutation/equivalents/, a
 // file per package or per area, so that work on two packages never edits one file). A file
 // has one mutant per line, "path:line:column TYPE reason", path relative
@@ -58,17 +65,36 @@ func (m Mutant) ID() string { return fmt.Sprintf("%s:%d:%d %s", m.File, m.Line, 
 
 // Tally counts mutants by outcome.
 type Tally struct {
-	Mutants, Killed, TimedOut, Lived, NotCovered, NotViable, Equivalent int
+	Mutants, Killed, TimedOut, ByHand, Lived, NotCovered, NotViable, Equivalent int
 }
 
 // Score is detected ÷ (mutants − not viable − equivalent), in percent; 100 with no mutants.
+// Detected is killed, timed out or killed by hand.
 func (t Tally) Score() float64 {
-	return pct(t.Killed+t.TimedOut, t.Mutants-t.NotViable-t.Equivalent)
+	return pct(t.Killed+t.TimedOut+t.ByHand, t.Mutants-t.NotViable-t.Equivalent)
 }
 
-// Efficacy is detected ÷ (detected + lived − equivalent lived), in percent (covered mutants).
+// Efficacy is gremlins' measure: killed and timed out ÷ those and the lived, over the mutants
+// gremlins ran (so neither not-covered nor by-hand mutants count).
 func (t Tally) Efficacy() float64 {
 	return pct(t.Killed+t.TimedOut, t.Killed+t.TimedOut+t.Lived)
+}
+
+// Kinds of recorded mutants, from the first word of the reason.
+const (
+	kindEquivalent = iota
+	kindByHand     // KILLED-BY-HAND: gremlins did not run it; applied by hand, a test fails
+	kindNotViable  // NOT-VIABLE: applied by hand, it does not compile
+)
+
+func kindOf(reason string) int {
+	switch {
+	case strings.HasPrefix(reason, "KILLED-BY-HAND"):
+		return kindByHand
+	case strings.HasPrefix(reason, "NOT-VIABLE"):
+		return kindNotViable
+	}
+	return kindEquivalent
 }
 
 func pct(a, b int) float64 {
@@ -78,8 +104,8 @@ func pct(a, b int) float64 {
 	return 100 * float64(a) / float64(b)
 }
 
-// add counts m; equivalent survivors count as equivalent, not as lived or not covered.
-func (t *Tally) add(m Mutant, equivalent bool) {
+// add counts m; a recorded survivor counts as its kind (recorded is false, or a kind).
+func (t *Tally) add(m Mutant, recorded bool, kind int) {
 	t.Mutants++
 	switch {
 	case m.Status == "KILLED":
@@ -88,7 +114,11 @@ func (t *Tally) add(m Mutant, equivalent bool) {
 		t.TimedOut++
 	case m.Status == "NOT VIABLE":
 		t.NotViable++
-	case equivalent:
+	case recorded && kind == kindByHand:
+		t.ByHand++
+	case recorded && kind == kindNotViable:
+		t.NotViable++
+	case recorded:
 		t.Equivalent++
 	case m.Status == "LIVED":
 		t.Lived++
@@ -160,28 +190,29 @@ func Report(w io.Writer, pkg string, ms []Mutant, eq map[string]string) Tally {
 	used := map[string]bool{}
 	var unexplained []Mutant
 	for _, m := range ms {
-		_, isEq := eq[m.ID()]
+		why, isEq := eq[m.ID()]
 		isEq = isEq && survived(m)
 		if isEq {
 			used[m.ID()] = true
 		}
-		total.add(m, isEq)
+		kind := kindOf(why)
+		total.add(m, isEq, kind)
 		ft := files[m.File]
 		if ft == nil {
 			ft = &Tally{}
 			files[m.File] = ft
 			order = append(order, m.File)
 		}
-		ft.add(m, isEq)
+		ft.add(m, isEq, kind)
 		if survived(m) && !isEq {
 			unexplained = append(unexplained, m)
 		}
 	}
-	fmt.Fprintf(w, "mutation: pkg=%s mutants=%d killed=%d timed_out=%d lived=%d not_covered=%d not_viable=%d equivalent=%d score=%.1f%% efficacy=%.1f%%\n",
-		pkg, total.Mutants, total.Killed, total.TimedOut, total.Lived, total.NotCovered, total.NotViable, total.Equivalent, total.Score(), total.Efficacy())
+	fmt.Fprintf(w, "mutation: pkg=%s mutants=%d killed=%d timed_out=%d killed_by_hand=%d lived=%d not_covered=%d not_viable=%d equivalent=%d score=%.1f%% efficacy=%.1f%%\n",
+		pkg, total.Mutants, total.Killed, total.TimedOut, total.ByHand, total.Lived, total.NotCovered, total.NotViable, total.Equivalent, total.Score(), total.Efficacy())
 	for _, f := range order {
 		t := files[f]
-		fmt.Fprintf(w, "  %-40s %4d mutants  score %5.1f%%  lived %d  not covered %d  equivalent %d\n", f, t.Mutants, t.Score(), t.Lived, t.NotCovered, t.Equivalent)
+		fmt.Fprintf(w, "  %-40s %4d mutants  score %5.1f%%  lived %d  not covered %d  by hand %d  equivalent %d\n", f, t.Mutants, t.Score(), t.Lived, t.NotCovered, t.ByHand, t.Equivalent)
 	}
 	if len(unexplained) > 0 {
 		fmt.Fprintf(w, "survivors not recorded as equivalent (%d):\n", len(unexplained))
