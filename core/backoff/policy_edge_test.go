@@ -107,3 +107,14 @@ func TestRandOutsideUnitInterval(t *testing.T) {
 		}
 	}
 }
+
+// TestDecorrelatedDelayAtTheLargestCap: a draw that reaches the cap exactly
+// as a float64 (2^63, which no Duration holds) returns the cap.
+func TestDecorrelatedDelayAtTheLargestCap(t *testing.T) {
+	huge := time.Duration(math.MaxInt64)
+	p := backoff.Policy{Base: 1, Cap: huge, Jitter: backoff.DecorrelatedJitter, Rand: constRand(1)}
+	prev := huge / 3 // 3*prev rounds to 2^63 as a float64
+	if got := p.NextDelay(0, prev); got != huge {
+		t.Errorf("decorrelated NextDelay(0, %d) with Rand 1 = %d, want the cap %d", prev, got, huge)
+	}
+}

@@ -370,3 +370,24 @@ func TestTransportHintPlusJitterCappedAtMaxWait(t *testing.T) {
 		}
 	}
 }
+
+// TestTransportWaitErrorNamesTheNextAttempt: a failed wait is reported with
+// the attempt it was waiting for.
+func TestTransportWaitErrorNamesTheNextAttempt(t *testing.T) {
+	errSleep := errors.New("sleep failed")
+	calls := 0
+	rt := &scriptRT{statuses: []int{503, 503, 200}}
+	tr := backoff.NewTransport(rt, backoff.TransportOptions{
+		Policy: backoff.Policy{Sleep: func(context.Context, time.Duration) error {
+			calls++
+			if calls == 2 {
+				return errSleep
+			}
+			return nil
+		}},
+	})
+	_, err := tr.RoundTrip(get(t, context.Background()))
+	if !errors.Is(err, errSleep) || !strings.Contains(err.Error(), "wait before attempt 3") {
+		t.Errorf("RoundTrip = %v, want the sleep error naming attempt 3", err)
+	}
+}
