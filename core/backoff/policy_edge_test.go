@@ -118,3 +118,18 @@ func TestDecorrelatedDelayAtTheLargestCap(t *testing.T) {
 		t.Errorf("decorrelated NextDelay(0, %d) with Rand 1 = %d, want the cap %d", prev, got, huge)
 	}
 }
+
+// TestZeroPolicyDocumentedDefaults: the zero Policy and TransportOptions use
+// the values their documentation states, not merely the named constants.
+func TestZeroPolicyDocumentedDefaults(t *testing.T) {
+	var p backoff.Policy
+	if got := p.Window(0); got != 25*time.Millisecond {
+		t.Errorf("zero Policy Window(0) = %v, want 25ms", got)
+	}
+	if got := p.Window(100); got != 2*time.Second {
+		t.Errorf("zero Policy Window(100) = %v, want 2s", got)
+	}
+	if backoff.DefaultMaxAttempts != 3 || backoff.DefaultMaxWait != 30*time.Second {
+		t.Errorf("DefaultMaxAttempts = %d, DefaultMaxWait = %v; want 3 and 30s", backoff.DefaultMaxAttempts, backoff.DefaultMaxWait)
+	}
+}
