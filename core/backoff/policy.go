@@ -212,14 +212,13 @@ func (p Policy) NextDelay(n int, prev time.Duration) time.Duration {
 	}
 }
 
-// scale returns r*d for r in [0, 1], never more than d.
+// scale returns r*d for r in [0, 1], never more than d. The product is
+// compared with d as a float64: above 2^53 float64(d) may round up, and for d
+// near math.MaxInt64 it is 2^63, which does not convert back to a Duration.
 func scale(d time.Duration, r float64) time.Duration {
-	v := time.Duration(math.Floor(r * float64(d)))
-	if v > d {
+	f := math.Floor(r * float64(d))
+	if f >= float64(d) {
 		return d
 	}
-	if v < 0 {
-		return 0
-	}
-	return v
+	return time.Duration(f)
 }

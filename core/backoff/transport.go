@@ -149,7 +149,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				retry = false
 			} else {
 				prev = p.NextDelay(n-1, prev)
-				wait = min(hint+prev, t.opts.MaxWait)
+				// hint+prev, at most MaxWait; hint <= MaxWait here, so the
+				// comparison cannot overflow where the sum (a saturated
+				// hint plus the jitter) would wrap to a negative wait.
+				wait = t.opts.MaxWait
+				if prev < wait-hint {
+					wait = hint + prev
+				}
 				retry = !crossesDeadline(ctx, p, start, wait)
 			}
 		}
