@@ -583,3 +583,23 @@ func policyNamed(ps []core.Policy, name string) core.Policy {
 	}
 	panic("no policy " + name)
 }
+
+// TestSmallFlood is the key flood in miniature: one-off keys pour through a 64-entry store
+// while 4 keys stay in use (one decision each per one-off key). Passed-over one-off keys must
+// not come to look used (a use count that wrapped below zero): the keys in use keep their
+// state throughout.
+func TestSmallFlood(t *testing.T) {
+	s := newStore(t, 64, 1)
+	hot := keys("hot", 4)
+	for f := 0; f < 1000; f++ {
+		for _, k := range hot {
+			take(t, s, k, longLived, t0)
+		}
+		take(t, s, "flood"+strconv.Itoa(f), longLived, t0)
+	}
+	for _, k := range hot {
+		if got := used(t, s, k, longLived, t0); got != 1000 {
+			t.Fatalf("%s: used %d after 1,000 decisions, want 1000 (its state was evicted)", k, got)
+		}
+	}
+}

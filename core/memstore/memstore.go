@@ -436,14 +436,15 @@ func (sh *shard) rand() uint64 {
 }
 
 // sweep deletes the expired entries among up to n entries, resuming where the last sweep
-// stopped (n <= 0: all). A pass over all entries starts at the first: resumed in the middle,
-// it would wrap around and meet again entries that unlinking moved behind the cursor, and run
-// out of steps before it reached others.
+// stopped. n <= 0 means all, in one pass from the first entry: a pass resumed in the middle
+// wraps around, meets again the entries that unlinking moved behind the cursor, and runs out
+// of steps before it reaches others.
 func (sh *shard) sweep(now int64, n int) {
-	if n <= 0 || n >= len(sh.all) {
+	if n <= 0 {
 		n = len(sh.all)
 		sh.cursor = 0
 	}
+	n = min(n, len(sh.all))
 	for range n {
 		if len(sh.all) == 0 {
 			return
