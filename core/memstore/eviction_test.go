@@ -603,3 +603,28 @@ func TestSmallFlood(t *testing.T) {
 		}
 	}
 }
+
+// TestPassedOverBestAges: in a store of two entries, a much-used key and a one-off key
+// replaced by the next one, the used key loses a use every time an eviction samples it,
+// including when it was the best candidate until the one-off key turned up; after about
+// 64 evictions its 255 uses are gone and it is evicted in turn. (If a best candidate that
+// is passed over gained a use instead, it would take about 85.)
+func TestPassedOverBestAges(t *testing.T) {
+	const stores = 10
+	evicted := 0
+	for round := 0; round < stores; round++ {
+		s := newStore(t, 2, 1)
+		for i := 0; i < 256; i++ {
+			take(t, s, "used", longLived, t0)
+		}
+		for f := 0; f < 81; f++ { // 80 evictions
+			take(t, s, "f"+strconv.Itoa(f), longLived, t0)
+		}
+		if used(t, s, "used", longLived, t0) == 0 {
+			evicted++
+		}
+	}
+	if evicted < stores*8/10 {
+		t.Fatalf("a key with 255 uses was evicted within 80 evictions in %d of %d stores, want at least %d", evicted, stores, stores*8/10)
+	}
+}
