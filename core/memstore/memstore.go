@@ -5,7 +5,8 @@
 // contention is low. Expired state is swept incrementally as the store is used, and the number
 // of keys is bounded (Config.MaxKeys), so a flood of distinct keys cannot grow memory without
 // bound. Keys longer than 128 bytes are stored as their SHA-256, so a huge key costs no more
-// memory than a short one.
+// memory than a short one (a key that spells out such a stored form is hashed too, so two keys
+// never share state).
 //
 // Eviction keeps what matters. Forgetting a key's state re-admits it (its count starts from
 // zero) and forgetting a held lease grants its slot again, so a full shard evicts, from a
@@ -115,6 +116,10 @@ const maxNames = 1024
 // longKey is the length above which keys are stored as their hash.
 const longKey = 128
 
+// hashPrefix begins the stored form of a hashed key. A caller's key that begins with it is
+// hashed as well: stored as itself, it could equal the stored form of another, longer key.
+const hashPrefix = "#sha256:"
+
 // sweepEvery is how many inserts into a shard trigger an incremental sweep of it.
 const sweepEvery = 64
 
@@ -155,11 +160,12 @@ func NewWithConfig(cfg Config) (*Store, error) {
 // InProcess reports true: the store never waits on I/O.
 func (s *Store) InProcess() bool { return true }
 
-// locate returns key's shard and the key as stored (long keys as their hash).
+// locate returns key's shard and the key as stored (long keys, and keys that could be taken
+// for a long key's stored form, as their hash).
 func (s *Store) locate(key string) (*shard, string) {
-	if len(key) > longKey {
+	if len(key) > longKey || strings.HasPrefix(key, hashPrefix) {
 		sum := sha256.Sum256([]byte(key))
-		key = "#sha256:" + string(sum[:])
+		key = hashPrefix + string(sum[:])
 	}
 	return &s.shards[maphash.String(s.seed, key)&s.mask], key
 }
@@ -430,11 +436,15 @@ func (sh *shard) rand() uint64 {
 }
 
 // sweep deletes the expired entries among up to n entries, resuming where the last sweep
-// stopped (n <= 0: all).
+// stopped. n <= 0 means all, in one pass from the first entry: a pass resumed in the middle
+// wraps around, meets again the entries that unlinking moved behind the cursor, and runs out
+// of steps before it reaches others.
 func (sh *shard) sweep(now int64, n int) {
-	if n <= 0 || n > len(sh.all) {
+	if n <= 0 {
 		n = len(sh.all)
+		sh.cursor = 0
 	}
+	n = min(n, len(sh.all))
 	for range n {
 		if len(sh.all) == 0 {
 			return
