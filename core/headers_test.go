@@ -23,7 +23,7 @@ func setHeaders(res *core.Result, o core.HeaderOptions) string {
 	return h.String()
 }
 
-func fixedNow(t time.Time) func() time.Time { return func() time.Time { return t } }
+func constantClock(t time.Time) func() time.Time { return func() time.Time { return t } }
 
 // TestSetHeaders pins the exact fields, in order, each set once, for the shapes of result a
 // limiter returns.
@@ -177,7 +177,7 @@ func TestSetHeaders(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			l := newLimiter(t, core.Config{Store: memstore.New(), Now: fixedNow(now), Limits: c.limits})
+			l := newLimiter(t, core.Config{Store: memstore.New(), Now: constantClock(now), Limits: c.limits})
 			var res core.Result
 			for _, cost := range c.costs {
 				var err error
@@ -202,7 +202,7 @@ func TestSetHeadersDegraded(t *testing.T) {
 	s := &countingStore{inner: memstore.New()}
 	s.fail.Store(true)
 	p := []core.Limit{{Policy: core.NewFixedWindow("p", 2, 10*time.Second)}}
-	open := newLimiter(t, core.Config{Store: s, Now: fixedNow(t0), Limits: p, Breaker: core.BreakerConfig{Failures: -1}})
+	open := newLimiter(t, core.Config{Store: s, Now: constantClock(t0), Limits: p, Breaker: core.BreakerConfig{Failures: -1}})
 	res, err := open.TakeKey(ctx, "k", 1)
 	if err != nil || !res.Allowed || res.Degraded != core.DegradedOpen {
 		t.Fatalf("fail-open: %+v %v", res, err)
@@ -210,7 +210,7 @@ func TestSetHeadersDegraded(t *testing.T) {
 	if got := setHeaders(&res, core.HeaderOptions{Legacy: true}); got != "" {
 		t.Errorf("fail-open result: headers\n%s\nwant none", got)
 	}
-	fb := newLimiter(t, core.Config{Store: s, Now: fixedNow(t0), Limits: p, Failure: core.FailFallback, Fallback: memstore.New(), Breaker: core.BreakerConfig{Failures: -1}})
+	fb := newLimiter(t, core.Config{Store: s, Now: constantClock(t0), Limits: p, Failure: core.FailFallback, Fallback: memstore.New(), Breaker: core.BreakerConfig{Failures: -1}})
 	res, err = fb.TakeKey(ctx, "k", 1)
 	if err != nil || !res.Allowed || res.Degraded != core.DegradedFallback {
 		t.Fatalf("fallback: %+v %v", res, err)
@@ -249,7 +249,7 @@ func TestPolicyHeaderSameName(t *testing.T) {
 	// Two limiters whose limits share a name but not their numbers.
 	ctx := context.Background()
 	for _, c := range cases[:3] {
-		l := newLimiter(t, core.Config{Store: memstore.New(), Now: fixedNow(t0), Limits: []core.Limit{{Policy: c.p}}})
+		l := newLimiter(t, core.Config{Store: memstore.New(), Now: constantClock(t0), Limits: []core.Limit{{Policy: c.p}}})
 		res, _ := l.TakeKey(ctx, "k", 1)
 		if got := setHeaders(&res, core.HeaderOptions{}); !strings.HasPrefix(got, "RateLimit-Policy: "+c.want+"\n") {
 			t.Errorf("limiter of %+v: headers\n%s\nwant RateLimit-Policy %s", c.p, got, c.want)
@@ -261,7 +261,7 @@ func TestPolicyHeaderSameName(t *testing.T) {
 // reset when allowed and the retry time when denied, and concurrency has no t.
 func TestAppendRateLimit(t *testing.T) {
 	ctx := context.Background()
-	l := newLimiter(t, core.Config{Store: memstore.New(), Now: fixedNow(t0.Add(1500 * time.Millisecond)), Limits: []core.Limit{
+	l := newLimiter(t, core.Config{Store: memstore.New(), Now: constantClock(t0.Add(1500 * time.Millisecond)), Limits: []core.Limit{
 		{Policy: core.NewTokenBucket("tb", 2, 10*time.Second, 4)},
 	}})
 	res, _ := l.TakeKey(ctx, "k", 4)

@@ -11,15 +11,15 @@ import (
 	"github.com/tollgate-go/tollgate/core/memstore"
 )
 
-// maxWindow is the longest window and lease Validate accepts: ten 366-day years.
-const maxWindow = 10 * 366 * 24 * time.Hour
+// policyMaxWindow is the longest window and lease Validate accepts: ten 366-day years.
+const policyMaxWindow = 10 * 366 * 24 * time.Hour
 
 // TestPolicyValidateBoundaries pins every bound of Validate on both sides: the last value
 // accepted and the first refused, with the problem the error names.
 func TestPolicyValidateBoundaries(t *testing.T) {
 	name64 := strings.Repeat("n", core.MaxNameLen)
-	// With Limit 1 and Window maxWindow the interval is maxWindow, so one unit of burst is
-	// the most; with a 1 ns interval the burst may be maxWindow in nanoseconds.
+	// With Limit 1 and Window policyMaxWindow the interval is policyMaxWindow, so one unit of burst is
+	// the most; with a 1 ns interval the burst may be policyMaxWindow in nanoseconds.
 	cases := []struct {
 		name    string
 		p       core.Policy
@@ -41,18 +41,18 @@ func TestPolicyValidateBoundaries(t *testing.T) {
 		{"window 1 ns", core.NewFixedWindow("a", 1, 1), ""},
 		{"window 0", core.NewFixedWindow("a", 1, 0), "window 0s must be positive and at most 87840h0m0s"},
 		{"window -1 ns", core.NewSlidingWindow("a", 1, -1), "window -1ns must be positive and at most 87840h0m0s"},
-		{"window at the maximum", core.NewFixedWindow("a", 1, maxWindow), ""},
-		{"sliding window at the maximum", core.NewSlidingWindow("a", 1, maxWindow), ""},
-		{"window past the maximum", core.NewFixedWindow("a", 1, maxWindow+1), "window 87840h0m0.000000001s must be positive and at most 87840h0m0s"},
-		{"token bucket window at the maximum", core.NewTokenBucket("a", 1, maxWindow, 0), ""},
-		{"token bucket window past the maximum", core.NewTokenBucket("a", 1, maxWindow+1, 0), "window 87840h0m0.000000001s must be positive and at most 87840h0m0s"},
+		{"window at the maximum", core.NewFixedWindow("a", 1, policyMaxWindow), ""},
+		{"sliding window at the maximum", core.NewSlidingWindow("a", 1, policyMaxWindow), ""},
+		{"window past the maximum", core.NewFixedWindow("a", 1, policyMaxWindow+1), "window 87840h0m0.000000001s must be positive and at most 87840h0m0s"},
+		{"token bucket window at the maximum", core.NewTokenBucket("a", 1, policyMaxWindow, 0), ""},
+		{"token bucket window past the maximum", core.NewTokenBucket("a", 1, policyMaxWindow+1, 0), "window 87840h0m0.000000001s must be positive and at most 87840h0m0s"},
 		{"1 ns interval", core.NewTokenBucket("a", 1000, 1000, 0), ""},
 		{"interval under 1 ns", core.NewTokenBucket("a", 1001, 1000, 0), "rate 1001 per 1µs is finer than a nanosecond"},
 		{"burst 0 means limit", core.NewTokenBucket("a", 3, time.Second, 0), ""},
 		{"burst -1", core.NewTokenBucket("a", 3, time.Second, -1), "burst -1 must not be negative"},
-		{"burst at the maximum", core.NewTokenBucket("a", 1, 1, int64(maxWindow)), ""},
-		{"burst past the maximum", core.NewTokenBucket("a", 1, 1, int64(maxWindow)+1), "burst 316224000000000001 is too large for the rate"},
-		{"burst past the maximum at a coarse rate", core.NewTokenBucket("a", 1, maxWindow, 2), "burst 2 is too large for the rate"},
+		{"burst at the maximum", core.NewTokenBucket("a", 1, 1, int64(policyMaxWindow)), ""},
+		{"burst past the maximum", core.NewTokenBucket("a", 1, 1, int64(policyMaxWindow)+1), "burst 316224000000000001 is too large for the rate"},
+		{"burst past the maximum at a coarse rate", core.NewTokenBucket("a", 1, policyMaxWindow, 2), "burst 2 is too large for the rate"},
 		{"limit as burst past the maximum", core.NewTokenBucket("a", 2, 2*time.Nanosecond, 0), ""},
 		{"burst on sliding window", core.Policy{Name: "a", Algorithm: core.SlidingWindow, Limit: 1, Window: time.Second, Burst: 1}, "burst applies to token buckets only"},
 		{"lease on fixed window", core.Policy{Name: "a", Algorithm: core.FixedWindow, Limit: 1, Window: time.Second, Lease: time.Second}, "lease applies to concurrency policies only"},
@@ -62,8 +62,8 @@ func TestPolicyValidateBoundaries(t *testing.T) {
 		{"monthly token bucket", core.Policy{Name: "a", Algorithm: core.TokenBucket, Limit: 1, Window: time.Second, Calendar: core.Monthly}, "calendar months apply to fixed windows only"},
 		{"unknown calendar", core.Policy{Name: "a", Algorithm: core.FixedWindow, Limit: 1, Window: time.Second, Calendar: 2}, "unknown calendar 2"},
 		{"lease 1 ns", core.NewConcurrency("a", 1, 1), ""},
-		{"lease at the maximum", core.NewConcurrency("a", 1, maxWindow), ""},
-		{"lease past the maximum", core.NewConcurrency("a", 1, maxWindow+1), "lease 87840h0m0.000000001s must be positive and at most 87840h0m0s"},
+		{"lease at the maximum", core.NewConcurrency("a", 1, policyMaxWindow), ""},
+		{"lease past the maximum", core.NewConcurrency("a", 1, policyMaxWindow+1), "lease 87840h0m0.000000001s must be positive and at most 87840h0m0s"},
 		{"lease 0", core.NewConcurrency("a", 1, 0), "lease 0s must be positive and at most 87840h0m0s"},
 		{"lease -1 ns", core.NewConcurrency("a", 1, -1), "lease -1ns must be positive and at most 87840h0m0s"},
 		{"concurrency with a window", core.Policy{Name: "a", Algorithm: core.Concurrency, Limit: 1, Lease: time.Second, Window: time.Second}, "window, burst and calendar do not apply to concurrency policies"},
@@ -114,22 +114,22 @@ func TestPolicyErrorWhere(t *testing.T) {
 		t.Fatalf("NewConcurrencyLimiter: %v, want %q", err, want)
 	}
 	// A policy the store cannot hold is not a PolicyError: it is prefixed with where.
-	_, err = core.NewLimiter(core.Config{Store: tinyStore{}, Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Second)}}})
-	if err == nil || !strings.HasPrefix(err.Error(), "core: Limits[0]: ") || errors.As(err, &pe) || !errors.Is(err, errTiny) {
+	_, err = core.NewLimiter(core.Config{Store: refusingStore{}, Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Second)}}})
+	if err == nil || !strings.HasPrefix(err.Error(), "core: Limits[0]: ") || errors.As(err, &pe) || !errors.Is(err, errRefused) {
 		t.Fatalf("NewLimiter with a store refusing the policy: %v", err)
 	}
 }
 
-var errTiny = errors.New("tiny: policy not supported")
+var errRefused = errors.New("refusing: policy not supported")
 
-// tinyStore refuses every policy through the optional check the constructors call.
-type tinyStore struct{}
+// refusingStore refuses every policy through the optional check the constructors call.
+type refusingStore struct{}
 
-func (tinyStore) Take(context.Context, string, core.Policy, int64, time.Time) (core.Decision, error) {
-	return core.Decision{}, errTiny
+func (refusingStore) Take(context.Context, string, core.Policy, int64, time.Time) (core.Decision, error) {
+	return core.Decision{}, errRefused
 }
 
-func (tinyStore) CheckPolicy(core.Policy) error { return errTiny }
+func (refusingStore) CheckPolicy(core.Policy) error { return errRefused }
 
 func TestAlgorithmString(t *testing.T) {
 	for a, want := range map[core.Algorithm]string{
