@@ -107,3 +107,24 @@ func TestSetHeadersEmptyResult(t *testing.T) {
 		t.Errorf("result of a request without a key: %q, want no fields", got)
 	}
 }
+
+// TestSlidingWindowHugeWindow: a window longer than float64 holds exactly (2^53 + 1 ns, about
+// 104 days) still gives a retry time at which the previous window's weight, computed in
+// float64, lets the cost through: when only that weight is in the way, the retry is where the
+// weight reaches the room left, on the float64 window (2^53 ns), not the end of the window.
+func TestSlidingWindowHugeWindow(t *testing.T) {
+	w := time.Duration(1<<53 + 1)
+	p := core.NewSlidingWindow("sw", 1, w)
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	start := 3 * int64(w)
+	st := core.State{Window: start - int64(w), Count: 1}
+	_, d := p.TakeNanos(st, 1, start)
+	if d.Allowed || d.RetryAfter != 1<<53 || d.ResetAfter != w {
+		t.Fatalf("denied at the window's start: %+v, want retry 2^53 ns, reset 2^53+1 ns", d)
+	}
+	if _, d := p.TakeNanos(st, 1, start+int64(d.RetryAfter)); !d.Allowed {
+		t.Fatalf("at the retry time: %+v", d)
+	}
+}
