@@ -1,11 +1,15 @@
 package core_test
 
 import (
+	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/memstore"
 )
 
 // TestKeyByIPAddressForms pins the address forms a peer or a forwarding hop may take: ports of
@@ -157,4 +161,35 @@ func mustProxyKey(t *testing.T, cfg core.ProxyConfig) core.KeyFunc {
 		t.Fatal(err)
 	}
 	return kf
+}
+
+// TestConfigProxiesAnyField: setting any one field of Config.Proxies makes it the key (so it
+// conflicts with Key), and the zero ProxyConfig leaves Key alone.
+func TestConfigProxiesAnyField(t *testing.T) {
+	p := []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}
+	if _, err := core.NewLimiter(core.Config{Store: memstore.New(), Limits: p, Key: core.KeyStatic("k")}); err != nil {
+		t.Fatalf("Key with zero Proxies: %v", err)
+	}
+	for _, proxies := range []core.ProxyConfig{
+		{Trusted: []string{"10.0.0.0/8"}},
+		{Header: "Forwarded"},
+		{IPv6Bits: 128},
+	} {
+		_, err := core.NewLimiter(core.Config{Store: memstore.New(), Limits: p, Key: core.KeyStatic("k"), Proxies: proxies})
+		if err == nil || !strings.Contains(err.Error(), "Config.Key and Config.Proxies are both set") {
+			t.Errorf("Key and Proxies %+v: %v, want a conflict", proxies, err)
+		}
+	}
+	// Proxies with only IPv6Bits keys by the exact address.
+	l, err := core.NewLimiter(core.Config{Store: memstore.New(), Limits: p, Proxies: core.ProxyConfig{IPv6Bits: 128}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if res, _ := l.Allow(ctx, req("[2001:db8::1]:1")); !res.Allowed {
+		t.Fatal("first address denied")
+	}
+	if res, _ := l.Allow(ctx, req("[2001:db8::2]:1")); !res.Allowed {
+		t.Fatal("a second address of the same /64 shares the first one's bucket with IPv6Bits 128")
+	}
 }
