@@ -105,13 +105,13 @@ func TestSetHeaders(t *testing.T) {
 			name: "legacy fields when two limits tie",
 			limits: []core.Limit{
 				{Policy: core.NewFixedWindow("short", 5, 10*time.Second)},
-				{Policy: core.NewFixedWindow("long", 6, time.Minute)},
+				{Policy: core.NewFixedWindow("long", 5, time.Minute)},
 			},
 			costs: []int64{1},
 			o:     core.HeaderOptions{Legacy: true},
 			want: lines(
-				`RateLimit-Policy: "short";q=5;w=10, "long";q=6;w=60`,
-				`RateLimit: "short";r=4;t=9, "long";r=5;t=59`,
+				`RateLimit-Policy: "short";q=5;w=10, "long";q=5;w=60`,
+				`RateLimit: "short";r=4;t=9, "long";r=4;t=59`,
 				`X-RateLimit-Limit: 5`,
 				`X-RateLimit-Remaining: 4`,
 				`X-RateLimit-Reset: 9`,
