@@ -68,8 +68,11 @@ func (p Policy) Expiry(st State) int64 {
 // over any span the cost admitted is at most Limit × the number of windows that any
 // instance's clock entered; in real time a window's admissions fall between its start minus
 // the largest skew and its end.
+//
+// The zero State is "never seen", not a window at the epoch: a clock before 1970 is not caught
+// up to it (the stores that keep no state for a new key do the same).
 func catchUp(st State, now int64) int64 {
-	if st.Window > now {
+	if st.Window > now && st != (State{}) {
 		return st.Window
 	}
 	return now
@@ -175,7 +178,7 @@ func (p *Policy) gcra(st State, cost, now int64) (State, Decision) {
 	t := p.interval()
 	tau := p.burst() * t // the bucket's capacity, in time
 	tat := st.TAT
-	if tat < now {
+	if tat < now || st.TAT == 0 { // zero: never seen, a full bucket even before 1970
 		tat = now
 	}
 	newTAT := tat + cost*t

@@ -129,12 +129,17 @@ func AppendRateLimit(dst []byte, r *Result) []byte {
 	return dst
 }
 
-// Seconds rounds d up to whole seconds, as delta-seconds fields need.
+// Seconds rounds d up to whole seconds, as delta-seconds fields need; 0 for d <= 0. It
+// divides before rounding, so that durations within a second of the largest do not overflow.
 func Seconds(d time.Duration) int64 {
 	if d <= 0 {
 		return 0
 	}
-	return int64((d + time.Second - 1) / time.Second)
+	s := int64(d / time.Second)
+	if d%time.Second != 0 {
+		s++
+	}
+	return s
 }
 
 var policyHeaders struct {

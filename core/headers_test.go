@@ -1,0 +1,312 @@
+package core_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/memstore"
+)
+
+// headerCalls records every call SetHeaders makes, in order, so that a field set twice shows.
+type headerCalls []string
+
+func (h *headerCalls) set(k, v string) { *h = append(*h, k+": "+v) }
+
+func (h headerCalls) String() string { return strings.Join(h, "\n") }
+
+func setHeaders(res *core.Result, o core.HeaderOptions) string {
+	var h headerCalls
+	core.SetHeaders(h.set, res, o)
+	return h.String()
+}
+
+func constantClock(t time.Time) func() time.Time { return func() time.Time { return t } }
+
+// TestSetHeaders pins the exact fields, in order, each set once, for the shapes of result a
+// limiter returns.
+func TestSetHeaders(t *testing.T) {
+	ctx := context.Background()
+	now := t0.Add(1500 * time.Millisecond)
+	long := strings.Repeat("x", core.MaxNameLen-1)
+	lines := func(l ...string) string { return strings.Join(l, "\n") }
+	cases := []struct {
+		name   string
+		limits []core.Limit
+		costs  []int64 // one TakeKey per cost; the last result's headers are checked
+		o      core.HeaderOptions
+		want   string
+	}{
+		{
+			// Four 64-byte names make a RateLimit value over the 128-byte inline buffer.
+			name: "RateLimit longer than the inline buffer",
+			limits: []core.Limit{
+				{Policy: core.NewFixedWindow(long+"1", 10, 10*time.Second)},
+				{Policy: core.NewFixedWindow(long+"2", 20, time.Minute)},
+				{Policy: core.NewSlidingWindow(long+"3", 30, time.Hour)},
+				{Policy: core.NewTokenBucket(long+"4", 40, time.Hour, 0)},
+			},
+			costs: []int64{1},
+			want: lines(
+				`RateLimit-Policy: "`+long+`1";q=10;w=10, "`+long+`2";q=20;w=60, "`+long+`3";q=30;w=3600, "`+long+`4";q=40;w=3600`,
+				`RateLimit: "`+long+`1";r=9;t=9, "`+long+`2";r=19;t=59, "`+long+`3";r=29;t=3599, "`+long+`4";r=39;t=90`,
+			),
+		},
+		{
+			name:   "one limit",
+			limits: []core.Limit{{Policy: core.NewFixedWindow("one", 3, 10*time.Second)}},
+			costs:  []int64{1},
+			want:   lines(`RateLimit-Policy: "one";q=3;w=10`, `RateLimit: "one";r=2;t=9`),
+		},
+		{
+			name:   "one limit denied: Retry-After set once",
+			limits: []core.Limit{{Policy: core.NewFixedWindow("one", 1, 10*time.Second)}},
+			costs:  []int64{1, 1},
+			want:   lines(`RateLimit-Policy: "one";q=1;w=10`, `RateLimit: "one";r=0;t=9`, `Retry-After: 9`),
+		},
+		{
+			name: "denied by the first: the second is pending, listed in RateLimit-Policy only",
+			limits: []core.Limit{
+				{Policy: core.NewFixedWindow("first", 1, 10*time.Second)},
+				{Policy: core.NewFixedWindow("second", 5, time.Minute)},
+				{Policy: core.NewMonthlyQuota("third", 100)},
+			},
+			costs: []int64{1, 1},
+			want: lines(
+				`RateLimit-Policy: "first";q=1;w=10, "second";q=5;w=60, "third";q=100`,
+				`RateLimit: "first";r=0;t=9`,
+				`Retry-After: 9`,
+			),
+		},
+		{
+			name: "Omit: Retry-After only",
+			limits: []core.Limit{
+				{Policy: core.NewFixedWindow("first", 1, 10*time.Second)},
+				{Policy: core.NewFixedWindow("second", 5, time.Minute)},
+			},
+			costs: []int64{1, 1},
+			o:     core.HeaderOptions{Omit: true, Legacy: true},
+			want:  `Retry-After: 9`,
+		},
+		{
+			name: "Omit on an allowed result: nothing",
+			limits: []core.Limit{
+				{Policy: core.NewFixedWindow("first", 1, 10*time.Second)},
+			},
+			costs: []int64{1},
+			o:     core.HeaderOptions{Omit: true},
+			want:  ``,
+		},
+		{
+			// Two limits with 4 remaining each: the first in the limiter's order binds, and
+			// the legacy fields are its numbers (reset 9 s), not the second's (59 s).
+			name: "legacy fields when two limits tie",
+			limits: []core.Limit{
+				{Policy: core.NewFixedWindow("short", 5, 10*time.Second)},
+				{Policy: core.NewFixedWindow("long", 5, time.Minute)},
+			},
+			costs: []int64{1},
+			o:     core.HeaderOptions{Legacy: true},
+			want: lines(
+				`RateLimit-Policy: "short";q=5;w=10, "long";q=5;w=60`,
+				`RateLimit: "short";r=4;t=9, "long";r=4;t=59`,
+				`X-RateLimit-Limit: 5`,
+				`X-RateLimit-Remaining: 4`,
+				`X-RateLimit-Reset: 9`,
+			),
+		},
+		{
+			name: "legacy fields tie, the later limit less remaining",
+			limits: []core.Limit{
+				{Policy: core.NewFixedWindow("short", 5, 10*time.Second)},
+				{Policy: core.NewFixedWindow("long", 5, time.Minute)},
+				{Policy: core.NewFixedWindow("least", 3, time.Hour)},
+			},
+			costs: []int64{1},
+			o:     core.HeaderOptions{Legacy: true},
+			want: lines(
+				`RateLimit-Policy: "short";q=5;w=10, "long";q=5;w=60, "least";q=3;w=3600`,
+				`RateLimit: "short";r=4;t=9, "long";r=4;t=59, "least";r=2;t=3599`,
+				`X-RateLimit-Limit: 3`,
+				`X-RateLimit-Remaining: 2`,
+				`X-RateLimit-Reset: 3599`,
+			),
+		},
+		{
+			// The denial binds even when an allowed decision has less remaining; its reset is
+			// its retry time.
+			name: "legacy fields of the denial",
+			limits: []core.Limit{
+				{Policy: core.NewFixedWindow("wide", 6, 10*time.Second)},
+				{Policy: core.NewFixedWindow("narrow", 5, time.Minute)},
+			},
+			costs: []int64{3, 3},
+			o:     core.HeaderOptions{Legacy: true},
+			want: lines(
+				`RateLimit-Policy: "wide";q=6;w=10, "narrow";q=5;w=60`,
+				`RateLimit: "wide";r=0;t=9, "narrow";r=2;t=59`,
+				`X-RateLimit-Limit: 5`,
+				`X-RateLimit-Remaining: 2`,
+				`X-RateLimit-Reset: 59`,
+				`Retry-After: 59`,
+			),
+		},
+		{
+			// A shadow denial is reported in the fields but sets no Retry-After, and its
+			// longer retry time does not lengthen the enforced one.
+			name: "shadow denial beside an enforced one",
+			limits: []core.Limit{
+				{Policy: core.NewFixedWindow("watch", 1, time.Hour), Shadow: true},
+				{Policy: core.NewFixedWindow("enforce", 1, 10*time.Second)},
+			},
+			costs: []int64{1, 1},
+			want: lines(
+				`RateLimit-Policy: "watch";q=1;w=3600, "enforce";q=1;w=10`,
+				`RateLimit: "watch";r=0;t=3599, "enforce";r=0;t=9`,
+				`Retry-After: 9`,
+			),
+		},
+		{
+			name:   "shadow denial alone: no Retry-After",
+			limits: []core.Limit{{Policy: core.NewFixedWindow("watch", 1, time.Hour), Shadow: true}},
+			costs:  []int64{1, 1},
+			want:   lines(`RateLimit-Policy: "watch";q=1;w=3600`, `RateLimit: "watch";r=0;t=3599`),
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l := newLimiter(t, core.Config{Store: memstore.New(), Now: constantClock(now), Limits: c.limits})
+			var res core.Result
+			for _, cost := range c.costs {
+				var err error
+				if res, err = l.TakeKey(ctx, "k", cost); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := setHeaders(&res, c.o); got != c.want {
+				t.Errorf("got\n%s\nwant\n%s", got, c.want)
+			}
+			if got := string(core.AppendRateLimitPolicy([]byte("x"), &res)); c.want != "" && c.o == (core.HeaderOptions{}) && !strings.HasPrefix(c.want, "RateLimit-Policy: "+got[1:]+"\n") {
+				t.Errorf("AppendRateLimitPolicy: %q, not the RateLimit-Policy field after the prefix", got)
+			}
+		})
+	}
+}
+
+// TestSetHeadersDegraded: a fail-open result gets no RateLimit fields (the store did not
+// answer), a fallback store's decision does.
+func TestSetHeadersDegraded(t *testing.T) {
+	ctx := context.Background()
+	s := &countingStore{inner: memstore.New()}
+	s.fail.Store(true)
+	p := []core.Limit{{Policy: core.NewFixedWindow("p", 2, 10*time.Second)}}
+	open := newLimiter(t, core.Config{Store: s, Now: constantClock(t0), Limits: p, Breaker: core.BreakerConfig{Failures: -1}})
+	res, err := open.TakeKey(ctx, "k", 1)
+	if err != nil || !res.Allowed || res.Degraded != core.DegradedOpen {
+		t.Fatalf("fail-open: %+v %v", res, err)
+	}
+	if got := setHeaders(&res, core.HeaderOptions{Legacy: true}); got != "" {
+		t.Errorf("fail-open result: headers\n%s\nwant none", got)
+	}
+	fb := newLimiter(t, core.Config{Store: s, Now: constantClock(t0), Limits: p, Failure: core.FailFallback, Fallback: memstore.New(), Breaker: core.BreakerConfig{Failures: -1}})
+	res, err = fb.TakeKey(ctx, "k", 1)
+	if err != nil || !res.Allowed || res.Degraded != core.DegradedFallback {
+		t.Fatalf("fallback: %+v %v", res, err)
+	}
+	if got := setHeaders(&res, core.HeaderOptions{}); !strings.HasPrefix(got, `RateLimit-Policy: "p";q=`) || !strings.Contains(got, "\nRateLimit: \"p\";r=") {
+		t.Errorf("fallback result: headers\n%s\nwant RateLimit fields", got)
+	}
+}
+
+// TestPolicyHeaderSameName: two policies with one name and different numbers each get their
+// own RateLimit-Policy item (the rendering cache is keyed by the whole policy).
+func TestPolicyHeaderSameName(t *testing.T) {
+	cases := []struct {
+		p    core.Policy
+		want string
+	}{
+		{core.NewFixedWindow("api", 10, time.Minute), `"api";q=10;w=60`},
+		{core.NewFixedWindow("api", 20, time.Minute), `"api";q=20;w=60`},
+		{core.NewFixedWindow("api", 10, time.Hour), `"api";q=10;w=3600`},
+		{core.NewFixedWindow("api", 10, 1500*time.Millisecond), `"api";q=10;w=2`},
+		{core.NewSlidingWindow("api", 10, time.Minute), `"api";q=10;w=60`},
+		{core.NewTokenBucket("api", 10, time.Minute, 0), `"api";q=10;w=60`},
+		{core.NewTokenBucket("api", 5, time.Second, 20), `"api";q=20;w=4`},
+		{core.NewTokenBucket("api", 3, time.Second, 1), `"api";q=1;w=1`},
+		{core.NewTokenBucket("api", 3, 10*time.Second, 2), `"api";q=2;w=7`},
+		{core.NewConcurrency("api", 10, time.Minute), `"api";q=10;qu="concurrent-requests"`},
+		{core.NewMonthlyQuota("api", 10), `"api";q=10`},
+	}
+	for round := 0; round < 2; round++ { // the second round reads the cache
+		for _, c := range cases {
+			if got := core.PolicyHeader(c.p); got != c.want {
+				t.Errorf("round %d: PolicyHeader(%+v) = %q, want %q", round, c.p, got, c.want)
+			}
+		}
+	}
+	// Two limiters whose limits share a name but not their numbers.
+	ctx := context.Background()
+	for _, c := range cases[:3] {
+		l := newLimiter(t, core.Config{Store: memstore.New(), Now: constantClock(t0), Limits: []core.Limit{{Policy: c.p}}})
+		res, _ := l.TakeKey(ctx, "k", 1)
+		if got := setHeaders(&res, core.HeaderOptions{}); !strings.HasPrefix(got, "RateLimit-Policy: "+c.want+"\n") {
+			t.Errorf("limiter of %+v: headers\n%s\nwant RateLimit-Policy %s", c.p, got, c.want)
+		}
+	}
+}
+
+// TestAppendRateLimit pins the RateLimit item of each algorithm, allowed and denied: t is the
+// reset when allowed and the retry time when denied, and concurrency has no t.
+func TestAppendRateLimit(t *testing.T) {
+	ctx := context.Background()
+	l := newLimiter(t, core.Config{Store: memstore.New(), Now: constantClock(t0.Add(1500 * time.Millisecond)), Limits: []core.Limit{
+		{Policy: core.NewTokenBucket("tb", 2, 10*time.Second, 4)},
+	}})
+	res, _ := l.TakeKey(ctx, "k", 4)
+	if got := string(core.AppendRateLimit([]byte("x"), &res)); got != `x"tb";r=0;t=20` {
+		t.Errorf("allowed token bucket: %q", got)
+	}
+	res, _ = l.TakeKey(ctx, "k", 2)
+	if got := string(core.AppendRateLimit(nil, &res)); got != `"tb";r=0;t=10` {
+		t.Errorf("denied token bucket (t is the retry time, 10 s, not the 20 s reset): %q", got)
+	}
+	if got := setHeaders(&res, core.HeaderOptions{Legacy: true}); !strings.Contains(got, "X-RateLimit-Reset: 10\n") || !strings.HasSuffix(got, "Retry-After: 10") {
+		t.Errorf("denied token bucket headers:\n%s", got)
+	}
+
+	cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: memstore.New(), Policy: core.NewConcurrency("c", 2, time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, cres, err := cl.AcquireKeyAt(ctx, "k", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := setHeaders(&cres, core.HeaderOptions{Legacy: true})
+	want := "RateLimit-Policy: \"c\";q=2;qu=\"concurrent-requests\"\nRateLimit: \"c\";r=1\nX-RateLimit-Limit: 2\nX-RateLimit-Remaining: 1\nX-RateLimit-Reset: 0"
+	if got != want {
+		t.Errorf("concurrency headers:\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestSeconds(t *testing.T) {
+	for d, want := range map[time.Duration]int64{
+		-time.Second:               0,
+		0:                          0,
+		1:                          1,
+		time.Second - 1:            1,
+		time.Second:                1,
+		time.Second + 1:            2,
+		90 * time.Second:           90,
+		90*time.Second + 1:         91,
+		time.Duration(1<<63 - 1e9): (1<<63-1_000_000_000)/1_000_000_000 + 1,
+		time.Duration(1<<63 - 1):   1<<63/1_000_000_000 + 1,
+		time.Duration(-1 << 63):    0,
+	} {
+		if got := core.Seconds(d); got != want {
+			t.Errorf("Seconds(%v) = %d, want %d", d, got, want)
+		}
+	}
+}
