@@ -15,8 +15,8 @@
 #
 # For the store packages, MUTATION_SKIP (a go test -skip pattern) leaves out the tests that
 # spawn processes or wait for real window boundaries (default
-# "AcrossProcesses|KilledProcess|Boundaries"): each takes 4-20 s and the package's tests run
-# once per mutant. Set MUTATION_SKIP= (empty) to run every test.
+# "AcrossProcesses|KilledProcess|^Test(Adjust)?Boundaries$"): each takes 4-20 s and the
+# package's tests run once per mutant. Set MUTATION_SKIP= (empty) to run every test.
 #
 # Environment: MUTATION_FILES (e.g. "breaker.go denycache.go": mutate only these files of PKG,
 # for a quick loop while writing tests; the score then covers only them), MUTATION_WORKERS (default 2), MUTATION_TIMEOUT_COEFFICIENT (default 10; each
@@ -62,7 +62,7 @@ core/redisstore | core/dynamostore | core/s3store)
 	servers_start >&2
 	started=1
 	export TOLLGATE_REQUIRE_SERVERS=1
-	skip=${MUTATION_SKIP-AcrossProcesses|KilledProcess|Boundaries}
+	skip=${MUTATION_SKIP-AcrossProcesses|KilledProcess|^Test(Adjust)?Boundaries$}
 	;;
 esac
 goflags=-count=1

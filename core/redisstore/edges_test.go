@@ -14,11 +14,11 @@ import (
 	"github.com/tollgate-go/tollgate/core/redisstore"
 )
 
-// TestKeyEscapingBoundaries pins the key layout at the edges of the escaped set: the bytes
+// TestKeyEscapingEdges pins the key layout at the edges of the escaped set: the bytes
 // just inside and outside it (space and '!', '~' and DEL) and a key of exactly 64 bytes, the
 // longest stored as itself. Operators read these keys, and two releases that disagree on them
 // would not share state.
-func TestKeyEscapingBoundaries(t *testing.T) {
+func TestKeyEscapingEdges(t *testing.T) {
 	mr := miniredis.RunT(t)
 	s, err := redisstore.New(newClient(t, mr.Addr()), redisstore.Config{Prefix: "app:"})
 	if err != nil {
