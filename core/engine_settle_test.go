@@ -134,7 +134,7 @@ func TestSettleDegradedNotSettled(t *testing.T) {
 	fail := &failTake{adjustLog: s}
 	l := newLimiter(t, core.Config{Store: fail, Key: core.KeyStatic("k"), Breaker: core.BreakerConfig{Failures: -1},
 		Observer: core.ObserverFunc(func(context.Context, core.Event) {}),
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("tokens", 10, time.Minute), Settle: func(core.Request, core.Outcome) int64 { return 5 }}}})
+		Limits:   []core.Limit{{Policy: core.NewFixedWindow("tokens", 10, time.Minute), Settle: func(core.Request, core.Outcome) int64 { return 5 }}}})
 	ctx := context.Background()
 	res, _ := l.Allow(ctx, nil)
 	if res.Degraded != core.DegradedOpen {
