@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,7 +40,8 @@ func TestDenialCacheSize(t *testing.T) {
 		{16, int64(len(keys) - 16), int64(len(keys))},
 		{32, int64(len(keys) - 32), int64(len(keys))},
 		{-1, int64(len(keys)), int64(len(keys))},
-		{0, 0, 0}, // the default (10,000) holds them all
+		{0, 0, 0},   // the default (10,000) holds them all
+		{160, 0, 0}, // 10 per shard: the keys spread over the shards
 		{1000, 0, 0},
 	}
 	for _, c := range cases {
@@ -195,5 +197,89 @@ func TestDenialWithoutRetryAfterNotCached(t *testing.T) {
 	}
 	if calls != 3 {
 		t.Fatalf("%d store calls, want 3", calls)
+	}
+}
+
+// gatedDenials answers every Take with a denial whose Retry-After the caller chose (by cost:
+// retry[cost]); a call whose cost is in hold blocks until the test closes its gate, so that
+// two denials reach the cache in a chosen order.
+type gatedDenials struct {
+	mu    sync.Mutex
+	calls int
+	retry map[int64]time.Duration
+	hold  map[int64]chan struct{}
+	held  chan int64
+}
+
+func (s *gatedDenials) Take(ctx context.Context, key string, p core.Policy, cost int64, now time.Time) (core.Decision, error) {
+	s.mu.Lock()
+	s.calls++
+	gate := s.hold[cost]
+	delete(s.hold, cost)
+	s.mu.Unlock()
+	if gate != nil {
+		s.held <- cost
+		<-gate
+	}
+	s.mu.Lock()
+	ra := s.retry[cost]
+	s.mu.Unlock()
+	return core.Decision{Limit: 10, RetryAfter: ra, ResetAfter: ra, Policy: p}, nil
+}
+
+func (s *gatedDenials) count() int { s.mu.Lock(); defer s.mu.Unlock(); return s.calls }
+
+// TestDenialCacheKeepsTheWiderDenial: when two denials of one key race to the cache, the one
+// that covers more (lower cost, longer Retry-After) is kept whichever arrives last.
+func TestDenialCacheKeepsTheWiderDenial(t *testing.T) {
+	cases := []struct {
+		name          string
+		first, second int64 // costs; second is decided first, its answer cached last
+		retry         map[int64]time.Duration
+		askCost       int64
+		askAt         time.Duration
+	}{
+		// Same Retry-After: the lower cost (first, cached first) is kept.
+		{"lower cost kept", 1, 2, map[int64]time.Duration{1: 10 * time.Second, 2: 10 * time.Second}, 1, 0},
+		// Same cost class, the later end (first, cached first) is kept.
+		{"later end kept", 1, 1, map[int64]time.Duration{1: 10 * time.Second}, 1, 7 * time.Second},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := &gatedDenials{retry: c.retry, hold: map[int64]chan struct{}{}, held: make(chan int64, 1)}
+			l := newLimiter(t, core.Config{Store: s, Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 10, time.Minute)}}})
+			ctx := context.Background()
+			gate := make(chan struct{})
+			s.hold[c.second] = gate
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				_, _ = l.TakeKeyAt(ctx, "k", c.second, t0)
+			}()
+			<-s.held
+			// The first request is decided and cached while the second is in the store.
+			if c.first == c.second {
+				s.mu.Lock()
+				s.retry[c.first] = 10 * time.Second
+				s.mu.Unlock()
+			}
+			if res, _ := l.TakeKeyAt(ctx, "k", c.first, t0); res.Allowed {
+				t.Fatal("allowed")
+			}
+			if c.first == c.second {
+				s.mu.Lock()
+				s.retry[c.second] = 5 * time.Second // the late answer ends sooner
+				s.mu.Unlock()
+			}
+			close(gate)
+			<-done
+			calls := s.count()
+			if res, _ := l.TakeKeyAt(ctx, "k", c.askCost, t0.Add(c.askAt)); res.Allowed {
+				t.Fatal("allowed")
+			}
+			if s.count() != calls {
+				t.Fatalf("cost %d at +%v asked the store: the narrower denial replaced the wider one", c.askCost, c.askAt)
+			}
+		})
 	}
 }
