@@ -23,6 +23,7 @@ func TestFallbackPolicy(t *testing.T) {
 		burst     int64
 	}{
 		{"one instance", core.NewFixedWindow("p", 9, time.Minute), 1, 9, 0},
+		{"one instance returns p as it is", core.NewTokenBucket("p", 400, 150, 0), 1, 400, 0},
 		{"zero instances", core.NewFixedWindow("p", 9, time.Minute), 0, 9, 0},
 		{"exact", core.NewFixedWindow("p", 8, time.Minute), 4, 2, 0},
 		{"rounded up", core.NewFixedWindow("p", 9, time.Minute), 4, 3, 0},
