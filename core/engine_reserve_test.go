@@ -16,10 +16,9 @@ import (
 // takeLog is a memory store that records the cost of every Take and every Adjust's delta.
 type takeLog struct {
 	*memstore.Store
-	mu         sync.Mutex
-	ops        []string
-	failAdj    bool
-	noAdjuster bool
+	mu      sync.Mutex
+	ops     []string
+	failAdj bool
 }
 
 func (s *takeLog) Take(ctx context.Context, key string, p core.Policy, cost int64, now time.Time) (core.Decision, error) {
