@@ -51,6 +51,35 @@ func TestTimeBudget(t *testing.T) {
 	}
 }
 
+// inProcessDeadline is an in-process store that records whether its calls had a deadline.
+type inProcessDeadline struct {
+	*memstore.Store
+	deadlines int
+}
+
+func (s *inProcessDeadline) Take(ctx context.Context, key string, p core.Policy, cost int64, now time.Time) (core.Decision, error) {
+	if _, ok := ctx.Deadline(); ok {
+		s.deadlines++
+	}
+	return s.Store.Take(ctx, key, p, cost, now)
+}
+
+// TestInProcessNoDeadline: a store that says it is in-process never gets a deadline, whatever
+// the Timeout.
+func TestInProcessNoDeadline(t *testing.T) {
+	for _, timeout := range []time.Duration{0, time.Second} {
+		s := &inProcessDeadline{Store: memstore.New()}
+		l := newLimiter(t, core.Config{Store: s, Timeout: timeout,
+			Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 10, time.Minute)}}})
+		if _, err := l.TakeKeyAt(context.Background(), "k", 1, t0); err != nil {
+			t.Fatal(err)
+		}
+		if s.deadlines != 0 {
+			t.Fatalf("Timeout %v: an in-process store got a deadline", timeout)
+		}
+	}
+}
+
 // TestEventLatency: decisions and store errors of a remote store carry the call's latency;
 // those of an in-process store carry none.
 func TestEventLatency(t *testing.T) {
@@ -77,7 +106,7 @@ func TestEventLatency(t *testing.T) {
 			if e.Kind != core.EventDecision && e.Kind != core.EventStoreError || e.Kind == core.EventDecision && e.Degraded != core.NotDegraded {
 				continue
 			}
-			if timed := e.Latency >= time.Millisecond; timed != c.remote {
+			if c.remote && e.Latency < time.Millisecond || !c.remote && e.Latency != 0 {
 				t.Errorf("%s: %v event of %q latency %v", c.name, e.Kind, e.Key, e.Latency)
 			}
 		}
