@@ -40,6 +40,7 @@ func TestAdjustSteps(t *testing.T) {
 		{"fw refund floors at 0", fw, core.State{Window: now, Count: 2}, -5, core.State{Window: now}, 10, 0},
 		{"fw refund", fw, core.State{Window: now, Count: 5}, -3, core.State{Window: now, Count: 2}, 8, 0},
 		{"fw huge charge saturates", fw, core.State{Window: now, Count: 5}, 1 << 62, core.State{Window: now, Count: maxAdjust}, 0, time.Minute},
+		{"fw saturates just past the bound", fw, core.State{Window: now, Count: 1 << 60}, 1<<60 + 1, core.State{Window: now, Count: maxAdjust}, 0, time.Minute},
 		{"fw old window starts afresh", fw, core.State{Window: now - int64(time.Minute), Count: 9}, 2, core.State{Window: now, Count: 2}, 8, 0},
 		{"sw charge keeps the previous", sw, core.State{Window: now - int64(time.Minute), Count: 4}, 1, core.State{Window: now, Count: 1, Prev: 4}, 5, 0},
 	}
