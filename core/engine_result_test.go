@@ -55,3 +55,16 @@ func TestResultRetryAfterLongest(t *testing.T) {
 		t.Fatalf("concurrency denial: %+v %+v", d, res)
 	}
 }
+
+// TestResultFull: a result of MaxLimits decisions reads like any other.
+func TestResultFull(t *testing.T) {
+	var limits []core.Limit
+	for _, name := range []string{"a", "b", "c", "d"} {
+		limits = append(limits, core.Limit{Policy: core.NewFixedWindow(name, 1, time.Minute)})
+	}
+	l := newLimiter(t, core.Config{Store: memstore.New(), Limits: limits})
+	res, _ := l.TakeKeyAt(context.Background(), "k", 1, t0)
+	if _, ok := res.Denial(); ok || res.RetryAfter() != 0 || !res.Allowed || len(res.Decisions()) != core.MaxLimits {
+		t.Fatalf("%+v", res)
+	}
+}
