@@ -19,6 +19,7 @@ type orphanStore struct {
 	gate     chan struct{}
 	blocked  chan struct{}
 	refuse   bool
+	down     string // Releases of this key fail
 }
 
 func newOrphanStore() *orphanStore { return &orphanStore{releases: map[string][]time.Time{}} }
@@ -32,8 +33,11 @@ func (s *orphanStore) Release(ctx context.Context, key string, p core.Policy, id
 	gate, blocked := s.gate, s.blocked
 	s.gate = nil
 	s.releases[id] = append(s.releases[id], time.Now())
-	refuse := s.refuse
+	refuse, down := s.refuse, s.down == key
 	s.mu.Unlock()
+	if down {
+		return errors.New("store: down")
+	}
 	if gate != nil {
 		close(blocked)
 		<-gate
@@ -149,5 +153,30 @@ func TestOrphansBounded(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	if n := len(s.snapshot()); n != 4097 {
 		t.Fatalf("%d leases released, want 4,097 (the first and 4,096 waiting)", n)
+	}
+}
+
+// TestOrphanBackoff: a release that keeps failing is retried with backoff (10 ms doubling to
+// 250 ms, from 10 ms again after any release succeeded), not in a busy loop.
+func TestOrphanBackoff(t *testing.T) {
+	for _, keys := range [][]string{{"b"}, {"a", "b"}} {
+		s := newOrphanStore()
+		s.down = "b"
+		c, _ := orphanLimiter(t, s)
+		ctx := context.Background()
+		for _, k := range keys { // a's release succeeds at once, then is confirmed: progress
+			_, _, _ = c.AcquireKeyAt(ctx, k, t0)
+		}
+		time.Sleep(150 * time.Millisecond)
+		s.mu.Lock()
+		s.down = ""
+		s.mu.Unlock()
+		n := 0
+		for _, v := range s.snapshot() {
+			n = max(n, len(v))
+		}
+		if n < 2 || n > 30 {
+			t.Fatalf("orphans of %v: a failing release was tried %d times in 150 ms, want a few (backoff)", keys, n)
+		}
 	}
 }
