@@ -179,13 +179,15 @@ func TestReserveMaxKeys(t *testing.T) {
 	if res, _ := l.TakeKeyAt(ctx, "a", 1, t0); !res.Allowed || s.drain() == "" {
 		t.Fatal("a's batch survived b's with MaxKeys 1")
 	}
-	l2 := newLimiter(t, core.Config{Store: s, Limits: []core.Limit{{Policy: core.NewFixedWindow("fw2", 100, time.Minute),
-		Reserve: &core.Reservations{MaxKeys: 2}}}})
-	_, _ = l2.TakeKeyAt(ctx, "a", 1, t0)
-	_, _ = l2.TakeKeyAt(ctx, "b", 1, t0)
-	s.drain()
-	if res, _ := l2.TakeKeyAt(ctx, "a", 1, t0); !res.Allowed || s.drain() != "" {
-		t.Fatal("a's batch was dropped with MaxKeys 2")
+	for _, max := range []int{2, 0} { // 0: the default, 10,000
+		l2 := newLimiter(t, core.Config{Store: s, Limits: []core.Limit{{Policy: core.NewFixedWindow("fw2", 100, time.Minute),
+			Reserve: &core.Reservations{MaxKeys: max}}}})
+		_, _ = l2.TakeKeyAt(ctx, "a", 1, t0)
+		_, _ = l2.TakeKeyAt(ctx, "b", 1, t0)
+		s.drain()
+		if res, _ := l2.TakeKeyAt(ctx, "a", 1, t0); !res.Allowed || s.drain() != "" {
+			t.Fatalf("a's batch was dropped with MaxKeys %d", max)
+		}
 	}
 }
 
