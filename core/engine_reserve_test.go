@@ -87,12 +87,12 @@ const ms = time.Millisecond
 func TestReserveFixedWindow(t *testing.T) {
 	p := core.NewFixedWindow("fw", 160, time.Minute) // MaxBatch default 10
 	runReserveSteps(t, p, core.Reservations{}, []reserveStep{
-		{0, 1, true, 159, 0, "take 2"},        // no rate yet: a batch of 1 beyond the cost
-		{10 * ms, 1, true, 158, 0, ""},        // from the batch
-		{20 * ms, 1, true, 157, 0, "take 11"}, // 2 arrivals in 20 ms: 10 per 100 ms, MaxBatch 10
+		{0, 1, true, 159, 0, "take 2"},       // no rate yet: a batch of 1 beyond the cost
+		{1 * ms, 1, true, 158, 0, ""},        // from the batch
+		{2 * ms, 1, true, 157, 0, "take 11"}, // 2 arrivals in 2 ms: 100 per 100 ms; 158/8; MaxBatch 10
 		{30 * ms, 5, true, 152, 0, ""},
 		{40 * ms, 5, true, 147, 0, ""},
-		{50 * ms, 1, true, 146, 0, "take 11"},
+		{50 * ms, 1, true, 146, 0, "take 8"}, // 3 arrivals in 48 ms: 7 per 100 ms
 	})
 	// Bounded by the remaining allowance / Shrink; what is held counts toward the cost.
 	p2 := core.NewFixedWindow("fw", 40, time.Minute)
