@@ -252,3 +252,45 @@ func TestReserveClose(t *testing.T) {
 		t.Fatalf("%d store errors for 3 failed give-backs", n)
 	}
 }
+
+// TestReserveResetAfter: local answers count the store's reset down from the reservation.
+func TestReserveResetAfter(t *testing.T) {
+	ctx := context.Background()
+	fw := newLimiter(t, core.Config{Store: memstore.New(), Limits: []core.Limit{{Policy: core.NewFixedWindow("fw", 100, time.Minute), Reserve: &core.Reservations{}}}})
+	_, _ = fw.TakeKeyAt(ctx, "k", 1, t0)
+	res, _ := fw.TakeKeyAt(ctx, "k", 1, t0.Add(10*time.Second)) // from the batch
+	if d := res.Decisions()[0]; d.ResetAfter != 50*time.Second {
+		t.Fatalf("local decision %+v, want ResetAfter 50s", d)
+	}
+	tb := newLimiter(t, core.Config{Store: memstore.New(), Limits: []core.Limit{{Policy: core.NewTokenBucket("tb", 10, time.Second, 0),
+		Reserve: &core.Reservations{Shrink: 2, MaxBatch: 4}}}})
+	for _, st := range []struct { // as in TestReserveTokenBucketWaits
+		at   time.Duration
+		cost int64
+	}{{0, 1}, {ms, 1}, {2 * ms, 1}, {3 * ms, 4}} {
+		_, _ = tb.TakeKeyAt(ctx, "k", st.cost, t0.Add(st.at))
+	}
+	res, _ = tb.TakeKeyAt(ctx, "k", 4, t0.Add(4*ms)) // the store: not yet; the bucket is full at 700 ms
+	if d := res.Decisions()[0]; d.Allowed || d.ResetAfter != 696*ms {
+		t.Fatalf("store denial %+v", d)
+	}
+	res, _ = tb.TakeKeyAt(ctx, "k", 1, t0.Add(100*ms)) // waiting, locally
+	if d := res.Decisions()[0]; d.Allowed || d.ResetAfter != 600*ms || d.RetryAfter != 400*ms {
+		t.Fatalf("local wait %+v", d)
+	}
+}
+
+// TestReserveDenialWithoutRetryAfter: a store that denies a batch without saying when it is
+// available is asked for just the cost, not waited for.
+func TestReserveDenialWithoutRetryAfter(t *testing.T) {
+	var costs []int64
+	st := storeFunc(func(ctx context.Context, key string, p core.Policy, cost int64, now time.Time) (core.Decision, error) {
+		costs = append(costs, cost)
+		return core.Decision{Allowed: cost == 1, Limit: 10, Policy: p}, nil
+	})
+	l := newLimiter(t, core.Config{Store: st, Limits: []core.Limit{{Policy: core.NewTokenBucket("tb", 10, time.Second, 0), Reserve: &core.Reservations{}}}})
+	res, err := l.TakeKeyAt(context.Background(), "k", 1, t0)
+	if err != nil || !res.Allowed || fmt.Sprint(costs) != "[2 1]" {
+		t.Fatalf("%+v %v, store costs %v", res, err, costs)
+	}
+}
