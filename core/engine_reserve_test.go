@@ -224,7 +224,9 @@ func TestReserveClose(t *testing.T) {
 	}})
 	ctx := context.Background()
 	_, _ = l.TakeKeyAt(ctx, "k", 1, t0)
-	clk.Add(time.Second) // "short"'s window has ended
+	_, _ = l.TakeKeyAt(ctx, "z", 1, t0)
+	_, _ = l.TakeKeyAt(ctx, "z", 1, t0) // z's batches are spent: nothing to give back
+	clk.Add(time.Second)                // "short"'s window has ended
 	s.drain()
 	if err := l.Close(ctx); err != nil {
 		t.Fatal(err)
