@@ -104,6 +104,18 @@ func TestAcquireWait(t *testing.T) {
 		}
 		s.fail.Store(false)
 	})
+	t.Run("default delay starts small", func(t *testing.T) {
+		// The first pauses are random within 10 ms, 20 ms, 40 ms...: a 5 ms wait fits at
+		// most a few of them, never six (that would take six pauses summing under 5 ms).
+		c, s, _ := busy(t, core.FailOpen)
+		_, res, err := c.AcquireWait(ctx, nil, core.Wait{Max: 5 * time.Millisecond})
+		if res.Allowed || err != nil {
+			t.Fatalf("%+v %v", res, err)
+		}
+		if n := s.acquires.Load() - 1; n > 5 {
+			t.Fatalf("%d acquires in a 5 ms wait, want at most 5", n)
+		}
+	})
 	t.Run("default delay", func(t *testing.T) {
 		// Full jitter from 10 ms doubling: within 100 ms at least 3 tries (0-10 ms, then
 		// 0-20 ms), and not a busy loop.
