@@ -46,6 +46,7 @@ type adjustLog struct {
 	remote  bool
 	refuse  bool
 	blocked chan struct{} // non-nil: Adjust waits for it to close
+	timed   int           // Adjusts whose context had a deadline
 }
 
 func (s *adjustLog) InProcess() bool { return !s.remote }
@@ -53,6 +54,9 @@ func (s *adjustLog) InProcess() bool { return !s.remote }
 func (s *adjustLog) Adjust(ctx context.Context, key string, p core.Policy, delta int64, now time.Time) (core.Decision, error) {
 	s.mu.Lock()
 	s.deltas = append(s.deltas, delta)
+	if _, ok := ctx.Deadline(); ok {
+		s.timed++
+	}
 	refuse, blocked := s.refuse, s.blocked
 	s.mu.Unlock()
 	if blocked != nil {
@@ -178,6 +182,9 @@ func TestSettleInBackground(t *testing.T) {
 	if got := s.log(); got != "[-1]" {
 		t.Fatalf("adjusts %s, want [-1] (a token bucket refund an hour later)", got)
 	}
+	if s.timed != 1 {
+		t.Fatal("a network store's settlement had no time budget")
+	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	last := rec.events[len(rec.events)-1]
@@ -201,6 +208,9 @@ func TestSettleCallerError(t *testing.T) {
 	_ = l.Flush(ctx)
 	if got := s.log(); got != "[3]" {
 		t.Fatalf("adjusts %s, want one try of +3", got)
+	}
+	if s.timed != 0 {
+		t.Fatal("an in-process store's settlement had a deadline")
 	}
 	if rec.count(core.EventStoreError) != 1 {
 		t.Fatalf("store errors %d", rec.count(core.EventStoreError))

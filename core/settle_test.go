@@ -205,10 +205,13 @@ func (b *blockingAdjust) Adjust(ctx context.Context, key string, p core.Policy, 
 func TestSettleBacklogBounded(t *testing.T) {
 	s := &blockingAdjust{Store: memstore.New(), release: make(chan struct{})}
 	rec := &recorder{}
-	l := newLimiter(t, core.Config{Store: s, Observer: rec, Timeout: -1, Key: core.KeyStatic("k"), Limits: []core.Limit{{
-		Policy: core.NewFixedWindow("p", 1<<40, time.Hour),
-		Settle: func(core.Request, core.Outcome) int64 { return 2 },
-	}}})
+	// A failing fallback: each backlogged settlement goes to it, and its error is reported too.
+	fb := &failingAdjust{Store: memstore.New()}
+	l := newLimiter(t, core.Config{Store: s, Observer: rec, Timeout: -1, Key: core.KeyStatic("k"),
+		Failure: core.FailFallback, Fallback: fb, Limits: []core.Limit{{
+			Policy: core.NewFixedWindow("p", 1<<40, time.Hour),
+			Settle: func(core.Request, core.Outcome) int64 { return 2 },
+		}}})
 	ctx := context.Background()
 	// 2,048 past the bound: enough that a backlogged settlement which failed to give its
 	// slot back would leave the limiter backlogged for good.
@@ -224,6 +227,9 @@ func TestSettleBacklogBounded(t *testing.T) {
 	for _, e := range rec.events {
 		if e.Kind == core.EventStoreError && e.Op == core.OpAdjust && errors.Is(e.Err, core.ErrSettleBacklog) {
 			backlog++
+			if e.Degraded != core.DegradedFallback || !strings.Contains(e.Err.Error(), "store: down") {
+				t.Fatalf("backlogged settlement event %+v: want the fallback's failure in it", e)
+			}
 		}
 	}
 	rec.mu.Unlock()
