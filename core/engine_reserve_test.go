@@ -130,6 +130,17 @@ func TestReserveNearTheEnd(t *testing.T) {
 	})
 }
 
+// TestReserveTakesWhatRemains: a batch the store cannot give whole is cut to what remains, not
+// to the request's cost.
+func TestReserveTakesWhatRemains(t *testing.T) {
+	p := core.NewFixedWindow("fw", 12, time.Minute)
+	runReserveSteps(t, p, core.Reservations{MaxBatch: 100, Shrink: 1}, []reserveStep{
+		{0, 1, true, 11, 0, "take 2"},
+		{ms, 1, true, 10, 0, ""},
+		{2 * ms, 1, true, 9, 0, "take 11,take 10"}, // wants 1+10, 10 remain
+	})
+}
+
 // TestReserveNewWindow: a batch belongs to its window: the next window starts from the store.
 func TestReserveNewWindow(t *testing.T) {
 	p := core.NewFixedWindow("fw", 100, time.Second)
