@@ -130,32 +130,38 @@ func TestAcquireWait(t *testing.T) {
 	})
 }
 
-// TestHoldExtends: a held lease is extended every half lease (every 0) and outlives its lease
-// time; a negative every never extends.
+// TestHoldExtends: a held lease is extended every half lease (every 0), not every two leases;
+// a negative every never extends; done releases. The limiter's clock stands still, so that the
+// lease never expires whatever the scheduler does: only the cadence of extensions is measured.
 func TestHoldExtends(t *testing.T) {
 	s := newLeaseStore()
-	c := newConcurrency(t, core.ConcurrencyConfig{Store: s, Policy: core.NewConcurrency("jobs", 1, 100*time.Millisecond),
-		Key: core.KeyStatic("k"), Now: time.Now})
+	const lease = 100 * time.Millisecond
+	c := newConcurrency(t, core.ConcurrencyConfig{Store: s, Policy: core.NewConcurrency("jobs", 1, lease), Key: core.KeyStatic("k")})
 	ctx := context.Background()
-	lease, _, err := c.Acquire(ctx, nil)
-	if err != nil || lease == nil {
+	held, _, err := c.Acquire(ctx, nil)
+	if err != nil || held == nil {
 		t.Fatal(err)
 	}
-	done := lease.Hold(ctx, 0)
-	time.Sleep(250 * time.Millisecond)
-	if other, _, _ := c.Acquire(ctx, nil); other != nil {
-		t.Fatal("a held lease expired: Hold did not extend it every half lease")
+	start := time.Now()
+	done := held.Hold(ctx, 0)
+	waitFor(t, "three extensions", func() bool { return s.extend.Load() >= 3 })
+	// Every 50 ms: about 150 ms; every 200 ms would take 600 ms.
+	if el := time.Since(start); el > 4*lease {
+		t.Fatalf("three extensions took %v, want about 1.5 leases (one every half lease)", el)
 	}
 	done()
-	if other, _, _ := c.Acquire(ctx, nil); other == nil {
-		t.Fatal("the slot was not released by done")
-	} else {
-		ext := s.extend.Load()
-		stop := other.Hold(ctx, -1)
-		time.Sleep(20 * time.Millisecond)
-		stop()
-		if s.extend.Load() != ext {
-			t.Fatal("Hold with a negative every extended the lease")
-		}
+	if s.releases.Load() != 1 {
+		t.Fatal("done did not release the lease")
+	}
+	other, _, _ := c.Acquire(ctx, nil)
+	if other == nil {
+		t.Fatal("the slot was not free after done")
+	}
+	ext := s.extend.Load()
+	stop := other.Hold(ctx, -1)
+	time.Sleep(20 * time.Millisecond)
+	stop()
+	if s.extend.Load() != ext {
+		t.Fatal("Hold with a negative every extended the lease")
 	}
 }
