@@ -146,7 +146,8 @@ func TestReserveNewWindow(t *testing.T) {
 	p := core.NewFixedWindow("fw", 100, time.Second)
 	runReserveSteps(t, p, core.Reservations{MaxBatch: 5}, []reserveStep{
 		{0, 1, true, 99, 0, "take 2"},
-		{time.Second, 1, true, 99, 0, "take 2"}, // the held unit of the old window is void
+		{999 * ms, 2, true, 97, 0, "take 2"},
+		{time.Second, 1, true, 99, 0, "take 6"}, // the held unit is void; the rate (1 per ms) sets the batch, not the old window's remainder
 		{time.Second + ms, 1, true, 98, 0, ""},
 	})
 }
