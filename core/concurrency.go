@@ -183,7 +183,11 @@ func (c *ConcurrencyLimiter) AcquireKeyAt(ctx context.Context, key string, now t
 			ev.Latency = time.Since(start)
 		}
 		if err != nil && isCallerError(err) {
-			c.lim.breaker.success(tk)
+			// The store answered: it is alive, and a breaker it closes says so, as in
+			// Limiter.take.
+			if c.lim.breaker.success(tk) {
+				c.lim.problem(ctx, Event{Kind: EventBreakerClosed})
+			}
 			return nil, Result{}, err
 		}
 		if err != nil {

@@ -406,7 +406,9 @@ func (l *Limiter) decide(ctx context.Context, r *rule, key string, cost int64, n
 	}
 	if res.n < MaxLimits {
 		res.keys[res.n], res.costs[res.n] = key, cost
-		if d.Allowed && !info.cached && info.degraded == NotDegraded && cost > 0 {
+		// A cost of 0 counts as spent too: a rule whose estimate is 0 is settled to its
+		// real cost (a refund of it is zero and does nothing).
+		if d.Allowed && !info.cached && info.degraded == NotDegraded {
 			res.spent |= 1 << res.n
 		}
 		res.n++

@@ -22,7 +22,7 @@ type Result struct {
 	// spent it (not the denial cache, not a failure policy), and when it was decided.
 	keys    [MaxLimits]string
 	costs   [MaxLimits]int64
-	spent   uint8 // bit i: decision i was allowed by the store and spent costs[i]
+	spent   uint8 // bit i: decision i was allowed by the store and spent costs[i] (maybe 0)
 	at      int64 // Unix ns of the decision
 	limiter *Limiter
 }

@@ -151,8 +151,9 @@ func TestSettleFailureIsReportedAndFallsBack(t *testing.T) {
 	if err := l.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if s.calls.Load() < 2 {
-		t.Fatalf("the settlement was tried %d times, want retries", s.calls.Load())
+	// Backoff from 10 ms doubling to 1 s within the 3 s budget: about 9 tries, not a busy loop.
+	if n := s.calls.Load(); n < 2 || n > 15 {
+		t.Fatalf("the settlement was tried %d times, want retries with backoff", n)
 	}
 	found := false
 	for _, e := range rec.events {
@@ -204,12 +205,17 @@ func (b *blockingAdjust) Adjust(ctx context.Context, key string, p core.Policy, 
 func TestSettleBacklogBounded(t *testing.T) {
 	s := &blockingAdjust{Store: memstore.New(), release: make(chan struct{})}
 	rec := &recorder{}
-	l := newLimiter(t, core.Config{Store: s, Observer: rec, Timeout: -1, Key: core.KeyStatic("k"), Limits: []core.Limit{{
-		Policy: core.NewFixedWindow("p", 1<<40, time.Hour),
-		Settle: func(core.Request, core.Outcome) int64 { return 2 },
-	}}})
+	// A failing fallback: each backlogged settlement goes to it, and its error is reported too.
+	fb := &failingAdjust{Store: memstore.New()}
+	l := newLimiter(t, core.Config{Store: s, Observer: rec, Timeout: -1, Key: core.KeyStatic("k"),
+		Failure: core.FailFallback, Fallback: fb, Limits: []core.Limit{{
+			Policy: core.NewFixedWindow("p", 1<<40, time.Hour),
+			Settle: func(core.Request, core.Outcome) int64 { return 2 },
+		}}})
 	ctx := context.Background()
-	for range 4096 + 10 {
+	// 2,048 past the bound: enough that a backlogged settlement which failed to give its
+	// slot back would leave the limiter backlogged for good.
+	for range 4096 + 2048 {
 		res, err := l.Allow(ctx, nil)
 		if err != nil || !res.Allowed {
 			t.Fatal(err)
@@ -221,14 +227,26 @@ func TestSettleBacklogBounded(t *testing.T) {
 	for _, e := range rec.events {
 		if e.Kind == core.EventStoreError && e.Op == core.OpAdjust && errors.Is(e.Err, core.ErrSettleBacklog) {
 			backlog++
+			if e.Degraded != core.DegradedFallback || !strings.Contains(e.Err.Error(), "store: down") {
+				t.Fatalf("backlogged settlement event %+v: want the fallback's failure in it", e)
+			}
 		}
 	}
 	rec.mu.Unlock()
-	if backlog != 10 {
-		t.Fatalf("%d settlements reported as backlog, want the 10 past 4,096", backlog)
+	if backlog != 2048 {
+		t.Fatalf("%d settlements reported as backlog, want the 2,048 past 4,096", backlog)
 	}
 	close(s.release)
 	if err := l.Flush(ctx); err != nil {
 		t.Fatal(err)
+	}
+	// Once the backlog has drained, settlements run again.
+	res, _ := l.Allow(ctx, nil)
+	l.Settle(ctx, nil, &res, core.Outcome{})
+	if err := l.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := rec.count(core.EventStoreError); n != backlog {
+		t.Fatalf("%d store errors after the backlog drained, want still %d", n, backlog)
 	}
 }
