@@ -114,7 +114,7 @@ func TestPolicyErrorWhere(t *testing.T) {
 		t.Fatalf("NewConcurrencyLimiter: %v, want %q", err, want)
 	}
 	// A policy the store cannot hold is not a PolicyError: it is prefixed with where.
-	_, err = core.NewLimiter(core.Config{Store: refusingStore{}, Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Second)}}})
+	_, err = core.NewLimiter(core.Config{Store: policyRefusingStore{}, Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Second)}}})
 	if err == nil || !strings.HasPrefix(err.Error(), "core: Limits[0]: ") || errors.As(err, &pe) || !errors.Is(err, errRefused) {
 		t.Fatalf("NewLimiter with a store refusing the policy: %v", err)
 	}
@@ -122,14 +122,14 @@ func TestPolicyErrorWhere(t *testing.T) {
 
 var errRefused = errors.New("refusing: policy not supported")
 
-// refusingStore refuses every policy through the optional check the constructors call.
-type refusingStore struct{}
+// policyRefusingStore refuses every policy through the optional check the constructors call.
+type policyRefusingStore struct{}
 
-func (refusingStore) Take(context.Context, string, core.Policy, int64, time.Time) (core.Decision, error) {
+func (policyRefusingStore) Take(context.Context, string, core.Policy, int64, time.Time) (core.Decision, error) {
 	return core.Decision{}, errRefused
 }
 
-func (refusingStore) CheckPolicy(core.Policy) error { return errRefused }
+func (policyRefusingStore) CheckPolicy(core.Policy) error { return errRefused }
 
 func TestAlgorithmString(t *testing.T) {
 	for a, want := range map[core.Algorithm]string{
