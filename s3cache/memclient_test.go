@@ -1,0 +1,185 @@
+package s3cache_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/tollgate-go/tollgate/s3cache"
+)
+
+// memClient is an S3 client over a map of objects, with no HTTP behind it: fast enough for the
+// package's whole test run to be repeated per mutant. It answers GetObject's If-None-Match
+// (304), If-Match (412) and single Range (206, 416), stores Cache-Control (which gofakes3
+// does not), and counts calls.
+type memClient struct {
+	s3cache.Client // PutObject and DeleteObject are not used by these tests
+
+	mu     sync.Mutex
+	objs   map[string]*memObject
+	err    error // when set, every call fails with it
+	ranges []string
+
+	gets, heads atomic.Int64
+}
+
+type memObject struct {
+	body         []byte
+	etag         string
+	cacheControl string
+	lastModified time.Time
+	// readErr, when set, fails the body's read after half of it.
+	readErr error
+}
+
+func newMemClient() *memClient { return &memClient{objs: map[string]*memObject{}} }
+
+func (c *memClient) put(key string, body []byte, cacheControl string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	etag := `"` + strconv.Itoa(len(c.objs)+1) + "-" + strconv.Itoa(len(body)) + `"`
+	c.objs[key] = &memObject{body: body, etag: etag, cacheControl: cacheControl,
+		lastModified: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)}
+	return etag
+}
+
+func (c *memClient) object(key string) (*memObject, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return nil, c.err
+	}
+	o := c.objs[key]
+	if o == nil {
+		return nil, httpError(404, "NoSuchKey")
+	}
+	return o, nil
+}
+
+func (c *memClient) setErr(err error) {
+	c.mu.Lock()
+	c.err = err
+	c.mu.Unlock()
+}
+
+func (c *memClient) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	c.gets.Add(1)
+	c.mu.Lock()
+	c.ranges = append(c.ranges, aws.ToString(in.Range))
+	c.mu.Unlock()
+	o, err := c.object(aws.ToString(in.Key))
+	if err != nil {
+		return nil, err
+	}
+	if m := aws.ToString(in.IfMatch); m != "" && m != o.etag {
+		return nil, httpError(412, "PreconditionFailed")
+	}
+	if m := aws.ToString(in.IfNoneMatch); m != "" && m == o.etag {
+		return nil, httpError(304, "NotModified")
+	}
+	out := &s3.GetObjectOutput{ETag: aws.String(o.etag), LastModified: aws.Time(o.lastModified),
+		ContentType: aws.String("text/plain")}
+	if o.cacheControl != "" {
+		out.CacheControl = aws.String(o.cacheControl)
+	}
+	body := o.body
+	if r := aws.ToString(in.Range); r != "" {
+		a, b, _ := strings.Cut(strings.TrimPrefix(r, "bytes="), "-")
+		start, _ := strconv.Atoi(a)
+		end, err := strconv.Atoi(b)
+		if err != nil || end >= len(body) {
+			end = len(body) - 1
+		}
+		if start >= len(body) {
+			return nil, httpError(416, "InvalidRange")
+		}
+		out.ContentRange = aws.String("bytes " + a + "-" + strconv.Itoa(end) + "/" + strconv.Itoa(len(body)))
+		body = body[start : end+1]
+	}
+	out.ContentLength = aws.Int64(int64(len(body)))
+	var rd io.Reader = bytes.NewReader(body)
+	if o.readErr != nil {
+		rd = io.MultiReader(bytes.NewReader(body[:len(body)/2]), errReader{o.readErr})
+	}
+	out.Body = io.NopCloser(rd)
+	return out, nil
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+func (c *memClient) HeadObject(_ context.Context, in *s3.HeadObjectInput, _ ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	c.heads.Add(1)
+	o, err := c.object(aws.ToString(in.Key))
+	if err != nil {
+		return nil, err
+	}
+	return &s3.HeadObjectOutput{ETag: aws.String(o.etag), LastModified: aws.Time(o.lastModified),
+		ContentType: aws.String("text/plain"), ContentLength: aws.Int64(int64(len(o.body)))}, nil
+}
+
+// memFixture is a Handler over a memClient, on a fake clock.
+type memFixture struct {
+	c     *memClient
+	h     *s3cache.Handler
+	clock *clock
+}
+
+func newMemFixture(t testing.TB, opts s3cache.Options) *memFixture {
+	t.Helper()
+	f := &memFixture{c: newMemClient(), clock: newClock()}
+	opts.Bucket = "b"
+	if opts.Now == nil {
+		opts.Now = f.clock.Now
+	}
+	if opts.DiskDir == "disk" {
+		opts.DiskDir = t.TempDir()
+	}
+	h, err := s3cache.New(f.c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	f.h = h
+	return f
+}
+
+// do sends one request; hdr holds name, value pairs.
+func (f *memFixture) do(method, target string, hdr ...string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, target, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		r.Header.Set(hdr[i], hdr[i+1])
+	}
+	w := httptest.NewRecorder()
+	f.h.ServeHTTP(w, r)
+	return w
+}
+
+var errBoom = errors.New("boom")
+
+// wantResponse checks a response's status, body and the named header fields.
+func wantResponse(t testing.TB, what string, w *httptest.ResponseRecorder, status int, body string, hdr ...string) {
+	t.Helper()
+	if w.Code != status || w.Body.String() != body {
+		t.Errorf("%s: %d %q, want %d %q", what, w.Code, w.Body.String(), status, body)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if got := w.Header().Get(hdr[i]); got != hdr[i+1] {
+			t.Errorf("%s: %s = %q, want %q", what, hdr[i], got, hdr[i+1])
+		}
+	}
+}
+
+var _ = http.MethodGet
