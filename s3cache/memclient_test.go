@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -30,6 +29,8 @@ type memClient struct {
 	objs   map[string]*memObject
 	err    error // when set, every call fails with it
 	ranges []string
+	// onGet, when set, is called at the start of each GetObject (to hold a call).
+	onGet func()
 
 	gets, heads atomic.Int64
 }
@@ -67,6 +68,12 @@ func (c *memClient) object(key string) (*memObject, error) {
 	return o, nil
 }
 
+func (c *memClient) remove(key string) {
+	c.mu.Lock()
+	delete(c.objs, key)
+	c.mu.Unlock()
+}
+
 func (c *memClient) setErr(err error) {
 	c.mu.Lock()
 	c.err = err
@@ -77,7 +84,11 @@ func (c *memClient) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...fun
 	c.gets.Add(1)
 	c.mu.Lock()
 	c.ranges = append(c.ranges, aws.ToString(in.Range))
+	hook := c.onGet
 	c.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
 	o, err := c.object(aws.ToString(in.Key))
 	if err != nil {
 		return nil, err
@@ -134,12 +145,48 @@ func (c *memClient) HeadObject(_ context.Context, in *s3.HeadObjectInput, _ ...f
 type memFixture struct {
 	c     *memClient
 	h     *s3cache.Handler
-	clock *clock
+	clock *pausingClock
+}
+
+// pausingClock is a fake clock that can hold one call of Now, to stop a request at a known
+// point: pause(n) lets n calls through, then holds the next one until release is closed,
+// after closing entered.
+type pausingClock struct {
+	*clock
+	mu      sync.Mutex
+	skip    int
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (c *pausingClock) pause(n int) (entered, release chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.skip, c.entered, c.release = n, make(chan struct{}), make(chan struct{})
+	return c.entered, c.release
+}
+
+func (c *pausingClock) Now() time.Time {
+	c.mu.Lock()
+	var hold chan struct{}
+	if c.release != nil {
+		if c.skip == 0 {
+			hold = c.release
+			close(c.entered)
+			c.release = nil
+		}
+		c.skip--
+	}
+	c.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
+	return c.clock.Now()
 }
 
 func newMemFixture(t testing.TB, opts s3cache.Options) *memFixture {
 	t.Helper()
-	f := &memFixture{c: newMemClient(), clock: newClock()}
+	f := &memFixture{c: newMemClient(), clock: &pausingClock{clock: newClock()}}
 	opts.Bucket = "b"
 	if opts.Now == nil {
 		opts.Now = f.clock.Now
@@ -181,5 +228,3 @@ func wantResponse(t testing.TB, what string, w *httptest.ResponseRecorder, statu
 		}
 	}
 }
-
-var _ = http.MethodGet

@@ -285,3 +285,40 @@ func TestBodyReadError(t *testing.T) {
 		t.Errorf("%d S3 GETs, stats %+v; want 2 GETs, 1 S3 error, 5+10 body bytes", f.c.gets.Load(), s)
 	}
 }
+
+// A request that found no usable entry looks again when its fetch starts: when another request
+// has published a fresh answer in between, it is used, and S3 is not asked again. Here the
+// other request streams a large object that S3 has since deleted, and remembers the 404.
+func TestFetchUsesAnswerPublishedMeanwhile(t *testing.T) {
+	f := newMemFixture(t, s3cache.Options{MaxBytes: 1 << 10, MaxObjectSize: 16, TTL: time.Minute, NegativeTTL: time.Hour})
+	f.c.put("big.bin", bytes.Repeat([]byte("x"), 100), "")
+	wantStatus(t, f.do("GET", "/big.bin"), 200) // a large-object marker, fresh for a minute
+
+	// C streams the object (its marker is fresh) and is held in S3 while the object goes.
+	f.clock.Advance(30 * time.Second)
+	inS3, s3Answers := make(chan struct{}), make(chan struct{})
+	f.c.onGet = func() { close(inS3); <-s3Answers }
+	c := make(chan int)
+	go func() { c <- f.do("GET", "/big.bin").Code }()
+	<-inS3
+	f.c.onGet = nil
+	f.c.remove("big.bin")
+
+	// B comes after the marker expired: it misses, and is held as its fetch starts.
+	f.clock.Advance(90 * time.Second)
+	inFetch, fetchGoes := f.clock.pause(1) // B's lookup reads the clock once
+	b := make(chan int)
+	go func() { b <- f.do("GET", "/big.bin").Code }()
+	<-inFetch
+	close(s3Answers)
+	if code := <-c; code != 404 {
+		t.Fatalf("the streaming request got %d, want 404", code)
+	}
+	close(fetchGoes)
+	if code := <-b; code != 404 {
+		t.Fatalf("the missing request got %d, want the 404 published meanwhile", code)
+	}
+	if got := f.c.gets.Load(); got != 2 {
+		t.Errorf("%d S3 GETs, want 2 (the first fill and the stream)", got)
+	}
+}
