@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/tollgate-go/tollgate/s3cache"
 )
 
@@ -97,7 +99,8 @@ func (c *memClient) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...fun
 		return nil, httpError(412, "PreconditionFailed")
 	}
 	if m := aws.ToString(in.IfNoneMatch); m != "" && m == o.etag {
-		return nil, httpError(304, "NotModified")
+		// As S3: a 304 carries the object's validators and caching fields.
+		return nil, httpErrorHeader(304, "NotModified", http.Header{"Etag": {o.etag}, "Cache-Control": {o.cacheControl}})
 	}
 	out := &s3.GetObjectOutput{ETag: aws.String(o.etag), LastModified: aws.Time(o.lastModified),
 		ContentType: aws.String("text/plain")}
@@ -113,7 +116,7 @@ func (c *memClient) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...fun
 			end = len(body) - 1
 		}
 		if start >= len(body) {
-			return nil, httpError(416, "InvalidRange")
+			return nil, httpErrorHeader(416, "InvalidRange", http.Header{"Content-Range": {"bytes */" + strconv.Itoa(len(body))}})
 		}
 		out.ContentRange = aws.String("bytes " + a + "-" + strconv.Itoa(end) + "/" + strconv.Itoa(len(body)))
 		body = body[start : end+1]
@@ -125,6 +128,15 @@ func (c *memClient) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...fun
 	}
 	out.Body = io.NopCloser(rd)
 	return out, nil
+}
+
+// httpErrorHeader is an S3 error response with header fields.
+func httpErrorHeader(status int, msg string, hdr http.Header) error {
+	err := httpError(status, msg)
+	var re *smithyhttp.ResponseError
+	errors.As(err, &re)
+	re.Response.Header = hdr
+	return err
 }
 
 type errReader struct{ err error }
