@@ -2,7 +2,10 @@ package s3cache_test
 
 import (
 	"bytes"
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/tollgate-go/tollgate/s3cache"
 )
@@ -32,5 +35,42 @@ func TestDiskExactFit(t *testing.T) {
 	get("c")
 	if n := f.c.gets.Load(); n != 3 {
 		t.Errorf("%d S3 GETs, want 3 (b and c kept)", n)
+	}
+}
+
+// A file being written is never evicted: while it fills, an object that does not fit beside it
+// is streamed from S3 instead (Stats.DiskFallbacks), and the tier stays within DiskMaxBytes.
+func TestDiskNoRoomBesideAFill(t *testing.T) {
+	f := newMemFixture(t, s3cache.Options{MaxBytes: 1 << 10, MaxObjectSize: 16, DiskDir: "disk", DiskMaxBytes: 150, DiskMaxObjectSize: 100})
+	f.c.put("a", bytes.Repeat([]byte("a"), 100), "")
+	f.c.put("b", bytes.Repeat([]byte("b"), 100), "")
+	a := f.c.objs["a"]
+	a.reading, a.hold = make(chan struct{}), make(chan struct{})
+	done := make(chan string)
+	go func() { done <- f.do("GET", "/a").Body.String() }()
+	<-a.reading // a's fill has its room and waits for S3
+	wantResponse(t, "GET /b during a's fill", f.do("GET", "/b"), 200, strings.Repeat("b", 100))
+	if s := f.h.Stats(); s.DiskFiles != 1 || s.DiskBytes != 100 || s.DiskFallbacks != 1 || s.Streamed != 1 {
+		t.Errorf("stats %+v, want a's file only, b streamed", s)
+	}
+	close(a.hold)
+	if body := <-done; body != strings.Repeat("a", 100) {
+		t.Errorf("GET /a: %q", body)
+	}
+}
+
+// A file's entry revalidated by S3 (304) is fresh again for a full TTL.
+func TestDiskRevalidatedEntryIsFresh(t *testing.T) {
+	f := newMemFixture(t, s3cache.Options{MaxBytes: 1 << 10, MaxObjectSize: 16, DiskDir: "disk", TTL: time.Minute})
+	f.c.put("a", bytes.Repeat([]byte("a"), 100), "")
+	f.do("GET", "/a")
+	f.h.WaitFills()
+	f.clock.Advance(2 * time.Minute)
+	for i := range 3 {
+		wantResponse(t, fmt.Sprint("GET ", i), f.do("GET", "/a"), 200, strings.Repeat("a", 100))
+		f.clock.Advance(time.Second)
+	}
+	if s := f.h.Stats(); f.c.gets.Load() != 2 || s.Revalidations != 1 || s.S3NotModified != 1 || s.DiskHits != 4 {
+		t.Errorf("%d S3 GETs, stats %+v; want one revalidation, then fresh from the file", f.c.gets.Load(), s)
 	}
 }

@@ -31,6 +31,8 @@ type memClient struct {
 	objs   map[string]*memObject
 	err    error // when set, every call fails with it
 	ranges []string
+	inputs []s3.GetObjectInput
+	headIn []s3.HeadObjectInput
 	// onGet, when set, is called at the start of each GetObject (to hold a call).
 	onGet func()
 
@@ -44,6 +46,8 @@ type memObject struct {
 	lastModified time.Time
 	// readErr, when set, fails the body's read after half of it.
 	readErr error
+	// reading, when set, is closed by the body's first Read, which then waits for hold.
+	reading, hold chan struct{}
 }
 
 func newMemClient() *memClient { return &memClient{objs: map[string]*memObject{}} }
@@ -86,6 +90,7 @@ func (c *memClient) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...fun
 	c.gets.Add(1)
 	c.mu.Lock()
 	c.ranges = append(c.ranges, aws.ToString(in.Range))
+	c.inputs = append(c.inputs, *in)
 	hook := c.onGet
 	c.mu.Unlock()
 	if hook != nil {
@@ -95,7 +100,7 @@ func (c *memClient) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...fun
 	if err != nil {
 		return nil, err
 	}
-	if m := aws.ToString(in.IfMatch); m != "" && m != o.etag {
+	if m := aws.ToString(in.IfMatch); m != "" && m != "*" && m != o.etag {
 		return nil, httpError(412, "PreconditionFailed")
 	}
 	if m := aws.ToString(in.IfNoneMatch); m != "" && m == o.etag {
@@ -126,8 +131,23 @@ func (c *memClient) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...fun
 	if o.readErr != nil {
 		rd = io.MultiReader(bytes.NewReader(body[:len(body)/2]), errReader{o.readErr})
 	}
+	if o.reading != nil {
+		rd = &heldReader{Reader: rd, reading: o.reading, hold: o.hold}
+	}
 	out.Body = io.NopCloser(rd)
 	return out, nil
+}
+
+// heldReader announces its first Read and holds it until released.
+type heldReader struct {
+	io.Reader
+	reading, hold chan struct{}
+	once          sync.Once
+}
+
+func (r *heldReader) Read(p []byte) (int, error) {
+	r.once.Do(func() { close(r.reading); <-r.hold })
+	return r.Reader.Read(p)
 }
 
 // httpErrorHeader is an S3 error response with header fields.
@@ -145,6 +165,9 @@ func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 func (c *memClient) HeadObject(_ context.Context, in *s3.HeadObjectInput, _ ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
 	c.heads.Add(1)
+	c.mu.Lock()
+	c.headIn = append(c.headIn, *in)
+	c.mu.Unlock()
 	o, err := c.object(aws.ToString(in.Key))
 	if err != nil {
 		return nil, err

@@ -2,7 +2,13 @@ package s3cache_test
 
 import (
 	"bytes"
+	"fmt"
+	"net/http"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/tollgate-go/tollgate/s3cache"
 )
@@ -22,4 +28,119 @@ func TestStreamedAnswersFollowS3(t *testing.T) {
 	wantResponse(t, "Range past the new end", w, 416, "Requested Range Not Satisfiable\n", "Content-Range", "bytes */50")
 	w = f.do("GET", "/big.bin", "Range", "bytes=40-")
 	wantResponse(t, "Range within the new object", w, 206, "bbbbbbbbbb", "Content-Range", "bytes 40-49/50")
+}
+
+// What a streamed request forwards to S3 (one strong entity-tag per field, If-Modified-Since
+// only without If-None-Match, one Range only for GET, If-Range as If-Match or checked on the
+// response) and what the client gets: every condition is evaluated on S3's response too.
+func TestStreamForwarding(t *testing.T) {
+	const lmDate = "Tue, 02 Jan 2024 03:04:05 GMT"
+	body := bytes.Repeat([]byte("0123456789"), 10)
+	type fwd struct{ ifMatch, ifNoneMatch, ifModified, rng string }
+	for _, tc := range []struct {
+		method string
+		hdr    []string // E stands for the object's ETag
+		want   fwd
+		status int
+		body   string
+	}{
+		{"GET", []string{"If-Match", "E"}, fwd{ifMatch: "E"}, 200, string(body)},
+		{"GET", []string{"If-Match", `"x", E`}, fwd{}, 200, string(body)},
+		{"GET", []string{"If-Match", "W/E"}, fwd{}, 412, "Precondition Failed\n"},
+		{"GET", []string{"If-Match", " * "}, fwd{ifMatch: "*"}, 200, string(body)},
+		{"GET", []string{"If-None-Match", "E"}, fwd{ifNoneMatch: "E"}, 304, ""},
+		{"GET", []string{"If-None-Match", `"x"`, "If-Modified-Since", lmDate}, fwd{ifNoneMatch: `"x"`}, 200, string(body)},
+		{"GET", []string{"If-Modified-Since", lmDate}, fwd{ifModified: lmDate}, 304, ""},
+		{"GET", []string{"If-Modified-Since", "yesterday"}, fwd{}, 200, string(body)},
+		{"HEAD", []string{"If-Modified-Since", lmDate}, fwd{ifModified: lmDate}, 304, ""},
+		{"HEAD", []string{"If-Match", "E"}, fwd{ifMatch: "E"}, 200, ""},
+		{"HEAD", []string{"If-None-Match", "E"}, fwd{ifNoneMatch: "E"}, 304, ""},
+		{"HEAD", []string{"If-Match", `"x"`}, fwd{ifMatch: `"x"`}, 412, ""},
+		{"GET", []string{"Range", "bytes=0-9"}, fwd{rng: "bytes=0-9"}, 206, "0123456789"},
+		{"GET", []string{"Range", "bytes=0-1,5-6"}, fwd{}, 200, string(body)},
+		{"GET", []string{"Range", "bytes=0-9", "If-Range", "E"}, fwd{ifMatch: "E", rng: "bytes=0-9"}, 206, "0123456789"},
+		{"GET", []string{"Range", "bytes=0-9", "If-Range", "W/E"}, fwd{}, 200, string(body)},
+		{"GET", []string{"Range", "bytes=0-9", "If-Range", `"x" junk`}, fwd{}, 200, string(body)},
+		{"GET", []string{"Range", "bytes=0-9", "If-Range", "E", "If-Match", "E"}, fwd{ifMatch: "E"}, 200, string(body)},
+		{"GET", []string{"Range", "bytes=0-9", "If-Range", lmDate}, fwd{rng: "bytes=0-9"}, 206, "0123456789"},
+		{"GET", []string{"Range", "bytes=0-9", "If-Range", "garbage"}, fwd{}, 200, string(body)},
+	} {
+		f := newMemFixture(t, s3cache.Options{MaxBytes: 1 << 10, MaxObjectSize: 16})
+		etag := f.c.put("big.bin", body, "")
+		wantStatus(t, f.do("GET", "/big.bin"), 200) // the marker
+		hdr := append([]string(nil), tc.hdr...)
+		for i := range hdr {
+			hdr[i] = strings.ReplaceAll(hdr[i], "E", etag)
+		}
+		want := tc.want
+		for _, p := range []*string{&want.ifMatch, &want.ifNoneMatch} {
+			*p = strings.ReplaceAll(*p, "E", etag)
+		}
+		what := fmt.Sprint(tc.method, " ", hdr)
+		w := f.do(tc.method, "/big.bin", hdr...)
+		wantResponse(t, what, w, tc.status, tc.body)
+		var got fwd
+		var ims *time.Time
+		if tc.method == "HEAD" {
+			in := f.c.headIn[len(f.c.headIn)-1]
+			got = fwd{ifMatch: aws.ToString(in.IfMatch), ifNoneMatch: aws.ToString(in.IfNoneMatch)}
+			ims = in.IfModifiedSince
+		} else {
+			in := f.c.inputs[1] // the first one the request made
+			got = fwd{ifMatch: aws.ToString(in.IfMatch), ifNoneMatch: aws.ToString(in.IfNoneMatch), rng: aws.ToString(in.Range)}
+			ims = in.IfModifiedSince
+		}
+		if ims != nil {
+			got.ifModified = ims.UTC().Format(http.TimeFormat)
+		}
+		if got != want {
+			t.Errorf("%s: forwarded %+v, want %+v", what, got, want)
+		}
+	}
+}
+
+// Streamed answers carry the object's fields: Last-Modified, the default Cache-Control when
+// the object has none, no Content-Length on a 304; a 304 from S3 counts the bytes it saved.
+func TestStreamedFieldsAndStats(t *testing.T) {
+	f := newMemFixture(t, s3cache.Options{MaxBytes: 1 << 10, MaxObjectSize: 16})
+	etag := f.c.put("big.bin", bytes.Repeat([]byte("z"), 100), "")
+	f.do("GET", "/big.bin")
+	w := f.do("GET", "/big.bin")
+	wantResponse(t, "streamed GET", w, 200, strings.Repeat("z", 100), "Last-Modified", "Tue, 02 Jan 2024 03:04:05 GMT",
+		"Cache-Control", "no-cache", "Content-Length", "100", "ETag", etag)
+	w = f.do("GET", "/big.bin", "If-None-Match", etag)
+	wantResponse(t, "streamed 304", w, 304, "", "Content-Length", "", "Last-Modified", "", "ETag", etag)
+	w = f.do("HEAD", "/big.bin", "If-Modified-Since", "Tue, 02 Jan 2024 03:04:05 GMT")
+	wantResponse(t, "streamed HEAD 304", w, 304, "", "Content-Length", "", "ETag", etag)
+	if s := f.h.Stats(); s.S3NotModified != 1 || s.ClientNotModified != 2 || s.BytesSaved != 100 {
+		t.Errorf("stats %+v, want 1 S3 304 saving 100 bytes, 2 client 304s", s)
+	}
+}
+
+// A streamed object that S3 no longer has is remembered as a 404 for NegativeTTL, unless
+// negative caching is off.
+func TestStreamedNotFound(t *testing.T) {
+	for _, tc := range []struct {
+		negativeTTL time.Duration
+		gets        int64
+	}{{time.Hour, 2}, {-1, 3}} {
+		f := newMemFixture(t, s3cache.Options{MaxBytes: 1 << 10, MaxObjectSize: 16, NegativeTTL: tc.negativeTTL})
+		f.c.put("gone.bin", bytes.Repeat([]byte("z"), 100), "")
+		f.do("GET", "/gone.bin")
+		before := f.h.Stats().Bytes // the marker
+		f.c.remove("gone.bin")
+		for _, m := range []string{"GET", "HEAD"} {
+			want := "Not Found\n"
+			if m == "HEAD" {
+				want = ""
+			}
+			wantResponse(t, fmt.Sprint(m, " NegativeTTL ", tc.negativeTTL), f.do(m, "/gone.bin"), 404, want)
+		}
+		if got := f.c.gets.Load() + f.c.heads.Load(); got != tc.gets {
+			t.Errorf("NegativeTTL %v: %d S3 calls, want %d", tc.negativeTTL, got, tc.gets)
+		}
+		if s := f.h.Stats(); tc.negativeTTL > 0 && s.Bytes != before {
+			t.Errorf("the remembered 404 costs %d, want %d as the marker it replaced (same name)", s.Bytes, before)
+		}
+	}
 }
