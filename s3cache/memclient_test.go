@@ -46,6 +46,8 @@ type memObject struct {
 	lastModified time.Time
 	// readErr, when set, fails the body's read after half of it.
 	readErr error
+	// noLength sends no Content-Length (an object of unknown size).
+	noLength bool
 	// reading, when set, is closed by the body's first Read, which then waits for hold.
 	reading, hold chan struct{}
 }
@@ -126,7 +128,9 @@ func (c *memClient) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...fun
 		out.ContentRange = aws.String("bytes " + a + "-" + strconv.Itoa(end) + "/" + strconv.Itoa(len(body)))
 		body = body[start : end+1]
 	}
-	out.ContentLength = aws.Int64(int64(len(body)))
+	if !o.noLength {
+		out.ContentLength = aws.Int64(int64(len(body)))
+	}
 	var rd io.Reader = bytes.NewReader(body)
 	if o.readErr != nil {
 		rd = io.MultiReader(bytes.NewReader(body[:len(body)/2]), errReader{o.readErr})
@@ -172,8 +176,12 @@ func (c *memClient) HeadObject(_ context.Context, in *s3.HeadObjectInput, _ ...f
 	if err != nil {
 		return nil, err
 	}
-	return &s3.HeadObjectOutput{ETag: aws.String(o.etag), LastModified: aws.Time(o.lastModified),
-		ContentType: aws.String("text/plain"), ContentLength: aws.Int64(int64(len(o.body)))}, nil
+	out := &s3.HeadObjectOutput{ETag: aws.String(o.etag), LastModified: aws.Time(o.lastModified),
+		ContentType: aws.String("text/plain")}
+	if !o.noLength {
+		out.ContentLength = aws.Int64(int64(len(o.body)))
+	}
+	return out, nil
 }
 
 // memFixture is a Handler over a memClient, on a fake clock.

@@ -147,6 +147,14 @@ func TestObjectMaxAgeOnAndOff(t *testing.T) {
 		{true, "no-store", 0, 2},
 		{false, "no-store", 0, 1},
 		{true, "no-cache", 0, 2},
+		{true, "max-age=0", 0, 2},
+		{true, "max-age=1", 0, 1},
+		{true, "s-maxage=0, max-age=600", 0, 2},
+		{true, "s-maxage=1, max-age=0", 0, 1},
+		{true, "max-age=-5", 10 * time.Second, 1},                 // invalid: TTL
+		{true, "max-age=-5", 2 * time.Minute, 2},                  // invalid: TTL
+		{true, `MAX-AGE="5"`, 10 * time.Second, 2},                // case-insensitive, quoted
+		{true, "max-age=99999999999999", 24 * 365 * time.Hour, 1}, // 2^31 s at most, not an overflow
 	} {
 		what := fmt.Sprintf("ObjectMaxAge %v, Cache-Control %q, %v later", tc.on, tc.cc, tc.advance)
 		f := newMemFixture(t, s3cache.Options{TTL: time.Minute, ObjectMaxAge: tc.on})

@@ -144,3 +144,22 @@ func TestStreamedNotFound(t *testing.T) {
 		}
 	}
 }
+
+// An object whose size S3 does not send is never buffered: it is streamed whole, GET and HEAD
+// without a Content-Length.
+func TestUnknownSizeStreamed(t *testing.T) {
+	f := newMemFixture(t, s3cache.Options{})
+	f.c.put("u.txt", []byte("unknown size"), "")
+	f.c.objs["u.txt"].noLength = true
+	for i := range 2 {
+		wantResponse(t, fmt.Sprint("GET ", i), f.do("GET", "/u.txt"), 200, "unknown size", "Content-Length", "")
+	}
+	w := f.do("HEAD", "/u.txt")
+	wantResponse(t, "HEAD", w, 200, "", "Content-Length", "")
+	if _, ok := w.Header()["Content-Length"]; ok {
+		t.Errorf("HEAD sent Content-Length %q", w.Header()["Content-Length"])
+	}
+	if s := f.h.Stats(); f.c.gets.Load() != 2 || s.Streamed != 3 {
+		t.Errorf("%d S3 GETs, stats %+v; want every answer streamed", f.c.gets.Load(), s)
+	}
+}
