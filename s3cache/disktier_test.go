@@ -3,10 +3,12 @@ package s3cache_test
 import (
 	"bytes"
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/tollgate-go/tollgate/s3cache"
 )
 
@@ -72,5 +74,51 @@ func TestDiskRevalidatedEntryIsFresh(t *testing.T) {
 	}
 	if s := f.h.Stats(); f.c.gets.Load() != 2 || s.Revalidations != 1 || s.S3NotModified != 1 || s.DiskHits != 4 {
 		t.Errorf("%d S3 GETs, stats %+v; want one revalidation, then fresh from the file", f.c.gets.Load(), s)
+	}
+}
+
+// A response reading a fill that fails gets the bytes it still lacks from S3: a ranged GET
+// from where the file stopped to the end of what the response sends, on the same version.
+func TestDiskResumeRange(t *testing.T) {
+	f := newMemFixture(t, s3cache.Options{MaxBytes: 1 << 10, MaxObjectSize: 16, DiskDir: "disk"})
+	data := payload(100)
+	etag := f.c.put("r.bin", data, "")
+	o := f.c.objs["r.bin"]
+	o.reading, o.hold, o.holdAt = make(chan struct{}), make(chan struct{}), 50
+	f.h.InjectDiskFaults(s3cache.DiskFaults{Write: errBoom, WriteAfter: 50})
+
+	serve := func(w *signalWriter, hdr ...string) chan struct{} {
+		done := make(chan struct{})
+		r := newGet("/r.bin")
+		for i := 0; i+1 < len(hdr); i += 2 {
+			r.Header.Set(hdr[i], hdr[i+1])
+		}
+		go func() { defer close(done); f.h.ServeHTTP(w, r) }()
+		return done
+	}
+	whole := &signalWriter{sumWriter: newSumWriter(), at: 50, reached: make(chan struct{})}
+	wholeDone := serve(whole)
+	<-o.reading // the fill wrote 50 bytes and waits for the rest
+	<-whole.reached
+	part := &signalWriter{sumWriter: newSumWriter(), at: 40, reached: make(chan struct{})}
+	partDone := serve(part, "Range", "bytes=10-59")
+	<-part.reached // bytes 10-49, from the file
+	close(o.hold)  // the next write fails
+	<-wholeDone
+	<-partDone
+
+	if whole.code != 200 || whole.n != 100 || whole.crc != crc32Of(data) {
+		t.Errorf("whole: %d with %d bytes, want 200 and the object", whole.code, whole.n)
+	}
+	if part.code != 206 || part.n != 50 || part.crc != crc32Of(data[10:60]) {
+		t.Errorf("range: %d with %d bytes, want 206 and bytes 10-59", part.code, part.n)
+	}
+	var got []string
+	for _, in := range f.c.inputs[1:] {
+		got = append(got, aws.ToString(in.Range)+" "+aws.ToString(in.IfMatch))
+	}
+	sort.Strings(got)
+	if want := []string{"bytes=50-59 " + etag, "bytes=50-99 " + etag}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("resumed GETs %q, want %q", got, want)
 	}
 }

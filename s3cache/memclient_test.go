@@ -48,8 +48,10 @@ type memObject struct {
 	readErr error
 	// noLength sends no Content-Length (an object of unknown size).
 	noLength bool
-	// reading, when set, is closed by the body's first Read, which then waits for hold.
+	// reading, when set, is closed by the body's Read once holdAt bytes have been read; that
+	// Read then waits for hold.
 	reading, hold chan struct{}
+	holdAt        int
 }
 
 func newMemClient() *memClient { return &memClient{objs: map[string]*memObject{}} }
@@ -136,20 +138,26 @@ func (c *memClient) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...fun
 		rd = io.MultiReader(bytes.NewReader(body[:len(body)/2]), errReader{o.readErr})
 	}
 	if o.reading != nil {
-		rd = &heldReader{Reader: rd, reading: o.reading, hold: o.hold}
+		rd = &heldReader{Reader: rd, reading: o.reading, hold: o.hold, left: o.holdAt}
 	}
 	out.Body = io.NopCloser(rd)
 	return out, nil
 }
 
-// heldReader announces its first Read and holds it until released.
+// heldReader reads left bytes, then announces the next Read and holds it until released.
 type heldReader struct {
 	io.Reader
 	reading, hold chan struct{}
+	left          int
 	once          sync.Once
 }
 
 func (r *heldReader) Read(p []byte) (int, error) {
+	if r.left > 0 {
+		n, err := r.Reader.Read(p[:min(len(p), r.left)])
+		r.left -= n
+		return n, err
+	}
 	r.once.Do(func() { close(r.reading); <-r.hold })
 	return r.Reader.Read(p)
 }

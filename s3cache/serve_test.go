@@ -3,6 +3,9 @@ package s3cache_test
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
 	"strings"
 	"testing"
 	"time"
@@ -101,6 +104,7 @@ func TestRangeLimits(t *testing.T) {
 				if parts := readMultipart(t, w.Header().Get("Content-Type"), w.Body.String()); len(parts) != tc.parts {
 					t.Errorf("%s: %d parts, want %d: %q", what, len(parts), tc.parts, parts)
 				}
+				wantPartTypes(t, what, w.Header().Get("Content-Type"), w.Body.String(), "text/plain")
 			case w.Body.String() != tc.body:
 				t.Errorf("%s: body %q, want %q", what, w.Body.String(), tc.body)
 			}
@@ -328,5 +332,28 @@ func TestFetchUsesAnswerPublishedMeanwhile(t *testing.T) {
 	}
 	if got := f.c.gets.Load(); got != 2 {
 		t.Errorf("%d S3 GETs, want 2 (the first fill and the stream)", got)
+	}
+}
+
+// wantPartTypes checks that every part of a multipart/byteranges body has Content-Type ctype
+// (RFC 9110 §14.6: each part carries the representation's Content-Type).
+func wantPartTypes(t *testing.T, what, ctype, body, want string) {
+	t.Helper()
+	_, params, err := mime.ParseMediaType(ctype)
+	if err != nil {
+		t.Fatalf("%s: Content-Type %q: %v", what, ctype, err)
+	}
+	mr := multipart.NewReader(strings.NewReader(body), params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got := p.Header.Get("Content-Type"); got != want {
+			t.Errorf("%s: part Content-Type %q, want %q", what, got, want)
+		}
 	}
 }
