@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/tollgate-go/tollgate/s3cache"
 )
@@ -46,6 +48,10 @@ type memObject struct {
 	lastModified time.Time
 	// readErr, when set, fails the body's read after half of it.
 	readErr error
+	// date, when set, is the Date field of S3's response, in the raw response of the output's
+	// metadata: an *http.Response when rawHTTP is set, else a *smithyhttp.Response (the SDK's).
+	date    time.Time
+	rawHTTP bool
 	// noLength sends no Content-Length (an object of unknown size).
 	noLength bool
 	// reading, when set, is closed by the body's Read once holdAt bytes have been read; that
@@ -133,6 +139,9 @@ func (c *memClient) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...fun
 	if !o.noLength {
 		out.ContentLength = aws.Int64(int64(len(body)))
 	}
+	if !o.date.IsZero() {
+		out.ResultMetadata = rawResponse(o.date, o.rawHTTP)
+	}
 	var rd io.Reader = bytes.NewReader(body)
 	if o.readErr != nil {
 		rd = io.MultiReader(bytes.NewReader(body[:len(body)/2]), errReader{o.readErr})
@@ -169,6 +178,21 @@ func httpErrorHeader(status int, msg string, hdr http.Header) error {
 	errors.As(err, &re)
 	re.Response.Header = hdr
 	return err
+}
+
+// rawResponse returns operation metadata holding a raw HTTP response dated date, as the SDK's
+// AddRawResponse middleware records it.
+func rawResponse(date time.Time, plain bool) middleware.Metadata {
+	hr := &http.Response{StatusCode: 200, Header: http.Header{"Date": {date.UTC().Format(http.TimeFormat)}}}
+	var raw any = &smithyhttp.Response{Response: hr}
+	if plain {
+		raw = hr
+	}
+	_, md, _ := awsmiddleware.AddRawResponse{}.HandleDeserialize(context.Background(), middleware.DeserializeInput{},
+		middleware.DeserializeHandlerFunc(func(context.Context, middleware.DeserializeInput) (middleware.DeserializeOutput, middleware.Metadata, error) {
+			return middleware.DeserializeOutput{RawResponse: raw}, middleware.Metadata{}, nil
+		}))
+	return md
 }
 
 type errReader struct{ err error }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -354,6 +355,37 @@ func wantPartTypes(t *testing.T, what, ctype, body, want string) {
 		}
 		if got := p.Header.Get("Content-Type"); got != want {
 			t.Errorf("%s: part Content-Type %q, want %q", what, got, want)
+		}
+	}
+}
+
+// An If-Range date is honoured only when Last-Modified is a strong validator, which the Date
+// of S3's response decides (RFC 9110 §8.8.2.2, §13.1.5), whichever form the SDK keeps the raw
+// response in: dated within Last-Modified's second, the whole object; a second later, the range.
+func TestIfRangeDateUsesS3Date(t *testing.T) {
+	lm := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	body := bytes.Repeat([]byte("0123456789"), 10)
+	for _, plain := range []bool{false, true} {
+		for _, large := range []bool{false, true} {
+			for _, tc := range []struct {
+				dated  time.Duration
+				status int
+			}{{500 * time.Millisecond, 200}, {time.Second, 206}} {
+				opts := s3cache.Options{}
+				if large {
+					opts = s3cache.Options{MaxBytes: 1 << 10, MaxObjectSize: 16}
+				}
+				f := newMemFixture(t, opts) // its clock is a year after lm
+				f.c.put("d.bin", body, "")
+				f.c.objs["d.bin"].date, f.c.objs["d.bin"].rawHTTP = lm.Add(tc.dated), plain
+				for i := range 2 {
+					w := f.do("GET", "/d.bin", "Range", "bytes=0-9", "If-Range", lm.Format(http.TimeFormat))
+					if w.Code != tc.status {
+						t.Errorf("raw *http.Response %v, large %v, S3 response dated %v after Last-Modified, request %d: status %d, want %d",
+							plain, large, tc.dated, i, w.Code, tc.status)
+					}
+				}
+			}
 		}
 	}
 }
