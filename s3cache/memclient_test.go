@@ -52,6 +52,10 @@ type memObject struct {
 	// metadata: an *http.Response when rawHTTP is set, else a *smithyhttp.Response (the SDK's).
 	date    time.Time
 	rawHTTP bool
+	// ignoreRange answers a ranged GET with the whole object (a server that ignores Range);
+	// shortRange cuts that many bytes off a ranged answer.
+	ignoreRange bool
+	shortRange  int
 	// noLength sends no Content-Length (an object of unknown size).
 	noLength bool
 	// reading, when set, is closed by the body's Read once holdAt bytes have been read; that
@@ -123,7 +127,7 @@ func (c *memClient) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...fun
 		out.CacheControl = aws.String(o.cacheControl)
 	}
 	body := o.body
-	if r := aws.ToString(in.Range); r != "" {
+	if r := aws.ToString(in.Range); r != "" && !o.ignoreRange {
 		a, b, _ := strings.Cut(strings.TrimPrefix(r, "bytes="), "-")
 		start, _ := strconv.Atoi(a)
 		end, err := strconv.Atoi(b)
@@ -134,7 +138,7 @@ func (c *memClient) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...fun
 			return nil, httpErrorHeader(416, "InvalidRange", http.Header{"Content-Range": {"bytes */" + strconv.Itoa(len(body))}})
 		}
 		out.ContentRange = aws.String("bytes " + a + "-" + strconv.Itoa(end) + "/" + strconv.Itoa(len(body)))
-		body = body[start : end+1]
+		body = body[start : end+1-o.shortRange]
 	}
 	if !o.noLength {
 		out.ContentLength = aws.Int64(int64(len(body)))
@@ -221,6 +225,7 @@ type memFixture struct {
 	c     *memClient
 	h     *s3cache.Handler
 	clock *pausingClock
+	dir   string // Options.DiskDir
 }
 
 // pausingClock is a fake clock that can hold one call of Now, to stop a request at a known
@@ -269,6 +274,7 @@ func newMemFixture(t testing.TB, opts s3cache.Options) *memFixture {
 	if opts.DiskDir == "disk" {
 		opts.DiskDir = t.TempDir()
 	}
+	f.dir = opts.DiskDir
 	h, err := s3cache.New(f.c, opts)
 	if err != nil {
 		t.Fatal(err)
