@@ -56,6 +56,8 @@ type memObject struct {
 	// shortRange cuts that many bytes off a ranged answer.
 	ignoreRange bool
 	shortRange  int
+	// untyped sends no Content-Type (else text/plain).
+	untyped bool
 	// noLength sends no Content-Length (an object of unknown size).
 	noLength bool
 	// reading, when set, is closed by the body's Read once holdAt bytes have been read; that
@@ -122,7 +124,7 @@ func (c *memClient) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...fun
 		return nil, httpErrorHeader(304, "NotModified", http.Header{"Etag": {o.etag}, "Cache-Control": {o.cacheControl}})
 	}
 	out := &s3.GetObjectOutput{ETag: aws.String(o.etag), LastModified: aws.Time(o.lastModified),
-		ContentType: aws.String("text/plain")}
+		ContentType: o.contentType()}
 	if o.cacheControl != "" {
 		out.CacheControl = aws.String(o.cacheControl)
 	}
@@ -155,6 +157,13 @@ func (c *memClient) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...fun
 	}
 	out.Body = io.NopCloser(rd)
 	return out, nil
+}
+
+func (o *memObject) contentType() *string {
+	if o.untyped {
+		return nil
+	}
+	return aws.String("text/plain")
 }
 
 // heldReader reads left bytes, then announces the next Read and holds it until released.
@@ -213,7 +222,7 @@ func (c *memClient) HeadObject(_ context.Context, in *s3.HeadObjectInput, _ ...f
 		return nil, err
 	}
 	out := &s3.HeadObjectOutput{ETag: aws.String(o.etag), LastModified: aws.Time(o.lastModified),
-		ContentType: aws.String("text/plain")}
+		ContentType: o.contentType()}
 	if !o.noLength {
 		out.ContentLength = aws.Int64(int64(len(o.body)))
 	}

@@ -163,3 +163,25 @@ func TestUnknownSizeStreamed(t *testing.T) {
 		t.Errorf("%d S3 GETs, stats %+v; want every answer streamed", f.c.gets.Load(), s)
 	}
 }
+
+// An object stored without a Content-Type is served with the type its name's extension gives,
+// or application/octet-stream, cached or streamed, GET or HEAD.
+func TestContentTypeFromName(t *testing.T) {
+	for _, large := range []bool{false, true} {
+		opts := s3cache.Options{}
+		if large {
+			opts = s3cache.Options{MaxBytes: 1 << 10, MaxObjectSize: 16}
+		}
+		f := newMemFixture(t, opts)
+		for name, want := range map[string]string{"a.css": "text/css; charset=utf-8", "a.unknown-ext": "application/octet-stream"} {
+			f.c.put(name, bytes.Repeat([]byte("x"), 20), "")
+			f.c.objs[name].untyped = true
+			for _, m := range []string{"GET", "HEAD", "GET"} {
+				w := f.do(m, "/"+name)
+				if got := w.Header().Get("Content-Type"); w.Code != 200 || got != want {
+					t.Errorf("large %v, %s /%s: %d, Content-Type %q, want %q", large, m, name, w.Code, got, want)
+				}
+			}
+		}
+	}
+}
