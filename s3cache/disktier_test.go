@@ -46,16 +46,15 @@ func TestDiskNoRoomBesideAFill(t *testing.T) {
 	f := newMemFixture(t, s3cache.Options{MaxBytes: 1 << 10, MaxObjectSize: 16, DiskDir: "disk", DiskMaxBytes: 150, DiskMaxObjectSize: 100})
 	f.c.put("a", bytes.Repeat([]byte("a"), 100), "")
 	f.c.put("b", bytes.Repeat([]byte("b"), 100), "")
-	a := f.c.objs["a"]
-	a.reading, a.hold = make(chan struct{}), make(chan struct{})
+	reading, hold := f.c.holdNext("a", 0)
 	done := make(chan string)
 	go func() { done <- f.do("GET", "/a").Body.String() }()
-	<-a.reading // a's fill has its room and waits for S3
+	<-reading // a's fill has its room and waits for S3
 	wantResponse(t, "GET /b during a's fill", f.do("GET", "/b"), 200, strings.Repeat("b", 100))
 	if s := f.h.Stats(); s.DiskFiles != 1 || s.DiskBytes != 100 || s.DiskFallbacks != 1 || s.Streamed != 1 {
 		t.Errorf("stats %+v, want a's file only, b streamed", s)
 	}
-	close(a.hold)
+	close(hold)
 	if body := <-done; body != strings.Repeat("a", 100) {
 		t.Errorf("GET /a: %q", body)
 	}
@@ -83,8 +82,7 @@ func TestDiskResumeRange(t *testing.T) {
 	f := newMemFixture(t, s3cache.Options{MaxBytes: 1 << 10, MaxObjectSize: 16, DiskDir: "disk"})
 	data := payload(100)
 	etag := f.c.put("r.bin", data, "")
-	o := f.c.objs["r.bin"]
-	o.reading, o.hold, o.holdAt = make(chan struct{}), make(chan struct{}), 50
+	reading, hold := f.c.holdNext("r.bin", 50)
 	f.h.InjectDiskFaults(s3cache.DiskFaults{Write: errBoom, WriteAfter: 50})
 
 	serve := func(w *signalWriter, hdr ...string) chan struct{} {
@@ -98,12 +96,12 @@ func TestDiskResumeRange(t *testing.T) {
 	}
 	whole := &signalWriter{sumWriter: newSumWriter(), at: 50, reached: make(chan struct{})}
 	wholeDone := serve(whole)
-	<-o.reading // the fill wrote 50 bytes and waits for the rest
+	<-reading // the fill wrote 50 bytes and waits for the rest
 	<-whole.reached
 	part := &signalWriter{sumWriter: newSumWriter(), at: 40, reached: make(chan struct{})}
 	partDone := serve(part, "Range", "bytes=10-59")
 	<-part.reached // bytes 10-49, from the file
-	close(o.hold)  // the next write fails
+	close(hold)    // the next write fails
 	<-wholeDone
 	<-partDone
 

@@ -60,8 +60,8 @@ type memObject struct {
 	untyped bool
 	// noLength sends no Content-Length (an object of unknown size).
 	noLength bool
-	// reading, when set, is closed by the body's Read once holdAt bytes have been read; that
-	// Read then waits for hold.
+	// reading, when set, is closed by the next GET's body once holdAt bytes have been read;
+	// that Read then waits for hold.
 	reading, hold chan struct{}
 	holdAt        int
 }
@@ -88,6 +88,16 @@ func (c *memClient) object(key string) (*memObject, error) {
 		return nil, httpError(404, "NoSuchKey")
 	}
 	return o, nil
+}
+
+// holdNext makes the next GET of key deliver at bytes of its body, then close reading and
+// wait for hold to be closed.
+func (c *memClient) holdNext(key string, at int) (reading, hold chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o := c.objs[key]
+	o.reading, o.hold, o.holdAt = make(chan struct{}), make(chan struct{}), at
+	return o.reading, o.hold
 }
 
 func (c *memClient) remove(key string) {
@@ -152,9 +162,12 @@ func (c *memClient) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...fun
 	if o.readErr != nil {
 		rd = io.MultiReader(bytes.NewReader(body[:len(body)/2]), errReader{o.readErr})
 	}
-	if o.reading != nil {
+	c.mu.Lock()
+	if o.reading != nil { // the next GET's body only
 		rd = &heldReader{Reader: rd, reading: o.reading, hold: o.hold, left: o.holdAt}
+		o.reading = nil
 	}
+	c.mu.Unlock()
 	out.Body = io.NopCloser(rd)
 	return out, nil
 }

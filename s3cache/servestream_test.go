@@ -34,14 +34,13 @@ func TestServeStreamAfterFailedFill(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newMemFixture(t, s3cache.Options{MaxBytes: 1 << 10, MaxObjectSize: 16, DiskDir: "disk"})
 			f.c.put("r.bin", data, "")
-			o := f.c.objs["r.bin"]
-			o.reading, o.hold, o.holdAt = make(chan struct{}), make(chan struct{}), 50
-			tc.setup(o)
+			reading, hold := f.c.holdNext("r.bin", 50)
+			tc.setup(f.c.objs["r.bin"])
 			f.h.InjectDiskFaults(s3cache.DiskFaults{Write: errBoom, WriteAfter: 50})
 
 			whole := f.h.Serve(t.Context(), s3cache.Request{Method: "GET", Path: "/r.bin"})
 			defer whole.Close()
-			<-o.reading // 50 bytes are on disk
+			<-reading // 50 bytes are on disk
 			req := s3cache.Request{Method: "GET", Path: "/r.bin"}
 			req.Header.Range = "bytes=10-89"
 			part := f.h.Serve(t.Context(), req)
@@ -49,7 +48,7 @@ func TestServeStreamAfterFailedFill(t *testing.T) {
 			if whole.Status != 200 || part.Status != 206 || part.ContentLength != 80 {
 				t.Fatalf("statuses %d, %d (length %d), want 200 and 206 with 80 bytes", whole.Status, part.Status, part.ContentLength)
 			}
-			close(o.hold) // the fill's next write fails
+			close(hold) // the fill's next write fails
 			f.h.WaitFills()
 			if tc.replace {
 				f.c.put("r.bin", []byte("new version"), "")
