@@ -27,7 +27,7 @@ import (
 // (304), If-Match (412) and single Range (206, 416), stores Cache-Control (which gofakes3
 // does not), and counts calls.
 type memClient struct {
-	s3cache.Client // PutObject and DeleteObject are not used by these tests
+	s3cache.Client // unused: every method is implemented here
 
 	mu     sync.Mutex
 	objs   map[string]*memObject
@@ -35,10 +35,14 @@ type memClient struct {
 	ranges []string
 	inputs []s3.GetObjectInput
 	headIn []s3.HeadObjectInput
+	putIn  []s3.PutObjectInput
+	delIn  []s3.DeleteObjectInput
+	puts   [][]byte
 	// onGet, when set, is called at the start of each GetObject (to hold a call).
 	onGet func()
 
 	gets, heads atomic.Int64
+	seq         int // versions written, for ETags
 }
 
 type memObject struct {
@@ -71,7 +75,8 @@ func newMemClient() *memClient { return &memClient{objs: map[string]*memObject{}
 func (c *memClient) put(key string, body []byte, cacheControl string) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	etag := `"` + strconv.Itoa(len(c.objs)+1) + "-" + strconv.Itoa(len(body)) + `"`
+	c.seq++
+	etag := `"` + strconv.Itoa(c.seq) + "-" + strconv.Itoa(len(body)) + `"`
 	c.objs[key] = &memObject{body: body, etag: etag, cacheControl: cacheControl,
 		lastModified: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)}
 	return etag
@@ -221,6 +226,50 @@ func rawResponse(date time.Time, plain bool) middleware.Metadata {
 	return md
 }
 
+// PutObject stores the object, honouring If-None-Match: * and If-Match as S3 does (412, or
+// 404 when If-Match names a missing object).
+func (c *memClient) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	body, err := io.ReadAll(in.Body)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.putIn = append(c.putIn, *in)
+	c.puts = append(c.puts, body)
+	err, o := c.err, c.objs[aws.ToString(in.Key)]
+	c.mu.Unlock()
+	switch {
+	case err != nil:
+		return nil, err
+	case aws.ToString(in.IfNoneMatch) == "*" && o != nil:
+		return nil, httpError(412, "PreconditionFailed")
+	case in.IfMatch != nil && o == nil:
+		return nil, httpError(404, "NoSuchKey")
+	case in.IfMatch != nil && *in.IfMatch != o.etag:
+		return nil, httpError(412, "PreconditionFailed")
+	}
+	etag := c.put(aws.ToString(in.Key), body, aws.ToString(in.CacheControl))
+	return &s3.PutObjectOutput{ETag: aws.String(etag)}, nil
+}
+
+// DeleteObject deletes the object, honouring If-Match.
+func (c *memClient) DeleteObject(_ context.Context, in *s3.DeleteObjectInput, _ ...func(*s3.Options)) (*s3.DeleteObjectOutput, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.delIn = append(c.delIn, *in)
+	o := c.objs[aws.ToString(in.Key)]
+	switch {
+	case c.err != nil:
+		return nil, c.err
+	case in.IfMatch != nil && o == nil:
+		return nil, httpError(404, "NoSuchKey")
+	case in.IfMatch != nil && *in.IfMatch != o.etag:
+		return nil, httpError(412, "PreconditionFailed")
+	}
+	delete(c.objs, aws.ToString(in.Key))
+	return &s3.DeleteObjectOutput{}, nil
+}
+
 type errReader struct{ err error }
 
 func (r errReader) Read([]byte) (int, error) { return 0, r.err }
@@ -309,6 +358,17 @@ func newMemFixture(t testing.TB, opts s3cache.Options) *memFixture {
 // do sends one request; hdr holds name, value pairs.
 func (f *memFixture) do(method, target string, hdr ...string) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(method, target, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		r.Header.Set(hdr[i], hdr[i+1])
+	}
+	w := httptest.NewRecorder()
+	f.h.ServeHTTP(w, r)
+	return w
+}
+
+// doBodyReq sends one request with a body.
+func (f *memFixture) doBodyReq(method, target string, body []byte, hdr ...string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, target, bytes.NewReader(body))
 	for i := 0; i+1 < len(hdr); i += 2 {
 		r.Header.Set(hdr[i], hdr[i+1])
 	}
