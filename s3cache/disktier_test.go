@@ -2,6 +2,7 @@ package s3cache_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -118,5 +119,55 @@ func TestDiskResumeRange(t *testing.T) {
 	sort.Strings(got)
 	if want := []string{"bytes=50-59 " + etag, "bytes=50-99 " + etag}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("resumed GETs %q, want %q", got, want)
+	}
+}
+
+// A fill writes exactly the object's Content-Length, even when S3's body goes on (and its
+// reads come in pieces): the file is whole and is served from disk afterwards.
+func TestDiskFillStopsAtContentLength(t *testing.T) {
+	f := newMemFixture(t, s3cache.Options{MaxBytes: 1 << 10, MaxObjectSize: 16, DiskDir: "disk"})
+	data := payload(100)
+	f.c.put("x.bin", data, "")
+	f.c.objs["x.bin"].extra = []byte("trailing bytes past the length")
+	_, hold := f.c.holdNext("x.bin", 50) // the first read stops at 50 bytes
+	close(hold)
+	for i := range 2 {
+		w := f.do("GET", "/x.bin")
+		f.h.WaitFills()
+		if w.Code != 200 || !bytes.Equal(w.Body.Bytes(), data) {
+			t.Errorf("GET %d: %d with %d bytes, want the 100-byte object", i, w.Code, w.Body.Len())
+		}
+	}
+	if s := f.h.Stats(); f.c.gets.Load() != 1 || s.DiskHits != 2 || s.DiskFallbacks != 0 || s.DiskFiles != 1 || s.DiskBytes != 100 {
+		t.Errorf("%d S3 GETs, stats %+v; want one fill and two answers from its file", f.c.gets.Load(), s)
+	}
+}
+
+// S3 failing in the middle of a fill: OnError gets S3's own error under the object's key, the
+// response in progress is completed from S3, and the file leaves the tier (the next request
+// fills it again).
+func TestDiskFillS3Error(t *testing.T) {
+	var logged []error
+	var keys []string
+	f := newMemFixture(t, s3cache.Options{Prefix: "p", MaxBytes: 1 << 10, MaxObjectSize: 16, DiskDir: "disk",
+		OnError: func(key string, err error) { keys, logged = append(keys, key), append(logged, err) }})
+	data := payload(100)
+	f.c.put("p/x.bin", data, "")
+	f.c.objs["p/x.bin"].failOnce = errBoom
+	w := f.do("GET", "/x.bin")
+	f.h.WaitFills()
+	if w.Code != 200 || !bytes.Equal(w.Body.Bytes(), data) {
+		t.Errorf("GET during the failed fill: %d with %d bytes, want the object", w.Code, w.Body.Len())
+	}
+	if len(logged) != 1 || keys[0] != "p/x.bin" || !errors.Is(logged[0], errBoom) || errors.Is(logged[0], s3cache.ErrDisk) {
+		t.Errorf("OnError got %q %v, want S3's error for p/x.bin", keys, logged)
+	}
+	if s := f.h.Stats(); s.S3Errors != 1 || s.DiskFiles != 0 {
+		t.Errorf("stats %+v, want 1 S3 error and no file", s)
+	}
+	wantResponse(t, "GET after", f.do("GET", "/x.bin"), 200, string(data))
+	f.h.WaitFills()
+	if s := f.h.Stats(); s.DiskFiles != 1 {
+		t.Errorf("after a new fill: %d disk files, want 1", s.DiskFiles)
 	}
 }

@@ -60,6 +60,10 @@ type memObject struct {
 	// shortRange cuts that many bytes off a ranged answer.
 	ignoreRange bool
 	shortRange  int
+	// extra is sent after the body of a whole-object GET, beyond its Content-Length.
+	extra []byte
+	// failOnce fails the next GET's body after half of it, once.
+	failOnce error
 	// untyped sends no Content-Type (else text/plain).
 	untyped bool
 	// noLength sends no Content-Length (an object of unknown size).
@@ -167,7 +171,14 @@ func (c *memClient) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...fun
 	if o.readErr != nil {
 		rd = io.MultiReader(bytes.NewReader(body[:len(body)/2]), errReader{o.readErr})
 	}
+	if len(o.extra) > 0 && out.ContentRange == nil {
+		rd = io.MultiReader(rd, bytes.NewReader(o.extra))
+	}
 	c.mu.Lock()
+	if o.failOnce != nil {
+		rd = io.MultiReader(bytes.NewReader(body[:len(body)/2]), errReader{o.failOnce})
+		o.failOnce = nil
+	}
 	if o.reading != nil { // the next GET's body only
 		rd = &heldReader{Reader: rd, reading: o.reading, hold: o.hold, left: o.holdAt}
 		o.reading = nil

@@ -389,3 +389,37 @@ func TestIfRangeDateUsesS3Date(t *testing.T) {
 		}
 	}
 }
+
+// The memory cache holds entries up to MaxBytes inclusive: an entry costing exactly MaxBytes
+// is kept, as are two whose costs add up to it; a third is the one too many, and evicts the
+// least recently used (Stats.Evictions).
+func TestMemoryExactFit(t *testing.T) {
+	probe := newMemFixture(t, s3cache.Options{})
+	probe.do("GET", "/n")
+	unit := probe.h.Stats().Bytes - 1 // an entry's cost besides its name and body
+	for _, tc := range []struct {
+		names    []string // requested in this order, then each again
+		maxBytes int64
+		gets     int64
+		evicted  int64
+	}{
+		{[]string{"a"}, unit + 1 + 10, 1, 0},
+		{[]string{"a", "b"}, 2 * (unit + 1 + 10), 2, 0},
+		{[]string{"a", "b", "c"}, 2 * (unit + 1 + 10), 6, 4}, // from c on, each evicts the next one asked for
+		{[]string{"a"}, unit + 1 + 10 - 1, 2, 0},             // too big to keep at all
+	} {
+		f := newMemFixture(t, s3cache.Options{MaxBytes: tc.maxBytes})
+		for _, n := range tc.names {
+			f.c.put(n, bytes.Repeat([]byte(n), 10), "")
+		}
+		for range 2 {
+			for _, n := range tc.names {
+				wantResponse(t, "GET /"+n, f.do("GET", "/"+n), 200, strings.Repeat(n, 10))
+			}
+		}
+		if s := f.h.Stats(); f.c.gets.Load() != tc.gets || s.Evictions != tc.evicted || s.Bytes > tc.maxBytes {
+			t.Errorf("%d entries in %d bytes: %d S3 GETs, stats %+v; want %d GETs, %d evictions", len(tc.names), tc.maxBytes,
+				f.c.gets.Load(), s, tc.gets, tc.evicted)
+		}
+	}
+}
