@@ -61,3 +61,16 @@ func TestPathEdges(t *testing.T) {
 		}
 	}
 }
+
+// A header field present with no value (a map entry with an empty slice, which middleware
+// can leave behind) is absent for ServeHTTP.
+func TestEmptyHeaderValues(t *testing.T) {
+	f := newMemFixture(t, s3cache.Options{})
+	f.c.put("a.txt", []byte("0123456789"), "")
+	r := newGet("/a.txt")
+	r.Header["Range"] = []string{}
+	r.Header["If-None-Match"] = []string{}
+	w := newRecorder()
+	f.h.ServeHTTP(w, r)
+	wantResponse(t, "GET with empty fields", w, 200, "0123456789")
+}

@@ -162,6 +162,7 @@ func TestObjectMaxAgeOnAndOff(t *testing.T) {
 		{true, "max-age=99999999999999", 24 * 365 * time.Hour, 1}, // 2^31 s at most, not an overflow
 	} {
 		what := fmt.Sprintf("ObjectMaxAge %v, Cache-Control %q, %v later", tc.on, tc.cc, tc.advance)
+		// (a 200 carries no X-Content-Type-Options: the object's own Content-Type stands)
 		f := newMemFixture(t, s3cache.Options{TTL: time.Minute, ObjectMaxAge: tc.on})
 		f.c.put("o.txt", []byte("hello"), tc.cc)
 		for i := range 2 {
@@ -169,7 +170,7 @@ func TestObjectMaxAgeOnAndOff(t *testing.T) {
 				f.clock.Advance(tc.advance)
 			}
 			w := f.do("GET", "/o.txt")
-			wantResponse(t, what, w, 200, "hello")
+			wantResponse(t, what, w, 200, "hello", "X-Content-Type-Options", "")
 			if want := tc.cc; w.Header().Get("Cache-Control") != want && want != "" {
 				t.Errorf("%s: Cache-Control %q, want the object's %q", what, w.Header().Get("Cache-Control"), want)
 			}
@@ -207,7 +208,7 @@ func TestErrorBodiesGetAndHead(t *testing.T) {
 				want = ""
 			}
 			wantResponse(t, method+" "+tc.name, w, tc.status, want,
-				"Content-Length", fmt.Sprint(len(tc.body)), "Content-Type", "text/plain; charset=utf-8")
+				"Content-Length", fmt.Sprint(len(tc.body)), "Content-Type", "text/plain; charset=utf-8", "X-Content-Type-Options", "nosniff")
 		}
 	}
 }
