@@ -60,6 +60,9 @@ type memObject struct {
 	// shortRange cuts that many bytes off a ranged answer.
 	ignoreRange bool
 	shortRange  int
+	// ignoreIfMatch makes GET ignore If-Match (as some S3-compatible servers do); bare416
+	// answers an unsatisfiable Range without Content-Range.
+	ignoreIfMatch, bare416 bool
 	// extra is sent after the body of a whole-object GET, beyond its Content-Length.
 	extra []byte
 	// failOnce fails the next GET's body after half of it, once.
@@ -135,7 +138,7 @@ func (c *memClient) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...fun
 	if err != nil {
 		return nil, err
 	}
-	if m := aws.ToString(in.IfMatch); m != "" && m != "*" && m != o.etag {
+	if m := aws.ToString(in.IfMatch); m != "" && m != "*" && m != o.etag && !o.ignoreIfMatch {
 		return nil, httpError(412, "PreconditionFailed")
 	}
 	if m := aws.ToString(in.IfNoneMatch); m != "" && m == o.etag {
@@ -154,6 +157,9 @@ func (c *memClient) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...fun
 		end, err := strconv.Atoi(b)
 		if err != nil || end >= len(body) {
 			end = len(body) - 1
+		}
+		if start >= len(body) && o.bare416 {
+			return nil, httpError(416, "InvalidRange")
 		}
 		if start >= len(body) {
 			return nil, httpErrorHeader(416, "InvalidRange", http.Header{"Content-Range": {"bytes */" + strconv.Itoa(len(body))}})

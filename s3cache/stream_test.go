@@ -185,3 +185,69 @@ func TestContentTypeFromName(t *testing.T) {
 		}
 	}
 }
+
+// If-Range on a streamed object (RFC 9110 §13.1.5): a tag that no longer matches gets the whole
+// current object, whether S3 refuses the forwarded If-Match (412) or ignores it; a matching
+// date with a range past the end is 416, unless a precondition answers first (§13.2.2: an
+// If-Modified-Since that holds is a 304); a date that does not match gets the whole object.
+func TestStreamIfRangeRetries(t *testing.T) {
+	const lmDate = "Tue, 02 Jan 2024 03:04:05 GMT"
+	body := bytes.Repeat([]byte("0123456789"), 10)
+	for _, tc := range []struct {
+		name          string
+		ignoreIfMatch bool
+		hdr           []string
+		status        int
+		body          string
+		contentRange  string
+		retryIfMatch  string // the If-Match of the second GET, E for the ETag
+	}{
+		{"stale tag, S3 412", false, []string{"Range", "bytes=0-9", "If-Range", `"old"`}, 200, string(body), "", ""},
+		{"stale tag, If-Match ignored", true, []string{"Range", "bytes=0-9", "If-Range", `"old"`}, 200, string(body), "", ""},
+		{"date, past the end", false, []string{"Range", "bytes=500-", "If-Range", lmDate}, 416, "Requested Range Not Satisfiable\n", "bytes */100", ""},
+		{"date, past the end, If-Match", false, []string{"Range", "bytes=500-", "If-Range", lmDate, "If-Match", "E"}, 416, "Requested Range Not Satisfiable\n", "bytes */100", "E"},
+		{"date, past the end, not modified", false, []string{"Range", "bytes=500-", "If-Range", lmDate, "If-Modified-Since", lmDate}, 304, "", "", ""},
+		{"older date, past the end", false, []string{"Range", "bytes=500-", "If-Range", "Mon, 01 Jan 2024 00:00:00 GMT"}, 200, string(body), "", ""},
+		{"older date", false, []string{"Range", "bytes=0-9", "If-Range", "Mon, 01 Jan 2024 00:00:00 GMT"}, 200, string(body), "", ""},
+	} {
+		f := newMemFixture(t, s3cache.Options{MaxBytes: 1 << 10, MaxObjectSize: 16})
+		etag := f.c.put("big.bin", body, "")
+		f.c.objs["big.bin"].ignoreIfMatch = tc.ignoreIfMatch
+		f.do("GET", "/big.bin")
+		hdr := append([]string(nil), tc.hdr...)
+		for i := range hdr {
+			hdr[i] = strings.ReplaceAll(hdr[i], "E", etag)
+		}
+		w := f.do("GET", "/big.bin", hdr...)
+		wantResponse(t, tc.name, w, tc.status, tc.body, "Content-Range", tc.contentRange)
+		if n := len(f.c.inputs); n != 3 {
+			t.Errorf("%s: %d S3 GETs, want the fill, the ranged GET and one without Range", tc.name, n)
+			continue
+		}
+		retry := f.c.inputs[2]
+		if want := strings.ReplaceAll(tc.retryIfMatch, "E", etag); retry.Range != nil || aws.ToString(retry.IfMatch) != want {
+			t.Errorf("%s: second GET Range %q If-Match %q, want no Range and If-Match %q", tc.name, aws.ToString(retry.Range), aws.ToString(retry.IfMatch), want)
+		}
+	}
+}
+
+// When S3's 416 carries no Content-Range, the client's 416 gives the size of the object as
+// last seen, an empty one included.
+func TestStream416WithoutContentRange(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		body []byte
+		cc   string
+		want string
+	}{
+		{"large object", bytes.Repeat([]byte("x"), 100), "", "bytes */100"},
+		{"empty object kept out of the cache", []byte{}, "no-store", "bytes */0"},
+	} {
+		f := newMemFixture(t, s3cache.Options{MaxBytes: 1 << 10, MaxObjectSize: 16, ObjectMaxAge: true})
+		f.c.put("o.bin", tc.body, tc.cc)
+		f.c.objs["o.bin"].bare416 = true
+		f.do("GET", "/o.bin") // the marker
+		w := f.do("GET", "/o.bin", "Range", "bytes=500-")
+		wantResponse(t, tc.name, w, 416, "Requested Range Not Satisfiable\n", "Content-Range", tc.want)
+	}
+}
