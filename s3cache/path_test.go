@@ -30,7 +30,7 @@ func TestPathEdges(t *testing.T) {
 		{"/a~b", "p/a~b"},
 		{"/a\\b", ""},
 		{"/a/", "p/a/index.html"},
-		{"/a/.", "p/a"}, // as path.Clean (and net/http.ServeMux) read it
+		{"/a//", "p/a/index.html"},
 		{"/a/.", "p/a"}, // as path.Clean (and net/http.ServeMux) read it
 		{"/a//b", "p/a/b"},
 		{"/a/./b", "p/a/b"},
