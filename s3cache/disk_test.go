@@ -647,9 +647,11 @@ func TestDiskFillTimeout(t *testing.T) {
 		b := fakeBackend(t)
 		putBytes(t, b, "slow.bin", data)
 		var log errorLog
-		c := &counting{Client: &slowBodies{Client: b.client, chunk: 32 << 10, delay: 40 * time.Millisecond}}
+		// Gaps of 40 ms against a 400 ms FetchTimeout: a tenfold margin for a loaded machine
+		// (race detector, parallel tests), and 16 chunks make the transfer outlast it.
+		c := &counting{Client: &slowBodies{Client: b.client, chunk: 16 << 10, delay: 40 * time.Millisecond}}
 		h, err := s3cache.New(c, s3cache.Options{Bucket: b.bucket, DiskDir: t.TempDir(), MaxObjectSize: 1 << 10,
-			FetchTimeout: 200 * time.Millisecond, OnError: log.record})
+			FetchTimeout: 400 * time.Millisecond, OnError: log.record})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -661,7 +663,7 @@ func TestDiskFillTimeout(t *testing.T) {
 		if w.n != int64(len(data)) || w.crc != crc32Of(data) {
 			t.Fatalf("got %d bytes, want the object", w.n)
 		}
-		if took := time.Since(start); took < 200*time.Millisecond {
+		if took := time.Since(start); took < 400*time.Millisecond {
 			t.Fatalf("the transfer took %v, not longer than FetchTimeout: the test proves nothing", took)
 		}
 		if s := h.Stats(); s.DiskFiles != 1 || s.S3Errors != 0 || c.gets.Load() != 1 || len(log.errs) != 0 {
