@@ -414,3 +414,134 @@ func TestLeaseEdges(t *testing.T) {
 		}
 	})
 }
+
+// TestDecisionEdges pins the rate decisions' requests at their edges: a read after a failed
+// write that shows room (the item was reset in between) retries the write rather than
+// answering; a sliding window whose room is exactly 0 writes before it admits; the expiry each
+// write carries; and the token bucket's two update forms at a TAT exactly now.
+func TestDecisionEdges(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_700_000_000, 0)
+	ns := now.UnixNano()
+	newStore := func(f *fake) *dynamostore.Store {
+		s, err := dynamostore.New(f, dynamostore.Config{Table: "t"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	value := func(in *dynamodb.UpdateItemInput, name string) string {
+		v, ok := in.ExpressionAttributeValues[name].(*types.AttributeValueMemberN)
+		if !ok {
+			return "<none>"
+		}
+		return v.Value
+	}
+	ttlOf := func(ns int64) string {
+		sec := ns / int64(time.Second)
+		if ns%int64(time.Second) > 0 {
+			sec++
+		}
+		return strconv.FormatInt(sec+int64(dynamostore.TTLGrace/time.Second), 10)
+	}
+
+	t.Run("fixed window: reset between write and read, retried", func(t *testing.T) {
+		fw := core.NewFixedWindow("fw", 10, time.Minute)
+		_, end := fw.WindowBounds(ns)
+		f := &fake{answers: []answer{{fail: true}, {item: item("n", n(0))}, {item: item("n", n(2))}}}
+		d, err := newStore(f).Take(ctx, "k", fw, 2, now)
+		if err != nil || !d.Allowed || d.Remaining != 8 {
+			t.Fatalf("Take: %+v, %v; want the retried write's grant, 8 remaining", d, err)
+		}
+		if len(f.updates) != 2 || f.gets != 1 {
+			t.Fatalf("%d updates, %d reads; want the write retried once after one read", len(f.updates), f.gets)
+		}
+		if got := value(f.updates[0], ":exp"); got != ttlOf(end) {
+			t.Errorf(":exp %s; want %s (the window's end + TTLGrace)", got, ttlOf(end))
+		}
+	})
+
+	t.Run("sliding window: reset between write and read, retried", func(t *testing.T) {
+		sw := core.NewSlidingWindow("sw", 10, time.Minute)
+		_, end := sw.WindowBounds(ns)
+		f := &fake{answers: []answer{{item: item("n", n(0))}, {fail: true}, {item: item("n", n(0))}, {item: item("n", n(2))}}}
+		d, err := newStore(f).Take(ctx, "k", sw, 2, now)
+		if err != nil || !d.Allowed {
+			t.Fatalf("Take: %+v, %v; want the retried write's grant", d, err)
+		}
+		if len(f.updates) != 2 {
+			t.Fatalf("%d updates; want the write retried once", len(f.updates))
+		}
+		// The item is read as the previous window for a whole window after this one.
+		if got := value(f.updates[0], ":exp"); got != ttlOf(end+int64(time.Minute)) {
+			t.Errorf(":exp %s; want %s (the next window's end + TTLGrace)", got, ttlOf(end+int64(time.Minute)))
+		}
+	})
+
+	t.Run("sliding window: room exactly 0 still writes", func(t *testing.T) {
+		sw := core.NewSlidingWindow("sw0", 2, time.Minute)
+		// previous 0; cost 2 = limit: room 0. The write fails, the read shows 0 (a reset):
+		// the decision must come from a write, not from that read.
+		f := &fake{answers: []answer{{item: item("n", n(0))}, {fail: true}, {item: item("n", n(0))}, {item: item("n", n(2))}}}
+		d, err := newStore(f).Take(ctx, "k", sw, 2, now)
+		if err != nil || !d.Allowed {
+			t.Fatalf("Take: %+v, %v; want a grant", d, err)
+		}
+		if len(f.updates) != 2 {
+			t.Fatalf("%d updates; want 2: a grant read off a reset item without writing would not count the cost", len(f.updates))
+		}
+	})
+
+	tb := core.NewTokenBucket("tb", 10, time.Second, 5) // interval 100ms, tau 500ms
+	iv := int64(tb.EmissionInterval())
+	t.Run("token bucket: expiry of both update forms", func(t *testing.T) {
+		f := &fake{answers: []answer{{}, {item: item("tat", n(ns+2*iv))}}}
+		s := newStore(f)
+		if _, err := s.Take(ctx, "k", tb, 1, now); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Take(ctx, "k", tb, 1, now); err != nil {
+			t.Fatal(err)
+		}
+		for i, in := range f.updates {
+			if got, want := value(in, ":exp"), ttlOf(ns+5*iv); got != want {
+				t.Errorf("update %d :exp %s; want %s (now + the bucket's capacity + TTLGrace)", i, got, want)
+			}
+		}
+		if got := value(f.updates[1], ":max"); got != strconv.FormatInt(ns+5*iv-iv, 10) {
+			t.Errorf(":max %s; want now + tau - cost", got)
+		}
+	})
+
+	t.Run("token bucket: a TAT exactly now is a full bucket", func(t *testing.T) {
+		// The first Take leaves the TAT at now+1 interval in the cache; the second, one
+		// interval later, meets it exactly: the set form, not the increment (whose
+		// condition #t > :now would fail).
+		f := &fake{answers: []answer{{}, {}}}
+		s := newStore(f)
+		if _, err := s.Take(ctx, "k", tb, 1, now); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Take(ctx, "k", tb, 1, now.Add(time.Duration(iv))); err != nil {
+			t.Fatal(err)
+		}
+		if c := *f.updates[1].ConditionExpression; !strings.HasPrefix(c, "attribute_not_exists(#t) OR #t <= :now") {
+			t.Errorf("second update's condition %q; want the set form", c)
+		}
+	})
+
+	t.Run("token bucket: set form failed at a TAT exactly now, increment at once", func(t *testing.T) {
+		f := &fake{answers: []answer{{}, {fail: true}, {item: item("tat", n(ns+iv+2*iv))}}}
+		s := newStore(f)
+		if _, err := s.Take(ctx, "k", tb, 1, now); err != nil {
+			t.Fatal(err)
+		}
+		d, err := s.Take(ctx, "k", tb, 1, now.Add(time.Duration(iv)))
+		if err != nil || !d.Allowed {
+			t.Fatalf("Take: %+v, %v; want a grant", d, err)
+		}
+		if f.gets != 0 || len(f.updates) != 3 || !strings.HasPrefix(*f.updates[2].ConditionExpression, "#t > :now AND #t <= :max") {
+			t.Fatalf("%d reads, %d updates; want no read and the increment form third", f.gets, len(f.updates))
+		}
+	})
+}
