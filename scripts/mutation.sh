@@ -8,6 +8,13 @@
 #
 #   scripts/mutation.sh PKG [gremlins flags...]
 #
+# Do not edit PKG's source files while a run is going: gremlins copies the tests when it starts
+# but reads each source file when it reaches it, so an edit shifts the mutants it applies.
+# gremlins runs no mutant outside Go's coverage blocks (a switch's case expressions, constant
+# and package-level initializers): it reports them NOT COVERED. Apply such a mutant by hand
+# and record the outcome in mutation/equivalents/ (KILLED-BY-HAND or NOT-VIABLE, see its
+# README.txt), or write the code so that coverage sees it (an if chain for a one-case switch).
+#
 # PKG is a directory of the root module (core, core/memstore, adapters/nethttp, s3cache, ...).
 # The store packages (core/redisstore, core/dynamostore, core/s3store) are scored with their
 # integration tests: the script starts the local servers for them (scripts/servers.sh), and
