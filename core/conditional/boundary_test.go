@@ -1,8 +1,6 @@
 package conditional_test
 
 import (
-	"errors"
-	"reflect"
 	"testing"
 
 	"github.com/tollgate-go/tollgate/core/conditional"
@@ -17,13 +15,7 @@ func TestParseRangeBoundaries(t *testing.T) {
 		digits18 = "999999999999999999"
 		digits19 = "1000000000000000000"
 	)
-	tests := []struct {
-		name  string
-		field string
-		size  int64
-		want  []R
-		err   error
-	}{
+	tests := []rangeCase{
 		{"18-digit last-pos is clamped", "bytes=0-" + digits18, 10, []R{{0, 10}}, nil},
 		{"18-digit first-pos is past the end", "bytes=" + digits18 + "-", 10, nil, conditional.ErrUnsatisfiable},
 		{"18-digit suffix is the whole representation", "bytes=-" + digits18, 10, []R{{0, 10}}, nil},
@@ -49,14 +41,7 @@ func TestParseRangeBoundaries(t *testing.T) {
 		{"first-pos equals last-pos", "bytes=3-3", 10, []R{{3, 1}}, nil},
 		{"first-pos equals size", "bytes=10-10", 10, nil, conditional.ErrUnsatisfiable},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := conditional.ParseRange(tc.field, tc.size)
-			if !errors.Is(err, tc.err) || !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("ParseRange(%q, %d) = %v, %v; want %v, %v", tc.field, tc.size, got, err, tc.want, tc.err)
-			}
-		})
-	}
+	runParseRange(t, tests)
 }
 
 // TestHasPrecondition: each of the four precondition fields alone is a precondition; Range

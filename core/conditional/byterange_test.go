@@ -10,13 +10,7 @@ import (
 
 func TestParseRange(t *testing.T) {
 	type R = conditional.ByteRange
-	tests := []struct {
-		name  string
-		field string
-		size  int64
-		want  []R
-		err   error
-	}{
+	tests := []rangeCase{
 		{"empty field", "", 10, nil, nil},
 		{"14.1.2 first bytes", "bytes=0-4", 10, []R{{0, 5}}, nil},
 		{"14.1.2 open end", "bytes=7-", 10, []R{{7, 3}}, nil},
@@ -41,14 +35,7 @@ func TestParseRange(t *testing.T) {
 		{"overflow", "bytes=0-99999999999999999999", 10, nil, conditional.ErrMalformedRange},
 		{"inner space", "bytes=0 -1", 10, nil, conditional.ErrMalformedRange},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := conditional.ParseRange(tc.field, tc.size)
-			if !errors.Is(err, tc.err) || !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("ParseRange(%q, %d) = %v, %v; want %v, %v", tc.field, tc.size, got, err, tc.want, tc.err)
-			}
-		})
-	}
+	runParseRange(t, tests)
 }
 
 func TestContentRange(t *testing.T) {
@@ -57,5 +44,27 @@ func TestContentRange(t *testing.T) {
 	}
 	if got, want := conditional.UnsatisfiedContentRange(10), "bytes */10"; got != want {
 		t.Errorf("UnsatisfiedContentRange = %q, want %q", got, want)
+	}
+}
+
+// rangeCase is one ParseRange call and what it must return.
+type rangeCase struct {
+	name  string
+	field string
+	size  int64
+	want  []conditional.ByteRange
+	err   error
+}
+
+// runParseRange runs each case as a subtest.
+func runParseRange(t *testing.T, tests []rangeCase) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := conditional.ParseRange(tc.field, tc.size)
+			if !errors.Is(err, tc.err) || !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("ParseRange(%q, %d) = %v, %v; want %v, %v", tc.field, tc.size, got, err, tc.want, tc.err)
+			}
+		})
 	}
 }
