@@ -70,7 +70,11 @@ func (p Policy) AdjustNanos(st State, delta int64, now int64) (State, Decision) 
 		default:
 			move = delta * t
 		}
-		st.TAT = max(max(st.TAT, now)+move, now)
+		tat := st.TAT
+		if tat < now || st == (State{}) { // the zero State: never seen, a full bucket even before 1970
+			tat = now
+		}
+		st.TAT = max(tat+move, now)
 	default:
 		return st, Decision{Policy: p}
 	}
