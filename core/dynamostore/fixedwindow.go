@@ -53,7 +53,7 @@ func (s *Store) spend(ctx context.Context, pk string, cost, room, expiry int64) 
 func (s *Store) fixedWindow(ctx context.Context, base string, p core.Policy, cost, now int64) (core.Decision, error) {
 	start, end := p.WindowBounds(now)
 	pk := windowKey(base, start)
-	for round := range maxRounds {
+	for range maxRounds {
 		var count int64
 		if cost == 0 {
 			n, err := s.getNumber(ctx, pk, attrCount)
@@ -78,13 +78,6 @@ func (s *Store) fixedWindow(ctx context.Context, base string, p core.Policy, cos
 			}
 			_, d := p.TakeNanos(core.State{Window: start, Count: count}, cost, now)
 			if !ok && d.Allowed {
-				if round == maxRounds-1 {
-					// Reset (or refunded) between every failed write and its read: the
-					// last failed condition proves count > limit - cost at that instant, and
-					// the lowest such count gives the denial (see lostRace).
-					_, d = p.TakeNanos(core.State{Window: start, Count: p.Limit - cost + 1}, cost, now)
-					return d, nil
-				}
 				// A read after a failed write saw room: the item was reset in between.
 				continue
 			}
@@ -93,5 +86,9 @@ func (s *Store) fixedWindow(ctx context.Context, base string, p core.Policy, cos
 		_, d := p.TakeNanos(core.State{Window: start, Count: count}, cost, now)
 		return d, nil
 	}
-	return core.Decision{}, errContention
+	// Reset (or refunded) between every failed write and its read: the last failed condition
+	// proves count > limit - cost at that instant, and the lowest such count gives the
+	// denial (see lostRace).
+	_, d := p.TakeNanos(core.State{Window: start, Count: p.Limit - cost + 1}, cost, now)
+	return d, nil
 }

@@ -23,7 +23,7 @@ func (s *Store) slidingWindow(ctx context.Context, base string, p core.Policy, c
 	}
 	weighted := p.SlidingWeight(prev, now)
 	room := p.Limit - cost - weighted
-	for round := range maxRounds {
+	for range maxRounds {
 		var curr int64
 		allowed := false
 		if cost == 0 || room < 0 {
@@ -53,19 +53,16 @@ func (s *Store) slidingWindow(ctx context.Context, base string, p core.Policy, c
 		}
 		_, d := p.TakeNanos(core.State{Window: start, Count: curr, Prev: prev}, cost, now)
 		if cost > 0 && !allowed && d.Allowed && room >= 0 {
-			if round == maxRounds-1 {
-				// Reset (or refunded) between every failed write and its read: the last
-				// failed condition proves curr > room at that instant, and the lowest such
-				// count gives the denial (see lostRace).
-				_, d = p.TakeNanos(core.State{Window: start, Count: room + 1, Prev: prev}, cost, now)
-				return d, nil
-			}
 			// A read saw room that the write did not have: the item was reset in between.
 			continue
 		}
 		return d, nil
 	}
-	return core.Decision{}, errContention
+	// Reset (or refunded) between every failed write and its read: the last failed condition
+	// proves curr > room at that instant, and the lowest such count gives the denial (see
+	// lostRace).
+	_, d := p.TakeNanos(core.State{Window: start, Count: room + 1, Prev: prev}, cost, now)
+	return d, nil
 }
 
 // prevReadTimeout bounds the shared read of a previous window's count once the caller that
