@@ -5,23 +5,14 @@ import (
 	"time"
 )
 
-// Adjuster is implemented by stores that can change what a key has spent under a policy by a
-// signed amount, without a limit check: one request on every store. It is how a cost known
-// only after the response is settled (see [Limit.Settle]): a positive delta charges more than
-// the estimate (the key may go into debt, past its limit, and is denied until the algorithm
-// pays the debt back), a negative one gives the difference back (a refund).
-//
-// Adjust applies [Policy.Adjust] to the key's state and returns its decision; the key and
-// error contract is that of [Store]. A limiter whose rules settle costs, or whose adapter
-// refunds (skip rules), needs a store that implements it; NewLimiter says so otherwise.
-type Adjuster interface {
+// adjuster is implemented by stores that can adjust a spent cost (storekit.Adjuster).
+type adjuster interface {
 	Adjust(ctx context.Context, key string, p Policy, delta int64, now time.Time) (Decision, error)
 }
 
-// AdjustChecker is implemented by stores that can adjust some policies but not others (an
-// S3 store in marker mode adjusts none). NewLimiter asks it for every settling limit's static
-// policy, so a limit the store cannot settle is refused at construction.
-type AdjustChecker interface {
+// adjustChecker is implemented by stores that can adjust some policies but not others
+// (storekit.AdjustChecker).
+type adjustChecker interface {
 	CheckAdjust(p Policy) error
 }
 

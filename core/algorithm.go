@@ -23,7 +23,7 @@ type State struct {
 // Take spends cost under p at now, starting from st, and returns the new state and the
 // decision. A denial leaves the state unchanged. Take is pure: same inputs, same outputs. A
 // cost of 0 reports the current allowance without spending. Take does not validate p or cost;
-// callers do (see [CheckTake]).
+// callers do (see storekit.CheckTake).
 func (p Policy) Take(st State, cost int64, now time.Time) (State, Decision) {
 	return p.TakeNanos(st, cost, now.UnixNano())
 }

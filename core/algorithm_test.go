@@ -174,28 +174,6 @@ func TestPolicyValidate(t *testing.T) {
 	}
 }
 
-func TestLeases(t *testing.T) {
-	p := core.NewConcurrency("sem", 2, 10*time.Second)
-	ls := core.Leases{}
-	if d := core.AcquireLease(ls, p, "a", t0); !d.Allowed || d.Remaining != 1 {
-		t.Fatalf("a: %+v", d)
-	}
-	core.AcquireLease(ls, p, "b", t0.Add(time.Second))
-	d := core.AcquireLease(ls, p, "c", t0.Add(9500*time.Millisecond))
-	if d.Allowed || d.RetryAfter != 500*time.Millisecond {
-		t.Fatalf("c while full: %+v, want denied with RetryAfter 500ms (a expires at +10s)", d)
-	}
-	if d := core.AcquireLease(ls, p, "c", t0.Add(10*time.Second)); !d.Allowed {
-		t.Fatalf("c after a expired: %+v", d)
-	}
-	if _, err := core.ExtendLease(ls, p, "a", t0.Add(10*time.Second)); err != core.ErrLeaseNotFound {
-		t.Fatalf("extend expired a: %v", err)
-	}
-	if !core.ReleaseLease(ls, "b", t0.Add(10*time.Second)) {
-		t.Fatal("release b: not held")
-	}
-}
-
 // TestWindowsNeverGoBack is the reliability issue's reproduction: two callers whose clocks
 // straddle a boundary (one second before it, one second after) alternate on one key. Today's
 // state must never be reset by a caller still in the older window.

@@ -106,7 +106,9 @@ func NewConcurrencyLimiter(cfg ConcurrencyConfig) (*ConcurrencyLimiter, error) {
 	}
 	if cfg.PolicyFunc != nil {
 		c.rule.policies = newPolicyCache(cfg.PolicyCacheSize, cfg.PolicyCacheTTL, cfg.Store)
-	} else if err := CheckLease(cfg.Policy, "x"); err != nil {
+	} else if cfg.Policy.Algorithm != Concurrency {
+		return nil, at("ConcurrencyConfig.Policy", fmt.Errorf("%w %q: leases need a concurrency policy", ErrInvalidPolicy, cfg.Policy.Name))
+	} else if err := cfg.Policy.Validate(); err != nil {
 		return nil, at("ConcurrencyConfig.Policy", err)
 	} else if err := checkStore(cfg.Store, cfg.Policy); err != nil {
 		return nil, at("ConcurrencyConfig.Policy", err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/core/reply"
 )
 
 // TestFallbackPolicy: Limit and Burst are divided by the instances, rounded up, at least 1; a
@@ -64,8 +65,8 @@ func TestStatusFor(t *testing.T) {
 		{errors.New("boom"), 0, http.StatusInternalServerError},
 	}
 	for _, c := range cases {
-		if got := core.StatusFor(c.err, c.missingKey); got != c.want {
-			t.Errorf("StatusFor(%v, %d) = %d, want %d", c.err, c.missingKey, got, c.want)
+		if got := reply.Status(c.err, c.missingKey); got != c.want {
+			t.Errorf("reply.Status(%v, %d) = %d, want %d", c.err, c.missingKey, got, c.want)
 		}
 	}
 }
@@ -125,7 +126,7 @@ func TestFallbackFailure(t *testing.T) {
 	l := newLimiter(t, core.Config{Store: s, Failure: core.FailFallback, Fallback: failingFallback{},
 		Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 10, time.Minute)}}})
 	res, err := l.TakeKeyAt(context.Background(), "k", 1, t0)
-	if !errors.Is(err, core.ErrStoreUnavailable) || res.Allowed || core.StatusFor(err, 0) != 503 {
+	if !errors.Is(err, core.ErrStoreUnavailable) || res.Allowed || reply.Status(err, 0) != 503 {
 		t.Fatalf("%+v %v", res, err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/core/reply"
 )
 
 // deadlineStore records the deadline of each call's context (zero when none) and answers from
@@ -175,7 +176,7 @@ func TestKeyFuncErrors(t *testing.T) {
 		if res.Allowed || !errors.Is(err, c.err) || errors.Is(err, core.ErrMissingKey) != c.wantMissing {
 			t.Errorf("key error %v: %+v %v", c.err, res, err)
 		}
-		if core.StatusFor(err, 401) == 500 {
+		if reply.Status(err, 401) == 500 {
 			t.Errorf("key error %v: status 500", c.err)
 		}
 	}

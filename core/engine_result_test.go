@@ -7,6 +7,7 @@ import (
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // TestResultDenial: Denial and RetryAfter see only enforced denials, the longest Retry-After
@@ -51,7 +52,7 @@ func TestResultRetryAfterLongest(t *testing.T) {
 	ctx := context.Background()
 	_, _, _ = c.AcquireKeyAt(ctx, "k", t0)
 	_, res, _ := c.AcquireKeyAt(ctx, "k", t0)
-	if d, ok := res.Denial(); !ok || d.Policy.Name != "jobs" || res.RetryAfter() != core.ConcurrencyRetryAfter || len(res.Decisions()) != 1 {
+	if d, ok := res.Denial(); !ok || d.Policy.Name != "jobs" || res.RetryAfter() != storekit.ConcurrencyRetryAfter || len(res.Decisions()) != 1 {
 		t.Fatalf("concurrency denial: %+v %+v", d, res)
 	}
 }

@@ -2,7 +2,6 @@ package core
 
 import (
 	"errors"
-	"net/http"
 	"time"
 )
 
@@ -59,22 +58,4 @@ func FallbackPolicy(p Policy, instances int) Policy {
 		p.Limit = int64(p.Window)
 	}
 	return p
-}
-
-// StatusFor maps an error from a limiter to the HTTP status an adapter answers with:
-// missingKey (400 or 401, by configuration) for [ErrMissingKey]; 400 for invalid keys and
-// costs; 503 for [ErrStoreUnavailable] and canceled requests; 500 otherwise.
-func StatusFor(err error, missingKey int) int {
-	switch {
-	case errors.Is(err, ErrMissingKey):
-		if missingKey == 0 {
-			return http.StatusBadRequest
-		}
-		return missingKey
-	case errors.Is(err, ErrInvalidKey), errors.Is(err, ErrCostExceedsCapacity), errors.Is(err, ErrNegativeCost):
-		return http.StatusBadRequest
-	case errors.Is(err, ErrStoreUnavailable):
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
 }

@@ -40,7 +40,7 @@ type Limit struct {
 	// settles the difference with one store request ([Limiter.Settle]); none when the
 	// estimate was right. A cost above the estimate may take the key past its limit (debt:
 	// the following requests are denied until the algorithm pays it back); one below gives
-	// the difference back. Requires a store that implements [Adjuster]. Optional.
+	// the difference back. Requires a store that implements storekit.Adjuster. Optional.
 	//
 	// Worst-case overshoot: a request is admitted against the estimates of the requests
 	// before it, so the cost settled in one window (or one bucket) is at most Limit plus
@@ -74,7 +74,7 @@ type Config struct {
 	Proxies ProxyConfig
 	// Timeout is the per-decision time budget of a store call (a context deadline); past it
 	// the failure policy decides. Optional. Default: DefaultTimeout. Negative: no deadline.
-	// Stores that implement [InProcess] never get a deadline.
+	// Stores that implement storekit.InProcess never get a deadline.
 	Timeout time.Duration
 	// Failure is what happens when the store fails. Optional. Default: FailOpen.
 	Failure FailurePolicy
@@ -124,7 +124,7 @@ type Limiter struct {
 	shadow    bool
 	observer  Observer
 	timed     bool     // time store calls: an observer is set and the store does I/O
-	inProcess bool     // the store never waits on I/O (InProcess)
+	inProcess bool     // the store never waits on I/O (storekit.InProcess)
 	problems  Observer // the default for problem events when observer is nil (logProblems)
 	now       func() time.Time
 }
@@ -181,10 +181,10 @@ func NewLimiter(cfg Config) (*Limiter, error) {
 			r.key = KeyByIP()
 		}
 		if lim.Settle != nil {
-			if _, ok := cfg.Store.(Adjuster); !ok {
-				return nil, fmt.Errorf("core: Limits[%d].Settle: the store (%T) cannot adjust a spent cost (core.Adjuster)", i, cfg.Store)
+			if _, ok := cfg.Store.(adjuster); !ok {
+				return nil, fmt.Errorf("core: Limits[%d].Settle: the store (%T) cannot adjust a spent cost (storekit.Adjuster)", i, cfg.Store)
 			}
-			if ac, ok := cfg.Store.(AdjustChecker); ok && lim.PolicyFunc == nil {
+			if ac, ok := cfg.Store.(adjustChecker); ok && lim.PolicyFunc == nil {
 				if err := ac.CheckAdjust(lim.Policy); err != nil {
 					return nil, fmt.Errorf("core: Limits[%d].Settle: %w", i, err)
 				}
@@ -217,7 +217,7 @@ func NewLimiter(cfg Config) (*Limiter, error) {
 		}
 		l.limits = append(l.limits, r)
 	}
-	l.adjuster, _ = cfg.Store.(Adjuster)
+	l.adjuster, _ = cfg.Store.(adjuster)
 	l.pending = make([][]Policy, len(l.limits)+1)
 	for i := len(l.limits) - 1; i >= 0; i-- {
 		l.pending[i] = l.pending[i+1]
@@ -266,7 +266,7 @@ func (l *Limiter) checkCommon(store, fallback any, failure FailurePolicy) error 
 		l.timeout = DefaultTimeout
 	}
 	inProcess := false
-	if ip, ok := store.(InProcess); ok && ip.InProcess() {
+	if ip, ok := store.(inProcessStore); ok && ip.InProcess() {
 		l.timeout = -1
 		inProcess = true
 	}
@@ -294,7 +294,7 @@ func (l *Limiter) checkCommon(store, fallback any, failure FailurePolicy) error 
 // every limit. The error is non-nil only when no decision could be made for the request: a key
 // function error or a key refused ([ErrMissingKey], [ErrInvalidKey]), a cost the policy can
 // never allow, a PolicyFunc failure, or a store failure under FailClosed
-// ([ErrStoreUnavailable]). Map it with [StatusFor].
+// ([ErrStoreUnavailable]). core/reply's Status maps it to an HTTP status.
 func (l *Limiter) Allow(ctx context.Context, req Request) (res Result, err error) {
 	// The Result (several hundred bytes) is built in place in the caller's result slot:
 	// each wrapper that returned a copy of it cost a measurable share of a decision.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/core/reply"
 )
 
 // countingStore counts Take calls and can be switched to fail or to block until ctx ends.
@@ -250,8 +251,8 @@ func TestFailClosedAndTimeout(t *testing.T) {
 	if el := time.Since(start); el > 2*time.Second {
 		t.Fatalf("decision took %v; the 20ms budget was not applied", el)
 	}
-	if core.StatusFor(err, 0) != 503 {
-		t.Fatalf("status %d", core.StatusFor(err, 0))
+	if reply.Status(err, 0) != 503 {
+		t.Fatalf("status %d", reply.Status(err, 0))
 	}
 	if runtime.NumGoroutine() > before+1 {
 		t.Fatalf("goroutines %d -> %d", before, runtime.NumGoroutine())
@@ -286,8 +287,8 @@ func TestRequestErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		res, err := l.Allow(ctx, c.r)
-		if err == nil || res.Allowed || core.StatusFor(err, 0) != c.status {
-			t.Errorf("%s: %+v %v (status %d), want status %d", c.name, res, err, core.StatusFor(err, 0), c.status)
+		if err == nil || res.Allowed || reply.Status(err, 0) != c.status {
+			t.Errorf("%s: %+v %v (status %d), want status %d", c.name, res, err, reply.Status(err, 0), c.status)
 		}
 	}
 	if res, err := l.Allow(ctx, req("192.0.2.1:1", "X-API-Key", "k", "X-Cost", "5")); err != nil || !res.Allowed {
@@ -328,7 +329,7 @@ func TestPolicyFuncPlans(t *testing.T) {
 		t.Fatalf("PolicyFunc called %d times for 2 keys, want 2 (cached)", lookups.Load())
 	}
 	_, err := l.Allow(ctx, req("192.0.2.1:1", "X-API-Key", "stolen"))
-	if core.StatusFor(err, 401) != 401 {
+	if reply.Status(err, 401) != 401 {
 		t.Fatalf("unknown key: %v", err)
 	}
 }
@@ -402,7 +403,7 @@ func TestHeadersAndProblem(t *testing.T) {
 	}})
 	res, _ := l.TakeKey(context.Background(), "k", 1)
 	h := map[string]string{}
-	core.SetHeaders(func(k, v string) { h[k] = v }, &res, core.HeaderOptions{Legacy: true})
+	reply.SetHeaders(func(k, v string) { h[k] = v }, &res, reply.HeaderOptions{Legacy: true})
 	want := map[string]string{
 		// A token bucket is its capacity: 10 per the 360 s an empty bucket takes to
 		// refill (the same 100 per hour), so that r (9) is never above q.
@@ -422,7 +423,7 @@ func TestHeadersAndProblem(t *testing.T) {
 	}
 	res, _ = l.TakeKey(context.Background(), "k", 1)
 	h = map[string]string{}
-	core.SetHeaders(func(k, v string) { h[k] = v }, &res, core.HeaderOptions{})
+	reply.SetHeaders(func(k, v string) { h[k] = v }, &res, reply.HeaderOptions{})
 	if h["Retry-After"] != "9" {
 		t.Errorf("Retry-After %q, want 9 (8.5 s rounded up)", h["Retry-After"])
 	}
@@ -431,14 +432,14 @@ func TestHeadersAndProblem(t *testing.T) {
 		Status   int      `json:"status"`
 		Violated []string `json:"violated-policies"`
 	}
-	if err := json.Unmarshal(core.ProblemJSON(&res), &prob); err != nil {
+	if err := json.Unmarshal(reply.ProblemJSON(&res), &prob); err != nil {
 		t.Fatal(err)
 	}
-	if prob.Type != core.ProblemTypeQuotaExceeded || prob.Status != 429 || len(prob.Violated) != 1 || prob.Violated[0] != "burst" {
+	if prob.Type != reply.ProblemTypeQuotaExceeded || prob.Status != 429 || len(prob.Violated) != 1 || prob.Violated[0] != "burst" {
 		t.Fatalf("problem %+v", prob)
 	}
-	if string(core.ErrorProblemJSON(503)) != `{"type":"about:blank","title":"Service Unavailable","status":503}`+"\n" {
-		t.Fatalf("error problem %s", core.ErrorProblemJSON(503))
+	if string(reply.ErrorProblemJSON(503)) != `{"type":"about:blank","title":"Service Unavailable","status":503}`+"\n" {
+		t.Fatalf("error problem %s", reply.ErrorProblemJSON(503))
 	}
 }
 

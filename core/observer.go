@@ -44,7 +44,7 @@ const (
 	OpRelease
 	// OpExtend renews a lease.
 	OpExtend
-	// OpAdjust settles a cost known after the response, or refunds one ([Adjuster]).
+	// OpAdjust settles a cost known after the response, or refunds one (storekit.Adjuster).
 	OpAdjust
 )
 
@@ -127,7 +127,7 @@ type Event struct {
 	// Err is the store's error (EventStoreError, EventBreakerOpen).
 	Err error
 	// Latency is the store call's duration (EventDecision from the store, EventStoreError,
-	// EventLeaseReleased). Zero for stores that never wait on I/O (see [InProcess]): timing
+	// EventLeaseReleased). Zero for stores that never wait on I/O (see storekit.InProcess): timing
 	// them would cost more than the call.
 	Latency time.Duration
 	// Op is the store operation the event is about (decisions, store errors, releases).

@@ -11,7 +11,7 @@ import (
 // policyCache keeps PolicyFunc answers per key for a TTL, bounded in entries. Concurrent misses
 // of one key may each call PolicyFunc; answers are idempotent, so that is only extra work.
 type policyCache struct {
-	store any // asked whether it can hold each answer (see PolicyChecker)
+	store any // asked whether it can hold each answer (see storekit.PolicyChecker)
 	ttl   time.Duration
 	size  int
 	mu    sync.RWMutex

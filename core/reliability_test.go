@@ -13,6 +13,7 @@ import (
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/core/reply"
 )
 
 // scriptedStore answers each Take from a script: a call whose gate is set blocks until the
@@ -311,7 +312,7 @@ func TestHeadersAgree(t *testing.T) {
 			t.Fatal(err)
 		}
 		h := map[string]string{}
-		core.SetHeaders(func(k, v string) { h[k] = v }, &res, core.HeaderOptions{Legacy: true})
+		reply.SetHeaders(func(k, v string) { h[k] = v }, &res, reply.HeaderOptions{Legacy: true})
 		return h
 	}
 	h := headers()
@@ -350,7 +351,7 @@ func TestBadCostIsAServerError(t *testing.T) {
 			Cost:   func(core.Request) int64 { return cost },
 		}}})
 		_, err := l.Allow(context.Background(), nil)
-		if got := core.StatusFor(err, 400); got != 500 {
+		if got := reply.Status(err, 400); got != 500 {
 			t.Errorf("cost %d: status %d (%v), want 500", cost, got, err)
 		}
 		if err == nil || !strings.Contains(err.Error(), "Limits[0].Cost") {
@@ -362,7 +363,7 @@ func TestBadCostIsAServerError(t *testing.T) {
 	}
 	// A caller's explicit cost through TakeKey stays the caller's error (400).
 	l := newLimiter(t, core.Config{Store: memstore.New(), Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 10, time.Minute)}}})
-	if _, err := l.TakeKey(context.Background(), "k", -1); core.StatusFor(err, 400) != 400 {
+	if _, err := l.TakeKey(context.Background(), "k", -1); reply.Status(err, 400) != 400 {
 		t.Errorf("TakeKey with cost -1: %v, want a 400 error", err)
 	}
 }

@@ -33,7 +33,7 @@ import (
 // (plus the cost of the request that took it, for an instance killed with that request in
 // flight). So the allowance stranded by N instances that stop or go idle is at most
 // N × (MaxBatch + cost), and near the end of a window at most N × max(1, R/Shrink). [Limiter.Close] gives unspent
-// batches back (an [Adjuster] request each) where the algorithm allows: always for a token
+// batches back (an storekit.Adjuster request each) where the algorithm allows: always for a token
 // bucket, within the window for fixed and sliding windows.
 //
 // Headers under reservations: a decision's Remaining (RateLimit's r) is this instance's view,
@@ -214,7 +214,7 @@ func (l *Limiter) reserveTake(ctx context.Context, r *rule, key string, p *Polic
 
 // Close gives back the allowance this limiter reserved and has not spent (limits with
 // [Limit.Reserve]), where the algorithm allows it: a token bucket's always, a window's while
-// the window lasts. One [Adjuster] request per key holding a batch; without an Adjuster the
+// the window lasts. One storekit.Adjuster request per key holding a batch; without an Adjuster the
 // allowance is left to expire. Call it at shutdown, after the server stopped taking requests;
 // it also waits for pending settlements ([Limiter.Flush]).
 func (l *Limiter) Close(ctx context.Context) error {

@@ -62,7 +62,7 @@ func (l *Limiter) Settles() bool { return l.settles }
 
 // Settle charges each settling rule's real cost for a request that res allowed: for every
 // decision the store spent, the rule's Settle computes the real cost from out, and the
-// difference from the estimate is applied with one [Adjuster] request (none when it is zero).
+// difference from the estimate is applied with one storekit.Adjuster request (none when it is zero).
 // A refund (a real cost below the estimate) of a window that has ended since the decision is
 // skipped: that window's allowance is gone, and giving it to a later window would over-admit.
 //
@@ -86,7 +86,7 @@ func (l *Limiter) Settle(ctx context.Context, req Request, res *Result, out Outc
 }
 
 // Refund gives back everything res spent, for adapters' skip rules (count only failed, or
-// only successful, requests): one [Adjuster] request per limit that spent, in the background
+// only successful, requests): one storekit.Adjuster request per limit that spent, in the background
 // as [Limiter.Settle] does. A refund of a window that has ended is skipped.
 func (l *Limiter) Refund(ctx context.Context, res *Result) {
 	if res.limiter != l {
@@ -208,7 +208,7 @@ func (l *Limiter) settleFailed(ctx context.Context, key string, p Policy, delta 
 	ev := Event{Kind: EventStoreError, Key: key, Err: fmt.Errorf("core: settling %+d: %w", delta, err), Decision: Decision{Policy: p}, Op: OpAdjust, Delta: delta}
 	if l.failure == FailFallback && !isCallerError(err) {
 		ev.Degraded = DegradedFallback
-		if fa, ok := l.fallback.(Adjuster); ok {
+		if fa, ok := l.fallback.(adjuster); ok {
 			fp := FallbackPolicy(p, l.instances)
 			if _, ferr := fa.Adjust(ctx, key, fp, delta, l.now()); ferr != nil {
 				ev.Err = errors.Join(ev.Err, ferr)
@@ -221,7 +221,7 @@ func (l *Limiter) settleFailed(ctx context.Context, key string, p Policy, delta 
 // settleState is the part of a Limiter that settlement uses.
 type settleState struct {
 	settles  bool     // a rule settles
-	adjuster Adjuster // the store, when it can adjust
+	adjuster adjuster // the store, when it can adjust
 	settling sync.WaitGroup
 	inflight atomic.Int64 // settlements running in the background
 }

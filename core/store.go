@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -28,33 +27,29 @@ type Store interface {
 // Acquire grants lease under p at now when fewer than p.Limit unexpired leases are held for
 // key, and renews it when it is already held (so retries are idempotent). Release frees the
 // lease (releasing an unknown or expired lease is not an error). Extend renews an unexpired
-// lease for another p.Lease, or returns [ErrLeaseNotFound]. Each mirrors [AcquireLease],
-// [ReleaseLease] and [ExtendLease]; the key and error contract is that of [Store].
+// lease for another p.Lease, or returns [ErrLeaseNotFound]. Each mirrors the pure lease
+// algorithm of core/storekit (AcquireLease, ReleaseLease, ExtendLease); the key and error
+// contract is that of [Store].
 type ConcurrencyStore interface {
 	Acquire(ctx context.Context, key string, p Policy, lease string, now time.Time) (Decision, error)
 	Release(ctx context.Context, key string, p Policy, lease string, now time.Time) error
 	Extend(ctx context.Context, key string, p Policy, lease string, now time.Time) (Decision, error)
 }
 
-// InProcess is implemented by stores that never wait on I/O (the memory store). The limiters
-// skip the per-decision deadline for them, which saves a context and a timer per decision.
-type InProcess interface {
+// inProcessStore is implemented by stores that never wait on I/O (storekit.InProcess).
+type inProcessStore interface {
 	InProcess() bool
 }
 
-// PolicyChecker is implemented by stores that cannot hold every policy [Policy.Validate]
-// accepts: more leases than one DynamoDB item holds, numbers past what a Lua script computes
-// exactly, and the like. The limiters call CheckPolicy when they are built, for every static
-// policy, and on every PolicyFunc answer, so that a policy the store cannot hold is refused up
-// front instead of failing every request later. The error wraps [ErrInvalidPolicy] and names
-// the field and the bound.
-type PolicyChecker interface {
+// policyChecker is implemented by stores that cannot hold every valid policy
+// (storekit.PolicyChecker).
+type policyChecker interface {
 	CheckPolicy(p Policy) error
 }
 
 // checkStore asks store whether it can hold p, if it says.
 func checkStore(store any, p Policy) error {
-	if pc, ok := store.(PolicyChecker); ok {
+	if pc, ok := store.(policyChecker); ok {
 		return pc.CheckPolicy(p)
 	}
 	return nil
@@ -70,54 +65,6 @@ var ErrCostExceedsCapacity = errors.New("core: cost exceeds the policy's capacit
 
 // ErrNegativeCost is returned for a negative cost.
 var ErrNegativeCost = errors.New("core: negative cost")
-
-// CheckTake validates the arguments of a Take: stores call it first so that bad input gets the
-// same error from every store and changes nothing.
-func CheckTake(p Policy, cost int64) error {
-	if p.Algorithm == Concurrency {
-		return fmt.Errorf("%w %q: concurrency policies take leases, not cost", ErrInvalidPolicy, p.Name)
-	}
-	if err := p.Validate(); err != nil {
-		return err
-	}
-	if cost < 0 {
-		return fmt.Errorf("%w: %d", ErrNegativeCost, cost)
-	}
-	if cost > p.Capacity() {
-		return fmt.Errorf("%w: cost %d > %d (policy %q)", ErrCostExceedsCapacity, cost, p.Capacity(), p.Name)
-	}
-	return nil
-}
-
-// CheckAdjust validates the policy of an [Adjuster]'s Adjust: a valid rate policy.
-func CheckAdjust(p Policy) error {
-	if p.Algorithm == Concurrency {
-		return &PolicyError{Name: p.Name, Problem: "concurrency policies take leases, not cost"}
-	}
-	return p.Validate()
-}
-
-// CheckLease validates the arguments of Acquire, Release and Extend: a concurrency policy, and
-// a lease id of 1 to 128 printable ASCII bytes (the limiter's ids are 32 hex digits).
-func CheckLease(p Policy, lease string) error {
-	if p.Algorithm != Concurrency {
-		return fmt.Errorf("%w %q: leases need a concurrency policy", ErrInvalidPolicy, p.Name)
-	}
-	if err := p.Validate(); err != nil {
-		return err
-	}
-	if lease == "" || len(lease) > 128 {
-		return fmt.Errorf("%w: lease id must be 1 to 128 bytes", ErrInvalidKey)
-	}
-	for i := 0; i < len(lease); i++ {
-		// Printable ASCII: every store can keep such an id as it is (a DynamoDB map key,
-		// a JSON object key, a Redis member) without escaping or merging two ids.
-		if c := lease[i]; c < 0x21 || c > 0x7e {
-			return fmt.Errorf("%w: lease id must be printable ASCII without spaces", ErrInvalidKey)
-		}
-	}
-	return nil
-}
 
 // isCallerError reports whether err is the caller's fault rather than the backend's.
 func isCallerError(err error) bool {

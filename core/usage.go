@@ -7,10 +7,8 @@ import (
 	"time"
 )
 
-// Resetter is implemented by stores that can forget a key's state under a policy: the key
-// starts afresh (a full allowance; for concurrency, no leases). It is what an operator's
-// "reset this key" is ([Limiter.Reset], the CLI's usage reset).
-type Resetter interface {
+// resetter is implemented by stores that can forget a key's state (storekit.Resetter).
+type resetter interface {
 	ResetAt(ctx context.Context, key string, p Policy, now time.Time) error
 }
 
@@ -48,7 +46,7 @@ func (l *Limiter) UsageAt(ctx context.Context, key string, now time.Time) ([]Dec
 
 // Grant gives key n units of its allowance back under the named policy, for the current
 // window (or, for a token bucket, as n tokens): an operator's goodwill, what API Gateway's
-// UpdateUsage does. It is an [Adjuster] request of −n, so it restores what the key spent, up
+// UpdateUsage does. It is an storekit.Adjuster request of −n, so it restores what the key spent, up
 // to a whole allowance, never more: to raise a key's limit for good, give it another plan
 // (a PolicyFunc). It returns the key's state afterwards.
 func (l *Limiter) Grant(ctx context.Context, key, policy string, n int64) (Decision, error) {
@@ -56,7 +54,7 @@ func (l *Limiter) Grant(ctx context.Context, key, policy string, n int64) (Decis
 		return Decision{}, fmt.Errorf("core: Grant of %d units: give at least 1", n)
 	}
 	if l.adjuster == nil {
-		return Decision{}, fmt.Errorf("core: Grant: the store (%T) cannot adjust a spent cost (core.Adjuster)", l.store)
+		return Decision{}, fmt.Errorf("core: Grant: the store (%T) cannot adjust a spent cost (storekit.Adjuster)", l.store)
 	}
 	now := l.now()
 	for i := range l.limits {
@@ -77,11 +75,11 @@ func (l *Limiter) Grant(ctx context.Context, key, policy string, n int64) (Decis
 }
 
 // Reset forgets key's state under every limit of l: the key starts afresh. The store must
-// implement [Resetter].
+// implement storekit.Resetter.
 func (l *Limiter) Reset(ctx context.Context, key string) error {
-	r, ok := l.store.(Resetter)
+	r, ok := l.store.(resetter)
 	if !ok {
-		return fmt.Errorf("core: Reset: the store (%T) cannot reset a key (core.Resetter)", l.store)
+		return fmt.Errorf("core: Reset: the store (%T) cannot reset a key (storekit.Resetter)", l.store)
 	}
 	now := l.now()
 	for i := range l.limits {

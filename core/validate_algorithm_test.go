@@ -1,13 +1,10 @@
 package core_test
 
 import (
-	"context"
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/tollgate-go/tollgate/core"
-	"github.com/tollgate-go/tollgate/core/memstore"
 )
 
 // TestSlidingWindowLaggingRetry: a caller whose clock is behind the state's window is told to
@@ -87,24 +84,6 @@ func TestExpiry(t *testing.T) {
 		if got := c.p.Expiry(c.st); got != c.want {
 			t.Errorf("%s %+v: Expiry %d, want %d", c.p.Name, c.st, got, c.want)
 		}
-	}
-}
-
-// TestSetHeadersEmptyResult: a result with no decisions (the request failed before any limit
-// decided) gets no rate-limit fields at all.
-func TestSetHeadersEmptyResult(t *testing.T) {
-	for _, o := range []core.HeaderOptions{{}, {Legacy: true}} {
-		if got := setHeaders(&core.Result{}, o); got != "" {
-			t.Errorf("%+v: %q, want no fields", o, got)
-		}
-	}
-	l := newLimiter(t, core.Config{Store: memstore.New(), Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Second), Key: core.KeyByHeader("X-Key")}}})
-	res, err := l.Allow(context.Background(), req("203.0.113.9:1"))
-	if !errors.Is(err, core.ErrMissingKey) {
-		t.Fatalf("no X-Key: %v", err)
-	}
-	if got := setHeaders(&res, core.HeaderOptions{Legacy: true}); got != "" {
-		t.Errorf("result of a request without a key: %q, want no fields", got)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // Limiter describes one limiter to an observer: the name its metrics and status entries carry
@@ -16,7 +17,7 @@ type Limiter struct {
 	Name string
 	// Store is the limiter's store (a core.Store or core.ConcurrencyStore). It names the
 	// store in metrics (see [StoreName]) and tells whether it runs in process
-	// ([core.InProcess]). Optional.
+	// ([storekit.InProcess]). Optional.
 	Store any
 	// StoreName overrides the name derived from Store. Optional.
 	StoreName string
@@ -44,7 +45,7 @@ func (l Limiter) Normalize() Limiter {
 // InProcess reports whether l's store never waits on I/O (core/memstore). Its calls take
 // nanoseconds, so timing them costs more than they do.
 func (l Limiter) InProcess() bool {
-	ip, ok := l.Store.(core.InProcess)
+	ip, ok := l.Store.(storekit.InProcess)
 	return ok && ip.InProcess()
 }
 

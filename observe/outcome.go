@@ -88,7 +88,7 @@ func Classify(e *core.Event) (Outcome, bool) {
 
 // StoreCalled reports whether e is the report of a call to the limiter's store: e.Op names
 // the operation and e.Latency is the call's duration (zero for stores that run in process,
-// see core.InProcess). The core reports each store call by exactly one event (a successful
+// see storekit.InProcess). The core reports each store call by exactly one event (a successful
 // extend by none):
 //
 //   - a take, an acquire or a settlement (adjust) that succeeded, by its core.EventDecision; a

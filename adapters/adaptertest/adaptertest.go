@@ -34,6 +34,7 @@ import (
 	"testing"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/reply"
 )
 
 // Harness builds one adapter's app for the suite.
@@ -93,7 +94,7 @@ type Guard struct {
 	// MissingKeyStatus is the adapter's status for a request without a key (0, 400 or 401).
 	MissingKeyStatus int
 	// Headers selects the rate-limit headers.
-	Headers core.HeaderOptions
+	Headers reply.HeaderOptions
 	// SkipFailedRequests and SkipSuccessfulRequests are the adapter's skip rules (refunds
 	// of requests answered 400 and above, or below 400).
 	SkipFailedRequests, SkipSuccessfulRequests bool

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/reply"
 )
 
 // checkFields parses the RateLimit and RateLimit-Policy fields of a response with an RFC 9651
@@ -22,7 +23,7 @@ import (
 //   - the legacy X-RateLimit-* fields, when present, equal q, r and t of one policy.
 func checkFields(r response) error {
 	q := map[string]int64{}
-	if v := r.get(core.HeaderRateLimitPolicy); v != "" {
+	if v := r.get(reply.HeaderRateLimitPolicy); v != "" {
 		items, err := parseSFList(v)
 		if err != nil {
 			return fmt.Errorf("RateLimit-Policy %q: %w", v, err)
@@ -50,7 +51,7 @@ func checkFields(r response) error {
 	}
 	type state struct{ r, t int64 }
 	states := map[string]state{}
-	if v := r.get(core.HeaderRateLimit); v != "" {
+	if v := r.get(reply.HeaderRateLimit); v != "" {
 		items, err := parseSFList(v)
 		if err != nil {
 			return fmt.Errorf("RateLimit %q: %w", v, err)
@@ -75,7 +76,7 @@ func checkFields(r response) error {
 			}
 			qi, listed := q[name]
 			if !listed {
-				return fmt.Errorf("RateLimit %q: %q is not in RateLimit-Policy %q", v, name, r.get(core.HeaderRateLimitPolicy))
+				return fmt.Errorf("RateLimit %q: %q is not in RateLimit-Policy %q", v, name, r.get(reply.HeaderRateLimitPolicy))
 			}
 			if ri > qi {
 				return fmt.Errorf("RateLimit %q: %q has r=%d above its q=%d", v, name, ri, qi)
@@ -84,9 +85,9 @@ func checkFields(r response) error {
 		}
 	}
 	if r.code == http.StatusTooManyRequests {
-		ra, err := strconv.ParseInt(r.header.Get(core.HeaderRetryAfter), 10, 64)
+		ra, err := strconv.ParseInt(r.header.Get(reply.HeaderRetryAfter), 10, 64)
 		if err != nil || ra < 1 {
-			return fmt.Errorf("429 with Retry-After %q, want delta-seconds ≥ 1", r.header.Get(core.HeaderRetryAfter))
+			return fmt.Errorf("429 with Retry-After %q, want delta-seconds ≥ 1", r.header.Get(reply.HeaderRetryAfter))
 		}
 		var p struct {
 			Violated []string `json:"violated-policies"`
@@ -100,8 +101,8 @@ func checkFields(r response) error {
 			}
 		}
 	}
-	if l := r.header.Get(core.HeaderXRateLimitLimit); l != "" {
-		rem, reset := r.header.Get(core.HeaderXRateLimitRemain), r.header.Get(core.HeaderXRateLimitReset)
+	if l := r.header.Get(reply.HeaderXRateLimitLimit); l != "" {
+		rem, reset := r.header.Get(reply.HeaderXRateLimitRemain), r.header.Get(reply.HeaderXRateLimitReset)
 		match := false
 		for name, s := range states {
 			if strconv.FormatInt(q[name], 10) == l && strconv.FormatInt(s.r, 10) == rem &&
@@ -111,7 +112,7 @@ func checkFields(r response) error {
 		}
 		if !match {
 			return fmt.Errorf("X-RateLimit-Limit/Remaining/Reset %s/%s/%s match no policy's q/r/t in %q and %q",
-				l, rem, reset, r.get(core.HeaderRateLimitPolicy), r.get(core.HeaderRateLimit))
+				l, rem, reset, r.get(reply.HeaderRateLimitPolicy), r.get(reply.HeaderRateLimit))
 		}
 	}
 	return nil
@@ -143,7 +144,7 @@ func testHeaderFields(t *testing.T, h Harness) {
 		}
 		routes = append(routes, Route{Pattern: k.pattern, Guard: Guard{
 			Limiter: newLimiter(t, core.Config{Limits: limits}),
-			Headers: core.HeaderOptions{Legacy: true},
+			Headers: reply.HeaderOptions{Legacy: true},
 		}})
 	}
 	tr := h.New(t, Setup{Routes: routes})
@@ -154,8 +155,8 @@ func testHeaderFields(t *testing.T, h Harness) {
 			if r.code == http.StatusTooManyRequests {
 				denied = true
 				// Every policy of the limiter is listed, also those after the denying one.
-				if got, want := len(mustList(t, r.get(core.HeaderRateLimitPolicy))), len(k.limits); got != want {
-					t.Fatalf("%s: a denial lists %d policies in RateLimit-Policy %q, want %d", k.pattern, got, r.get(core.HeaderRateLimitPolicy), want)
+				if got, want := len(mustList(t, r.get(reply.HeaderRateLimitPolicy))), len(k.limits); got != want {
+					t.Fatalf("%s: a denial lists %d policies in RateLimit-Policy %q, want %d", k.pattern, got, r.get(reply.HeaderRateLimitPolicy), want)
 				}
 			}
 		}

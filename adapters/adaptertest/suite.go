@@ -17,6 +17,7 @@ import (
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/core/reply"
 )
 
 // Case is one behaviour of the suite.
@@ -154,8 +155,8 @@ func wantHeader(t *testing.T, what string, r response, name, want string) {
 // the quota-exceeded type and violated policies.
 func wantProblem(t *testing.T, what string, r response, status int, violated ...string) {
 	t.Helper()
-	if ct := r.header.Get("Content-Type"); ct != core.ContentTypeProblemJSON {
-		t.Fatalf("%s: Content-Type %q, want %q", what, ct, core.ContentTypeProblemJSON)
+	if ct := r.header.Get("Content-Type"); ct != reply.ContentTypeProblemJSON {
+		t.Fatalf("%s: Content-Type %q, want %q", what, ct, reply.ContentTypeProblemJSON)
 	}
 	var p struct {
 		Type     string   `json:"type"`
@@ -171,8 +172,8 @@ func wantProblem(t *testing.T, what string, r response, status int, violated ...
 		t.Fatalf("%s: problem status %d title %q, want %d %q", what, p.Status, p.Title, status, http.StatusText(status))
 	}
 	if status == http.StatusTooManyRequests {
-		if p.Type != core.ProblemTypeQuotaExceeded {
-			t.Fatalf("%s: problem type %q, want %q", what, p.Type, core.ProblemTypeQuotaExceeded)
+		if p.Type != reply.ProblemTypeQuotaExceeded {
+			t.Fatalf("%s: problem type %q, want %q", what, p.Type, reply.ProblemTypeQuotaExceeded)
 		}
 		if !slices.Equal(p.Violated, violated) {
 			t.Fatalf("%s: violated-policies %q, want %q", what, p.Violated, violated)
@@ -205,15 +206,15 @@ func testAllowThenDeny(t *testing.T, h Harness) {
 		if r.body != OK {
 			t.Fatalf("%s: body %q, want %q from the handler", what, r.body, OK)
 		}
-		wantHeader(t, what, r, core.HeaderRateLimitPolicy, `"default";q=3;w=60`)
-		wantHeader(t, what, r, core.HeaderRateLimit, `"default";r=`+strconv.Itoa(3-i)+`;t=40`)
-		wantHeader(t, what, r, core.HeaderRetryAfter, "")
+		wantHeader(t, what, r, reply.HeaderRateLimitPolicy, `"default";q=3;w=60`)
+		wantHeader(t, what, r, reply.HeaderRateLimit, `"default";r=`+strconv.Itoa(3-i)+`;t=40`)
+		wantHeader(t, what, r, reply.HeaderRetryAfter, "")
 	}
 	r := do(t, tr, "GET", "/items/1", client, nil)
 	wantCode(t, "4th request", r, http.StatusTooManyRequests)
-	wantHeader(t, "4th request", r, core.HeaderRetryAfter, "40")
-	wantHeader(t, "4th request", r, core.HeaderRateLimitPolicy, `"default";q=3;w=60`)
-	wantHeader(t, "4th request", r, core.HeaderRateLimit, `"default";r=0;t=40`)
+	wantHeader(t, "4th request", r, reply.HeaderRetryAfter, "40")
+	wantHeader(t, "4th request", r, reply.HeaderRateLimitPolicy, `"default";q=3;w=60`)
+	wantHeader(t, "4th request", r, reply.HeaderRateLimit, `"default";r=0;t=40`)
 	wantProblem(t, "4th request", r, http.StatusTooManyRequests, "default")
 	if n := runs.Load(); n != 3 {
 		t.Fatalf("the handler ran %d times, want 3: a denied request reached it", n)
@@ -223,7 +224,7 @@ func testAllowThenDeny(t *testing.T, h Harness) {
 	// A denied HEAD carries the headers but no body.
 	r = do(t, tr, "HEAD", "/items/1", client, nil)
 	wantCode(t, "HEAD denial", r, http.StatusTooManyRequests)
-	wantHeader(t, "HEAD denial", r, core.HeaderRetryAfter, "40")
+	wantHeader(t, "HEAD denial", r, reply.HeaderRetryAfter, "40")
 	if r.body != "" {
 		t.Fatalf("HEAD denial has a body: %q", r.body)
 	}
@@ -244,42 +245,42 @@ func testHeadersStacked(t *testing.T, h Harness) {
 	// The global limiter's decisions come first (it runs first), then the route's.
 	r := do(t, tr, "GET", "/items/1", client, nil)
 	wantCode(t, "request 1", r, http.StatusOK)
-	wantHeader(t, "request 1", r, core.HeaderRateLimitPolicy, `"burst";q=2;w=1, "day";q=100;w=86400, "route";q=5;w=60`)
-	wantHeader(t, "request 1", r, core.HeaderRateLimit, `"burst";r=1;t=1, "day";r=99;t=`+day+`, "route";r=4;t=40`)
+	wantHeader(t, "request 1", r, reply.HeaderRateLimitPolicy, `"burst";q=2;w=1, "day";q=100;w=86400, "route";q=5;w=60`)
+	wantHeader(t, "request 1", r, reply.HeaderRateLimit, `"burst";r=1;t=1, "day";r=99;t=`+day+`, "route";r=4;t=40`)
 	// A route without its own limiter shows the global limits only.
 	r = do(t, tr, "GET", "/other", client, nil)
 	wantCode(t, "request 2", r, http.StatusOK)
-	wantHeader(t, "request 2", r, core.HeaderRateLimitPolicy, `"burst";q=2;w=1, "day";q=100;w=86400`)
-	wantHeader(t, "request 2", r, core.HeaderRateLimit, `"burst";r=0;t=1, "day";r=98;t=`+day)
+	wantHeader(t, "request 2", r, reply.HeaderRateLimitPolicy, `"burst";q=2;w=1, "day";q=100;w=86400`)
+	wantHeader(t, "request 2", r, reply.HeaderRateLimit, `"burst";r=0;t=1, "day";r=98;t=`+day)
 	// The burst is spent: the global limiter denies; the limits after the denying one are
 	// not evaluated (so they have no RateLimit item) but are still listed in
 	// RateLimit-Policy, which stays the same across a limiter's responses; the route's
 	// limiter never runs.
 	r = do(t, tr, "GET", "/items/1", client, nil)
 	wantCode(t, "request 3", r, http.StatusTooManyRequests)
-	wantHeader(t, "request 3", r, core.HeaderRateLimitPolicy, `"burst";q=2;w=1, "day";q=100;w=86400`)
-	wantHeader(t, "request 3", r, core.HeaderRateLimit, `"burst";r=0;t=1`)
-	wantHeader(t, "request 3", r, core.HeaderRetryAfter, "1")
+	wantHeader(t, "request 3", r, reply.HeaderRateLimitPolicy, `"burst";q=2;w=1, "day";q=100;w=86400`)
+	wantHeader(t, "request 3", r, reply.HeaderRateLimit, `"burst";r=0;t=1`)
+	wantHeader(t, "request 3", r, reply.HeaderRetryAfter, "1")
 	wantProblem(t, "request 3", r, http.StatusTooManyRequests, "burst")
 }
 
 func testLegacyHeaders(t *testing.T, h Harness) {
 	l := newLimiter(t, core.Config{Limits: []core.Limit{{Policy: core.NewFixedWindow("legacy", 2, time.Minute)}}})
 	tr := h.New(t, Setup{
-		Global: Guard{Limiter: l, Headers: core.HeaderOptions{Legacy: true}},
+		Global: Guard{Limiter: l, Headers: reply.HeaderOptions{Legacy: true}},
 		Routes: []Route{{Pattern: "/"}},
 	})
 	r := do(t, tr, "GET", "/", "192.0.2.1:1", nil)
 	wantCode(t, "request 1", r, http.StatusOK)
-	wantHeader(t, "request 1", r, core.HeaderRateLimit, `"legacy";r=1;t=40`)
-	wantHeader(t, "request 1", r, core.HeaderXRateLimitLimit, "2")
-	wantHeader(t, "request 1", r, core.HeaderXRateLimitRemain, "1")
-	wantHeader(t, "request 1", r, core.HeaderXRateLimitReset, "40")
+	wantHeader(t, "request 1", r, reply.HeaderRateLimit, `"legacy";r=1;t=40`)
+	wantHeader(t, "request 1", r, reply.HeaderXRateLimitLimit, "2")
+	wantHeader(t, "request 1", r, reply.HeaderXRateLimitRemain, "1")
+	wantHeader(t, "request 1", r, reply.HeaderXRateLimitReset, "40")
 	do(t, tr, "GET", "/", "192.0.2.1:1", nil)
 	r = do(t, tr, "GET", "/", "192.0.2.1:1", nil)
 	wantCode(t, "request 3", r, http.StatusTooManyRequests)
-	wantHeader(t, "request 3", r, core.HeaderXRateLimitRemain, "0")
-	wantHeader(t, "request 3", r, core.HeaderRetryAfter, "40")
+	wantHeader(t, "request 3", r, reply.HeaderXRateLimitRemain, "0")
+	wantHeader(t, "request 3", r, reply.HeaderRetryAfter, "40")
 }
 
 func testTrustedProxy(t *testing.T, h Harness) {
@@ -327,15 +328,15 @@ func testPerRoute(t *testing.T, h Harness) {
 	wantCode(t, "items/2", do(t, tr, "GET", "/items/2", "192.0.2.2:1", nil), http.StatusOK)
 	r := do(t, tr, "GET", "/items/3", "192.0.2.3:1", nil)
 	wantCode(t, "items/3, a third request under one route pattern", r, http.StatusTooManyRequests)
-	wantHeader(t, "items/3", r, core.HeaderRateLimitPolicy, `"items";q=2;w=3600`)
+	wantHeader(t, "items/3", r, reply.HeaderRateLimitPolicy, `"items";q=2;w=3600`)
 	// The other route's limit is its own.
 	r = do(t, tr, "GET", "/users/1", "192.0.2.1:1", nil)
 	wantCode(t, "users/1 after items is spent", r, http.StatusOK)
-	wantHeader(t, "users/1", r, core.HeaderRateLimitPolicy, `"users";q=1;w=3600`)
+	wantHeader(t, "users/1", r, reply.HeaderRateLimitPolicy, `"users";q=1;w=3600`)
 	wantCode(t, "users/2", do(t, tr, "GET", "/users/2", "192.0.2.1:1", nil), http.StatusTooManyRequests)
 	r = do(t, tr, "GET", "/free", "192.0.2.1:1", nil)
 	wantCode(t, "a route without a limiter", r, http.StatusOK)
-	wantHeader(t, "a route without a limiter", r, core.HeaderRateLimit, "")
+	wantHeader(t, "a route without a limiter", r, reply.HeaderRateLimit, "")
 	mu.Lock()
 	defer mu.Unlock()
 	want := h.Route("/items/{id}")
@@ -358,7 +359,7 @@ func testSkip(t *testing.T, h Harness) {
 	for i := 0; i < 3; i++ {
 		r := do(t, tr, "GET", "/healthz", "192.0.2.1:1", nil)
 		wantCode(t, "skipped request", r, http.StatusOK)
-		wantHeader(t, "skipped request", r, core.HeaderRateLimit, "")
+		wantHeader(t, "skipped request", r, reply.HeaderRateLimit, "")
 	}
 	wantCode(t, "first limited request", do(t, tr, "GET", "/", "192.0.2.1:1", nil), http.StatusOK)
 	wantCode(t, "second limited request", do(t, tr, "GET", "/", "192.0.2.1:1", nil), http.StatusTooManyRequests)
@@ -442,9 +443,9 @@ func testStoreFailure(t *testing.T, h Harness) {
 					wantProblem(t, what, r, want, "fp")
 				}
 				if c.headers {
-					wantHeader(t, what, r, core.HeaderRateLimitPolicy, `"fp";q=1;w=3600`)
+					wantHeader(t, what, r, reply.HeaderRateLimitPolicy, `"fp";q=1;w=3600`)
 				} else {
-					wantHeader(t, what, r, core.HeaderRateLimit, "")
+					wantHeader(t, what, r, reply.HeaderRateLimit, "")
 				}
 				if strings.Contains(r.body, secret) {
 					t.Fatalf("%s: store error text reached the client: %q", what, r.body)
@@ -522,9 +523,9 @@ func testConcurrency(t *testing.T, h Harness) {
 	g.wait(t, 2)
 	r := do(t, tr, "GET", "/fast", client, nil)
 	wantCode(t, "third concurrent request", r, http.StatusTooManyRequests)
-	wantHeader(t, "third concurrent request", r, core.HeaderRateLimitPolicy, `"slow";q=2;qu="concurrent-requests"`)
-	wantHeader(t, "third concurrent request", r, core.HeaderRateLimit, `"slow";r=0`)
-	wantHeader(t, "third concurrent request", r, core.HeaderRetryAfter, "1")
+	wantHeader(t, "third concurrent request", r, reply.HeaderRateLimitPolicy, `"slow";q=2;qu="concurrent-requests"`)
+	wantHeader(t, "third concurrent request", r, reply.HeaderRateLimit, `"slow";r=0`)
+	wantHeader(t, "third concurrent request", r, reply.HeaderRetryAfter, "1")
 	wantProblem(t, "third concurrent request", r, http.StatusTooManyRequests, "slow")
 	// Another key is not affected.
 	wantCode(t, "another client", do(t, tr, "GET", "/fast", "192.0.2.2:1", nil), http.StatusOK)
@@ -533,8 +534,8 @@ func testConcurrency(t *testing.T, h Harness) {
 	for i := 0; i < 2; i++ {
 		r := <-running
 		wantCode(t, "slow request", r, http.StatusOK)
-		wantHeader(t, "slow request", r, core.HeaderRateLimitPolicy, `"slow";q=2;qu="concurrent-requests"`)
-		remaining = append(remaining, r.get(core.HeaderRateLimit))
+		wantHeader(t, "slow request", r, reply.HeaderRateLimitPolicy, `"slow";q=2;qu="concurrent-requests"`)
+		remaining = append(remaining, r.get(reply.HeaderRateLimit))
 	}
 	slices.Sort(remaining)
 	if want := []string{`"slow";r=0`, `"slow";r=1`}; !slices.Equal(remaining, want) {
@@ -544,7 +545,7 @@ func testConcurrency(t *testing.T, h Harness) {
 	for i := 0; i < 3; i++ {
 		r := do(t, tr, "GET", "/fast", client, nil)
 		wantCode(t, "after the slow requests", r, http.StatusOK)
-		wantHeader(t, "after the slow requests", r, core.HeaderRateLimit, `"slow";r=1`)
+		wantHeader(t, "after the slow requests", r, reply.HeaderRateLimit, `"slow";r=1`)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/tollgate-go/tollgate/adapters/nethttp"
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/reply"
 	"github.com/tollgate-go/tollgate/internal/adaptercfg"
 )
 
@@ -21,13 +22,13 @@ type ConcurrencyConfig struct {
 	// DenyHandler answers a request that got no slot. Optional. Default: 429 problem+json.
 	DenyHandler func(c echo.Context, res *core.Result) error
 	// ErrorHandler answers when no decision could be made. Optional. Default: the status
-	// from [core.StatusFor] with a problem+json body.
+	// from [reply.Status] with a problem+json body.
 	ErrorHandler func(c echo.Context, err error) error
 	// MissingKeyStatus is the status for a request without a key: 400 or 401. Optional.
 	// Default: 400.
 	MissingKeyStatus int
 	// Headers selects the rate-limit headers written. Optional.
-	Headers core.HeaderOptions
+	Headers reply.HeaderOptions
 	// ExtendEvery is how often the lease of a running request is extended. Optional.
 	// Default: half the policy's Lease. Negative: never.
 	ExtendEvery time.Duration

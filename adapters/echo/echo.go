@@ -34,6 +34,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/tollgate-go/tollgate/adapters/nethttp"
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/reply"
 	"github.com/tollgate-go/tollgate/internal/adaptercfg"
 )
 
@@ -55,7 +56,7 @@ type RateLimiterConfig struct {
 	// key, or a store failure under FailClosed. err is for logs; never show its text to the
 	// client (it may carry store details). Like DenyHandler, it may return an error for
 	// Echo's HTTPErrorHandler ([HTTPError] builds one that carries err as Internal).
-	// Optional. Default: the status from [core.StatusFor] with a problem+json body that
+	// Optional. Default: the status from [reply.Status] with a problem+json body that
 	// carries only the status text.
 	ErrorHandler func(c echo.Context, err error) error
 	// MissingKeyStatus is the status for a request without a key (no API key header):
@@ -63,7 +64,7 @@ type RateLimiterConfig struct {
 	MissingKeyStatus int
 	// Headers selects the rate-limit headers written. Optional. Default: RateLimit and
 	// RateLimit-Policy only.
-	Headers core.HeaderOptions
+	Headers reply.HeaderOptions
 	// SkipFailedRequests gives back what a request spent when the next handler answered
 	// with a status of 400 or more, or returned an error (only successful requests count);
 	// SkipSuccessfulRequests when it answered below 400 (only failed requests count). The
@@ -77,16 +78,16 @@ type handlers struct {
 	skipper middleware.Skipper
 	deny    func(echo.Context, *core.Result) error
 	fail    func(echo.Context, error) error
-	headers core.HeaderOptions
+	headers reply.HeaderOptions
 }
 
-func newHandlers(skip middleware.Skipper, deny func(echo.Context, *core.Result) error, fail func(echo.Context, error) error, missingKey int, h core.HeaderOptions) handlers {
+func newHandlers(skip middleware.Skipper, deny func(echo.Context, *core.Result) error, fail func(echo.Context, error) error, missingKey int, h reply.HeaderOptions) handlers {
 	if skip == nil {
 		skip = middleware.DefaultSkipper
 	}
 	missingKey, _ = adaptercfg.MissingKeyStatus("", missingKey)
 	if fail == nil {
-		fail = func(c echo.Context, err error) error { return WriteError(c, core.StatusFor(err, missingKey)) }
+		fail = func(c echo.Context, err error) error { return WriteError(c, reply.Status(err, missingKey)) }
 	}
 	return handlers{skipper: skip, deny: deny, fail: fail, headers: h}
 }
@@ -212,28 +213,28 @@ func deny(c echo.Context, res *core.Result, h func(echo.Context, *core.Result) e
 }
 
 func denyProblem(c echo.Context, res *core.Result) error {
-	return writeProblem(c, http.StatusTooManyRequests, core.ProblemJSON(res))
+	return writeProblem(c, http.StatusTooManyRequests, reply.ProblemJSON(res))
 }
 
 // WriteError answers with an error status and a problem+json body that carries only the
 // status text. Use it from custom ErrorHandlers to keep internal error text away from
 // clients.
 func WriteError(c echo.Context, status int) error {
-	return writeProblem(c, status, core.ErrorProblemJSON(status))
+	return writeProblem(c, status, reply.ErrorProblemJSON(status))
 }
 
 // HTTPError returns the *echo.HTTPError for a limiter error: the status from
-// [core.StatusFor] (missingKey is 400 or 401), the status text as the message, and err as
+// [reply.Status] (missingKey is 400 or 401), the status text as the message, and err as
 // Internal, for logs (Echo's default HTTPErrorHandler shows Internal only in Debug mode).
 // Return it from an ErrorHandler to answer through the app's HTTPErrorHandler.
 func HTTPError(err error, missingKey int) *echo.HTTPError {
-	status := core.StatusFor(err, missingKey)
+	status := reply.Status(err, missingKey)
 	return echo.NewHTTPError(status, http.StatusText(status)).SetInternal(err)
 }
 
 func writeProblem(c echo.Context, status int, body []byte) error {
 	w := c.Response()
-	w.Header().Set(echo.HeaderContentType, core.ContentTypeProblemJSON)
+	w.Header().Set(echo.HeaderContentType, reply.ContentTypeProblemJSON)
 	w.WriteHeader(status)
 	if c.Request().Method == http.MethodHead {
 		return nil

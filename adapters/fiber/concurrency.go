@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/reply"
 	"github.com/tollgate-go/tollgate/internal/adaptercfg"
 )
 
@@ -28,7 +29,7 @@ type ConcurrencyConfig struct {
 
 	// ErrorHandler answers when no decision could be made.
 	//
-	// Optional. Default: the status from [core.StatusFor] with a problem+json body.
+	// Optional. Default: the status from [reply.Status] with a problem+json body.
 	ErrorHandler func(c *fiber.Ctx, err error) error
 
 	// MissingKeyStatus is the status for a request without a key: 400 or 401.
@@ -39,7 +40,7 @@ type ConcurrencyConfig struct {
 	// Headers selects the rate-limit headers written.
 	//
 	// Optional. Default: RateLimit and RateLimit-Policy only.
-	Headers core.HeaderOptions
+	Headers reply.HeaderOptions
 
 	// ExtendEvery is how often the lease of a running request is extended.
 	//

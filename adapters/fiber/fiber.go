@@ -44,6 +44,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/reply"
 	"github.com/tollgate-go/tollgate/internal/adaptercfg"
 	"github.com/valyala/fasthttp"
 )
@@ -83,7 +84,7 @@ type Config struct {
 	// key, or a store failure under FailClosed. err is for logs; never show its text to the
 	// client (it may carry store details).
 	//
-	// Optional. Default: the status from [core.StatusFor] with a problem+json body that
+	// Optional. Default: the status from [reply.Status] with a problem+json body that
 	// carries only the status text.
 	ErrorHandler func(c *fiber.Ctx, err error) error
 
@@ -96,7 +97,7 @@ type Config struct {
 	// Headers selects the rate-limit headers written.
 	//
 	// Optional. Default: RateLimit and RateLimit-Policy only.
-	Headers core.HeaderOptions
+	Headers reply.HeaderOptions
 
 	// SkipFailedRequests gives back what a request spent when the rest of the chain
 	// answered with a status of 400 or more, or returned an error (only successful requests
@@ -118,13 +119,13 @@ type handlers struct {
 	next    func(*fiber.Ctx) bool
 	deny    func(*fiber.Ctx, *core.Result) error
 	fail    func(*fiber.Ctx, error) error
-	headers core.HeaderOptions
+	headers reply.HeaderOptions
 }
 
-func newHandlers(next func(*fiber.Ctx) bool, deny func(*fiber.Ctx, *core.Result) error, fail func(*fiber.Ctx, error) error, missingKey int, h core.HeaderOptions) handlers {
+func newHandlers(next func(*fiber.Ctx) bool, deny func(*fiber.Ctx, *core.Result) error, fail func(*fiber.Ctx, error) error, missingKey int, h reply.HeaderOptions) handlers {
 	missingKey, _ = adaptercfg.MissingKeyStatus("", missingKey)
 	if fail == nil {
-		fail = func(c *fiber.Ctx, err error) error { return WriteError(c, core.StatusFor(err, missingKey)) }
+		fail = func(c *fiber.Ctx, err error) error { return WriteError(c, reply.Status(err, missingKey)) }
 	}
 	return handlers{next: next, deny: deny, fail: fail, headers: h}
 }
@@ -242,18 +243,18 @@ func deny(c *fiber.Ctx, res *core.Result, h func(*fiber.Ctx, *core.Result) error
 }
 
 func denyProblem(c *fiber.Ctx, res *core.Result) error {
-	return writeProblem(c, http.StatusTooManyRequests, core.ProblemJSON(res))
+	return writeProblem(c, http.StatusTooManyRequests, reply.ProblemJSON(res))
 }
 
 // WriteError answers with an error status and a problem+json body that carries only the
 // status text. Use it from custom ErrorHandlers to keep internal error text away from
 // clients.
 func WriteError(c *fiber.Ctx, status int) error {
-	return writeProblem(c, status, core.ErrorProblemJSON(status))
+	return writeProblem(c, status, reply.ErrorProblemJSON(status))
 }
 
 func writeProblem(c *fiber.Ctx, status int, body []byte) error {
-	c.Set(fiber.HeaderContentType, core.ContentTypeProblemJSON)
+	c.Set(fiber.HeaderContentType, reply.ContentTypeProblemJSON)
 	c.Status(status)
 	if c.Method() == fiber.MethodHead {
 		return nil
@@ -261,14 +262,14 @@ func writeProblem(c *fiber.Ctx, status int, body []byte) error {
 	return c.Send(body)
 }
 
-// writeHeaders writes the rate-limit fields of res into h, as core.SetHeaders says, without
+// writeHeaders writes the rate-limit fields of res into h, as reply.SetHeaders says, without
 // allocating: values are built in stack buffers and copied by fasthttp. Fields are added, not
 // set, so that stacked limiters all show their policies; Retry-After is set once, by the
 // limiter that denied.
-func writeHeaders(h *fasthttp.ResponseHeader, res *core.Result, o core.HeaderOptions) {
+func writeHeaders(h *fasthttp.ResponseHeader, res *core.Result, o reply.HeaderOptions) {
 	if o.Legacy {
-		core.SetHeaders(func(k, v string) {
-			if k == core.HeaderRetryAfter {
+		reply.SetHeaders(func(k, v string) {
+			if k == reply.HeaderRetryAfter {
 				h.Set(k, v)
 			} else {
 				h.Add(k, v)
@@ -279,12 +280,12 @@ func writeHeaders(h *fasthttp.ResponseHeader, res *core.Result, o core.HeaderOpt
 	ds := res.Decisions()
 	var buf [256]byte
 	if len(ds) > 0 && !o.Omit && res.Degraded != core.DegradedOpen {
-		h.AddBytesV(core.HeaderRateLimitPolicy, core.AppendRateLimitPolicy(buf[:0], res))
-		h.AddBytesV(core.HeaderRateLimit, core.AppendRateLimit(buf[:0], res))
+		h.AddBytesV(reply.HeaderRateLimitPolicy, reply.AppendRateLimitPolicy(buf[:0], res))
+		h.AddBytesV(reply.HeaderRateLimit, reply.AppendRateLimit(buf[:0], res))
 	}
 	if !res.Allowed {
 		if ra := res.RetryAfter(); ra > 0 {
-			h.SetBytesV(core.HeaderRetryAfter, strconv.AppendInt(buf[:0], max(core.Seconds(ra), 1), 10))
+			h.SetBytesV(reply.HeaderRetryAfter, strconv.AppendInt(buf[:0], max(reply.Seconds(ra), 1), 10))
 		}
 	}
 }

@@ -24,6 +24,7 @@ import (
 	tollgatefiber "github.com/tollgate-go/tollgate/adapters/fiber"
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/core/reply"
 )
 
 // conn is one client connection into a Fiber app: the request's bytes to read, the
@@ -147,7 +148,7 @@ func TestKeyGeneratorAndFiberErrors(t *testing.T) {
 		},
 		LimitReached: func(c *fiber.Ctx, res *core.Result) error { return fiber.ErrTooManyRequests },
 		ErrorHandler: func(c *fiber.Ctx, err error) error {
-			return fiber.NewError(core.StatusFor(err, http.StatusUnauthorized), "no API key")
+			return fiber.NewError(reply.Status(err, http.StatusUnauthorized), "no API key")
 		},
 	}))
 	app.Get("/", func(c *fiber.Ctx) error { return c.SendString("ok") })

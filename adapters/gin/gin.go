@@ -28,6 +28,7 @@ import (
 	"github.com/tollgate-go/tollgate/adapters/nethttp"
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/core/reply"
 	"github.com/tollgate-go/tollgate/internal/adaptercfg"
 )
 
@@ -44,7 +45,7 @@ type Options struct {
 	// ErrorHandler writes the response when no decision could be made: a key function
 	// error, an invalid key, or a store failure under FailClosed. err is for logs (c.Error
 	// records it for Gin's error middleware); never show its text to the client. The chain
-	// is aborted after it returns. Optional. Default: the status from [core.StatusFor] with
+	// is aborted after it returns. Optional. Default: the status from [reply.Status] with
 	// a problem+json body that carries only the status text.
 	ErrorHandler func(c *gin.Context, err error)
 	// MissingKeyStatus is the status for a request without a key (no API key header):
@@ -53,7 +54,7 @@ type Options struct {
 	MissingKeyStatus int
 	// Headers selects the rate-limit headers written. Optional. Default: RateLimit and
 	// RateLimit-Policy only.
-	Headers core.HeaderOptions
+	Headers reply.HeaderOptions
 	// SkipFailedRequests gives back what a request spent when the rest of the chain
 	// answered with a status of 400 or more (only successful requests count);
 	// SkipSuccessfulRequests when it answered below 400 (only failed requests count). The
@@ -76,7 +77,7 @@ func (o *Options) defaults() {
 	if o.ErrorHandler == nil {
 		status := o.MissingKeyStatus
 		o.ErrorHandler = func(c *gin.Context, err error) {
-			WriteError(c, core.StatusFor(err, status))
+			WriteError(c, reply.Status(err, status))
 		}
 	}
 }
@@ -189,18 +190,18 @@ func fail(c *gin.Context, err error, h func(*gin.Context, error)) {
 }
 
 func denyProblem(c *gin.Context, res *core.Result) {
-	writeProblem(c, http.StatusTooManyRequests, core.ProblemJSON(res))
+	writeProblem(c, http.StatusTooManyRequests, reply.ProblemJSON(res))
 }
 
 // WriteError aborts with an error status and a problem+json body that carries only the
 // status text. Use it from custom ErrorHandlers to keep internal error text away from
 // clients.
 func WriteError(c *gin.Context, status int) {
-	writeProblem(c, status, core.ErrorProblemJSON(status))
+	writeProblem(c, status, reply.ErrorProblemJSON(status))
 }
 
 func writeProblem(c *gin.Context, status int, body []byte) {
-	c.Header("Content-Type", core.ContentTypeProblemJSON)
+	c.Header("Content-Type", reply.ContentTypeProblemJSON)
 	c.AbortWithStatus(status)
 	if c.Request.Method != http.MethodHead {
 		_, _ = c.Writer.Write(body)

@@ -15,6 +15,7 @@ import (
 	tollgategin "github.com/tollgate-go/tollgate/adapters/gin"
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/core/reply"
 )
 
 func TestMain(m *testing.M) {
@@ -91,10 +92,10 @@ func TestCustomHandlers(t *testing.T) {
 	})
 	r.Use(tollgategin.RateLimit(l, tollgategin.Options{
 		DenyHandler: func(c *gin.Context, res *core.Result) {
-			c.JSON(http.StatusTooManyRequests, gin.H{"error": "slow down", "retry_after_s": core.Seconds(res.RetryAfter())})
+			c.JSON(http.StatusTooManyRequests, gin.H{"error": "slow down", "retry_after_s": reply.Seconds(res.RetryAfter())})
 		},
 		ErrorHandler: func(c *gin.Context, err error) {
-			c.JSON(core.StatusFor(err, http.StatusUnauthorized), gin.H{"error": "no API key"})
+			c.JSON(reply.Status(err, http.StatusUnauthorized), gin.H{"error": "no API key"})
 		},
 	}))
 	r.GET("/", func(c *gin.Context) { c.String(http.StatusOK, "ok") })

@@ -5,13 +5,14 @@ import (
 	"strings"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/reply"
 )
 
 // field is one rate-limit header field to write.
 type field struct{ k, v string }
 
 // addHeaders returns h and mv (a response's headers and, in payload v1, its multi-value
-// headers) with the rate-limit fields of res added (see core.SetHeaders for which). The maps
+// headers) with the rate-limit fields of res added (see reply.SetHeaders for which). The maps
 // given are never written: a handler may return a map it shares between responses, so a
 // map that changes is copied first.
 //
@@ -20,10 +21,10 @@ type field struct{ k, v string }
 // multi-value header, as the list's first element: the outer middleware runs first, and its
 // policies come first, as on an http.ResponseWriter. Retry-After replaces any value: one
 // limiter denied, and its time is the one to wait.
-func addHeaders(h map[string]string, mv map[string][]string, res *core.Result, o core.HeaderOptions) (map[string]string, map[string][]string) {
+func addHeaders(h map[string]string, mv map[string][]string, res *core.Result, o reply.HeaderOptions) (map[string]string, map[string][]string) {
 	var buf [6]field
 	fields := buf[:0]
-	core.SetHeaders(func(k, v string) { fields = append(fields, field{k, v}) }, res, o)
+	reply.SetHeaders(func(k, v string) { fields = append(fields, field{k, v}) }, res, o)
 	if len(fields) == 0 {
 		return h, mv
 	}
@@ -35,7 +36,7 @@ func addHeaders(h map[string]string, mv map[string][]string, res *core.Result, o
 			if !mvCopied {
 				mv, mvCopied = maps.Clone(mv), true
 			}
-			if f.k == core.HeaderRetryAfter {
+			if f.k == reply.HeaderRetryAfter {
 				mv[k] = []string{f.v}
 			} else {
 				mv[k] = append([]string{f.v}, mv[k]...)
@@ -43,7 +44,7 @@ func addHeaders(h map[string]string, mv map[string][]string, res *core.Result, o
 			continue
 		}
 		if k, ok := find(h2, f.k); ok {
-			if f.k == core.HeaderRetryAfter || h2[k] == "" {
+			if f.k == reply.HeaderRetryAfter || h2[k] == "" {
 				h2[k] = f.v
 			} else {
 				h2[k] = f.v + ", " + h2[k]

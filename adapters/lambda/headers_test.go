@@ -9,6 +9,7 @@ import (
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/core/reply"
 )
 
 // result returns a real decision of a one-limit limiter: allowed (r=1) or, with deny, denied.
@@ -57,7 +58,7 @@ func TestAddHeaders(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h0, mv0 := maps.Clone(tc.h), cloneMV(tc.mv)
-			h, mv := addHeaders(tc.h, tc.mv, &tc.res, core.HeaderOptions{})
+			h, mv := addHeaders(tc.h, tc.mv, &tc.res, reply.HeaderOptions{})
 			if !reflect.DeepEqual(h, tc.wantH) || !reflect.DeepEqual(mv, tc.wantMV) {
 				t.Fatalf("headers %q multi %q\nwant    %q multi %q", h, mv, tc.wantH, tc.wantMV)
 			}
@@ -68,7 +69,7 @@ func TestAddHeaders(t *testing.T) {
 	}
 	t.Run("Omit writes nothing on an allowed request", func(t *testing.T) {
 		h := map[string]string{"A": "b"}
-		got, _ := addHeaders(h, nil, &allowed, core.HeaderOptions{Omit: true})
+		got, _ := addHeaders(h, nil, &allowed, reply.HeaderOptions{Omit: true})
 		if !reflect.DeepEqual(got, h) {
 			t.Fatalf("headers %q, want %q", got, h)
 		}

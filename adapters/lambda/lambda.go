@@ -50,6 +50,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/core/reply"
 	"github.com/tollgate-go/tollgate/internal/adaptercfg"
 )
 
@@ -86,7 +87,7 @@ type Options struct {
 	// ErrorHandler returns the response when no decision could be made: a key function
 	// error, an invalid key, or a store failure under FailClosed. err is for logs; never
 	// show its text to the client (it may carry store details). Optional. Default: the
-	// status from [core.StatusFor] with a problem+json body that carries only the status
+	// status from [reply.Status] with a problem+json body that carries only the status
 	// text ([ErrorResponse]).
 	ErrorHandler func(ctx context.Context, r Request, err error) Response
 	// MissingKeyStatus is the status for a request without a key (no API key ID, no
@@ -95,7 +96,7 @@ type Options struct {
 	MissingKeyStatus int
 	// Headers selects the rate-limit headers written. Optional. Default: RateLimit and
 	// RateLimit-Policy only.
-	Headers core.HeaderOptions
+	Headers reply.HeaderOptions
 	// SkipFailedRequests gives back what a request spent when its handler answered with a
 	// status of 400 or more, or returned an error (which API Gateway answers 502), so that
 	// only successful requests count. The refund is one store request per limit
@@ -139,7 +140,7 @@ func (o *Options) defaults() {
 	if o.ErrorHandler == nil {
 		status := o.MissingKeyStatus
 		o.ErrorHandler = func(_ context.Context, r Request, err error) Response {
-			return ErrorResponse(r, core.StatusFor(err, status))
+			return ErrorResponse(r, reply.Status(err, status))
 		}
 	}
 }
@@ -365,12 +366,12 @@ func (m *Middleware) URL(next HandlerURL) HandlerURL {
 }
 
 // DenyResponse is the default response to a denied request: 429 with the RFC 9457
-// application/problem+json body of [core.ProblemJSON] (no body for HEAD). The middleware adds
+// application/problem+json body of [reply.ProblemJSON] (no body for HEAD). The middleware adds
 // the rate-limit headers and Retry-After.
 func DenyResponse(r Request, res *core.Result) Response {
-	out := Response{StatusCode: http.StatusTooManyRequests, Headers: map[string]string{core.HeaderContentType: core.ContentTypeProblemJSON}}
+	out := Response{StatusCode: http.StatusTooManyRequests, Headers: map[string]string{reply.HeaderContentType: reply.ContentTypeProblemJSON}}
 	if r.Method() != http.MethodHead {
-		out.Body = string(core.ProblemJSON(res))
+		out.Body = string(reply.ProblemJSON(res))
 	}
 	return out
 }
@@ -379,9 +380,9 @@ func DenyResponse(r Request, res *core.Result) Response {
 // text (no body for HEAD). Use it from custom ErrorHandlers to keep internal error text away
 // from clients.
 func ErrorResponse(r Request, status int) Response {
-	out := Response{StatusCode: status, Headers: map[string]string{core.HeaderContentType: core.ContentTypeProblemJSON}}
+	out := Response{StatusCode: status, Headers: map[string]string{reply.HeaderContentType: reply.ContentTypeProblemJSON}}
 	if r.Method() != http.MethodHead {
-		out.Body = string(core.ErrorProblemJSON(status))
+		out.Body = string(reply.ErrorProblemJSON(status))
 	}
 	return out
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tollgate-go/tollgate/adapters/nethttp"
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/reply"
 )
 
 // A RateLimit value longer than the middleware's smallest inline buffers (32 and 48 bytes) is
@@ -78,15 +79,15 @@ func TestPolicyValueCachedForSeveralPolicies(t *testing.T) {
 	h := http.Header{}
 	one := testing.AllocsPerRun(50, func() {
 		clear(h)
-		nethttp.WriteHeaders(h, &a, core.HeaderOptions{})
+		nethttp.WriteHeaders(h, &a, reply.HeaderOptions{})
 		clear(h)
-		nethttp.WriteHeaders(h, &a, core.HeaderOptions{})
+		nethttp.WriteHeaders(h, &a, reply.HeaderOptions{})
 	})
 	two := testing.AllocsPerRun(50, func() {
 		clear(h)
-		nethttp.WriteHeaders(h, &a, core.HeaderOptions{})
+		nethttp.WriteHeaders(h, &a, reply.HeaderOptions{})
 		clear(h)
-		nethttp.WriteHeaders(h, &b, core.HeaderOptions{})
+		nethttp.WriteHeaders(h, &b, reply.HeaderOptions{})
 	})
 	if two > one {
 		t.Errorf("two policies in turn: %v allocations per pair of requests, one policy: %v", two, one)

@@ -29,6 +29,7 @@ import (
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/core/reply"
 	"github.com/tollgate-go/tollgate/internal/adaptercfg"
 )
 
@@ -44,7 +45,7 @@ type Options struct {
 	// ErrorHandler writes the response when no decision could be made: a key function
 	// error, an invalid key, or a store failure under FailClosed. err is for logs; never
 	// show its text to the client (it may carry store details). Optional. Default: the
-	// status from [core.StatusFor] with a problem+json body that carries only the status
+	// status from [reply.Status] with a problem+json body that carries only the status
 	// text.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 	// MissingKeyStatus is the status for a request without a key (no API key header):
@@ -53,7 +54,7 @@ type Options struct {
 	MissingKeyStatus int
 	// Headers selects the rate-limit headers written. Optional. Default: RateLimit and
 	// RateLimit-Policy only.
-	Headers core.HeaderOptions
+	Headers reply.HeaderOptions
 	// SkipFailedRequests gives back what a request spent when its handler answered with a
 	// status of 400 or more, so that only successful requests count (Fiber's limiter has the
 	// same option). The refund is one store request per limit, made after the handler
@@ -90,7 +91,7 @@ func (o *Options) defaults() {
 	if o.ErrorHandler == nil {
 		status := o.MissingKeyStatus
 		o.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-			WriteError(w, r, core.StatusFor(err, status))
+			WriteError(w, r, reply.Status(err, status))
 		}
 	}
 }
@@ -264,7 +265,7 @@ func policyValue(p core.Policy) []string {
 			return e.v
 		}
 	}
-	v := []string{core.PolicyHeader(p)}
+	v := []string{reply.PolicyItem(p)}
 	policyValues.mu.Lock()
 	defer policyValues.mu.Unlock()
 	var m map[string]policyValueEntry
@@ -315,36 +316,36 @@ func oneValue(b []byte) []string {
 	return []string{string(b)}
 }
 
-// WriteHeaders adds the rate-limit fields of res to h (see core.SetHeaders for what is
+// WriteHeaders adds the rate-limit fields of res to h (see reply.SetHeaders for what is
 // written when): fields are added, not set, so that stacked limiters all show their policies,
 // and Retry-After is set once, by the limiter that denied. An allowed request with one limit
 // writes RateLimit-Policy from a cached slice and RateLimit with one allocation. Adapters for
 // frameworks that expose an http.Header (Gin, Echo) use it too.
-func WriteHeaders(h http.Header, res *core.Result, o core.HeaderOptions) {
+func WriteHeaders(h http.Header, res *core.Result, o reply.HeaderOptions) {
 	ds := res.Decisions()
 	if len(ds) == 1 && len(res.Pending()) == 0 && !o.Omit && !o.Legacy && res.Degraded != core.DegradedOpen {
 		if cur := h["Ratelimit-Policy"]; cur == nil {
 			h["Ratelimit-Policy"] = policyValue(ds[0].Policy)
 		} else {
-			h["Ratelimit-Policy"] = append(cur, core.PolicyHeader(ds[0].Policy))
+			h["Ratelimit-Policy"] = append(cur, reply.PolicyItem(ds[0].Policy))
 		}
 		var buf [128]byte
-		v := core.AppendRateLimit(buf[:0], res)
+		v := reply.AppendRateLimit(buf[:0], res)
 		if cur := h["Ratelimit"]; cur == nil {
 			h["Ratelimit"] = oneValue(v)
 		} else {
 			h["Ratelimit"] = append(cur, string(v))
 		}
 		if !res.Allowed {
-			// As core.SetHeaders: delta-seconds, rounded up, at least 1; set, not added.
+			// As reply.SetHeaders: delta-seconds, rounded up, at least 1; set, not added.
 			if ra := res.RetryAfter(); ra > 0 {
-				h["Retry-After"] = oneValue(strconv.AppendInt(buf[:0], max(core.Seconds(ra), 1), 10))
+				h["Retry-After"] = oneValue(strconv.AppendInt(buf[:0], max(reply.Seconds(ra), 1), 10))
 			}
 		}
 		return
 	}
-	core.SetHeaders(func(k, v string) {
-		if k == core.HeaderRetryAfter {
+	reply.SetHeaders(func(k, v string) {
+		if k == reply.HeaderRetryAfter {
 			h.Set(k, v)
 		} else {
 			h.Add(k, v)
@@ -354,13 +355,13 @@ func WriteHeaders(h http.Header, res *core.Result, o core.HeaderOptions) {
 
 // problemContentType is the Content-Type value of problem responses, shared (len == cap, so
 // an append copies; Header.Set replaces the slice rather than writing into it).
-var problemContentType = []string{core.ContentTypeProblemJSON}
+var problemContentType = []string{reply.ContentTypeProblemJSON}
 
 func denyProblem(w http.ResponseWriter, r *http.Request, res *core.Result) {
 	w.Header()["Content-Type"] = problemContentType[:1:1]
 	w.WriteHeader(http.StatusTooManyRequests)
 	if r.Method != http.MethodHead {
-		_, _ = w.Write(core.ProblemJSON(res))
+		_, _ = w.Write(reply.ProblemJSON(res))
 	}
 }
 
@@ -370,6 +371,6 @@ func WriteError(w http.ResponseWriter, r *http.Request, status int) {
 	w.Header()["Content-Type"] = problemContentType[:1:1]
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
-		_, _ = w.Write(core.ErrorProblemJSON(status))
+		_, _ = w.Write(reply.ErrorProblemJSON(status))
 	}
 }

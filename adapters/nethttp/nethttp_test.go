@@ -16,6 +16,7 @@ import (
 	"github.com/tollgate-go/tollgate/adapters/nethttp"
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/core/reply"
 )
 
 var ok = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -86,7 +87,7 @@ func TestAllowThenDeny(t *testing.T) {
 	if err := json.Unmarshal(w.Body.Bytes(), &prob); err != nil {
 		t.Fatalf("body is not JSON: %v: %s", err, w.Body)
 	}
-	if prob["type"] != core.ProblemTypeQuotaExceeded || prob["status"] != float64(429) {
+	if prob["type"] != reply.ProblemTypeQuotaExceeded || prob["status"] != float64(429) {
 		t.Fatalf("problem body %v", prob)
 	}
 	// Another client is unaffected.

@@ -49,7 +49,7 @@ func (f *usageFlags) register(fs *flag.FlagSet) {
 }
 
 // runUsage is `tollgate usage VERB`: core.Limiter's usage API (Usage, Grant) and
-// core.Resetter from the command line.
+// storekit.Resetter from the command line.
 func runUsage(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	var f usageFlags
 	f.register(fs)

@@ -13,6 +13,7 @@ import (
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/redisstore"
 	"github.com/tollgate-go/tollgate/core/s3store"
+	"github.com/tollgate-go/tollgate/core/storekit"
 	"github.com/tollgate-go/tollgate/internal/testenv"
 
 	"github.com/redis/go-redis/v9"
@@ -87,7 +88,7 @@ func TestUsageCommandMisuse(t *testing.T) {
 // would, before they look at it with the command.
 type usageStoreForTest interface {
 	core.Store
-	core.Adjuster
+	storekit.Adjuster
 	core.ConcurrencyStore
 }
 

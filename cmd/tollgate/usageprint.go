@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // report is what a usage verb prints: as text for people, or as JSON (its fields' tags are
@@ -88,7 +89,7 @@ func rateView(s policySpec, d core.Decision) limitView {
 }
 
 // leaseView is a concurrency policy's state from its leases at now.
-func leaseView(s policySpec, ls core.Leases, now time.Time) limitView {
+func leaseView(s policySpec, ls storekit.Leases, now time.Time) limitView {
 	p := s.policy
 	v := limitView{Policy: p.Name, Spec: s.text, Algorithm: p.Algorithm.String(), Limit: p.Limit, p: p}
 	n := now.UnixNano()

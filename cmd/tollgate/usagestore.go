@@ -15,14 +15,15 @@ import (
 	"github.com/tollgate-go/tollgate/core/dynamostore"
 	"github.com/tollgate-go/tollgate/core/redisstore"
 	"github.com/tollgate-go/tollgate/core/s3store"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // usageStore is what the usage commands need of a store: decisions of cost 0 (show),
 // adjustments (grant) and resets.
 type usageStore interface {
 	core.Store
-	core.Adjuster
-	core.Resetter
+	storekit.Adjuster
+	storekit.Resetter
 }
 
 // backend is an opened store for the usage commands.
@@ -31,7 +32,7 @@ type backend struct {
 	where string // which table, server or bucket, for people
 	store usageStore
 	// leases reads a concurrency key's leases without changing them.
-	leases func(ctx context.Context, key string, p core.Policy, now time.Time) (core.Leases, error)
+	leases func(ctx context.Context, key string, p core.Policy, now time.Time) (storekit.Leases, error)
 	// wrap names where in a store error (and says what to do when the table or bucket does
 	// not exist).
 	wrap func(error) error
@@ -154,12 +155,12 @@ func (f *storeFlags) openDynamo(ctx context.Context) (*backend, error) {
 	}
 	return &backend{
 		name: "dynamodb", where: where, store: s, wrap: f.dynamo.tableError, close: func() {},
-		leases: func(ctx context.Context, key string, p core.Policy, now time.Time) (core.Leases, error) {
+		leases: func(ctx context.Context, key string, p core.Policy, now time.Time) (storekit.Leases, error) {
 			info, err := s.InspectAt(ctx, key, p, now)
 			if err != nil {
 				return nil, err
 			}
-			ls := make(core.Leases, len(info.Leases))
+			ls := make(storekit.Leases, len(info.Leases))
 			for id, exp := range info.Leases {
 				ls[id] = exp.UnixNano()
 			}
@@ -230,7 +231,7 @@ func (f *storeFlags) openRedis() (*backend, error) {
 	return &backend{
 		name: "redis", where: where, store: s, close: func() { _ = c.Close() },
 		wrap: func(err error) error { return fmt.Errorf("%s: %w", where, err) },
-		leases: func(ctx context.Context, key string, p core.Policy, _ time.Time) (core.Leases, error) {
+		leases: func(ctx context.Context, key string, p core.Policy, _ time.Time) (storekit.Leases, error) {
 			return s.Leases(ctx, key, p)
 		},
 		resetNotes: func([]core.Policy) []string { return nil },
@@ -262,7 +263,7 @@ func (f *storeFlags) openS3(ctx context.Context) (*backend, error) {
 	return &backend{
 		name: "s3", where: where, store: s, close: func() {},
 		wrap: func(err error) error { return bucketError(f.bucket, f.dynamo.endpoint, err) },
-		leases: func(ctx context.Context, key string, p core.Policy, _ time.Time) (core.Leases, error) {
+		leases: func(ctx context.Context, key string, p core.Policy, _ time.Time) (storekit.Leases, error) {
 			return s.Leases(ctx, key, p)
 		},
 		resetNotes: func([]core.Policy) []string {

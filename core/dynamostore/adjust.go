@@ -10,11 +10,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
-var _ core.Adjuster = (*Store)(nil)
+var _ storekit.Adjuster = (*Store)(nil)
 
-// Adjust implements [core.Adjuster]: it changes what key has spent under p by delta, without
+// Adjust implements [storekit.Adjuster]: it changes what key has spent under p by delta, without
 // a limit check, and returns [core.Policy.AdjustNanos]'s decision for the new state. It is
 // one UpdateItem in the common case (see the package documentation):
 //
@@ -30,7 +31,7 @@ var _ core.Adjuster = (*Store)(nil)
 // A delta of 0 reads the state (one GetItem) and writes nothing. Errors are those of
 // [Store.Take]; a concurrency policy is refused with core.ErrInvalidPolicy.
 func (s *Store) Adjust(ctx context.Context, key string, p core.Policy, delta int64, now time.Time) (core.Decision, error) {
-	if err := core.CheckAdjust(p); err != nil {
+	if err := storekit.CheckAdjust(p); err != nil {
 		return core.Decision{}, err
 	}
 	if err := s.checkKey(key); err != nil {

@@ -5,6 +5,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // DynamoDB's bounds that the store's configuration and policies must fit
@@ -23,9 +24,9 @@ const (
 	MaxKeyPrefix = maxPartitionKeyBytes - keySuffixBytes
 )
 
-var _ core.PolicyChecker = (*Store)(nil)
+var _ storekit.PolicyChecker = (*Store)(nil)
 
-// CheckPolicy implements [core.PolicyChecker]: the limiters call it when they are built (and
+// CheckPolicy implements [storekit.PolicyChecker]: the limiters call it when they are built (and
 // on every PolicyFunc answer), so that a policy the store cannot hold is refused up front
 // instead of failing every request. It refuses a concurrency limit above [MaxLeases] (all
 // leases of a key live in one item of at most 400 KB). Every other policy that

@@ -1,6 +1,6 @@
 // Package dynamostore keeps Tollgate's limiter state in one Amazon DynamoDB table, so every
 // instance of an application enforces one limit together. It implements [core.Store] (fixed
-// window, monthly quota, sliding window, token bucket), [core.Adjuster] (costs settled after
+// window, monthly quota, sliding window, token bucket), [storekit.Adjuster] (costs settled after
 // the response, refunds) and [core.ConcurrencyStore] (leases), and returns, for the same sequence of (time, cost), the same decisions as core's pure
 // algorithms: core/storetest proves it against a DynamoDB server.
 //

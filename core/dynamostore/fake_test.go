@@ -14,6 +14,7 @@ import (
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/dynamostore"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // fake is a scripted API: each call pops the next answer and records the request, so a test
@@ -106,8 +107,8 @@ func TestFailedConditionItem(t *testing.T) {
 		p       core.Policy
 		cost    int64
 		answers []answer
-		state   core.State  // the state the answers reveal, for the pure decision
-		leases  core.Leases // the same, for concurrency
+		state   core.State      // the state the answers reveal, for the pure decision
+		leases  storekit.Leases // the same, for concurrency
 		updates int
 		gets    int
 		second  string // a substring of the second UpdateItem's condition
@@ -150,7 +151,7 @@ func TestFailedConditionItem(t *testing.T) {
 		{
 			name: "lease denial from ALL_OLD", p: cc,
 			answers: []answer{{fail: true, item: item("h", leaseMap(map[string]int64{"a": ns + 1e8, "b": ns + 5e9}))}},
-			leases:  core.Leases{"a": ns + 1e8, "b": ns + 5e9}, updates: 1,
+			leases:  storekit.Leases{"a": ns + 1e8, "b": ns + 5e9}, updates: 1,
 		},
 		{
 			name: "lease reclaim of an expired lease from ALL_OLD", p: cc,
@@ -158,7 +159,7 @@ func TestFailedConditionItem(t *testing.T) {
 				{fail: true, item: item("h", leaseMap(map[string]int64{"a": ns - 1, "b": ns + 5e9}))},
 				{item: item("h", leaseMap(map[string]int64{"me": ns + int64(time.Minute), "b": ns + 5e9}))},
 			},
-			leases: core.Leases{"a": ns - 1, "b": ns + 5e9}, updates: 2, second: "size(#h) <= :bound AND attribute_not_exists(#h.#id) AND #h.#e0 <= :now",
+			leases: storekit.Leases{"a": ns - 1, "b": ns + 5e9}, updates: 2, second: "size(#h) <= :bound AND attribute_not_exists(#h.#id) AND #h.#e0 <= :now",
 		},
 	}
 	for _, c := range cases {
@@ -170,7 +171,7 @@ func TestFailedConditionItem(t *testing.T) {
 			}
 			var got, want core.Decision
 			if c.p.Algorithm == core.Concurrency {
-				want = core.AcquireLease(c.leases, c.p, "me", now)
+				want = storekit.AcquireLease(c.leases, c.p, "me", now)
 				got, err = s.Acquire(ctx, "k", c.p, "me", now)
 			} else {
 				_, want = c.p.Take(c.state, c.cost, now)
@@ -409,8 +410,8 @@ func TestLeaseEdges(t *testing.T) {
 			as = append(as, answer{fail: true}, answer{item: item("h", leaseMap(map[string]int64{"a": ns}))})
 		}
 		d, err := newStore(&fake{answers: as}).Acquire(ctx, "k", cc, "me", now)
-		if err != nil || d.Allowed || d.RetryAfter != core.ConcurrencyRetryAfter {
-			t.Fatalf("Acquire: %+v, %v; want a denial with RetryAfter %v", d, err, core.ConcurrencyRetryAfter)
+		if err != nil || d.Allowed || d.RetryAfter != storekit.ConcurrencyRetryAfter {
+			t.Fatalf("Acquire: %+v, %v; want a denial with RetryAfter %v", d, err, storekit.ConcurrencyRetryAfter)
 		}
 	})
 }

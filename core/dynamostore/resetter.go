@@ -1,6 +1,6 @@
 package dynamostore
 
-import "github.com/tollgate-go/tollgate/core"
+import "github.com/tollgate-go/tollgate/core/storekit"
 
 // Store.ResetAt (inspect.go) is what core.Limiter.Reset calls.
-var _ core.Resetter = (*Store)(nil)
+var _ storekit.Resetter = (*Store)(nil)

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // maxReclaim bounds the expired leases one update removes, which keeps the expression well
@@ -21,7 +22,7 @@ const maxReclaim = 32
 
 // checkLease validates the arguments of the lease methods.
 func (s *Store) checkLease(key string, p core.Policy, lease string) error {
-	if err := core.CheckLease(p, lease); err != nil {
+	if err := storekit.CheckLease(p, lease); err != nil {
 		return err
 	}
 	if err := s.CheckPolicy(p); err != nil {
@@ -33,7 +34,7 @@ func (s *Store) checkLease(key string, p core.Policy, lease string) error {
 // Acquire implements [core.ConcurrencyStore]. The common case is one UpdateItem:
 // SET h.#id = :exp if size(h) < :limit or the lease is already held. When that fails, the
 // item (from the failed condition, or a GetItem) tells whether the key is really full
-// (a denial, as [core.AcquireLease] computes it) or holds expired leases, which a second
+// (a denial, as [storekit.AcquireLease] computes it) or holds expired leases, which a second
 // conditional update removes while granting the lease.
 func (s *Store) Acquire(ctx context.Context, key string, p core.Policy, lease string, now time.Time) (core.Decision, error) {
 	if err := s.checkLease(key, p, lease); err != nil {
@@ -52,7 +53,7 @@ func (s *Store) Acquire(ctx context.Context, key string, p core.Policy, lease st
 	guard(in, stamp)
 	first, grants := in, true
 	lost := false // the last granting update failed its condition, and not on the watermark
-	var last core.Leases
+	var last storekit.Leases
 	for range maxRounds {
 		out, err := s.api.UpdateItem(ctx, in)
 		if err == nil && grants {
@@ -88,11 +89,11 @@ func (s *Store) Acquire(ctx context.Context, key string, p core.Policy, lease st
 			return core.Decision{}, err
 		}
 		last = held
-		model := make(core.Leases, len(held))
+		model := make(storekit.Leases, len(held))
 		for k, v := range held {
 			model[k] = v
 		}
-		if d := core.AcquireLease(model, p, id, now); !d.Allowed {
+		if d := storekit.AcquireLease(model, p, id, now); !d.Allowed {
 			return d, nil
 		}
 		in, grants = s.reclaimInput(pk, p, id, held, present, n)
@@ -113,11 +114,11 @@ func (s *Store) Acquire(ctx context.Context, key string, p core.Policy, lease st
 // and the read, and is taken again before the next write. Each failed condition proves the
 // key was at its limit at that instant (the watermark was ruled out), so the answer is the
 // denial real DynamoDB would have given from the item it returns: Remaining 0, RetryAfter
-// the earliest expiry of the leases last read, at most [core.ConcurrencyRetryAfter]. Before
+// the earliest expiry of the leases last read, at most [storekit.ConcurrencyRetryAfter]. Before
 // this, the caller got an error after maxRounds, which the limiter's failure policy turned
 // into a 503 or a fail-open admission for what is an ordinary "full" answer.
-func lostRace(p core.Policy, held core.Leases, n int64) core.Decision {
-	retry := core.ConcurrencyRetryAfter
+func lostRace(p core.Policy, held storekit.Leases, n int64) core.Decision {
+	retry := storekit.ConcurrencyRetryAfter
 	for _, exp := range held {
 		if exp > n {
 			retry = min(retry, time.Duration(exp-n))
@@ -147,7 +148,7 @@ func guard(in *dynamodb.UpdateItemInput, stamp int64) {
 // it creates the map, renews a held lease, or removes expired leases and adds id, each under
 // a condition that holds only if the observation is still true where it matters. grants is
 // false for an update that only removes expired leases.
-func (s *Store) reclaimInput(pk string, p core.Policy, id string, held core.Leases, present bool, n int64) (in *dynamodb.UpdateItemInput, grants bool) {
+func (s *Store) reclaimInput(pk string, p core.Policy, id string, held storekit.Leases, present bool, n int64) (in *dynamodb.UpdateItemInput, grants bool) {
 	lexp := n + int64(p.Lease)
 	in = s.leaseInput(pk, lexp)
 	if !present {
@@ -231,16 +232,16 @@ func (s *Store) leaseInput(pk string, lexp int64) *dynamodb.UpdateItemInput {
 
 // leases reads the lease map of an item, keyed by encoded lease ID; present is false when
 // the item has no map.
-func leases(item map[string]types.AttributeValue) (core.Leases, bool, error) {
+func leases(item map[string]types.AttributeValue) (storekit.Leases, bool, error) {
 	av, ok := item[attrLeases]
 	if !ok {
-		return core.Leases{}, false, nil
+		return storekit.Leases{}, false, nil
 	}
 	m, ok := av.(*types.AttributeValueMemberM)
 	if !ok {
 		return nil, false, fmt.Errorf("dynamostore: attribute %q is a %T, not a map", attrLeases, av)
 	}
-	ls := make(core.Leases, len(m.Value))
+	ls := make(storekit.Leases, len(m.Value))
 	for k := range m.Value {
 		v, err := number(m.Value, k)
 		if err != nil {

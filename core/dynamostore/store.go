@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // API is the subset of *dynamodb.Client the store calls. Tests wrap it to count and fault
@@ -86,7 +87,7 @@ const maxRounds = 8
 // errContention is returned when maxRounds were not enough.
 var errContention = errors.New("dynamostore: state kept changing under contention; no decision")
 
-// Store is a [core.Store], [core.Adjuster] and [core.ConcurrencyStore] on one DynamoDB table. Build it with
+// Store is a [core.Store], [storekit.Adjuster] and [core.ConcurrencyStore] on one DynamoDB table. Build it with
 // [New]. Safe for concurrent use; share one Store per table in a process.
 type Store struct {
 	api     API
@@ -158,7 +159,7 @@ func New(client API, cfg Config) (*Store, error) {
 // algorithm. Errors wrap core.ErrInvalidKey, core.ErrInvalidPolicy and the other core
 // sentinels for bad input, and the SDK's error for a backend failure.
 func (s *Store) Take(ctx context.Context, key string, p core.Policy, cost int64, now time.Time) (core.Decision, error) {
-	if err := core.CheckTake(p, cost); err != nil {
+	if err := storekit.CheckTake(p, cost); err != nil {
 		return core.Decision{}, err
 	}
 	if err := s.checkKey(key); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // These tests pin what eviction, sweeping and the store's shape do to the decisions a user
@@ -481,9 +482,9 @@ func TestFullOfLeases(t *testing.T) {
 				t.Fatalf("MaxKeys %d: Adjust on a new key in a store full of leases: %v, want ErrFull", maxKeys, err)
 			}
 			d, err := s.Acquire(ctx, "new", jobs, "l", before)
-			if err != nil || d.Allowed || d.RetryAfter != core.ConcurrencyRetryAfter || d.Limit != jobs.Limit {
+			if err != nil || d.Allowed || d.RetryAfter != storekit.ConcurrencyRetryAfter || d.Limit != jobs.Limit {
 				t.Fatalf("MaxKeys %d: Acquire on a new key in a store full of leases: %+v, %v; want denied, RetryAfter %v, Limit %d",
-					maxKeys, d, err, core.ConcurrencyRetryAfter, jobs.Limit)
+					maxKeys, d, err, storekit.ConcurrencyRetryAfter, jobs.Limit)
 			}
 			// At the last lease's expiry its entry is garbage: a new key takes its place, and
 			// every other lease is still held.

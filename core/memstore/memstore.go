@@ -36,6 +36,7 @@ import (
 	"unsafe"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // ErrFull is returned by a rate decision on a new key when the key's shard holds nothing but
@@ -64,9 +65,9 @@ type Store struct {
 var (
 	_ core.Store            = (*Store)(nil)
 	_ core.ConcurrencyStore = (*Store)(nil)
-	_ core.InProcess        = (*Store)(nil)
-	_ core.Adjuster         = (*Store)(nil)
-	_ core.Resetter         = (*Store)(nil)
+	_ storekit.InProcess    = (*Store)(nil)
+	_ storekit.Adjuster     = (*Store)(nil)
+	_ storekit.Resetter     = (*Store)(nil)
 )
 
 // entry is the state of one (policy name, key). A shard's map is keyed by the key alone and
@@ -84,7 +85,7 @@ type entry struct {
 	idx    int32  // position in the shard's all slice
 	seen   uint32 // the shard's use tick at the last use
 	st     core.State
-	leases core.Leases
+	leases storekit.Leases
 	exp    int64 // Unix ns after which the entry is garbage
 }
 
@@ -96,7 +97,7 @@ type shard struct {
 	rnd     uint64            // sampling state (xorshift)
 	cursor  int               // where the incremental sweep resumes
 	inserts uint32
-	// valid holds policies that passed core.CheckTake's validation, by value, so a decision
+	// valid holds policies that passed storekit.CheckTake's validation, by value, so a decision
 	// under a known policy skips it; read and written under mu.
 	valid [validSlots]core.Policy
 	nextV uint8
@@ -299,7 +300,7 @@ func (sh *shard) intern(name string) string {
 func (s *Store) Take(_ context.Context, key string, p core.Policy, cost int64, now time.Time) (core.Decision, error) {
 	if cost < 0 || cost > p.Capacity() || p.Algorithm == core.Concurrency {
 		// The same errors as every store; a valid policy with a valid cost passes below.
-		if err := core.CheckTake(p, cost); err != nil {
+		if err := storekit.CheckTake(p, cost); err != nil {
 			return core.Decision{}, err
 		}
 	}
@@ -307,7 +308,7 @@ func (s *Store) Take(_ context.Context, key string, p core.Policy, cost int64, n
 	sh, key := s.locate(key)
 	sh.mu.Lock()
 	if !sh.validated(&p) {
-		if err := core.CheckTake(p, cost); err != nil {
+		if err := storekit.CheckTake(p, cost); err != nil {
 			sh.mu.Unlock()
 			return core.Decision{}, err
 		}
@@ -484,9 +485,9 @@ func (s *Store) Len() int {
 	return n
 }
 
-// Acquire implements [core.ConcurrencyStore] with [core.AcquireLease].
+// Acquire implements [core.ConcurrencyStore] with [storekit.AcquireLease].
 func (s *Store) Acquire(_ context.Context, key string, p core.Policy, lease string, now time.Time) (core.Decision, error) {
-	if err := core.CheckLease(p, lease); err != nil {
+	if err := storekit.CheckLease(p, lease); err != nil {
 		return core.Decision{}, err
 	}
 	n := now.UnixNano()
@@ -494,19 +495,19 @@ func (s *Store) Acquire(_ context.Context, key string, p core.Policy, lease stri
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	e, _ := sh.find(key, p.Name)
-	ls := core.Leases{}
+	ls := storekit.Leases{}
 	if e != nil && e.alg == core.Concurrency {
 		ls = e.leases
 	}
 	if e != nil {
 		sh.touch(e)
 	}
-	d := core.AcquireLease(ls, p, strings.Clone(lease), now)
+	d := storekit.AcquireLease(ls, p, strings.Clone(lease), now)
 	if d.Allowed {
 		if e == nil {
 			if e = sh.insert(key, p.Name, n, s.perShard); e == nil {
 				// Full of live leases: refuse rather than forget one.
-				return core.Decision{Limit: p.Limit, RetryAfter: core.ConcurrencyRetryAfter, Policy: p}, nil
+				return core.Decision{Limit: p.Limit, RetryAfter: storekit.ConcurrencyRetryAfter, Policy: p}, nil
 			}
 		}
 		e.alg, e.st, e.leases, e.exp = core.Concurrency, core.State{}, ls, ls.Expiry()
@@ -514,9 +515,9 @@ func (s *Store) Acquire(_ context.Context, key string, p core.Policy, lease stri
 	return d, nil
 }
 
-// Release implements [core.ConcurrencyStore] with [core.ReleaseLease].
+// Release implements [core.ConcurrencyStore] with [storekit.ReleaseLease].
 func (s *Store) Release(_ context.Context, key string, p core.Policy, lease string, now time.Time) error {
-	if err := core.CheckLease(p, lease); err != nil {
+	if err := storekit.CheckLease(p, lease); err != nil {
 		return err
 	}
 	sh, key := s.locate(key)
@@ -526,7 +527,7 @@ func (s *Store) Release(_ context.Context, key string, p core.Policy, lease stri
 	if e == nil || e.alg != core.Concurrency {
 		return nil
 	}
-	core.ReleaseLease(e.leases, lease, now)
+	storekit.ReleaseLease(e.leases, lease, now)
 	if len(e.leases) == 0 {
 		sh.remove(key, prev, e)
 	} else {
@@ -535,9 +536,9 @@ func (s *Store) Release(_ context.Context, key string, p core.Policy, lease stri
 	return nil
 }
 
-// Extend implements [core.ConcurrencyStore] with [core.ExtendLease].
+// Extend implements [core.ConcurrencyStore] with [storekit.ExtendLease].
 func (s *Store) Extend(_ context.Context, key string, p core.Policy, lease string, now time.Time) (core.Decision, error) {
-	if err := core.CheckLease(p, lease); err != nil {
+	if err := storekit.CheckLease(p, lease); err != nil {
 		return core.Decision{}, err
 	}
 	sh, key := s.locate(key)
@@ -547,7 +548,7 @@ func (s *Store) Extend(_ context.Context, key string, p core.Policy, lease strin
 	if e == nil || e.alg != core.Concurrency {
 		return core.Decision{Limit: p.Limit, Policy: p}, fmt.Errorf("memstore: %w", core.ErrLeaseNotFound)
 	}
-	d, err := core.ExtendLease(e.leases, p, lease, now)
+	d, err := storekit.ExtendLease(e.leases, p, lease, now)
 	if err != nil {
 		return d, fmt.Errorf("memstore: %w", err)
 	}
@@ -555,9 +556,9 @@ func (s *Store) Extend(_ context.Context, key string, p core.Policy, lease strin
 	return d, nil
 }
 
-// Adjust implements [core.Adjuster]: it applies [core.Policy.Adjust] under the shard's mutex.
+// Adjust implements [storekit.Adjuster]: it applies [core.Policy.Adjust] under the shard's mutex.
 func (s *Store) Adjust(_ context.Context, key string, p core.Policy, delta int64, now time.Time) (core.Decision, error) {
-	if err := core.CheckAdjust(p); err != nil {
+	if err := storekit.CheckAdjust(p); err != nil {
 		return core.Decision{}, err
 	}
 	n := now.UnixNano()
@@ -588,7 +589,7 @@ func (s *Store) Adjust(_ context.Context, key string, p core.Policy, delta int64
 	return d, nil
 }
 
-// ResetAt implements [core.Resetter]: it forgets key's state under p.
+// ResetAt implements [storekit.Resetter]: it forgets key's state under p.
 func (s *Store) ResetAt(_ context.Context, key string, p core.Policy, _ time.Time) error {
 	if err := p.Validate(); err != nil {
 		return err

@@ -8,11 +8,12 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
-var _ core.Adjuster = (*Store)(nil)
+var _ storekit.Adjuster = (*Store)(nil)
 
-// Adjust implements [core.Adjuster]: it changes what key has spent under p by delta, without
+// Adjust implements [storekit.Adjuster]: it changes what key has spent under p by delta, without
 // a limit check, in one script call (one round trip, as Take), and returns the decision
 // [core.Policy.AdjustNanos] gives for the state the script started from, at the script's
 // time. With Config.UseServerTime, now is ignored.
@@ -22,7 +23,7 @@ var _ core.Adjuster = (*Store)(nil)
 // what one adjustment may move (MaxWindowCount units; MaxTAT's worth of emission intervals),
 // is refused with an error wrapping [ErrAdjustOutOfRange] and changes nothing.
 func (s *Store) Adjust(ctx context.Context, key string, p core.Policy, delta int64, now time.Time) (core.Decision, error) {
-	if err := core.CheckAdjust(p); err != nil {
+	if err := storekit.CheckAdjust(p); err != nil {
 		return core.Decision{}, err
 	}
 	if err := s.CheckPolicy(p); err != nil {

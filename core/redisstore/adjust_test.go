@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/redisstore"
+	"github.com/tollgate-go/tollgate/core/storekit"
 	"github.com/tollgate-go/tollgate/core/storetest"
 	"github.com/tollgate-go/tollgate/internal/testenv"
 )
@@ -26,7 +27,7 @@ func (m *model) adjust(at time.Time, delta int64) core.Decision {
 	st, want := m.p.Adjust(m.st, delta, at)
 	step := fmt.Sprintf("%s step %d (t=%d adjust %+d)", m.p.Name, m.steps, at.UnixNano(), delta)
 	m.steps++
-	got, err := m.s.(core.Adjuster).Adjust(context.Background(), m.key, m.p, delta, at)
+	got, err := m.s.(storekit.Adjuster).Adjust(context.Background(), m.key, m.p, delta, at)
 	if st.Count > redisstore.MaxWindowCount || st.TAT > redisstore.MaxTAT {
 		if !errors.Is(err, redisstore.ErrAdjustOutOfRange) || !errors.Is(err, core.ErrCostExceedsCapacity) || !strings.HasPrefix(err.Error(), "redisstore: ") {
 			m.t.Fatalf("%s: core's state %+v is beyond what the store holds; got %+v, %v, want a redisstore: error wrapping ErrAdjustOutOfRange", step, st, got, err)
@@ -334,7 +335,7 @@ func TestAdjustServerTime(t *testing.T) {
 
 // Adjust with the absurd time, for TestAdjustServerTime's model.
 func (s serverClock) Adjust(ctx context.Context, key string, p core.Policy, delta int64, _ time.Time) (core.Decision, error) {
-	return s.Store.(core.Adjuster).Adjust(ctx, key, p, delta, absurd)
+	return s.Store.(storekit.Adjuster).Adjust(ctx, key, p, delta, absurd)
 }
 
 // TestAdjustRoundTrips counts the commands: one per Adjust, whatever the algorithm or the

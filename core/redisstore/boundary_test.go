@@ -37,7 +37,7 @@ type model struct {
 	steps int
 	// allowed and denied count decisions with a positive cost.
 	allowed, denied int
-	// adjusting makes walk adjust (core.Adjuster) on some of its steps instead of taking;
+	// adjusting makes walk adjust (storekit.Adjuster) on some of its steps instead of taking;
 	// adjusted and refused count them.
 	adjusting         bool
 	adjusted, refused int

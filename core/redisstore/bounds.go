@@ -24,7 +24,7 @@ import (
 // number of leases held, which memory keeps far below 2^53, with the limit.
 const MaxWindowLimit = 1 << 51
 
-// CheckPolicy implements [core.PolicyChecker]: it refuses a fixed or sliding window whose
+// CheckPolicy implements [storekit.PolicyChecker]: it refuses a fixed or sliding window whose
 // Limit is above [MaxWindowLimit], with an error wrapping [core.ErrInvalidPolicy] that names
 // the field and the bound. [core.NewLimiter] and [core.NewConcurrencyLimiter] call it when
 // they are built (and on every PolicyFunc answer), so such a policy is refused up front

@@ -7,6 +7,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // leasesScript returns the lease hash: lease id, then its exact expiry in nanoseconds, for
@@ -17,7 +18,7 @@ var leasesScript = redis.NewScript(`return redis.call('HGETALL', KEYS[1])`)
 // its expiry in Unix nanoseconds (on the server's clock with Config.UseServerTime), expired
 // ones included until an Acquire drops them. It changes nothing: it is for operators (the
 // `tollgate usage show` command), one script call.
-func (s *Store) Leases(ctx context.Context, key string, p core.Policy) (core.Leases, error) {
+func (s *Store) Leases(ctx context.Context, key string, p core.Policy) (storekit.Leases, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -31,7 +32,7 @@ func (s *Store) Leases(ctx context.Context, key string, p core.Policy) (core.Lea
 	if len(v)%2 != 0 {
 		return nil, backendError(&p, errBadReply)
 	}
-	ls := make(core.Leases, len(v)/2)
+	ls := make(storekit.Leases, len(v)/2)
 	for i := 0; i < len(v); i += 2 {
 		id, ok1 := v[i].(string)
 		exp, ok2 := v[i+1].(string)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // TestLeases checks that Leases reads the leases held, with their exact expiries, changes
@@ -22,7 +23,7 @@ func TestLeases(t *testing.T) {
 			if ls, err := s.Leases(ctx, "k", p); err != nil || len(ls) != 0 {
 				t.Fatalf("no leases yet: %v %v", ls, err)
 			}
-			want := core.Leases{}
+			want := storekit.Leases{}
 			for i, id := range []string{"a", "b"} {
 				at := now.Add(time.Duration(i) * time.Second)
 				if d, err := s.Acquire(ctx, "k", p, id, at); err != nil || !d.Allowed {

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/core/reply"
 	"github.com/tollgate-go/tollgate/internal/testenv"
 )
 
@@ -232,7 +233,7 @@ func TestOutageFailOpenClosed(t *testing.T) {
 							t.Fatalf("fail-open decision %d: %+v, %v; want allowed, degraded open", i, res, err)
 						}
 					case core.FailClosed:
-						if !errors.Is(err, core.ErrStoreUnavailable) || res.Allowed || core.StatusFor(err, 0) != http.StatusServiceUnavailable {
+						if !errors.Is(err, core.ErrStoreUnavailable) || res.Allowed || reply.Status(err, 0) != http.StatusServiceUnavailable {
 							t.Fatalf("fail-closed decision %d: %+v, %v; want refused with ErrStoreUnavailable (503)", i, res, err)
 						}
 					}

@@ -1,5 +1,5 @@
 // Package redisstore keeps Tollgate's limiter state in Redis (or Valkey, ElastiCache,
-// MemoryDB): a [core.Store], [core.Adjuster] and [core.ConcurrencyStore] on go-redis v9, so
+// MemoryDB): a [core.Store], [storekit.Adjuster] and [core.ConcurrencyStore] on go-redis v9, so
 // every instance of an app that shares the Redis enforces one limit together.
 //
 // # One round trip per decision
@@ -139,6 +139,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // DefaultPrefix is the key prefix when Config.Prefix is empty.
@@ -155,7 +156,7 @@ type Config struct {
 	UseServerTime bool
 }
 
-// Store is a [core.Store], [core.Adjuster] and [core.ConcurrencyStore] in Redis. The zero value is not usable;
+// Store is a [core.Store], [storekit.Adjuster] and [core.ConcurrencyStore] in Redis. The zero value is not usable;
 // call [New]. Safe for concurrent use.
 type Store struct {
 	client redis.Scripter
@@ -165,9 +166,9 @@ type Store struct {
 }
 
 var (
-	_ core.Store            = (*Store)(nil)
-	_ core.ConcurrencyStore = (*Store)(nil)
-	_ core.PolicyChecker    = (*Store)(nil)
+	_ core.Store             = (*Store)(nil)
+	_ core.ConcurrencyStore  = (*Store)(nil)
+	_ storekit.PolicyChecker = (*Store)(nil)
 )
 
 // New returns a store that runs its scripts on client: a [redis.UniversalClient] (*redis.Client,

@@ -6,9 +6,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
-var _ core.Resetter = (*Store)(nil)
+var _ storekit.Resetter = (*Store)(nil)
 
 // resetScript deletes the keys it is given: every key (policy name, key) may have. A script,
 // not a DEL command, because the store's client is any [redis.Scripter] (a wrapper that counts
@@ -19,7 +20,7 @@ var resetScript = redis.NewScript(`return redis.call('DEL', unpack(KEYS))`)
 // two of the leases. ResetAt deletes them all.
 var allSuffixes = []string{suffixFixed, suffixSliding, suffixGCRA, suffixLeases, suffixExpiry}
 
-// ResetAt implements [core.Resetter]: it forgets key's state under p.Name in one script call
+// ResetAt implements [storekit.Resetter]: it forgets key's state under p.Name in one script call
 // (one round trip): the windows (the sliding window's previous count lives in the same hash),
 // the token bucket's TAT and the leases, whatever p's algorithm, as core/memstore forgets every
 // state kept under the name. The keys share the hash tag {<name>:<key>}, so one DEL is one

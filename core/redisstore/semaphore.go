@@ -6,9 +6,10 @@ import (
 	"time"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
-// Acquire implements [core.ConcurrencyStore], as [core.AcquireLease]: one script call, one
+// Acquire implements [core.ConcurrencyStore], as [storekit.AcquireLease]: one script call, one
 // round trip. The leases of a key are a sorted set of expiries (and a hash of their exact
 // nanoseconds); expired leases are dropped first, so a crashed holder's slot comes back when
 // its lease expires. With Config.UseServerTime, now is ignored.
@@ -24,14 +25,14 @@ func (s *Store) Acquire(ctx context.Context, key string, p core.Policy, lease st
 	return d, nil
 }
 
-// Release implements [core.ConcurrencyStore], as [core.ReleaseLease]: releasing an unknown or
+// Release implements [core.ConcurrencyStore], as [storekit.ReleaseLease]: releasing an unknown or
 // expired lease is not an error.
 func (s *Store) Release(ctx context.Context, key string, p core.Policy, lease string, now time.Time) error {
 	_, _, _, err := s.lease(ctx, key, &p, "r", lease, now)
 	return err
 }
 
-// Extend implements [core.ConcurrencyStore], as [core.ExtendLease]: an expired or unknown
+// Extend implements [core.ConcurrencyStore], as [storekit.ExtendLease]: an expired or unknown
 // lease is an error wrapping [core.ErrLeaseNotFound].
 func (s *Store) Extend(ctx context.Context, key string, p core.Policy, lease string, now time.Time) (core.Decision, error) {
 	ok, held, _, err := s.lease(ctx, key, &p, "e", lease, now)
@@ -47,7 +48,7 @@ func (s *Store) Extend(ctx context.Context, key string, p core.Policy, lease str
 // lease runs the semaphore script and returns its verdict, the leases held after it, and the
 // retry hint in nanoseconds.
 func (s *Store) lease(ctx context.Context, key string, p *core.Policy, op, lease string, now time.Time) (ok bool, held, retry int64, err error) {
-	if err := core.CheckLease(*p, lease); err != nil {
+	if err := storekit.CheckLease(*p, lease); err != nil {
 		return false, 0, 0, err
 	}
 	_, nowArg, err := s.clock(now)
@@ -61,7 +62,7 @@ func (s *Store) lease(ctx context.Context, key string, p *core.Policy, op, lease
 	hkey := string(append(base, suffixExpiry...))
 	keys := []string{zkey, hkey}
 	v, err := semaphoreScript.Run(ctx, s.client, keys,
-		nowArg, op, lease, p.Limit, int64(p.Lease), int64(core.ConcurrencyRetryAfter)).Slice()
+		nowArg, op, lease, p.Limit, int64(p.Lease), int64(storekit.ConcurrencyRetryAfter)).Slice()
 	if err != nil {
 		return false, 0, 0, backendError(p, err)
 	}

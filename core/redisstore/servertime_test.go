@@ -9,6 +9,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // absurd is the now argument given to a store that uses the server's clock: it must be
@@ -82,7 +83,7 @@ func TestServerTimeLeases(t *testing.T) {
 	s := newStore(t, newClient(t, mr.Addr()), true)
 	p := core.NewConcurrency("st-sem", 2, 3*time.Second)
 	ctx := context.Background()
-	ls := core.Leases{}
+	ls := storekit.Leases{}
 	now := time.Now().Truncate(time.Microsecond)
 	rng := rand.New(rand.NewSource(3))
 	for i := 0; i < 300; i++ {
@@ -92,19 +93,19 @@ func TestServerTimeLeases(t *testing.T) {
 		step := fmt.Sprintf("step %d (%s %s)", i, now.Format(time.RFC3339Nano), id)
 		switch rng.Intn(3) {
 		case 0:
-			want := core.AcquireLease(ls, p, id, now)
+			want := storekit.AcquireLease(ls, p, id, now)
 			got, err := s.Acquire(ctx, "k", p, id, absurd)
 			if err != nil {
 				t.Fatalf("%s: %v", step, err)
 			}
 			sameDecision(t, step+" acquire", got, want)
 		case 1:
-			core.ReleaseLease(ls, id, now)
+			storekit.ReleaseLease(ls, id, now)
 			if err := s.Release(ctx, "k", p, id, absurd); err != nil {
 				t.Fatalf("%s: %v", step, err)
 			}
 		case 2:
-			want, werr := core.ExtendLease(ls, p, id, now)
+			want, werr := storekit.ExtendLease(ls, p, id, now)
 			got, err := s.Extend(ctx, "k", p, id, absurd)
 			if (werr == nil) != (err == nil) {
 				t.Fatalf("%s: extend error %v, want %v", step, err, werr)
@@ -151,8 +152,8 @@ func TestServerTimeRedis(t *testing.T) {
 		t.Fatalf("first acquire: %+v, %v", d, err)
 	}
 	d, err := s.Acquire(ctx, "k", sem, "b", absurd.Add(time.Hour))
-	if err != nil || d.Allowed || d.RetryAfter != core.ConcurrencyRetryAfter {
-		t.Fatalf("second acquire: %+v, %v; want denied with RetryAfter %v (the lease runs a minute on the server's clock)", d, err, core.ConcurrencyRetryAfter)
+	if err != nil || d.Allowed || d.RetryAfter != storekit.ConcurrencyRetryAfter {
+		t.Fatalf("second acquire: %+v, %v; want denied with RetryAfter %v (the lease runs a minute on the server's clock)", d, err, storekit.ConcurrencyRetryAfter)
 	}
 	tb := core.NewTokenBucket("st-tb", 1, time.Hour, 2)
 	for i, want := range []bool{true, true, false} {

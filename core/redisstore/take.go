@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // errBeforeEpoch is returned for a now before 1970: the scripts write times as unsigned
@@ -17,7 +18,7 @@ var errBeforeEpoch = errors.New("redisstore: times before 1970 are not supported
 // Take implements [core.Store]: one script call, one round trip (see the package
 // documentation). With Config.UseServerTime, now is ignored.
 func (s *Store) Take(ctx context.Context, key string, p core.Policy, cost int64, now time.Time) (core.Decision, error) {
-	if err := core.CheckTake(p, cost); err != nil {
+	if err := storekit.CheckTake(p, cost); err != nil {
 		return core.Decision{}, err
 	}
 	if err := s.CheckPolicy(p); err != nil {

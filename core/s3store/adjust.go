@@ -6,11 +6,12 @@ import (
 	"time"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
-var _ core.Adjuster = (*Store)(nil)
+var _ storekit.Adjuster = (*Store)(nil)
 
-// Adjust implements [core.Adjuster] in compare-and-swap mode: it applies
+// Adjust implements [storekit.Adjuster] in compare-and-swap mode: it applies
 // [core.Policy.AdjustNanos] to the key's state object under compare-and-swap, as Take does
 // (one If-Match PUT on a key whose ETag this process knows; a GET first otherwise; a lost
 // race re-reads and retries), so its decision is core's for the state it replaced. An
@@ -41,10 +42,10 @@ func (s *Store) Adjust(ctx context.Context, key string, p core.Policy, delta int
 // policy, and in marker mode, where nothing can be adjusted (settling a cost after the
 // response, [core.Limit.Settle], and adapters' skip rules, which refund), an error that also
 // wraps [ErrMarkerMode]. Call it at startup for the rules of a limiter that settles: the
-// limiter itself only checks that the store implements [core.Adjuster], which a marker-mode
+// limiter itself only checks that the store implements [storekit.Adjuster], which a marker-mode
 // Store does too (the mode is a setting of the same type).
 func (s *Store) CheckAdjust(p core.Policy) error {
-	if err := core.CheckAdjust(p); err != nil {
+	if err := storekit.CheckAdjust(p); err != nil {
 		return err
 	}
 	if s.mode == Marker {

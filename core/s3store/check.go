@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // S3's bounds that the store's configuration and policies must fit
@@ -27,9 +28,9 @@ const (
 	MaxLeases = 4096
 )
 
-var _ core.PolicyChecker = (*Store)(nil)
+var _ storekit.PolicyChecker = (*Store)(nil)
 
-// CheckPolicy implements [core.PolicyChecker]: the limiters call it when they are built (and
+// CheckPolicy implements [storekit.PolicyChecker]: the limiters call it when they are built (and
 // on every PolicyFunc answer), so that a policy the store cannot hold is refused up front
 // instead of failing every request. In compare-and-swap mode it refuses a concurrency limit
 // above [MaxLeases]. In marker mode it refuses every algorithm but fixed windows (and monthly

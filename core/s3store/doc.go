@@ -6,7 +6,7 @@
 //
 // One small JSON object per (policy name, key) holds core's state (a window count, a GCRA
 // timestamp, or a set of leases). A decision reads the object and its ETag, applies core's
-// pure algorithm ([core.Policy.Take], [core.AcquireLease], …) and writes the result back with
+// pure algorithm ([core.Policy.Take], [storekit.AcquireLease], …) and writes the result back with
 // PutObject If-Match: ETag (If-None-Match: * to create it). S3 accepts the write only if
 // nobody wrote in between (conditional writes, November 2024); otherwise it answers 412
 // PreconditionFailed, 409 ConditionalRequestConflict, or 404 if the object was deleted, and
@@ -59,7 +59,7 @@
 // Marker mode cannot settle costs after the response or refund them ([core.Limit.Settle],
 // adapters' skip rules): slots are create-only, so nothing can be added to or taken back from
 // a window atomically. [Store.Adjust] returns an error wrapping [core.ErrInvalidPolicy] and
-// [ErrMarkerMode]. A [core.Limiter] only checks that its store implements [core.Adjuster],
+// [ErrMarkerMode]. A [core.Limiter] only checks that its store implements [storekit.Adjuster],
 // which the Store type does in both modes, so call [Store.CheckAdjust] at startup for a
 // limiter that settles; otherwise each settlement fails and is reported to the observer.
 //

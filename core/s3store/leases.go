@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // Leases returns the leases stored for key under the concurrency policy p: each lease ID with
@@ -12,7 +13,7 @@ import (
 // changes nothing: it is for operators (the `tollgate usage show` command). One GET, or a
 // conditional GET when this process knows the object's ETag. Compare-and-swap mode only, as
 // leases are.
-func (s *Store) Leases(ctx context.Context, key string, p core.Policy) (core.Leases, error) {
+func (s *Store) Leases(ctx context.Context, key string, p core.Policy) (storekit.Leases, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -22,7 +23,7 @@ func (s *Store) Leases(ctx context.Context, key string, p core.Policy) (core.Lea
 	if s.mode == Marker {
 		return nil, fmt.Errorf("%w: policy %q is %s (%w)", ErrMarkerMode, p.Name, p.Algorithm, core.ErrInvalidPolicy)
 	}
-	var ls core.Leases
+	var ls storekit.Leases
 	_, err := s.update(ctx, key, p, func(o *object) (core.Decision, bool, error) {
 		ls = o.leases()
 		return core.Decision{}, false, nil

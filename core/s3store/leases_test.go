@@ -8,6 +8,7 @@ import (
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/s3store"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // TestLeases checks that Leases reads the leases held, with their exact expiries, from an
@@ -25,7 +26,7 @@ func TestLeases(t *testing.T) {
 			if ls, err := reader.Leases(ctx, "k", p); err != nil || len(ls) != 0 {
 				t.Fatalf("no leases yet: %v %v", ls, err)
 			}
-			want := core.Leases{}
+			want := storekit.Leases{}
 			for i, id := range []string{"a", "b"} {
 				at := now.Add(time.Duration(i) * time.Second)
 				if d, err := a.Acquire(ctx, "k", p, id, at); err != nil || !d.Allowed {

@@ -6,6 +6,7 @@ import (
 	"maps"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // object is the JSON content of a compare-and-swap state object: the algorithm it belongs to,
@@ -18,7 +19,7 @@ type object struct {
 	// State is the rate algorithms' state.
 	State core.State `json:"s,omitzero"`
 	// Leases maps lease IDs to expiries (Concurrency).
-	Leases core.Leases `json:"l,omitempty"`
+	Leases storekit.Leases `json:"l,omitempty"`
 	// Version counts the writes of the object: every write stores the version it replaced
 	// plus one. S3's ETag of a plain PutObject is the MD5 of the content, so without it a
 	// state that returns to earlier content (a lease acquired, then released) would get an
@@ -36,8 +37,8 @@ func (o *object) state(alg core.Algorithm) core.State {
 }
 
 // leases returns a copy of the lease set, which the caller may modify.
-func (o *object) leases() core.Leases {
-	ls := core.Leases{}
+func (o *object) leases() storekit.Leases {
+	ls := storekit.Leases{}
 	if o.Alg == core.Concurrency {
 		maps.Copy(ls, o.Leases)
 	}

@@ -8,13 +8,14 @@ import (
 	"testing"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // TestMaxLeasesFitTheReadBound: MaxLeases leases with the longest lease IDs core accepts (128
 // bytes), each byte one that JSON escapes to 6, encode within maxObjectBytes, so a full lease
 // object is never mistaken for foreign data.
 func TestMaxLeasesFitTheReadBound(t *testing.T) {
-	o := object{Alg: core.Concurrency, Leases: core.Leases{}, Version: math.MaxInt64}
+	o := object{Alg: core.Concurrency, Leases: storekit.Leases{}, Version: math.MaxInt64}
 	for i := range MaxLeases {
 		id := fmt.Sprintf("%04d", i)
 		o.Leases[id+strings.Repeat("<", 128-len(id))] = math.MinInt64

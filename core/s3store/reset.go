@@ -9,11 +9,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
-var _ core.Resetter = (*Store)(nil)
+var _ storekit.Resetter = (*Store)(nil)
 
-// ResetAt implements [core.Resetter]: it forgets key's state under p.Name, so that the key
+// ResetAt implements [storekit.Resetter]: it forgets key's state under p.Name, so that the key
 // starts afresh.
 //
 // In compare-and-swap mode the state object is not deleted but rewritten empty, under

@@ -15,7 +15,7 @@ import (
 	"github.com/tollgate-go/tollgate/core/storetest"
 )
 
-// ResetAt makes a fleet a core.Resetter: each reset goes to the next instance in turn, so
+// ResetAt makes a fleet a storekit.Resetter: each reset goes to the next instance in turn, so
 // reads and grants come from instances whose caches the reset made stale.
 func (f fleet) ResetAt(ctx context.Context, key string, p core.Policy, now time.Time) error {
 	return f.pick().ResetAt(ctx, key, p, now)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/backoff"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // API is the subset of *s3.Client the store calls. Tests wrap it to count and fault calls;
@@ -86,7 +87,7 @@ type Config struct {
 	Retry backoff.Policy
 }
 
-// Store is a [core.Store], [core.Adjuster] (compare-and-swap mode) and [core.ConcurrencyStore]
+// Store is a [core.Store], [storekit.Adjuster] (compare-and-swap mode) and [core.ConcurrencyStore]
 // on S3 conditional writes. Build it with
 // [New]. Safe for concurrent use; decisions on one key in one process are serialised locally
 // (they would only race each other on S3), while decisions on different keys run in parallel.
@@ -154,7 +155,7 @@ func (s *Store) Mode() Mode { return s.mode }
 // Take implements [core.Store]. In compare-and-swap mode it applies [core.Policy.Take] to the
 // key's state object; in marker mode it claims the next slot of the window.
 func (s *Store) Take(ctx context.Context, key string, p core.Policy, cost int64, now time.Time) (core.Decision, error) {
-	if err := core.CheckTake(p, cost); err != nil {
+	if err := storekit.CheckTake(p, cost); err != nil {
 		return core.Decision{}, err
 	}
 	if s.mode == Marker {
@@ -174,7 +175,7 @@ func (s *Store) Take(ctx context.Context, key string, p core.Policy, cost int64,
 	})
 }
 
-// Acquire implements [core.ConcurrencyStore] with [core.AcquireLease] on the key's lease
+// Acquire implements [core.ConcurrencyStore] with [storekit.AcquireLease] on the key's lease
 // object (compare-and-swap mode only).
 func (s *Store) Acquire(ctx context.Context, key string, p core.Policy, lease string, now time.Time) (core.Decision, error) {
 	if err := s.checkLease(p, lease); err != nil {
@@ -182,7 +183,7 @@ func (s *Store) Acquire(ctx context.Context, key string, p core.Policy, lease st
 	}
 	return s.update(ctx, key, p, func(o *object) (core.Decision, bool, error) {
 		ls := o.leases()
-		d := core.AcquireLease(ls, p, lease, now)
+		d := storekit.AcquireLease(ls, p, lease, now)
 		if !d.Allowed {
 			return d, false, nil
 		}
@@ -191,7 +192,7 @@ func (s *Store) Acquire(ctx context.Context, key string, p core.Policy, lease st
 	})
 }
 
-// Release implements [core.ConcurrencyStore] with [core.ReleaseLease].
+// Release implements [core.ConcurrencyStore] with [storekit.ReleaseLease].
 //
 // Releasing a lease that is not held still writes the object (a new version, same leases),
 // so that its ETag changes: an Acquire of that lease still on its way to S3 — sent before the
@@ -206,21 +207,21 @@ func (s *Store) Release(ctx context.Context, key string, p core.Policy, lease st
 	}
 	_, err := s.update(ctx, key, p, func(o *object) (core.Decision, bool, error) {
 		ls := o.leases()
-		core.ReleaseLease(ls, lease, now)
+		storekit.ReleaseLease(ls, lease, now)
 		*o = object{Alg: core.Concurrency, Leases: ls}
 		return core.Decision{}, true, nil
 	})
 	return err
 }
 
-// Extend implements [core.ConcurrencyStore] with [core.ExtendLease].
+// Extend implements [core.ConcurrencyStore] with [storekit.ExtendLease].
 func (s *Store) Extend(ctx context.Context, key string, p core.Policy, lease string, now time.Time) (core.Decision, error) {
 	if err := s.checkLease(p, lease); err != nil {
 		return core.Decision{}, err
 	}
 	return s.update(ctx, key, p, func(o *object) (core.Decision, bool, error) {
 		ls := o.leases()
-		d, err := core.ExtendLease(ls, p, lease, now)
+		d, err := storekit.ExtendLease(ls, p, lease, now)
 		if err != nil {
 			return d, false, fmt.Errorf("s3store: %w", err)
 		}
@@ -230,7 +231,7 @@ func (s *Store) Extend(ctx context.Context, key string, p core.Policy, lease str
 }
 
 func (s *Store) checkLease(p core.Policy, lease string) error {
-	if err := core.CheckLease(p, lease); err != nil {
+	if err := storekit.CheckLease(p, lease); err != nil {
 		return err
 	}
 	if s.mode == Marker {

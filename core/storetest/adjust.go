@@ -10,12 +10,13 @@ import (
 	"time"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
-// AdjustStore is a rate store that settles costs ([core.Adjuster]).
+// AdjustStore is a rate store that settles costs ([storekit.Adjuster]).
 type AdjustStore interface {
 	core.Store
-	core.Adjuster
+	storekit.Adjuster
 }
 
 // RunAdjust checks a store's Adjust, the one store primitive behind settling costs after the

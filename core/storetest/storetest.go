@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // Options tunes the suite for slow backends. Zero values are the documented defaults.
@@ -327,8 +328,8 @@ func leases(t *testing.T, s core.ConcurrencyStore, o Options) {
 	mustAcquire("a", now, true)
 	mustAcquire("b", now, true)
 	d := mustAcquire("c", now, false)
-	if d.RetryAfter <= 0 || d.RetryAfter > core.ConcurrencyRetryAfter {
-		t.Fatalf("denial RetryAfter = %v, want in (0, %v]", d.RetryAfter, core.ConcurrencyRetryAfter)
+	if d.RetryAfter <= 0 || d.RetryAfter > storekit.ConcurrencyRetryAfter {
+		t.Fatalf("denial RetryAfter = %v, want in (0, %v]", d.RetryAfter, storekit.ConcurrencyRetryAfter)
 	}
 	mustAcquire("a", now, true) // re-acquiring a held lease renews it
 	if err := s.Release(ctx, "k", p, "a", now); err != nil {
@@ -359,7 +360,7 @@ func leases(t *testing.T, s core.ConcurrencyStore, o Options) {
 func scriptedLeases(t *testing.T, s core.ConcurrencyStore, o Options) {
 	p := core.NewConcurrency(uniq("semscript"), 3, 4*time.Second)
 	rng := rand.New(rand.NewSource(7))
-	model := core.Leases{}
+	model := storekit.Leases{}
 	now := base()
 	for i := 0; i < o.Steps; i++ {
 		now = now.Add(time.Duration(rng.Int63n(int64(900 * time.Millisecond))))
@@ -368,19 +369,19 @@ func scriptedLeases(t *testing.T, s core.ConcurrencyStore, o Options) {
 		step := fmt.Sprintf("step %d (+%v %s)", i, now.Sub(base()), id)
 		switch op := rng.Intn(4); op {
 		case 0, 1:
-			want := core.AcquireLease(model, p, id, now)
+			want := storekit.AcquireLease(model, p, id, now)
 			got, err := s.Acquire(ctx, "k", p, id, now)
 			if err != nil {
 				t.Fatalf("%s: Acquire: %v", step, err)
 			}
 			sameDecision(t, step+" acquire", got, want)
 		case 2:
-			core.ReleaseLease(model, id, now)
+			storekit.ReleaseLease(model, id, now)
 			if err := s.Release(ctx, "k", p, id, now); err != nil {
 				t.Fatalf("%s: Release: %v", step, err)
 			}
 		case 3:
-			want, werr := core.ExtendLease(model, p, id, now)
+			want, werr := storekit.ExtendLease(model, p, id, now)
 			got, err := s.Extend(ctx, "k", p, id, now)
 			if errors.Is(werr, core.ErrLeaseNotFound) != errors.Is(err, core.ErrLeaseNotFound) {
 				t.Fatalf("%s: Extend error %v, want %v", step, err, werr)

@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // UsageStore is a store that answers the usage API: reading (a cost-0 Take), granting (an
-// Adjust of −n) and resetting ([core.Resetter]).
+// Adjust of −n) and resetting ([storekit.Resetter]).
 type UsageStore interface {
 	AdjustStore
-	core.Resetter
+	storekit.Resetter
 }
 
 // RunUsage checks the usage API through a [core.Limiter] on s, for every rate policy:

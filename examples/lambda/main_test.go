@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/reply"
 	"github.com/tollgate-go/tollgate/internal/testenv"
 )
 
@@ -156,15 +157,15 @@ func httpEvent(t *testing.T, sourceIP, forwardedFor string) []byte {
 // violated returns the violated-policies of a problem+json body.
 func violated(t *testing.T, r response) []string {
 	t.Helper()
-	if r.Headers["Content-Type"] != core.ContentTypeProblemJSON {
-		t.Fatalf("denial Content-Type %q, want %q (body %q)", r.Headers["Content-Type"], core.ContentTypeProblemJSON, r.Body)
+	if r.Headers["Content-Type"] != reply.ContentTypeProblemJSON {
+		t.Fatalf("denial Content-Type %q, want %q (body %q)", r.Headers["Content-Type"], reply.ContentTypeProblemJSON, r.Body)
 	}
 	var p struct {
 		Type     string   `json:"type"`
 		Status   int      `json:"status"`
 		Violated []string `json:"violated-policies"`
 	}
-	if err := json.Unmarshal([]byte(r.Body), &p); err != nil || p.Status != 429 || p.Type != core.ProblemTypeQuotaExceeded {
+	if err := json.Unmarshal([]byte(r.Body), &p); err != nil || p.Status != 429 || p.Type != reply.ProblemTypeQuotaExceeded {
 		t.Fatalf("denial body %q (%v); want a quota-exceeded problem with status 429", r.Body, err)
 	}
 	return p.Violated

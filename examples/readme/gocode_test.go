@@ -36,6 +36,8 @@ var knownImports = map[string]string{
 	"redisstore":    "github.com/tollgate-go/tollgate/core/redisstore",
 	"s3store":       "github.com/tollgate-go/tollgate/core/s3store",
 	"backoff":       "github.com/tollgate-go/tollgate/core/backoff",
+	"reply":         "github.com/tollgate-go/tollgate/core/reply",
+	"storekit":      "github.com/tollgate-go/tollgate/core/storekit",
 	"nethttp":       "github.com/tollgate-go/tollgate/adapters/nethttp",
 	"s3cache":       "github.com/tollgate-go/tollgate/s3cache",
 	"tollgategin":   "github.com/tollgate-go/tollgate/adapters/gin",

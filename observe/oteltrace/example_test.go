@@ -15,7 +15,7 @@ import (
 )
 
 // remoteStore stands in for a store that does I/O (Redis, DynamoDB, S3): the memory store
-// behind an interface that hides core.InProcess, so the core times its calls.
+// behind an interface that hides storekit.InProcess, so the core times its calls.
 type remoteStore struct{ core.Store }
 
 // The limiter is called with the request's context; its store calls become child spans, and

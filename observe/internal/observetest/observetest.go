@@ -11,6 +11,7 @@ import (
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // ErrDown is the error a failing [Store] returns.
@@ -88,7 +89,7 @@ func (s *Store) Extend(ctx context.Context, key string, p core.Policy, lease str
 	return s.mem.Extend(ctx, key, p, lease, now)
 }
 
-// Adjust implements core.Adjuster.
+// Adjust implements storekit.Adjuster.
 func (s *Store) Adjust(ctx context.Context, key string, p core.Policy, delta int64, now time.Time) (core.Decision, error) {
 	if err := s.call(ctx); err != nil {
 		return core.Decision{}, err
@@ -99,7 +100,7 @@ func (s *Store) Adjust(ctx context.Context, key string, p core.Policy, delta int
 var (
 	_ core.Store            = (*Store)(nil)
 	_ core.ConcurrencyStore = (*Store)(nil)
-	_ core.Adjuster         = (*Store)(nil)
+	_ storekit.Adjuster     = (*Store)(nil)
 )
 
 // Clock is a fake clock, safe for concurrent use.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // The situations below drive a real core.Limiter (or core.ConcurrencyLimiter) so that the
@@ -277,7 +278,7 @@ func (s *countingStore) Take(ctx context.Context, key string, p core.Policy, cos
 
 // InProcess reports whether the store it counts for runs in process.
 func (s *countingStore) InProcess() bool {
-	ip, ok := s.Store.(core.InProcess)
+	ip, ok := s.Store.(storekit.InProcess)
 	return ok && ip.InProcess()
 }
 
@@ -316,7 +317,7 @@ func takeEstimate(t testing.TB, l *core.Limiter, key string, now time.Time) core
 	return res
 }
 
-// Settlements makes four requests for key under PolicyTokens on store (a core.Adjuster), each
+// Settlements makes four requests for key under PolicyTokens on store (a storekit.Adjuster), each
 // spending an estimate of 10, and settles them with Limiter.Settle and Limiter.Refund: one
 // reported 25 (a charge of 15), one 4 (a refund of 6), one is refunded whole (10), and one
 // reported 10 (no settlement: the estimate was right); then Flush. It checks that the store

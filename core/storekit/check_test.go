@@ -1,4 +1,4 @@
-package core_test
+package storekit_test
 
 import (
 	"errors"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // TestCheckTake: the arguments every store checks before a Take.
@@ -24,7 +25,7 @@ func TestCheckTake(t *testing.T) {
 		{core.NewFixedWindow("", 1, time.Second), 1, core.ErrInvalidPolicy},
 	}
 	for _, c := range cases {
-		err := core.CheckTake(c.p, c.cost)
+		err := storekit.CheckTake(c.p, c.cost)
 		if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
 			t.Errorf("CheckTake(%s, %d) = %v, want %v", c.p.Name, c.cost, err, c.want)
 		}
@@ -33,11 +34,11 @@ func TestCheckTake(t *testing.T) {
 
 // TestCheckAdjust: a valid rate policy.
 func TestCheckAdjust(t *testing.T) {
-	if err := core.CheckAdjust(core.NewFixedWindow("p", 1, time.Second)); err != nil {
+	if err := storekit.CheckAdjust(core.NewFixedWindow("p", 1, time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []core.Policy{core.NewConcurrency("c", 1, time.Second), core.NewFixedWindow("p", 0, time.Second)} {
-		if err := core.CheckAdjust(p); !errors.Is(err, core.ErrInvalidPolicy) {
+		if err := storekit.CheckAdjust(p); !errors.Is(err, core.ErrInvalidPolicy) {
 			t.Errorf("CheckAdjust(%+v) = %v", p, err)
 		}
 	}
@@ -65,7 +66,7 @@ func TestCheckLease(t *testing.T) {
 		{core.NewConcurrency("c", 1, 0), "x", core.ErrInvalidPolicy},
 	}
 	for _, k := range cases {
-		err := core.CheckLease(k.p, k.id)
+		err := storekit.CheckLease(k.p, k.id)
 		if k.want == nil && err != nil || k.want != nil && !errors.Is(err, k.want) {
 			t.Errorf("CheckLease(%s, %q) = %v, want %v", k.p.Name, k.id, err, k.want)
 		}

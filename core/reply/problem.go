@@ -1,14 +1,17 @@
-package core
+package reply
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
+
+	"github.com/tollgate-go/tollgate/core"
 )
 
 // ProblemJSON returns the RFC 9457 application/problem+json body of a denial: type
 // quota-exceeded (the IANA HTTP problem type registered by the rate-limit headers draft),
 // status 429, a human detail with the retry time, and the violated policies' names.
-func ProblemJSON(r *Result) []byte {
+func ProblemJSON(r *core.Result) []byte {
 	b := make([]byte, 0, 256)
 	b = append(b, `{"type":"`+ProblemTypeQuotaExceeded+`","title":"Too Many Requests","status":429,"detail":"Request quota exceeded. Retry after `...)
 	b = strconv.AppendInt(b, max(Seconds(r.RetryAfter()), 1), 10)
@@ -45,4 +48,22 @@ func ErrorProblemJSON(status int) []byte {
 	b = append(b, `","status":`...)
 	b = strconv.AppendInt(b, int64(status), 10)
 	return append(b, "}\n"...)
+}
+
+// Status maps an error from a limiter to the HTTP status an adapter answers with:
+// missingKey (400 or 401, by configuration) for [core.ErrMissingKey]; 400 for invalid keys and
+// costs; 503 for [core.ErrStoreUnavailable] and canceled requests; 500 otherwise.
+func Status(err error, missingKey int) int {
+	switch {
+	case errors.Is(err, core.ErrMissingKey):
+		if missingKey == 0 {
+			return http.StatusBadRequest
+		}
+		return missingKey
+	case errors.Is(err, core.ErrInvalidKey), errors.Is(err, core.ErrCostExceedsCapacity), errors.Is(err, core.ErrNegativeCost):
+		return http.StatusBadRequest
+	case errors.Is(err, core.ErrStoreUnavailable):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
 }

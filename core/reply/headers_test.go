@@ -1,13 +1,15 @@
-package core_test
+package reply_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/core/reply"
 )
 
 // headerCalls records every call SetHeaders makes, in order, so that a field set twice shows.
@@ -17,13 +19,11 @@ func (h *headerCalls) set(k, v string) { *h = append(*h, k+": "+v) }
 
 func (h headerCalls) String() string { return strings.Join(h, "\n") }
 
-func setHeaders(res *core.Result, o core.HeaderOptions) string {
+func setHeaders(res *core.Result, o reply.HeaderOptions) string {
 	var h headerCalls
-	core.SetHeaders(h.set, res, o)
+	reply.SetHeaders(h.set, res, o)
 	return h.String()
 }
-
-func constantClock(t time.Time) func() time.Time { return func() time.Time { return t } }
 
 // TestSetHeaders pins the exact fields, in order, each set once, for the shapes of result a
 // limiter returns.
@@ -36,7 +36,7 @@ func TestSetHeaders(t *testing.T) {
 		name   string
 		limits []core.Limit
 		costs  []int64 // one TakeKey per cost; the last result's headers are checked
-		o      core.HeaderOptions
+		o      reply.HeaderOptions
 		want   string
 	}{
 		{
@@ -87,7 +87,7 @@ func TestSetHeaders(t *testing.T) {
 				{Policy: core.NewFixedWindow("second", 5, time.Minute)},
 			},
 			costs: []int64{1, 1},
-			o:     core.HeaderOptions{Omit: true, Legacy: true},
+			o:     reply.HeaderOptions{Omit: true, Legacy: true},
 			want:  `Retry-After: 9`,
 		},
 		{
@@ -96,7 +96,7 @@ func TestSetHeaders(t *testing.T) {
 				{Policy: core.NewFixedWindow("first", 1, 10*time.Second)},
 			},
 			costs: []int64{1},
-			o:     core.HeaderOptions{Omit: true},
+			o:     reply.HeaderOptions{Omit: true},
 			want:  ``,
 		},
 		{
@@ -108,7 +108,7 @@ func TestSetHeaders(t *testing.T) {
 				{Policy: core.NewFixedWindow("long", 5, time.Minute)},
 			},
 			costs: []int64{1},
-			o:     core.HeaderOptions{Legacy: true},
+			o:     reply.HeaderOptions{Legacy: true},
 			want: lines(
 				`RateLimit-Policy: "short";q=5;w=10, "long";q=5;w=60`,
 				`RateLimit: "short";r=4;t=9, "long";r=4;t=59`,
@@ -125,7 +125,7 @@ func TestSetHeaders(t *testing.T) {
 				{Policy: core.NewFixedWindow("least", 3, time.Hour)},
 			},
 			costs: []int64{1},
-			o:     core.HeaderOptions{Legacy: true},
+			o:     reply.HeaderOptions{Legacy: true},
 			want: lines(
 				`RateLimit-Policy: "short";q=5;w=10, "long";q=5;w=60, "least";q=3;w=3600`,
 				`RateLimit: "short";r=4;t=9, "long";r=4;t=59, "least";r=2;t=3599`,
@@ -143,7 +143,7 @@ func TestSetHeaders(t *testing.T) {
 				{Policy: core.NewFixedWindow("narrow", 5, time.Minute)},
 			},
 			costs: []int64{3, 3},
-			o:     core.HeaderOptions{Legacy: true},
+			o:     reply.HeaderOptions{Legacy: true},
 			want: lines(
 				`RateLimit-Policy: "wide";q=6;w=10, "narrow";q=5;w=60`,
 				`RateLimit: "wide";r=0;t=9, "narrow";r=2;t=59`,
@@ -188,7 +188,7 @@ func TestSetHeaders(t *testing.T) {
 			if got := setHeaders(&res, c.o); got != c.want {
 				t.Errorf("got\n%s\nwant\n%s", got, c.want)
 			}
-			if got := string(core.AppendRateLimitPolicy([]byte("x"), &res)); c.want != "" && c.o == (core.HeaderOptions{}) && !strings.HasPrefix(c.want, "RateLimit-Policy: "+got[1:]+"\n") {
+			if got := string(reply.AppendRateLimitPolicy([]byte("x"), &res)); c.want != "" && c.o == (reply.HeaderOptions{}) && !strings.HasPrefix(c.want, "RateLimit-Policy: "+got[1:]+"\n") {
 				t.Errorf("AppendRateLimitPolicy: %q, not the RateLimit-Policy field after the prefix", got)
 			}
 		})
@@ -199,15 +199,14 @@ func TestSetHeaders(t *testing.T) {
 // answer), a fallback store's decision does.
 func TestSetHeadersDegraded(t *testing.T) {
 	ctx := context.Background()
-	s := &countingStore{inner: memstore.New()}
-	s.fail.Store(true)
+	s := failingStore{}
 	p := []core.Limit{{Policy: core.NewFixedWindow("p", 2, 10*time.Second)}}
 	open := newLimiter(t, core.Config{Store: s, Now: constantClock(t0), Limits: p, Breaker: core.BreakerConfig{Failures: -1}})
 	res, err := open.TakeKey(ctx, "k", 1)
 	if err != nil || !res.Allowed || res.Degraded != core.DegradedOpen {
 		t.Fatalf("fail-open: %+v %v", res, err)
 	}
-	if got := setHeaders(&res, core.HeaderOptions{Legacy: true}); got != "" {
+	if got := setHeaders(&res, reply.HeaderOptions{Legacy: true}); got != "" {
 		t.Errorf("fail-open result: headers\n%s\nwant none", got)
 	}
 	fb := newLimiter(t, core.Config{Store: s, Now: constantClock(t0), Limits: p, Failure: core.FailFallback, Fallback: memstore.New(), Breaker: core.BreakerConfig{Failures: -1}})
@@ -215,7 +214,7 @@ func TestSetHeadersDegraded(t *testing.T) {
 	if err != nil || !res.Allowed || res.Degraded != core.DegradedFallback {
 		t.Fatalf("fallback: %+v %v", res, err)
 	}
-	if got := setHeaders(&res, core.HeaderOptions{}); !strings.HasPrefix(got, `RateLimit-Policy: "p";q=`) || !strings.Contains(got, "\nRateLimit: \"p\";r=") {
+	if got := setHeaders(&res, reply.HeaderOptions{}); !strings.HasPrefix(got, `RateLimit-Policy: "p";q=`) || !strings.Contains(got, "\nRateLimit: \"p\";r=") {
 		t.Errorf("fallback result: headers\n%s\nwant RateLimit fields", got)
 	}
 }
@@ -241,8 +240,8 @@ func TestPolicyHeaderSameName(t *testing.T) {
 	}
 	for round := 0; round < 2; round++ { // the second round reads the cache
 		for _, c := range cases {
-			if got := core.PolicyHeader(c.p); got != c.want {
-				t.Errorf("round %d: PolicyHeader(%+v) = %q, want %q", round, c.p, got, c.want)
+			if got := reply.PolicyItem(c.p); got != c.want {
+				t.Errorf("round %d: PolicyItem(%+v) = %q, want %q", round, c.p, got, c.want)
 			}
 		}
 	}
@@ -251,7 +250,7 @@ func TestPolicyHeaderSameName(t *testing.T) {
 	for _, c := range cases[:3] {
 		l := newLimiter(t, core.Config{Store: memstore.New(), Now: constantClock(t0), Limits: []core.Limit{{Policy: c.p}}})
 		res, _ := l.TakeKey(ctx, "k", 1)
-		if got := setHeaders(&res, core.HeaderOptions{}); !strings.HasPrefix(got, "RateLimit-Policy: "+c.want+"\n") {
+		if got := setHeaders(&res, reply.HeaderOptions{}); !strings.HasPrefix(got, "RateLimit-Policy: "+c.want+"\n") {
 			t.Errorf("limiter of %+v: headers\n%s\nwant RateLimit-Policy %s", c.p, got, c.want)
 		}
 	}
@@ -265,14 +264,14 @@ func TestAppendRateLimit(t *testing.T) {
 		{Policy: core.NewTokenBucket("tb", 2, 10*time.Second, 4)},
 	}})
 	res, _ := l.TakeKey(ctx, "k", 4)
-	if got := string(core.AppendRateLimit([]byte("x"), &res)); got != `x"tb";r=0;t=20` {
+	if got := string(reply.AppendRateLimit([]byte("x"), &res)); got != `x"tb";r=0;t=20` {
 		t.Errorf("allowed token bucket: %q", got)
 	}
 	res, _ = l.TakeKey(ctx, "k", 2)
-	if got := string(core.AppendRateLimit(nil, &res)); got != `"tb";r=0;t=10` {
+	if got := string(reply.AppendRateLimit(nil, &res)); got != `"tb";r=0;t=10` {
 		t.Errorf("denied token bucket (t is the retry time, 10 s, not the 20 s reset): %q", got)
 	}
-	if got := setHeaders(&res, core.HeaderOptions{Legacy: true}); !strings.Contains(got, "X-RateLimit-Reset: 10\n") || !strings.HasSuffix(got, "Retry-After: 10") {
+	if got := setHeaders(&res, reply.HeaderOptions{Legacy: true}); !strings.Contains(got, "X-RateLimit-Reset: 10\n") || !strings.HasSuffix(got, "Retry-After: 10") {
 		t.Errorf("denied token bucket headers:\n%s", got)
 	}
 
@@ -284,7 +283,7 @@ func TestAppendRateLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := setHeaders(&cres, core.HeaderOptions{Legacy: true})
+	got := setHeaders(&cres, reply.HeaderOptions{Legacy: true})
 	want := "RateLimit-Policy: \"c\";q=2;qu=\"concurrent-requests\"\nRateLimit: \"c\";r=1\nX-RateLimit-Limit: 2\nX-RateLimit-Remaining: 1\nX-RateLimit-Reset: 0"
 	if got != want {
 		t.Errorf("concurrency headers:\n%s\nwant\n%s", got, want)
@@ -305,8 +304,26 @@ func TestSeconds(t *testing.T) {
 		time.Duration(1<<63 - 1):   1<<63/1_000_000_000 + 1,
 		time.Duration(-1 << 63):    0,
 	} {
-		if got := core.Seconds(d); got != want {
+		if got := reply.Seconds(d); got != want {
 			t.Errorf("Seconds(%v) = %d, want %d", d, got, want)
 		}
+	}
+}
+
+// TestSetHeadersEmptyResult: a result with no decisions (the request failed before any limit
+// decided) gets no rate-limit fields at all.
+func TestSetHeadersEmptyResult(t *testing.T) {
+	for _, o := range []reply.HeaderOptions{{}, {Legacy: true}} {
+		if got := setHeaders(&core.Result{}, o); got != "" {
+			t.Errorf("%+v: %q, want no fields", o, got)
+		}
+	}
+	l := newLimiter(t, core.Config{Store: memstore.New(), Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Second), Key: core.KeyByHeader("X-Key")}}})
+	res, err := l.Allow(context.Background(), req("203.0.113.9:1"))
+	if !errors.Is(err, core.ErrMissingKey) {
+		t.Fatalf("no X-Key: %v", err)
+	}
+	if got := setHeaders(&res, reply.HeaderOptions{Legacy: true}); got != "" {
+		t.Errorf("result of a request without a key: %q, want no fields", got)
 	}
 }

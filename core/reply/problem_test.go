@@ -1,4 +1,4 @@
-package core_test
+package reply_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/core/reply"
 )
 
 // TestProblemJSON pins the whole problem+json body of a denial: the retry time rounded up,
@@ -21,13 +22,13 @@ func TestProblemJSON(t *testing.T) {
 	_, _ = l.TakeKey(ctx, "k", 1)
 	res, _ := l.TakeKey(ctx, "k", 1)
 	want := `{"type":"https://iana.org/assignments/http-problem-types#quota-exceeded","title":"Too Many Requests","status":429,"detail":"Request quota exceeded. Retry after 9 seconds.","violated-policies":["burst"]}` + "\n"
-	if got := string(core.ProblemJSON(&res)); got != want {
+	if got := string(reply.ProblemJSON(&res)); got != want {
 		t.Errorf("denial:\n%s\nwant\n%s", got, want)
 	}
 	// An allowed result (no denial) still reads as a body with a retry of at least a second.
 	res, _ = l.TakeKey(ctx, "other", 1)
 	want = `{"type":"https://iana.org/assignments/http-problem-types#quota-exceeded","title":"Too Many Requests","status":429,"detail":"Request quota exceeded. Retry after 1 seconds.","violated-policies":[]}` + "\n"
-	if got := string(core.ProblemJSON(&res)); got != want {
+	if got := string(reply.ProblemJSON(&res)); got != want {
 		t.Errorf("allowed:\n%s\nwant\n%s", got, want)
 	}
 }
@@ -39,7 +40,7 @@ func TestErrorProblemJSON(t *testing.T) {
 		500: `{"type":"about:blank","title":"Internal Server Error","status":500}`,
 		599: `{"type":"about:blank","title":"Error","status":599}`,
 	} {
-		if got := string(core.ErrorProblemJSON(status)); got != want+"\n" {
+		if got := string(reply.ErrorProblemJSON(status)); got != want+"\n" {
 			t.Errorf("%d: %s, want %s", status, got, want)
 		}
 	}

@@ -1,9 +1,11 @@
-package core
+package reply
 
 import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/tollgate-go/tollgate/core"
 )
 
 // Response header names. RateLimit and RateLimit-Policy follow
@@ -36,10 +38,11 @@ type HeaderOptions struct {
 // legacy fields if asked, and Retry-After (delta-seconds, rounded up, at least 1) on an
 // enforced denial. A fail-open result gets only what is known: no RateLimit fields, since the
 // store did not answer.
-func SetHeaders(set func(key, value string), r *Result, o HeaderOptions) {
-	if r.n > 0 && !o.Omit && r.Degraded != DegradedOpen {
-		if r.n == 1 && len(r.pending) == 0 {
-			set(HeaderRateLimitPolicy, PolicyHeader(r.d[0].Policy))
+func SetHeaders(set func(key, value string), r *core.Result, o HeaderOptions) {
+	ds := r.Decisions()
+	if len(ds) > 0 && !o.Omit && r.Degraded != core.DegradedOpen {
+		if len(ds) == 1 && len(r.Pending()) == 0 {
+			set(HeaderRateLimitPolicy, PolicyItem(ds[0].Policy))
 		} else {
 			set(HeaderRateLimitPolicy, string(AppendRateLimitPolicy(nil, r)))
 		}
@@ -48,7 +51,7 @@ func SetHeaders(set func(key, value string), r *Result, o HeaderOptions) {
 		if o.Legacy {
 			// The binding decision's numbers, in the same terms as its RateLimit and
 			// RateLimit-Policy items: q (capacity), r, t.
-			d := r.binding()
+			d := binding(r)
 			set(HeaderXRateLimitLimit, strconv.FormatInt(d.Policy.Capacity(), 10))
 			set(HeaderXRateLimitRemain, strconv.FormatInt(d.Remaining, 10))
 			set(HeaderXRateLimitReset, strconv.FormatInt(Seconds(resetAfter(&d)), 10))
@@ -63,34 +66,36 @@ func SetHeaders(set func(key, value string), r *Result, o HeaderOptions) {
 
 // binding returns the decision that matters most: the enforced denial, or else the one with
 // the least remaining.
-func (r *Result) binding() Decision {
+func binding(r *core.Result) core.Decision {
 	if d, ok := r.Denial(); ok {
 		return d
 	}
-	b := r.d[0]
-	for i := 1; i < r.n; i++ {
-		if r.d[i].Remaining < b.Remaining {
-			b = r.d[i]
+	ds := r.Decisions()
+	b := ds[0]
+	for i := 1; i < len(ds); i++ {
+		if ds[i].Remaining < b.Remaining {
+			b = ds[i]
 		}
 	}
 	return b
 }
 
 // AppendRateLimitPolicy appends the RateLimit-Policy field value of r to dst: the
-// [PolicyHeader] item of every decision's policy and of every [Result.Pending] policy,
+// [PolicyItem] of every decision's policy and of every [core.Result.Pending] policy,
 // comma-separated, so that every response of a limiter lists the same policies.
-func AppendRateLimitPolicy(dst []byte, r *Result) []byte {
-	for i := 0; i < r.n; i++ {
+func AppendRateLimitPolicy(dst []byte, r *core.Result) []byte {
+	ds, pending := r.Decisions(), r.Pending()
+	for i := range ds {
 		if i > 0 {
 			dst = append(dst, ", "...)
 		}
-		dst = append(dst, PolicyHeader(r.d[i].Policy)...)
+		dst = append(dst, PolicyItem(ds[i].Policy)...)
 	}
-	for i := range r.pending {
-		if r.n+i > 0 {
+	for i := range pending {
+		if len(ds)+i > 0 {
 			dst = append(dst, ", "...)
 		}
-		dst = append(dst, PolicyHeader(r.pending[i])...)
+		dst = append(dst, PolicyItem(pending[i])...)
 	}
 	return dst
 }
@@ -101,7 +106,7 @@ func AppendRateLimitPolicy(dst []byte, r *Result) []byte {
 // client SHOULD NOT retry before t; a token bucket or sliding window refills before it is
 // whole again, so t on a denial must be the retry time, never the full reset, or Retry-After
 // would be earlier than what t promises.
-func resetAfter(d *Decision) time.Duration {
+func resetAfter(d *core.Decision) time.Duration {
 	if !d.Allowed {
 		return d.RetryAfter
 	}
@@ -111,9 +116,10 @@ func resetAfter(d *Decision) time.Duration {
 // AppendRateLimit appends the RateLimit field value of r to dst:
 // `"name";r=REMAINING;t=SECONDS` per decision, comma-separated; t is omitted for concurrency.
 // On a denied decision t is its RetryAfter (see resetAfter).
-func AppendRateLimit(dst []byte, r *Result) []byte {
-	for i := 0; i < r.n; i++ {
-		d := &r.d[i]
+func AppendRateLimit(dst []byte, r *core.Result) []byte {
+	ds := r.Decisions()
+	for i := range ds {
+		d := &ds[i]
 		if i > 0 {
 			dst = append(dst, ", "...)
 		}
@@ -121,7 +127,7 @@ func AppendRateLimit(dst []byte, r *Result) []byte {
 		dst = append(dst, d.Policy.Name...)
 		dst = append(dst, `";r=`...)
 		dst = strconv.AppendInt(dst, d.Remaining, 10)
-		if d.Policy.Algorithm != Concurrency {
+		if d.Policy.Algorithm != core.Concurrency {
 			dst = append(dst, ";t="...)
 			dst = strconv.AppendInt(dst, Seconds(resetAfter(d)), 10)
 		}
@@ -144,10 +150,10 @@ func Seconds(d time.Duration) int64 {
 
 var policyHeaders struct {
 	sync.RWMutex
-	m map[Policy]string
+	m map[core.Policy]string
 }
 
-// PolicyHeader returns the RateLimit-Policy item of p: `"name";q=QUOTA;w=SECONDS`, with
+// PolicyItem returns the RateLimit-Policy item of p: `"name";q=QUOTA;w=SECONDS`, with
 // qu="concurrent-requests" instead of w for concurrency policies and no w for calendar
 // months (whose length varies). Values are cached per policy, so the hot path does not
 // allocate.
@@ -157,7 +163,7 @@ var policyHeaders struct {
 // empty bucket takes to refill completely, Burst × the emission interval, rounded up. With a
 // burst above the rate, `NewTokenBucket("b", 5, time.Second, 20)` is `"b";q=20;w=4`: 20
 // units per 4 seconds, the same average rate of 5 per second. X-RateLimit-Limit is q too.
-func PolicyHeader(p Policy) string {
+func PolicyItem(p core.Policy) string {
 	policyHeaders.RLock()
 	v, ok := policyHeaders.m[p]
 	policyHeaders.RUnlock()
@@ -169,12 +175,12 @@ func PolicyHeader(p Policy) string {
 	b = append(b, `";q=`...)
 	b = strconv.AppendInt(b, p.Capacity(), 10)
 	switch {
-	case p.Algorithm == Concurrency:
+	case p.Algorithm == core.Concurrency:
 		b = append(b, `;qu="concurrent-requests"`...)
-	case p.Calendar == Monthly:
-	case p.Algorithm == TokenBucket:
+	case p.Calendar == core.Monthly:
+	case p.Algorithm == core.TokenBucket:
 		b = append(b, ";w="...)
-		b = strconv.AppendInt(b, Seconds(time.Duration(p.burst()*p.interval())), 10)
+		b = strconv.AppendInt(b, Seconds(time.Duration(p.Capacity()*int64(p.EmissionInterval()))), 10)
 	default:
 		b = append(b, ";w="...)
 		b = strconv.AppendInt(b, Seconds(p.Window), 10)
@@ -182,7 +188,7 @@ func PolicyHeader(p Policy) string {
 	v = string(b)
 	policyHeaders.Lock()
 	if policyHeaders.m == nil || len(policyHeaders.m) > 4096 {
-		policyHeaders.m = make(map[Policy]string)
+		policyHeaders.m = make(map[core.Policy]string)
 	}
 	policyHeaders.m[p] = v
 	policyHeaders.Unlock()
