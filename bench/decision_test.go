@@ -43,16 +43,16 @@ func answerOf(ok bool, err error) int {
 func perSecond(limit int64) rate.Limit { return rate.Limit(float64(limit) / window.Seconds()) }
 
 // tollgateDecider is Tollgate's core.Limiter on core/memstore with policy p, asked by key
-// (TakeKey), so the key function is not part of the decision cost.
+// (AllowKey), so the key function is not part of the decision cost.
 func tollgateDecider(name string, policy func(limit int64) core.Policy) decider {
 	return decider{name: name, build: func(tb testing.TB, limit int64) (func(string) int, func()) {
-		l, err := core.NewLimiter(core.Config{Store: memstore.New(), Limits: []core.Limit{{Policy: policy(limit)}}})
+		l, err := core.NewLimiter(core.Config{Store: memstore.New(), Rules: []core.Rule{{Policy: policy(limit)}}})
 		if err != nil {
 			tb.Fatal(err)
 		}
 		ctx := context.Background()
 		return func(key string) int {
-			res, err := l.TakeKey(ctx, key, 1)
+			res, err := l.AllowKey(ctx, key, 1)
 			return answerOf(res.Allowed, err)
 		}, func() {}
 	}}

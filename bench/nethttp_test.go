@@ -74,9 +74,9 @@ var middlewares = []middleware{
 // on the in-memory store, with the defaults (denial cache on).
 func tollgateLimiter(tb testing.TB, limit int64) *core.Limiter {
 	l, err := core.NewLimiter(core.Config{
-		Store:  memstore.New(),
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("bench", limit, window)}},
-		Key:    core.KeyByIP(),
+		Store: memstore.New(),
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("bench", limit, window)}},
+		Key:   core.KeyByIP(),
 	})
 	if err != nil {
 		tb.Fatal(err)

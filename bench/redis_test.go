@@ -66,7 +66,7 @@ func tollgateRedis(name string, denialCache int, gcra bool, timeout time.Duratio
 		}
 		l, err := core.NewLimiter(core.Config{
 			Store:           s,
-			Limits:          []core.Limit{{Policy: policy(limit, gcra)}},
+			Rules:           []core.Rule{{Policy: policy(limit, gcra)}},
 			Failure:         core.FailClosed, // a store error must show, not be allowed
 			DenialCacheSize: denialCache,
 			Timeout:         timeout,
@@ -76,7 +76,7 @@ func tollgateRedis(name string, denialCache int, gcra bool, timeout time.Duratio
 		}
 		ctx := context.Background()
 		return func(key string) int {
-			res, err := l.TakeKey(ctx, key, 1)
+			res, err := l.AllowKey(ctx, key, 1)
 			switch {
 			case err != nil:
 				return failed

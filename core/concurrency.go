@@ -86,7 +86,7 @@ func NewConcurrencyLimiter(cfg ConcurrencyConfig) (*ConcurrencyLimiter, error) {
 		},
 		cstore: cfg.Store,
 		cfall:  cfg.Fallback,
-		rule:   rule{Limit: Limit{Policy: cfg.Policy, PolicyFunc: cfg.PolicyFunc}, key: cfg.Key},
+		rule:   rule{Rule: Rule{Policy: cfg.Policy, PolicyFunc: cfg.PolicyFunc}, key: cfg.Key},
 	}
 	c.orphans.c = c
 	var fb any
@@ -142,6 +142,11 @@ func (l *Lease) Policy() Policy {
 // policy let the request run without one), the result for headers, and an error when no
 // decision could be made (see [Limiter.Allow]).
 func (c *ConcurrencyLimiter) Acquire(ctx context.Context, req Request) (*Lease, Result, error) {
+	return c.AcquireAt(ctx, req, c.lim.now())
+}
+
+// AcquireAt is [ConcurrencyLimiter.Acquire] at the given time.
+func (c *ConcurrencyLimiter) AcquireAt(ctx context.Context, req Request, now time.Time) (*Lease, Result, error) {
 	key, err := c.rule.key(req)
 	if err != nil {
 		if !errors.Is(err, ErrMissingKey) && !errors.Is(err, ErrInvalidKey) {
@@ -149,10 +154,16 @@ func (c *ConcurrencyLimiter) Acquire(ctx context.Context, req Request) (*Lease, 
 		}
 		return nil, Result{}, err
 	}
+	return c.AcquireKeyAt(ctx, key, now)
+}
+
+// AcquireKey takes a slot for an explicit key instead of a request, now: for callers outside
+// HTTP (job queues, workers), as [Limiter.AllowKey] is for rate rules.
+func (c *ConcurrencyLimiter) AcquireKey(ctx context.Context, key string) (*Lease, Result, error) {
 	return c.AcquireKeyAt(ctx, key, c.lim.now())
 }
 
-// AcquireKeyAt takes a slot for an explicit key at the given time.
+// AcquireKeyAt is [ConcurrencyLimiter.AcquireKey] at the given time.
 func (c *ConcurrencyLimiter) AcquireKeyAt(ctx context.Context, key string, now time.Time) (*Lease, Result, error) {
 	if key == "" {
 		return nil, Result{}, ErrMissingKey

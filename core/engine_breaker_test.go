@@ -25,11 +25,11 @@ func runBreakerSteps(t *testing.T, bc core.BreakerConfig, steps []breakerStep) *
 	s := &countingStore{inner: memstore.New()}
 	rec := &recorder{}
 	l := newLimiter(t, core.Config{Store: s, Observer: rec, Breaker: bc,
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 1000, time.Hour)}}})
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 1000, time.Hour)}}})
 	for i, st := range steps {
 		s.fail.Store(st.fail)
 		before := s.calls.Load()
-		res, err := l.TakeKeyAt(context.Background(), "k", 1, t0.Add(st.at))
+		res, err := l.AllowKeyAt(context.Background(), "k", 1, t0.Add(st.at))
 		if err != nil {
 			t.Fatalf("step %d: %v", i, err)
 		}
@@ -110,13 +110,13 @@ func TestBreakerOpenEvents(t *testing.T) {
 	rec := &recorder{}
 	l := newLimiter(t, core.Config{Store: s, Observer: rec, Failure: core.FailClosed,
 		Breaker: core.BreakerConfig{Failures: 1, Cooldown: time.Minute},
-		Limits:  []core.Limit{{Policy: core.NewFixedWindow("p", 10, time.Hour)}}})
+		Rules:   []core.Rule{{Policy: core.NewFixedWindow("p", 10, time.Hour)}}})
 	s.fail.Store(true)
 	ctx := context.Background()
-	if _, err := l.TakeKeyAt(ctx, "k", 1, t0); !errors.Is(err, core.ErrStoreUnavailable) || errors.Is(err, core.ErrBreakerOpen) {
+	if _, err := l.AllowKeyAt(ctx, "k", 1, t0); !errors.Is(err, core.ErrStoreUnavailable) || errors.Is(err, core.ErrBreakerOpen) {
 		t.Fatalf("first failure: %v, want the store's error", err)
 	}
-	_, err := l.TakeKeyAt(ctx, "k", 1, t0)
+	_, err := l.AllowKeyAt(ctx, "k", 1, t0)
 	if !errors.Is(err, core.ErrStoreUnavailable) || !errors.Is(err, core.ErrBreakerOpen) {
 		t.Fatalf("open breaker under FailClosed: %v", err)
 	}
@@ -163,13 +163,13 @@ func TestBreakerProbeCallerError(t *testing.T) {
 	rec := &recorder{}
 	l := newLimiter(t, core.Config{Store: s, Observer: rec,
 		Breaker: core.BreakerConfig{Failures: 1, Cooldown: time.Second},
-		Limits:  []core.Limit{{Policy: core.NewFixedWindow("p", 10, time.Hour)}}})
+		Rules:   []core.Rule{{Policy: core.NewFixedWindow("p", 10, time.Hour)}}})
 	ctx := context.Background()
 	s.fail.Store(true)
-	_, _ = l.TakeKeyAt(ctx, "k", 1, t0)
+	_, _ = l.AllowKeyAt(ctx, "k", 1, t0)
 	s.fail.Store(false)
 	s.bad = true
-	res, err := l.TakeKeyAt(ctx, "k", 1, t0.Add(time.Second))
+	res, err := l.AllowKeyAt(ctx, "k", 1, t0.Add(time.Second))
 	if !errors.Is(err, core.ErrInvalidKey) || res.Allowed || res.Degraded != core.NotDegraded {
 		t.Fatalf("probe with a caller error: %+v %v", res, err)
 	}
@@ -178,7 +178,7 @@ func TestBreakerProbeCallerError(t *testing.T) {
 	}
 	s.bad = false
 	calls := s.calls.Load()
-	if res, err := l.TakeKeyAt(ctx, "k", 1, t0.Add(time.Second)); err != nil || !res.Allowed || res.Degraded != core.NotDegraded {
+	if res, err := l.AllowKeyAt(ctx, "k", 1, t0.Add(time.Second)); err != nil || !res.Allowed || res.Degraded != core.NotDegraded {
 		t.Fatalf("after the probe: %+v %v", res, err)
 	}
 	if s.calls.Load() != calls+1 {
@@ -186,7 +186,7 @@ func TestBreakerProbeCallerError(t *testing.T) {
 	}
 	// A caller error while closed changes nothing either.
 	s.bad = true
-	_, _ = l.TakeKeyAt(ctx, "k", 1, t0.Add(time.Second))
+	_, _ = l.AllowKeyAt(ctx, "k", 1, t0.Add(time.Second))
 	if rec.count(core.EventBreakerClosed) != 1 || rec.count(core.EventBreakerOpen) != 1 {
 		t.Fatalf("breaker events after a caller error while closed: open %d closed %d",
 			rec.count(core.EventBreakerOpen), rec.count(core.EventBreakerClosed))

@@ -408,3 +408,37 @@ func TestNewConcurrencyLimiterRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestAcquireVerbGrid: Acquire, AcquireAt, AcquireKey and AcquireKeyAt decide the same way;
+// the -At forms use the time they are given (a lease taken at t0 has expired at t0 + its
+// lease for AcquireAt, though not yet on the limiter's clock), and the -Key forms count under
+// the key they are given, not the request's.
+func TestAcquireVerbGrid(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	c, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{
+		Store: memstore.New(), Policy: core.NewConcurrency("one", 1, time.Second), Now: clk.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := req("203.0.113.7:1")
+	if l, res, err := c.Acquire(ctx, r); err != nil || !res.Allowed || l == nil {
+		t.Fatalf("Acquire: %v %+v", err, res)
+	}
+	if _, res, err := c.AcquireKey(ctx, "203.0.113.7"); err != nil || res.Allowed {
+		t.Fatalf("AcquireKey of the request's key while it holds the slot: %v %+v, want denied", err, res)
+	}
+	if _, res, err := c.AcquireKey(ctx, "job-queue"); err != nil || !res.Allowed {
+		t.Fatalf("AcquireKey of another key: %v %+v, want allowed", err, res)
+	}
+	if _, res, err := c.AcquireAt(ctx, r, t0.Add(500*time.Millisecond)); err != nil || res.Allowed {
+		t.Fatalf("AcquireAt t0+500ms: %v %+v, want denied (the lease lives 1 s)", err, res)
+	}
+	if l, res, err := c.AcquireAt(ctx, r, t0.Add(time.Second)); err != nil || !res.Allowed || l == nil {
+		t.Fatalf("AcquireAt t0+1s: %v %+v, want allowed (the first lease expired at that time)", err, res)
+	}
+	if _, _, err := c.AcquireAt(ctx, req(""), t0); !errors.Is(err, core.ErrMissingKey) {
+		t.Fatalf("AcquireAt without a client address: %v, want ErrMissingKey", err)
+	}
+}

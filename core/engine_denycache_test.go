@@ -17,10 +17,10 @@ func denyAll(t *testing.T, l *core.Limiter, keys []string) {
 	t.Helper()
 	ctx := context.Background()
 	for _, k := range keys {
-		if res, err := l.TakeKeyAt(ctx, k, 1, t0); err != nil || !res.Allowed {
+		if res, err := l.AllowKeyAt(ctx, k, 1, t0); err != nil || !res.Allowed {
 			t.Fatalf("first request of %s: %+v %v", k, res, err)
 		}
-		if res, err := l.TakeKeyAt(ctx, k, 1, t0); err != nil || res.Allowed {
+		if res, err := l.AllowKeyAt(ctx, k, 1, t0); err != nil || res.Allowed {
 			t.Fatalf("second request of %s: %+v %v", k, res, err)
 		}
 	}
@@ -48,12 +48,12 @@ func TestDenialCacheSize(t *testing.T) {
 		t.Run(fmt.Sprint("size=", c.size), func(t *testing.T) {
 			s := &countingStore{inner: memstore.New()}
 			l := newLimiter(t, core.Config{Store: s, DenialCacheSize: c.size,
-				Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}})
+				Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}})
 			denyAll(t, l, keys)
 			ctx := context.Background()
 			// The newest denial is in the cache, whatever its shard.
 			before := s.calls.Load()
-			res, err := l.TakeKeyAt(ctx, keys[len(keys)-1], 1, t0.Add(time.Second))
+			res, err := l.AllowKeyAt(ctx, keys[len(keys)-1], 1, t0.Add(time.Second))
 			if err != nil || res.Allowed || res.RetryAfter() != 59*time.Second {
 				t.Fatalf("newest key: %+v %v", res, err)
 			}
@@ -68,7 +68,7 @@ func TestDenialCacheSize(t *testing.T) {
 			}
 			before = s.calls.Load()
 			for _, k := range keys {
-				if res, err := l.TakeKeyAt(ctx, k, 1, t0.Add(time.Second)); err != nil || res.Allowed {
+				if res, err := l.AllowKeyAt(ctx, k, 1, t0.Add(time.Second)); err != nil || res.Allowed {
 					t.Fatalf("%s again: %+v %v", k, res, err)
 				}
 			}
@@ -84,7 +84,7 @@ func TestDenialCacheSize(t *testing.T) {
 // the store, and its denial then replaces the entry (it covers more costs).
 func TestDenialCacheCosts(t *testing.T) {
 	s := &countingStore{inner: memstore.New()}
-	l := newLimiter(t, core.Config{Store: s, Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 10, time.Minute)}}})
+	l := newLimiter(t, core.Config{Store: s, Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 10, time.Minute)}}})
 	ctx := context.Background()
 	steps := []struct {
 		cost      int64
@@ -104,7 +104,7 @@ func TestDenialCacheCosts(t *testing.T) {
 	}
 	for i, st := range steps {
 		before := s.calls.Load()
-		res, err := l.TakeKeyAt(ctx, "k", st.cost, t0)
+		res, err := l.AllowKeyAt(ctx, "k", st.cost, t0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,17 +120,17 @@ func TestDenialCacheAnswer(t *testing.T) {
 	s := &countingStore{inner: memstore.New()}
 	rec := &recorder{}
 	p := core.NewTokenBucket("tb", 10, 10*time.Second, 0) // one token a second
-	l := newLimiter(t, core.Config{Store: s, Observer: rec, Limits: []core.Limit{{Policy: p}}})
+	l := newLimiter(t, core.Config{Store: s, Observer: rec, Rules: []core.Rule{{Policy: p}}})
 	ctx := context.Background()
-	if res, _ := l.TakeKeyAt(ctx, "k", 10, t0); !res.Allowed {
+	if res, _ := l.AllowKeyAt(ctx, "k", 10, t0); !res.Allowed {
 		t.Fatalf("full bucket: %+v", res)
 	}
-	first, _ := l.TakeKeyAt(ctx, "k", 2, t0)
+	first, _ := l.AllowKeyAt(ctx, "k", 2, t0)
 	if d := first.Decisions()[0]; d.Allowed || d.RetryAfter != 2*time.Second || d.ResetAfter != 10*time.Second {
 		t.Fatalf("store denial %+v", d)
 	}
 	calls := s.calls.Load()
-	res, _ := l.TakeKeyAt(ctx, "k", 2, t0.Add(500*time.Millisecond))
+	res, _ := l.AllowKeyAt(ctx, "k", 2, t0.Add(500*time.Millisecond))
 	want := core.Decision{Limit: 10, RetryAfter: 1500 * time.Millisecond, ResetAfter: 9500 * time.Millisecond, Policy: p}
 	if d := res.Decisions()[0]; d != want || res.Allowed {
 		t.Fatalf("cached denial %+v, want %+v", d, want)
@@ -145,35 +145,35 @@ func TestDenialCacheAnswer(t *testing.T) {
 		t.Fatalf("cached denial event %+v", last)
 	}
 	// 1 ns before Retry-After: still cached; at it: the store, which allows.
-	res, _ = l.TakeKeyAt(ctx, "k", 2, t0.Add(2*time.Second-1))
+	res, _ = l.AllowKeyAt(ctx, "k", 2, t0.Add(2*time.Second-1))
 	if res.Allowed || s.calls.Load() != calls {
 		t.Fatalf("1ns before Retry-After: %+v, store calls %d", res, s.calls.Load()-calls)
 	}
-	res, _ = l.TakeKeyAt(ctx, "k", 2, t0.Add(2*time.Second))
+	res, _ = l.AllowKeyAt(ctx, "k", 2, t0.Add(2*time.Second))
 	if !res.Allowed || s.calls.Load() != calls+1 {
 		t.Fatalf("at Retry-After: %+v, store calls %d", res, s.calls.Load()-calls)
 	}
 }
 
-// TestForget: Forget drops the cached denial of exactly (policy, key).
-func TestForget(t *testing.T) {
+// TestForgetDenial: ForgetDenial drops the cached denial of exactly (policy, key).
+func TestForgetDenial(t *testing.T) {
 	s := &countingStore{inner: memstore.New()}
-	l := newLimiter(t, core.Config{Store: s, Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}})
+	l := newLimiter(t, core.Config{Store: s, Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}})
 	denyAll(t, l, []string{"a", "b"})
 	ctx := context.Background()
 	for _, f := range [][2]string{{"p", "x"}, {"q", "a"}, {"p", "a"}} {
-		l.Forget(f[0], f[1])
+		l.ForgetDenial(f[0], f[1])
 	}
 	asks := func(key string) bool {
 		before := s.calls.Load()
-		_, _ = l.TakeKeyAt(ctx, key, 1, t0)
+		_, _ = l.AllowKeyAt(ctx, key, 1, t0)
 		return s.calls.Load() != before
 	}
 	if !asks("a") {
 		t.Fatal("a forgotten denial was still answered from the cache")
 	}
 	if asks("b") {
-		t.Fatal("Forget of another key dropped b's denial")
+		t.Fatal("ForgetDenial of another key dropped b's denial")
 	}
 	if asks("a") {
 		t.Fatal("a's new denial was not cached")
@@ -189,9 +189,9 @@ func TestDenialWithoutRetryAfterNotCached(t *testing.T) {
 		calls++
 		return core.Decision{Limit: 1, Policy: p}, nil
 	})
-	l := newLimiter(t, core.Config{Store: st, Limits: []core.Limit{{Policy: p}}})
+	l := newLimiter(t, core.Config{Store: st, Rules: []core.Rule{{Policy: p}}})
 	for _, at := range []time.Duration{0, -time.Second, 0} {
-		if res, err := l.TakeKeyAt(context.Background(), "k", 1, t0.Add(at)); err != nil || res.Allowed {
+		if res, err := l.AllowKeyAt(context.Background(), "k", 1, t0.Add(at)); err != nil || res.Allowed {
 			t.Fatalf("%+v %v", res, err)
 		}
 	}
@@ -247,14 +247,14 @@ func TestDenialCacheKeepsTheWiderDenial(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := &gatedDenials{retry: c.retry, hold: map[int64]chan struct{}{}, held: make(chan int64, 1)}
-			l := newLimiter(t, core.Config{Store: s, Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 10, time.Minute)}}})
+			l := newLimiter(t, core.Config{Store: s, Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 10, time.Minute)}}})
 			ctx := context.Background()
 			gate := make(chan struct{})
 			s.hold[c.second] = gate
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				_, _ = l.TakeKeyAt(ctx, "k", c.second, t0)
+				_, _ = l.AllowKeyAt(ctx, "k", c.second, t0)
 			}()
 			<-s.held
 			// The first request is decided and cached while the second is in the store.
@@ -263,7 +263,7 @@ func TestDenialCacheKeepsTheWiderDenial(t *testing.T) {
 				s.retry[c.first] = 10 * time.Second
 				s.mu.Unlock()
 			}
-			if res, _ := l.TakeKeyAt(ctx, "k", c.first, t0); res.Allowed {
+			if res, _ := l.AllowKeyAt(ctx, "k", c.first, t0); res.Allowed {
 				t.Fatal("allowed")
 			}
 			if c.first == c.second {
@@ -274,7 +274,7 @@ func TestDenialCacheKeepsTheWiderDenial(t *testing.T) {
 			close(gate)
 			<-done
 			calls := s.count()
-			if res, _ := l.TakeKeyAt(ctx, "k", c.askCost, t0.Add(c.askAt)); res.Allowed {
+			if res, _ := l.AllowKeyAt(ctx, "k", c.askCost, t0.Add(c.askAt)); res.Allowed {
 				t.Fatal("allowed")
 			}
 			if s.count() != calls {

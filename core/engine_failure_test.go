@@ -90,8 +90,8 @@ func TestFailOpenDecision(t *testing.T) {
 	rec := &recorder{}
 	p := core.NewTokenBucket("tb", 10, time.Second, 6)
 	l := newLimiter(t, core.Config{Store: s, Observer: rec, Breaker: core.BreakerConfig{Failures: -1},
-		Limits: []core.Limit{{Policy: p}}})
-	res, err := l.TakeKeyAt(context.Background(), "k", 2, t0)
+		Rules: []core.Rule{{Policy: p}}})
+	res, err := l.AllowKeyAt(context.Background(), "k", 2, t0)
 	if err != nil || !res.Allowed || res.Degraded != core.DegradedOpen {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -124,8 +124,8 @@ func TestFallbackFailure(t *testing.T) {
 	s := &countingStore{inner: memstore.New()}
 	s.fail.Store(true)
 	l := newLimiter(t, core.Config{Store: s, Failure: core.FailFallback, Fallback: failingFallback{},
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 10, time.Minute)}}})
-	res, err := l.TakeKeyAt(context.Background(), "k", 1, t0)
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 10, time.Minute)}}})
+	res, err := l.AllowKeyAt(context.Background(), "k", 1, t0)
 	if !errors.Is(err, core.ErrStoreUnavailable) || res.Allowed || reply.Status(err, 0) != 503 {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -137,13 +137,13 @@ func TestFallbackCostAboveScaledCapacity(t *testing.T) {
 	s := &countingStore{inner: memstore.New()}
 	s.fail.Store(true)
 	l := newLimiter(t, core.Config{Store: s, Failure: core.FailFallback, Fallback: memstore.New(), FallbackInstances: 4,
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 8, time.Minute)}}})
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 8, time.Minute)}}})
 	ctx := context.Background()
-	res, err := l.TakeKeyAt(ctx, "k", 5, t0)
+	res, err := l.AllowKeyAt(ctx, "k", 5, t0)
 	if err != nil || !res.Allowed || res.Degraded != core.DegradedFallback {
 		t.Fatalf("cost 5 on a fallback share of 2: %+v %v", res, err)
 	}
-	if res, err := l.TakeKeyAt(ctx, "k", 1, t0); err != nil || res.Allowed {
+	if res, err := l.AllowKeyAt(ctx, "k", 1, t0); err != nil || res.Allowed {
 		t.Fatalf("the fallback share is spent: %+v %v", res, err)
 	}
 }

@@ -42,8 +42,8 @@ func TestTimeBudget(t *testing.T) {
 	for _, c := range cases {
 		s := &deadlineStore{inner: memstore.New()}
 		l := newLimiter(t, core.Config{Store: s, Timeout: c.timeout,
-			Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 10, time.Minute)}}})
-		if _, err := l.TakeKeyAt(context.Background(), "k", 1, t0); err != nil {
+			Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 10, time.Minute)}}})
+		if _, err := l.AllowKeyAt(context.Background(), "k", 1, t0); err != nil {
 			t.Fatal(err)
 		}
 		if got := s.deadlines[0]; got < c.min || got > c.max {
@@ -71,8 +71,8 @@ func TestInProcessNoDeadline(t *testing.T) {
 	for _, timeout := range []time.Duration{0, time.Second} {
 		s := &inProcessDeadline{Store: memstore.New()}
 		l := newLimiter(t, core.Config{Store: s, Timeout: timeout,
-			Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 10, time.Minute)}}})
-		if _, err := l.TakeKeyAt(context.Background(), "k", 1, t0); err != nil {
+			Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 10, time.Minute)}}})
+		if _, err := l.AllowKeyAt(context.Background(), "k", 1, t0); err != nil {
 			t.Fatal(err)
 		}
 		if s.deadlines != 0 {
@@ -98,9 +98,9 @@ func TestEventLatency(t *testing.T) {
 	}{{"remote", slow, true}, {"in-process", memstore.New(), false}} {
 		rec := &recorder{}
 		l := newLimiter(t, core.Config{Store: c.store, Observer: rec,
-			Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 10, time.Minute)}}})
-		_, _ = l.TakeKeyAt(context.Background(), "k", 1, t0)
-		_, _ = l.TakeKeyAt(context.Background(), "bad", 1, t0)
+			Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 10, time.Minute)}}})
+		_, _ = l.AllowKeyAt(context.Background(), "k", 1, t0)
+		_, _ = l.AllowKeyAt(context.Background(), "bad", 1, t0)
 		rec.mu.Lock()
 		for _, e := range rec.events {
 			// A degraded decision is not the store's: its latency is in the store-error event.
@@ -121,18 +121,18 @@ func TestKeyBounds(t *testing.T) {
 	ctx := context.Background()
 	for _, max := range []int{0, 8} {
 		l := newLimiter(t, core.Config{Store: memstore.New(), MaxKeyLen: max,
-			Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 10, time.Minute)}}})
+			Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 10, time.Minute)}}})
 		n := max
 		if n == 0 {
 			n = core.DefaultMaxKeyLen
 		}
-		if res, err := l.TakeKeyAt(ctx, strings.Repeat("k", n), 1, t0); err != nil || !res.Allowed {
+		if res, err := l.AllowKeyAt(ctx, strings.Repeat("k", n), 1, t0); err != nil || !res.Allowed {
 			t.Errorf("MaxKeyLen %d: a key of %d bytes: %+v %v", max, n, res, err)
 		}
-		if _, err := l.TakeKeyAt(ctx, strings.Repeat("k", n+1), 1, t0); !errors.Is(err, core.ErrKeyTooLong) || !errors.Is(err, core.ErrInvalidKey) {
+		if _, err := l.AllowKeyAt(ctx, strings.Repeat("k", n+1), 1, t0); !errors.Is(err, core.ErrKeyTooLong) || !errors.Is(err, core.ErrInvalidKey) {
 			t.Errorf("MaxKeyLen %d: a key of %d bytes: %v", max, n+1, err)
 		}
-		if _, err := l.TakeKeyAt(ctx, "", 1, t0); !errors.Is(err, core.ErrMissingKey) {
+		if _, err := l.AllowKeyAt(ctx, "", 1, t0); !errors.Is(err, core.ErrMissingKey) {
 			t.Errorf("empty key: %v", err)
 		}
 	}
@@ -142,19 +142,19 @@ func TestKeyBounds(t *testing.T) {
 // above the capacity are refused with their errors, spending nothing.
 func TestCostBounds(t *testing.T) {
 	l := newLimiter(t, core.Config{Store: memstore.New(),
-		Limits: []core.Limit{{Policy: core.NewTokenBucket("tb", 10, time.Minute, 4)}}})
+		Rules: []core.Rule{{Policy: core.NewTokenBucket("tb", 10, time.Minute, 4)}}})
 	ctx := context.Background()
-	if _, err := l.TakeKeyAt(ctx, "k", -1, t0); !errors.Is(err, core.ErrNegativeCost) {
+	if _, err := l.AllowKeyAt(ctx, "k", -1, t0); !errors.Is(err, core.ErrNegativeCost) {
 		t.Fatalf("cost -1: %v", err)
 	}
-	if _, err := l.TakeKeyAt(ctx, "k", 5, t0); !errors.Is(err, core.ErrCostExceedsCapacity) {
+	if _, err := l.AllowKeyAt(ctx, "k", 5, t0); !errors.Is(err, core.ErrCostExceedsCapacity) {
 		t.Fatalf("cost 5 > burst 4: %v", err)
 	}
-	res, err := l.TakeKeyAt(ctx, "k", 0, t0)
+	res, err := l.AllowKeyAt(ctx, "k", 0, t0)
 	if err != nil || !res.Allowed || res.Decisions()[0].Remaining != 4 {
 		t.Fatalf("cost 0: %+v %v", res, err)
 	}
-	res, err = l.TakeKeyAt(ctx, "k", 4, t0)
+	res, err = l.AllowKeyAt(ctx, "k", 4, t0)
 	if err != nil || !res.Allowed || res.Decisions()[0].Remaining != 0 {
 		t.Fatalf("cost 4 = burst: %+v %v", res, err)
 	}
@@ -170,8 +170,8 @@ func TestKeyFuncErrors(t *testing.T) {
 		wantMissing bool
 	}{{boom, true}, {core.ErrInvalidKey, false}, {core.ErrMissingKey, true}} {
 		l := newLimiter(t, core.Config{Store: memstore.New(),
-			Key:    func(core.Request) (string, error) { return "", c.err },
-			Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 10, time.Minute)}}})
+			Key:   func(core.Request) (string, error) { return "", c.err },
+			Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 10, time.Minute)}}})
 		res, err := l.Allow(ctx, nil)
 		if res.Allowed || !errors.Is(err, c.err) || errors.Is(err, core.ErrMissingKey) != c.wantMissing {
 			t.Errorf("key error %v: %+v %v", c.err, res, err)
@@ -182,15 +182,15 @@ func TestKeyFuncErrors(t *testing.T) {
 	}
 }
 
-// TestLimitCountBounds: 1 to MaxLimits limits.
+// TestLimitCountBounds: 1 to MaxRules limits.
 func TestLimitCountBounds(t *testing.T) {
-	for n := 0; n <= core.MaxLimits+1; n++ {
-		var limits []core.Limit
+	for n := 0; n <= core.MaxRules+1; n++ {
+		var limits []core.Rule
 		for i := 0; i < n; i++ {
-			limits = append(limits, core.Limit{Policy: core.NewFixedWindow(string(rune('a'+i)), 10, time.Minute)})
+			limits = append(limits, core.Rule{Policy: core.NewFixedWindow(string(rune('a'+i)), 10, time.Minute)})
 		}
-		_, err := core.NewLimiter(core.Config{Store: memstore.New(), Limits: limits})
-		if ok := n >= 1 && n <= core.MaxLimits; ok != (err == nil) {
+		_, err := core.NewLimiter(core.Config{Store: memstore.New(), Rules: limits})
+		if ok := n >= 1 && n <= core.MaxRules; ok != (err == nil) {
 			t.Errorf("%d limits: %v", n, err)
 		}
 	}
@@ -210,7 +210,7 @@ func TestReserveConfigBounds(t *testing.T) {
 		{core.Reservations{MaxKeys: -1}, false},
 	} {
 		r := c.r
-		_, err := core.NewLimiter(core.Config{Store: memstore.New(), Limits: []core.Limit{{Policy: p, Reserve: &r}}})
+		_, err := core.NewLimiter(core.Config{Store: memstore.New(), Rules: []core.Rule{{Policy: p, Reserve: &r}}})
 		if (err == nil) != c.ok {
 			t.Errorf("%+v: %v", c.r, err)
 		}
@@ -226,15 +226,15 @@ func TestPendingSkipsPolicyFuncs(t *testing.T) {
 	plan := func(context.Context, string) (core.Policy, error) {
 		return core.NewFixedWindow("plan", 10, time.Minute), nil
 	}
-	l := newLimiter(t, core.Config{Store: memstore.New(), Limits: []core.Limit{
+	l := newLimiter(t, core.Config{Store: memstore.New(), Rules: []core.Rule{
 		{Policy: first}, {Policy: b}, {PolicyFunc: plan}, {Policy: d},
 	}})
 	ctx := context.Background()
-	res, _ := l.TakeKeyAt(ctx, "k", 1, t0)
+	res, _ := l.AllowKeyAt(ctx, "k", 1, t0)
 	if !res.Allowed || len(res.Pending()) != 0 || len(res.Decisions()) != 4 {
 		t.Fatalf("allowed: %+v pending %v", res, res.Pending())
 	}
-	res, _ = l.TakeKeyAt(ctx, "k", 1, t0)
+	res, _ = l.AllowKeyAt(ctx, "k", 1, t0)
 	if res.Allowed || len(res.Decisions()) != 1 {
 		t.Fatalf("denied by the first: %+v", res)
 	}

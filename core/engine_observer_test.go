@@ -87,18 +87,18 @@ func TestDefaultProblemLog(t *testing.T) {
 	s := &countingStore{inner: memstore.New()}
 	s.fail.Store(true)
 	lim := newLimiter(t, core.Config{Store: s, Breaker: core.BreakerConfig{Failures: 1, Cooldown: time.Second},
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("quiet", 3, time.Minute), Cost: func(core.Request) int64 { return 9 }}}})
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("quiet", 3, time.Minute), Cost: func(core.Request) int64 { return 9 }}}})
 	ctx := context.Background()
-	_, _ = lim.TakeKeyAt(ctx, "k", 1, t0)
+	_, _ = lim.AllowKeyAt(ctx, "k", 1, t0)
 	s.fail.Store(false)
-	_, _ = lim.TakeKeyAt(ctx, "k", 1, t0.Add(time.Second))
+	_, _ = lim.AllowKeyAt(ctx, "k", 1, t0.Add(time.Second))
 	_, _ = lim.Allow(ctx, req("192.0.2.1:1")) // cost 9 > 3
 	got := out()
 	for _, w := range []string{
 		`level=WARN msg="tollgate store error" policy=quiet degraded=fail-open error="store: connection refused" similar_errors_not_logged=0`,
 		`level=WARN msg="tollgate circuit breaker" state=breaker-open error="store: connection refused"`,
 		`level=WARN msg="tollgate circuit breaker" state=breaker-closed`,
-		`level=ERROR msg="tollgate error" policy=quiet error="core: Limits[0].Cost returned 9`,
+		`level=ERROR msg="tollgate error" policy=quiet error="core: Rules[0].Cost returned 9`,
 	} {
 		if !strings.Contains(got, w) {
 			t.Errorf("no %q in\n%s", w, got)
@@ -111,8 +111,8 @@ func TestDefaultProblemLog(t *testing.T) {
 	slog.SetDefault(l2)
 	s.fail.Store(true)
 	quiet := newLimiter(t, core.Config{Store: s, Observer: core.ObserverFunc(func(context.Context, core.Event) {}),
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("quiet", 3, time.Minute)}}})
-	_, _ = quiet.TakeKeyAt(ctx, "k", 1, t0)
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("quiet", 3, time.Minute)}}})
+	_, _ = quiet.AllowKeyAt(ctx, "k", 1, t0)
 	if got := out2(); got != "" {
 		t.Errorf("an explicit observer did not replace the default log:\n%s", got)
 	}

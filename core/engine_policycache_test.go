@@ -30,17 +30,17 @@ func TestPolicyCacheTTL(t *testing.T) {
 		ttl, want time.Duration
 	}{{0, time.Minute}, {10 * time.Second, 10 * time.Second}} {
 		f := &plans{p: core.NewFixedWindow("pro", 100, time.Hour)}
-		l := newLimiter(t, core.Config{Store: memstore.New(), PolicyCacheTTL: c.ttl, Limits: []core.Limit{{PolicyFunc: f.fn}}})
+		l := newLimiter(t, core.Config{Store: memstore.New(), PolicyCacheTTL: c.ttl, Rules: []core.Rule{{PolicyFunc: f.fn}}})
 		ctx := context.Background()
 		for _, at := range []time.Duration{0, c.want - 1} {
-			if res, err := l.TakeKeyAt(ctx, "k", 1, t0.Add(at)); err != nil || !res.Allowed {
+			if res, err := l.AllowKeyAt(ctx, "k", 1, t0.Add(at)); err != nil || !res.Allowed {
 				t.Fatalf("%+v %v", res, err)
 			}
 		}
 		if f.lookups != 1 {
 			t.Fatalf("TTL %v: %d lookups within %v, want 1", c.ttl, f.lookups, c.want)
 		}
-		_, _ = l.TakeKeyAt(ctx, "k", 1, t0.Add(c.want))
+		_, _ = l.AllowKeyAt(ctx, "k", 1, t0.Add(c.want))
 		if f.lookups != 2 {
 			t.Fatalf("TTL %v: %d lookups at %v, want 2", c.ttl, f.lookups, c.want)
 		}
@@ -51,12 +51,12 @@ func TestPolicyCacheTTL(t *testing.T) {
 func TestPolicyCacheSize(t *testing.T) {
 	for _, size := range []int{4, 8} {
 		f := &plans{p: core.NewFixedWindow("pro", 100, time.Hour)}
-		l := newLimiter(t, core.Config{Store: memstore.New(), PolicyCacheSize: size, Limits: []core.Limit{{PolicyFunc: f.fn}}})
+		l := newLimiter(t, core.Config{Store: memstore.New(), PolicyCacheSize: size, Rules: []core.Rule{{PolicyFunc: f.fn}}})
 		ctx := context.Background()
 		ask := func(n int) int {
 			before := f.lookups
 			for i := 0; i < n; i++ {
-				_, _ = l.TakeKeyAt(ctx, fmt.Sprint("k", i), 1, t0)
+				_, _ = l.AllowKeyAt(ctx, fmt.Sprint("k", i), 1, t0)
 			}
 			return f.lookups - before
 		}
@@ -71,10 +71,10 @@ func TestPolicyCacheSize(t *testing.T) {
 	}
 	// The default holds 10,000.
 	f := &plans{p: core.NewFixedWindow("pro", 100, time.Hour)}
-	l := newLimiter(t, core.Config{Store: memstore.New(), Limits: []core.Limit{{PolicyFunc: f.fn}}})
+	l := newLimiter(t, core.Config{Store: memstore.New(), Rules: []core.Rule{{PolicyFunc: f.fn}}})
 	for range 2 {
 		for i := 0; i < 200; i++ {
-			_, _ = l.TakeKeyAt(context.Background(), fmt.Sprint("k", i), 1, t0)
+			_, _ = l.AllowKeyAt(context.Background(), fmt.Sprint("k", i), 1, t0)
 		}
 	}
 	if f.lookups != 200 {
@@ -109,9 +109,9 @@ func TestPolicyFuncErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		f := &plans{p: c.p, err: c.err}
-		l := newLimiter(t, core.Config{Store: refusingStore{memstore.New()}, Limits: []core.Limit{{PolicyFunc: f.fn}}})
+		l := newLimiter(t, core.Config{Store: refusingStore{memstore.New()}, Rules: []core.Rule{{PolicyFunc: f.fn}}})
 		for range 2 {
-			_, err := l.TakeKeyAt(context.Background(), "k", 1, t0)
+			_, err := l.AllowKeyAt(context.Background(), "k", 1, t0)
 			if err == nil || errors.Is(err, core.ErrMissingKey) != c.missing || errors.Is(err, core.ErrStoreUnavailable) == c.missing {
 				t.Fatalf("%s: %v", c.name, err)
 			}

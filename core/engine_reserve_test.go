@@ -62,9 +62,9 @@ type reserveStep struct {
 func runReserveSteps(t *testing.T, p core.Policy, rc core.Reservations, steps []reserveStep) (*core.Limiter, *takeLog) {
 	t.Helper()
 	s := &takeLog{Store: memstore.New()}
-	l := newLimiter(t, core.Config{Store: s, Limits: []core.Limit{{Policy: p, Reserve: &rc}}})
+	l := newLimiter(t, core.Config{Store: s, Rules: []core.Rule{{Policy: p, Reserve: &rc}}})
 	for i, st := range steps {
-		res, err := l.TakeKeyAt(context.Background(), "k", st.cost, t0.Add(st.at))
+		res, err := l.AllowKeyAt(context.Background(), "k", st.cost, t0.Add(st.at))
 		if err != nil {
 			t.Fatalf("step %d: %v", i, err)
 		}
@@ -182,22 +182,22 @@ func TestReserveSlidingWindow(t *testing.T) {
 // asks the store.
 func TestReserveMaxKeys(t *testing.T) {
 	s := &takeLog{Store: memstore.New()}
-	l := newLimiter(t, core.Config{Store: s, Limits: []core.Limit{{Policy: core.NewFixedWindow("fw", 100, time.Minute),
+	l := newLimiter(t, core.Config{Store: s, Rules: []core.Rule{{Policy: core.NewFixedWindow("fw", 100, time.Minute),
 		Reserve: &core.Reservations{MaxKeys: 1}}}})
 	ctx := context.Background()
-	_, _ = l.TakeKeyAt(ctx, "a", 1, t0)
-	_, _ = l.TakeKeyAt(ctx, "b", 1, t0)
+	_, _ = l.AllowKeyAt(ctx, "a", 1, t0)
+	_, _ = l.AllowKeyAt(ctx, "b", 1, t0)
 	s.drain()
-	if res, _ := l.TakeKeyAt(ctx, "a", 1, t0); !res.Allowed || s.drain() == "" {
+	if res, _ := l.AllowKeyAt(ctx, "a", 1, t0); !res.Allowed || s.drain() == "" {
 		t.Fatal("a's batch survived b's with MaxKeys 1")
 	}
 	for _, max := range []int{2, 0} { // 0: the default, 10,000
-		l2 := newLimiter(t, core.Config{Store: s, Limits: []core.Limit{{Policy: core.NewFixedWindow("fw2", 100, time.Minute),
+		l2 := newLimiter(t, core.Config{Store: s, Rules: []core.Rule{{Policy: core.NewFixedWindow("fw2", 100, time.Minute),
 			Reserve: &core.Reservations{MaxKeys: max}}}})
-		_, _ = l2.TakeKeyAt(ctx, "a", 1, t0)
-		_, _ = l2.TakeKeyAt(ctx, "b", 1, t0)
+		_, _ = l2.AllowKeyAt(ctx, "a", 1, t0)
+		_, _ = l2.AllowKeyAt(ctx, "b", 1, t0)
 		s.drain()
-		if res, _ := l2.TakeKeyAt(ctx, "a", 1, t0); !res.Allowed || s.drain() != "" {
+		if res, _ := l2.AllowKeyAt(ctx, "a", 1, t0); !res.Allowed || s.drain() != "" {
 			t.Fatalf("a's batch was dropped with MaxKeys %d", max)
 		}
 	}
@@ -207,10 +207,10 @@ func TestReserveMaxKeys(t *testing.T) {
 func TestReserveEvents(t *testing.T) {
 	rec := &recorder{}
 	l := newLimiter(t, core.Config{Store: memstore.New(), Observer: rec,
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("fw", 100, time.Minute), Reserve: &core.Reservations{}}}})
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("fw", 100, time.Minute), Reserve: &core.Reservations{}}}})
 	ctx := context.Background()
-	_, _ = l.TakeKeyAt(ctx, "k", 1, t0)
-	_, _ = l.TakeKeyAt(ctx, "k", 1, t0)
+	_, _ = l.AllowKeyAt(ctx, "k", 1, t0)
+	_, _ = l.AllowKeyAt(ctx, "k", 1, t0)
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if e := rec.events[0]; e.Reserved != 2 || e.Local {
@@ -229,16 +229,16 @@ func TestReserveClose(t *testing.T) {
 	rec := &recorder{}
 	clk := &clock{t: t0}
 	plan := core.NewFixedWindow("plan", 100, time.Minute)
-	l := newLimiter(t, core.Config{Store: s, Observer: rec, Now: clk.Now, Limits: []core.Limit{
+	l := newLimiter(t, core.Config{Store: s, Observer: rec, Now: clk.Now, Rules: []core.Rule{
 		{Policy: core.NewFixedWindow("fw", 160, time.Minute), Reserve: &core.Reservations{}},
 		{PolicyFunc: func(context.Context, string) (core.Policy, error) { return plan, nil }, Reserve: &core.Reservations{}},
 		{Policy: core.NewFixedWindow("short", 100, time.Second), Reserve: &core.Reservations{}},
 	}})
 	ctx := context.Background()
-	_, _ = l.TakeKeyAt(ctx, "k", 1, t0)
-	_, _ = l.TakeKeyAt(ctx, "z", 1, t0)
-	_, _ = l.TakeKeyAt(ctx, "z", 1, t0) // z's batches are spent: nothing to give back
-	clk.Add(time.Second)                // "short"'s window has ended
+	_, _ = l.AllowKeyAt(ctx, "k", 1, t0)
+	_, _ = l.AllowKeyAt(ctx, "z", 1, t0)
+	_, _ = l.AllowKeyAt(ctx, "z", 1, t0) // z's batches are spent: nothing to give back
+	clk.Add(time.Second)                 // "short"'s window has ended
 	s.drain()
 	if err := l.Close(ctx); err != nil {
 		t.Fatal(err)
@@ -251,7 +251,7 @@ func TestReserveClose(t *testing.T) {
 		t.Fatal("a second Close gave back again")
 	}
 	// A failing store is reported.
-	_, _ = l.TakeKeyAt(ctx, "k2", 1, clk.Now())
+	_, _ = l.AllowKeyAt(ctx, "k2", 1, clk.Now())
 	s.failAdj = true
 	_ = l.Close(ctx)
 	rec.mu.Lock()
@@ -270,25 +270,25 @@ func TestReserveClose(t *testing.T) {
 // TestReserveResetAfter: local answers count the store's reset down from the reservation.
 func TestReserveResetAfter(t *testing.T) {
 	ctx := context.Background()
-	fw := newLimiter(t, core.Config{Store: memstore.New(), Limits: []core.Limit{{Policy: core.NewFixedWindow("fw", 100, time.Minute), Reserve: &core.Reservations{}}}})
-	_, _ = fw.TakeKeyAt(ctx, "k", 1, t0)
-	res, _ := fw.TakeKeyAt(ctx, "k", 1, t0.Add(10*time.Second)) // from the batch
+	fw := newLimiter(t, core.Config{Store: memstore.New(), Rules: []core.Rule{{Policy: core.NewFixedWindow("fw", 100, time.Minute), Reserve: &core.Reservations{}}}})
+	_, _ = fw.AllowKeyAt(ctx, "k", 1, t0)
+	res, _ := fw.AllowKeyAt(ctx, "k", 1, t0.Add(10*time.Second)) // from the batch
 	if d := res.Decisions()[0]; d.ResetAfter != 50*time.Second {
 		t.Fatalf("local decision %+v, want ResetAfter 50s", d)
 	}
-	tb := newLimiter(t, core.Config{Store: memstore.New(), Limits: []core.Limit{{Policy: core.NewTokenBucket("tb", 10, time.Second, 0),
+	tb := newLimiter(t, core.Config{Store: memstore.New(), Rules: []core.Rule{{Policy: core.NewTokenBucket("tb", 10, time.Second, 0),
 		Reserve: &core.Reservations{Shrink: 2, MaxBatch: 4}}}})
 	for _, st := range []struct { // as in TestReserveTokenBucketWaits
 		at   time.Duration
 		cost int64
 	}{{0, 1}, {ms, 1}, {2 * ms, 1}, {3 * ms, 4}} {
-		_, _ = tb.TakeKeyAt(ctx, "k", st.cost, t0.Add(st.at))
+		_, _ = tb.AllowKeyAt(ctx, "k", st.cost, t0.Add(st.at))
 	}
-	res, _ = tb.TakeKeyAt(ctx, "k", 4, t0.Add(4*ms)) // the store: not yet; the bucket is full at 700 ms
+	res, _ = tb.AllowKeyAt(ctx, "k", 4, t0.Add(4*ms)) // the store: not yet; the bucket is full at 700 ms
 	if d := res.Decisions()[0]; d.Allowed || d.ResetAfter != 696*ms {
 		t.Fatalf("store denial %+v", d)
 	}
-	res, _ = tb.TakeKeyAt(ctx, "k", 1, t0.Add(100*ms)) // waiting, locally
+	res, _ = tb.AllowKeyAt(ctx, "k", 1, t0.Add(100*ms)) // waiting, locally
 	if d := res.Decisions()[0]; d.Allowed || d.ResetAfter != 600*ms || d.RetryAfter != 400*ms {
 		t.Fatalf("local wait %+v", d)
 	}
@@ -302,8 +302,8 @@ func TestReserveDenialWithoutRetryAfter(t *testing.T) {
 		costs = append(costs, cost)
 		return core.Decision{Allowed: cost == 1, Limit: 10, Policy: p}, nil
 	})
-	l := newLimiter(t, core.Config{Store: st, Limits: []core.Limit{{Policy: core.NewTokenBucket("tb", 10, time.Second, 0), Reserve: &core.Reservations{}}}})
-	res, err := l.TakeKeyAt(context.Background(), "k", 1, t0)
+	l := newLimiter(t, core.Config{Store: st, Rules: []core.Rule{{Policy: core.NewTokenBucket("tb", 10, time.Second, 0), Reserve: &core.Reservations{}}}})
+	res, err := l.AllowKeyAt(context.Background(), "k", 1, t0)
 	if err != nil || !res.Allowed || fmt.Sprint(costs) != "[2 1]" {
 		t.Fatalf("%+v %v, store costs %v", res, err, costs)
 	}

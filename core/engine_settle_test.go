@@ -17,7 +17,7 @@ import (
 func TestSettleEstimateZero(t *testing.T) {
 	s := memstore.New()
 	p := core.NewFixedWindow("tokens", 100, time.Minute)
-	l := newLimiter(t, core.Config{Store: s, Now: func() time.Time { return t0 }, Key: core.KeyStatic("k"), Limits: []core.Limit{{
+	l := newLimiter(t, core.Config{Store: s, Now: func() time.Time { return t0 }, Key: core.KeyStatic("k"), Rules: []core.Rule{{
 		Policy: p,
 		Cost:   func(core.Request) int64 { return 0 },
 		Settle: func(_ core.Request, out core.Outcome) int64 { return out.Reported },
@@ -81,7 +81,7 @@ func TestSettleWhichDecisions(t *testing.T) {
 	s := &adjustLog{Store: memstore.New()}
 	clk := &clock{t: t0}
 	real := func(_ core.Request, out core.Outcome) int64 { return out.Reported }
-	cfg := core.Config{Store: s, Now: clk.Now, Key: core.KeyStatic("k"), Limits: []core.Limit{
+	cfg := core.Config{Store: s, Now: clk.Now, Key: core.KeyStatic("k"), Rules: []core.Rule{
 		{Policy: core.NewFixedWindow("plain", 100, time.Minute)},
 		{Policy: core.NewFixedWindow("tokens", 10, time.Minute), Cost: func(core.Request) int64 { return 3 }, Settle: real},
 	}}
@@ -138,7 +138,7 @@ func TestSettleDegradedNotSettled(t *testing.T) {
 	fail := &failTake{adjustLog: s}
 	l := newLimiter(t, core.Config{Store: fail, Key: core.KeyStatic("k"), Breaker: core.BreakerConfig{Failures: -1},
 		Observer: core.ObserverFunc(func(context.Context, core.Event) {}),
-		Limits:   []core.Limit{{Policy: core.NewFixedWindow("tokens", 10, time.Minute), Settle: func(core.Request, core.Outcome) int64 { return 5 }}}})
+		Rules:    []core.Rule{{Policy: core.NewFixedWindow("tokens", 10, time.Minute), Settle: func(core.Request, core.Outcome) int64 { return 5 }}}})
 	ctx := context.Background()
 	res, _ := l.Allow(ctx, nil)
 	if res.Degraded != core.DegradedOpen {
@@ -165,7 +165,7 @@ func TestSettleInBackground(t *testing.T) {
 	rec := &recorder{}
 	clk := &clock{t: t0}
 	p := core.NewTokenBucket("tb", 10, 10*time.Second, 0)
-	l := newLimiter(t, core.Config{Store: s, Observer: rec, Now: clk.Now, Key: core.KeyStatic("k"), Limits: []core.Limit{{Policy: p}}})
+	l := newLimiter(t, core.Config{Store: s, Observer: rec, Now: clk.Now, Key: core.KeyStatic("k"), Rules: []core.Rule{{Policy: p}}})
 	ctx := context.Background()
 	res, _ := l.Allow(ctx, nil)
 	clk.Add(time.Hour)
@@ -201,7 +201,7 @@ func TestSettleCallerError(t *testing.T) {
 	rec := &recorder{}
 	p := core.NewFixedWindow("tokens", 10, time.Minute)
 	l := newLimiter(t, core.Config{Store: s, Observer: rec, Failure: core.FailFallback, Fallback: fb, Now: func() time.Time { return t0 },
-		Key: core.KeyStatic("k"), Limits: []core.Limit{{Policy: p, Settle: func(core.Request, core.Outcome) int64 { return 4 }}}})
+		Key: core.KeyStatic("k"), Rules: []core.Rule{{Policy: p, Settle: func(core.Request, core.Outcome) int64 { return 4 }}}})
 	ctx := context.Background()
 	res, _ := l.Allow(ctx, nil)
 	l.Settle(ctx, nil, &res, core.Outcome{})

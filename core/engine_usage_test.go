@@ -49,7 +49,7 @@ var (
 func usageLimiter(t *testing.T, s core.Store) *core.Limiter {
 	t.Helper()
 	return newLimiter(t, core.Config{Store: s, Now: func() time.Time { return t0 },
-		Limits: []core.Limit{{Policy: usageFW}, {Policy: usageTB}}})
+		Rules: []core.Rule{{Policy: usageFW}, {Policy: usageTB}}})
 }
 
 // TestUsage: Usage reads every limit without spending, past a limit in debt, without the
@@ -58,7 +58,7 @@ func TestUsage(t *testing.T) {
 	s := &opsStore{Store: memstore.New()}
 	l := usageLimiter(t, s)
 	ctx := context.Background()
-	if _, err := l.TakeKeyAt(ctx, "k", 3, t0); err != nil {
+	if _, err := l.AllowKeyAt(ctx, "k", 3, t0); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 { // reading twice spends nothing
@@ -75,7 +75,7 @@ func TestUsage(t *testing.T) {
 	if _, err := s.Store.Adjust(ctx, "k", usageFW, 20, t0); err != nil {
 		t.Fatal(err)
 	}
-	if res, _ := l.TakeKeyAt(ctx, "k", 1, t0); res.Allowed { // cached denial from now on
+	if res, _ := l.AllowKeyAt(ctx, "k", 1, t0); res.Allowed { // cached denial from now on
 		t.Fatal("allowed in debt")
 	}
 	takes := s.takes
@@ -97,7 +97,7 @@ func TestUsage(t *testing.T) {
 // with what was read before it.
 func TestUsagePlans(t *testing.T) {
 	pro := core.NewFixedWindow("pro", 100, time.Minute)
-	l := newLimiter(t, core.Config{Store: memstore.New(), Now: func() time.Time { return t0 }, Limits: []core.Limit{
+	l := newLimiter(t, core.Config{Store: memstore.New(), Now: func() time.Time { return t0 }, Rules: []core.Rule{
 		{Policy: usageFW},
 		{PolicyFunc: func(_ context.Context, key string) (core.Policy, error) {
 			if key == "unknown" {
@@ -121,7 +121,7 @@ func TestUsagePlans(t *testing.T) {
 	if err := l.Reset(ctx, "unknown"); !errors.Is(err, core.ErrMissingKey) {
 		t.Fatalf("reset of an unknown key: %v", err)
 	}
-	if _, err := l.TakeKeyAt(ctx, "k", 5, t0); err != nil {
+	if _, err := l.AllowKeyAt(ctx, "k", 5, t0); err != nil {
 		t.Fatal(err)
 	}
 	if d, err := l.Grant(ctx, "k", "pro", 3); err != nil || d.Remaining != 98 || d.Policy != pro {
@@ -145,14 +145,14 @@ func TestGrant(t *testing.T) {
 		t.Fatalf("unknown policy: %v", err)
 	}
 	for range 11 { // 10 allowed, then a cached denial
-		_, _ = l.TakeKeyAt(ctx, "k", 1, t0)
+		_, _ = l.AllowKeyAt(ctx, "k", 1, t0)
 	}
 	d, err := l.Grant(ctx, "k", "fw", 1)
 	if err != nil || d.Remaining != 1 || d.Policy != usageFW || !d.Allowed {
 		t.Fatalf("grant of 1: %+v %v", d, err)
 	}
 	takes := s.takes
-	if res, _ := l.TakeKeyAt(ctx, "k", 1, t0); !res.Allowed || s.takes == takes {
+	if res, _ := l.AllowKeyAt(ctx, "k", 1, t0); !res.Allowed || s.takes == takes {
 		t.Fatalf("after a grant: %+v (store asked: %v): the cached denial outlived it", res, s.takes != takes)
 	}
 	if d, err := l.Grant(ctx, "k", "tb", 100); err != nil || d.Remaining != 20 {
@@ -160,18 +160,18 @@ func TestGrant(t *testing.T) {
 	}
 	// A failed grant leaves the cached denial in place.
 	for range 2 {
-		_, _ = l.TakeKeyAt(ctx, "k", 1, t0)
+		_, _ = l.AllowKeyAt(ctx, "k", 1, t0)
 	}
 	s.failAdjust = true
 	if _, err := l.Grant(ctx, "k", "fw", 1); err == nil {
 		t.Fatal("grant on a failing store: no error")
 	}
 	takes = s.takes
-	if res, _ := l.TakeKeyAt(ctx, "k", 1, t0); res.Allowed || s.takes != takes {
+	if res, _ := l.AllowKeyAt(ctx, "k", 1, t0); res.Allowed || s.takes != takes {
 		t.Fatalf("after a failed grant: %+v, store asked %v", res, s.takes != takes)
 	}
 	// Without an Adjuster.
-	l2 := newLimiter(t, core.Config{Store: noAdjust{memstore.New()}, Limits: []core.Limit{{Policy: usageFW}}})
+	l2 := newLimiter(t, core.Config{Store: noAdjust{memstore.New()}, Rules: []core.Rule{{Policy: usageFW}}})
 	if _, err := l2.Grant(ctx, "k", "fw", 1); err == nil || !strings.Contains(err.Error(), "Adjuster") {
 		t.Fatalf("grant without an Adjuster: %v", err)
 	}
@@ -184,7 +184,7 @@ func TestReset(t *testing.T) {
 	l := usageLimiter(t, s)
 	ctx := context.Background()
 	for range 11 {
-		_, _ = l.TakeKeyAt(ctx, "k", 1, t0)
+		_, _ = l.AllowKeyAt(ctx, "k", 1, t0)
 	}
 	if err := l.Reset(ctx, "k"); err != nil {
 		t.Fatal(err)
@@ -193,14 +193,14 @@ func TestReset(t *testing.T) {
 	if ds[0].Remaining != 10 || ds[1].Remaining != 20 {
 		t.Fatalf("after reset %+v", ds)
 	}
-	if res, _ := l.TakeKeyAt(ctx, "k", 1, t0); !res.Allowed {
+	if res, _ := l.AllowKeyAt(ctx, "k", 1, t0); !res.Allowed {
 		t.Fatal("denied after a reset: the cached denial outlived it")
 	}
 	s.failReset = true
 	if err := l.Reset(ctx, "k"); err == nil || !strings.Contains(err.Error(), `"k"`) || !strings.Contains(err.Error(), `"fw"`) {
 		t.Fatalf("reset on a failing store: %v", err)
 	}
-	l2 := newLimiter(t, core.Config{Store: noAdjust{memstore.New()}, Limits: []core.Limit{{Policy: usageFW}}})
+	l2 := newLimiter(t, core.Config{Store: noAdjust{memstore.New()}, Rules: []core.Rule{{Policy: usageFW}}})
 	if err := l2.Reset(ctx, "k"); err == nil || !strings.Contains(err.Error(), "Resetter") {
 		t.Fatalf("reset without a Resetter: %v", err)
 	}

@@ -14,7 +14,7 @@ func ExampleLimiter() {
 	now := time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
 	l, err := core.NewLimiter(core.Config{
 		Store: memstore.New(),
-		Limits: []core.Limit{
+		Rules: []core.Rule{
 			{Policy: core.NewFixedWindow("burst", 2, time.Second)},
 			{Policy: core.NewFixedWindow("daily", 1000, 24*time.Hour)},
 		},
@@ -24,7 +24,7 @@ func ExampleLimiter() {
 		panic(err)
 	}
 	for i := 0; i < 3; i++ {
-		res, _ := l.TakeKey(context.Background(), "api-key-1", 1)
+		res, _ := l.AllowKey(context.Background(), "api-key-1", 1)
 		fmt.Println(res.Allowed, res.RetryAfter())
 	}
 	// Output:

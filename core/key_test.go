@@ -169,8 +169,8 @@ func TestKeyByHeaderRefusesBadNames(t *testing.T) {
 // TestConfigProxies: trusted proxies given in the limiter's configuration are validated by
 // its constructor, naming the bad entry, and key requests by the client behind them.
 func TestConfigProxies(t *testing.T) {
-	p := []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}
-	_, err := core.NewLimiter(core.Config{Store: memstore.New(), Limits: p, Proxies: core.ProxyConfig{Trusted: []string{"10.0.0.0/8", "10.0.0.0/33"}}})
+	p := []core.Rule{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}
+	_, err := core.NewLimiter(core.Config{Store: memstore.New(), Rules: p, Proxies: core.ProxyConfig{Trusted: []string{"10.0.0.0/8", "10.0.0.0/33"}}})
 	if err == nil || !strings.Contains(err.Error(), "Config.Proxies.Trusted[1]") {
 		t.Fatalf("a bad CIDR: %v, want an error naming Config.Proxies.Trusted[1]", err)
 	}
@@ -178,11 +178,11 @@ func TestConfigProxies(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "ConcurrencyConfig.Proxies.Trusted[0]") {
 		t.Fatalf("a bad CIDR: %v, want an error naming ConcurrencyConfig.Proxies.Trusted[0]", err)
 	}
-	_, err = core.NewLimiter(core.Config{Store: memstore.New(), Limits: p, Key: core.KeyByIP(), Proxies: core.ProxyConfig{Trusted: []string{"10.0.0.0/8"}}})
+	_, err = core.NewLimiter(core.Config{Store: memstore.New(), Rules: p, Key: core.KeyByIP(), Proxies: core.ProxyConfig{Trusted: []string{"10.0.0.0/8"}}})
 	if err == nil || !strings.Contains(err.Error(), "Config.Key and Config.Proxies") {
 		t.Fatalf("Key and Proxies both set: %v", err)
 	}
-	l, err := core.NewLimiter(core.Config{Store: memstore.New(), Limits: p, Proxies: core.ProxyConfig{Trusted: []string{"10.0.0.0/8"}}})
+	l, err := core.NewLimiter(core.Config{Store: memstore.New(), Rules: p, Proxies: core.ProxyConfig{Trusted: []string{"10.0.0.0/8"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -166,8 +166,8 @@ func mustProxyKey(t *testing.T, cfg core.ProxyConfig) core.KeyFunc {
 // TestConfigProxiesAnyField: setting any one field of Config.Proxies makes it the key (so it
 // conflicts with Key), and the zero ProxyConfig leaves Key alone.
 func TestConfigProxiesAnyField(t *testing.T) {
-	p := []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}
-	if _, err := core.NewLimiter(core.Config{Store: memstore.New(), Limits: p, Key: core.KeyStatic("k")}); err != nil {
+	p := []core.Rule{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}
+	if _, err := core.NewLimiter(core.Config{Store: memstore.New(), Rules: p, Key: core.KeyStatic("k")}); err != nil {
 		t.Fatalf("Key with zero Proxies: %v", err)
 	}
 	for _, proxies := range []core.ProxyConfig{
@@ -175,13 +175,13 @@ func TestConfigProxiesAnyField(t *testing.T) {
 		{Header: "Forwarded"},
 		{IPv6Bits: 128},
 	} {
-		_, err := core.NewLimiter(core.Config{Store: memstore.New(), Limits: p, Key: core.KeyStatic("k"), Proxies: proxies})
+		_, err := core.NewLimiter(core.Config{Store: memstore.New(), Rules: p, Key: core.KeyStatic("k"), Proxies: proxies})
 		if err == nil || !strings.Contains(err.Error(), "Config.Key and Config.Proxies are both set") {
 			t.Errorf("Key and Proxies %+v: %v, want a conflict", proxies, err)
 		}
 	}
 	// Proxies with only IPv6Bits keys by the exact address.
-	l, err := core.NewLimiter(core.Config{Store: memstore.New(), Limits: p, Proxies: core.ProxyConfig{IPv6Bits: 128}})
+	l, err := core.NewLimiter(core.Config{Store: memstore.New(), Rules: p, Proxies: core.ProxyConfig{IPv6Bits: 128}})
 	if err != nil {
 		t.Fatal(err)
 	}

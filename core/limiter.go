@@ -16,9 +16,9 @@ const DefaultMaxKeyLen = 1024
 // ErrKeyTooLong is returned for a key longer than Config.MaxKeyLen; it wraps [ErrInvalidKey].
 var ErrKeyTooLong = fmt.Errorf("%w: key too long", ErrInvalidKey)
 
-// Limit is one rule of a [Limiter]: a policy, the key it counts under, and the cost of a
-// request.
-type Limit struct {
+// Rule is what a [Limiter] enforces: a policy, the key it counts under, and the cost of a
+// request. (It was called Limit before v1; Policy.Limit and Decision.Limit are numbers.)
+type Rule struct {
 	// Policy is the rule's policy. Required unless PolicyFunc is set.
 	Policy Policy
 	// PolicyFunc returns the policy for a key: API-key plans and tiers. Its answers are cached
@@ -32,7 +32,7 @@ type Limit struct {
 	// one above the policy's capacity, is the application's bug: the request fails with 500
 	// and an [EventError] reaches the observer.
 	Cost func(Request) int64
-	// Shadow evaluates and reports this limit but never enforces it. Optional.
+	// Shadow evaluates and reports this rule but never enforces it. Optional.
 	Shadow bool
 	// Settle returns the real cost of an allowed request once its handler is done, when it
 	// is only known then: tokens an upstream LLM reported, rows scanned, bytes served.
@@ -48,7 +48,7 @@ type Limit struct {
 	// real cost exceeds its estimate: with at most K requests in flight fleet-wide and real
 	// costs at most C above the estimate, Limit + K × C.
 	Settle func(req Request, out Outcome) int64
-	// Reserve turns on batched reservations for this limit: an instance reserves a batch of
+	// Reserve turns on batched reservations for this rule: an instance reserves a batch of
 	// allowance with one store request and admits from it locally (see [Reservations] for the
 	// batch rule and the bounds). Optional. Default: nil, exact mode: one store request per
 	// decision.
@@ -59,11 +59,11 @@ type Limit struct {
 type Config struct {
 	// Store holds the shared state. Required (core/memstore is the in-process default).
 	Store Store
-	// Limits are checked in order; all must pass. 1 to MaxLimits. A request denied by one
-	// limit may already have spent from the limits before it, so put the limit that denies
-	// most often first. Limits after an enforced denial are not evaluated.
-	Limits []Limit
-	// Key is the key function of limits that set none. Optional. Default: [KeyByIP], or the
+	// Rules are checked in order; all must pass. 1 to MaxRules. A request denied by one
+	// rule may already have spent from the rules before it, so put the rule that denies
+	// most often first. Rules after an enforced denial are not evaluated.
+	Rules []Rule
+	// Key is the key function of rules that set none. Optional. Default: [KeyByIP], or the
 	// client address behind Proxies when Proxies is set.
 	Key KeyFunc
 	// Proxies, when set, makes the default key the client address behind these trusted
@@ -130,7 +130,7 @@ type Limiter struct {
 }
 
 type rule struct {
-	Limit
+	Rule
 	key      KeyFunc
 	policies *policyCache // this rule's PolicyFunc answers, per key (nil without one)
 	batches  *batches     // reservations (nil in exact mode)
@@ -141,8 +141,8 @@ func NewLimiter(cfg Config) (*Limiter, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("core: Config.Store is required (core/memstore is the in-process store)")
 	}
-	if len(cfg.Limits) == 0 || len(cfg.Limits) > MaxLimits {
-		return nil, fmt.Errorf("core: a limiter needs 1 to %d limits, got %d", MaxLimits, len(cfg.Limits))
+	if len(cfg.Rules) == 0 || len(cfg.Rules) > MaxRules {
+		return nil, fmt.Errorf("core: a limiter needs 1 to %d limits, got %d", MaxRules, len(cfg.Rules))
 	}
 	l := &Limiter{
 		store:     cfg.Store,
@@ -172,8 +172,8 @@ func NewLimiter(cfg Config) (*Limiter, error) {
 	}
 	names := map[string]bool{}
 	dynamic := false
-	for i, lim := range cfg.Limits {
-		r := rule{Limit: lim, key: lim.Key}
+	for i, lim := range cfg.Rules {
+		r := rule{Rule: lim, key: lim.Key}
 		if r.key == nil {
 			r.key = cfg.Key
 		}
@@ -182,11 +182,11 @@ func NewLimiter(cfg Config) (*Limiter, error) {
 		}
 		if lim.Settle != nil {
 			if _, ok := cfg.Store.(adjuster); !ok {
-				return nil, fmt.Errorf("core: Limits[%d].Settle: the store (%T) cannot adjust a spent cost (storekit.Adjuster)", i, cfg.Store)
+				return nil, fmt.Errorf("core: Rules[%d].Settle: the store (%T) cannot adjust a spent cost (storekit.Adjuster)", i, cfg.Store)
 			}
 			if ac, ok := cfg.Store.(adjustChecker); ok && lim.PolicyFunc == nil {
 				if err := ac.CheckAdjust(lim.Policy); err != nil {
-					return nil, fmt.Errorf("core: Limits[%d].Settle: %w", i, err)
+					return nil, fmt.Errorf("core: Rules[%d].Settle: %w", i, err)
 				}
 			}
 			l.settles = true
@@ -194,7 +194,7 @@ func NewLimiter(cfg Config) (*Limiter, error) {
 		if lim.Reserve != nil {
 			rc := lim.Reserve
 			if rc.Interval < 0 || rc.MaxBatch < 0 || rc.Shrink < 0 || rc.MaxKeys < 0 {
-				return nil, fmt.Errorf("core: Limits[%d].Reserve: Interval, MaxBatch, Shrink and MaxKeys must not be negative", i)
+				return nil, fmt.Errorf("core: Rules[%d].Reserve: Interval, MaxBatch, Shrink and MaxKeys must not be negative", i)
 			}
 			r.batches = newBatches(*rc)
 		}
@@ -202,16 +202,16 @@ func NewLimiter(cfg Config) (*Limiter, error) {
 			dynamic = true
 		} else {
 			if err := lim.Policy.Validate(); err != nil {
-				return nil, at(fmt.Sprintf("Limits[%d]", i), err)
+				return nil, at(fmt.Sprintf("Rules[%d]", i), err)
 			}
 			if lim.Policy.Algorithm == Concurrency {
-				return nil, fmt.Errorf("core: Limits[%d]: policy %q is a concurrency policy; it belongs in a ConcurrencyLimiter", i, lim.Policy.Name)
+				return nil, fmt.Errorf("core: Rules[%d]: policy %q is a concurrency policy; it belongs in a ConcurrencyLimiter", i, lim.Policy.Name)
 			}
 			if err := checkStore(cfg.Store, lim.Policy); err != nil {
-				return nil, at(fmt.Sprintf("Limits[%d]", i), err)
+				return nil, at(fmt.Sprintf("Rules[%d]", i), err)
 			}
 			if names[lim.Policy.Name] {
-				return nil, fmt.Errorf("core: Limits[%d]: policy name %q is used twice; names identify state", i, lim.Policy.Name)
+				return nil, fmt.Errorf("core: Rules[%d]: policy name %q is used twice; names identify state", i, lim.Policy.Name)
 			}
 			names[lim.Policy.Name] = true
 		}
@@ -329,7 +329,7 @@ func (l *Limiter) allow(ctx context.Context, req Request, now time.Time, res *Re
 			if r.Cost != nil && (errors.Is(err, ErrNegativeCost) || errors.Is(err, ErrCostExceedsCapacity)) {
 				// The application's Cost function answered what no policy can take: a bug
 				// on the server's side, not the client's (500, not 400), and reported.
-				err = fmt.Errorf("core: Limits[%d].Cost returned %d: %s", i, cost, err.Error())
+				err = fmt.Errorf("core: Rules[%d].Cost returned %d: %s", i, cost, err.Error())
 				l.problem(ctx, Event{Kind: EventError, Key: key, Err: err, Decision: Decision{Policy: r.Policy}})
 			}
 			return err
@@ -342,15 +342,15 @@ func (l *Limiter) allow(ctx context.Context, req Request, now time.Time, res *Re
 	return nil
 }
 
-// TakeKey decides for an explicit key instead of a request: every limit counts cost under
+// AllowKey decides for an explicit key instead of a request: every limit counts cost under
 // key. For callers outside HTTP (job queues, gRPC interceptors).
-func (l *Limiter) TakeKey(ctx context.Context, key string, cost int64) (res Result, err error) {
+func (l *Limiter) AllowKey(ctx context.Context, key string, cost int64) (res Result, err error) {
 	err = l.takeKey(ctx, key, cost, l.now(), &res)
 	return res, err
 }
 
-// TakeKeyAt is [Limiter.TakeKey] at the given time.
-func (l *Limiter) TakeKeyAt(ctx context.Context, key string, cost int64, now time.Time) (res Result, err error) {
+// AllowKeyAt is [Limiter.AllowKey] at the given time.
+func (l *Limiter) AllowKeyAt(ctx context.Context, key string, cost int64, now time.Time) (res Result, err error) {
 	err = l.takeKey(ctx, key, cost, now, &res)
 	return res, err
 }
@@ -383,11 +383,11 @@ func (l *Limiter) decide(ctx context.Context, r *rule, key string, cost int64, n
 	var d *Decision
 	if err == nil {
 		// The decision is written straight into its slot of res; it only counts once
-		// res.n moves past it. NewLimiter allows at most MaxLimits limits, so the slot
+		// res.n moves past it. NewLimiter allows at most MaxRules limits, so the slot
 		// exists; the guard keeps a broken invariant from panicking on a request.
 		var spare Decision
 		d = &spare
-		if res.n < MaxLimits {
+		if res.n < MaxRules {
 			d = &res.d[res.n]
 		}
 		if r.batches != nil {
@@ -404,7 +404,7 @@ func (l *Limiter) decide(ctx context.Context, r *rule, key string, cost int64, n
 	if !d.Allowed && shadow {
 		d.Shadow = true
 	}
-	if res.n < MaxLimits {
+	if res.n < MaxRules {
 		res.keys[res.n], res.costs[res.n] = key, cost
 		// A cost of 0 counts as spent too: a rule whose estimate is 0 is settled to its
 		// real cost (a refund of it is zero and does nothing).
@@ -545,6 +545,6 @@ func (l *Limiter) degrade(ctx context.Context, key string, p *Policy, cost int64
 	return takeInfo{degraded: ev.Degraded}, err
 }
 
-// Forget drops any cached denial for (policy name, key), for instance after an operator reset
+// ForgetDenial drops any cached denial for (policy name, key), for instance after an operator reset
 // the key in the store.
-func (l *Limiter) Forget(policy, key string) { l.deny.forget(policy, key) }
+func (l *Limiter) ForgetDenial(policy, key string) { l.deny.forget(policy, key) }

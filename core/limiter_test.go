@@ -84,14 +84,14 @@ func newLimiter(t *testing.T, cfg core.Config) *core.Limiter {
 func TestDenialCacheSpendsNoStoreCalls(t *testing.T) {
 	s := &countingStore{inner: memstore.New()}
 	clk := &clock{t: t0}
-	l := newLimiter(t, core.Config{Store: s, Now: clk.Now, Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 2, time.Minute)}}})
+	l := newLimiter(t, core.Config{Store: s, Now: clk.Now, Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 2, time.Minute)}}})
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
-		_, _ = l.TakeKey(ctx, "k", 1)
+		_, _ = l.AllowKey(ctx, "k", 1)
 	}
 	before := s.calls.Load()
 	for i := 0; i < 1000; i++ {
-		res, err := l.TakeKey(ctx, "k", 1)
+		res, err := l.AllowKey(ctx, "k", 1)
 		if err != nil || res.Allowed {
 			t.Fatalf("flood request %d: %+v %v", i, res, err)
 		}
@@ -104,7 +104,7 @@ func TestDenialCacheSpendsNoStoreCalls(t *testing.T) {
 	}
 	// At the end of the window the cache lets requests through to the store again.
 	clk.Add(time.Minute)
-	if res, _ := l.TakeKey(ctx, "k", 1); !res.Allowed {
+	if res, _ := l.AllowKey(ctx, "k", 1); !res.Allowed {
 		t.Fatalf("after the window: %+v", res)
 	}
 	if s.calls.Load() == before {
@@ -114,7 +114,7 @@ func TestDenialCacheSpendsNoStoreCalls(t *testing.T) {
 
 func TestSeveralLimitsAllMustPass(t *testing.T) {
 	s := &countingStore{inner: memstore.New()}
-	l := newLimiter(t, core.Config{Store: s, Now: func() time.Time { return t0 }, Limits: []core.Limit{
+	l := newLimiter(t, core.Config{Store: s, Now: func() time.Time { return t0 }, Rules: []core.Rule{
 		{Policy: core.NewFixedWindow("burst", 2, time.Second)},
 		{Policy: core.NewFixedWindow("daily", 3, 24*time.Hour)},
 	}})
@@ -122,7 +122,7 @@ func TestSeveralLimitsAllMustPass(t *testing.T) {
 	var got []bool
 	at := t0
 	for i := 0; i < 5; i++ {
-		res, err := l.TakeKeyAt(ctx, "k", 1, at)
+		res, err := l.AllowKeyAt(ctx, "k", 1, at)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,9 +144,9 @@ func TestSeveralLimitsAllMustPass(t *testing.T) {
 func TestShadowNeverBlocks(t *testing.T) {
 	rec := &recorder{}
 	l := newLimiter(t, core.Config{Store: memstore.New(), Observer: rec, Now: func() time.Time { return t0 },
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("new-limit", 1, time.Minute), Shadow: true}}})
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("new-limit", 1, time.Minute), Shadow: true}}})
 	for i := 0; i < 3; i++ {
-		res, err := l.TakeKey(context.Background(), "k", 1)
+		res, err := l.AllowKey(context.Background(), "k", 1)
 		if err != nil || !res.Allowed {
 			t.Fatalf("shadow limit blocked request %d: %+v %v", i, res, err)
 		}
@@ -173,13 +173,13 @@ func TestBreakerAndFallback(t *testing.T) {
 		Store: s, Now: clk.Now, Observer: rec,
 		Failure: core.FailFallback, Fallback: memstore.New(), FallbackInstances: 4,
 		Breaker: core.BreakerConfig{Failures: 3, Cooldown: 10 * time.Second},
-		Limits:  []core.Limit{{Policy: core.NewFixedWindow("api", 8, time.Hour)}},
+		Rules:   []core.Rule{{Policy: core.NewFixedWindow("api", 8, time.Hour)}},
 	})
 	ctx := context.Background()
 	s.fail.Store(true)
 	allowed := 0
 	for i := 0; i < 10; i++ {
-		res, err := l.TakeKey(ctx, "k", 1)
+		res, err := l.AllowKey(ctx, "k", 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -203,7 +203,7 @@ func TestBreakerAndFallback(t *testing.T) {
 	// After the cool-down, one probe; the store is back, so the breaker closes.
 	s.fail.Store(false)
 	clk.Add(11 * time.Second)
-	res, err := l.TakeKey(ctx, "k", 1)
+	res, err := l.AllowKey(ctx, "k", 1)
 	if err != nil || !res.Allowed || res.Degraded != core.NotDegraded {
 		t.Fatalf("after recovery: %+v %v", res, err)
 	}
@@ -218,18 +218,18 @@ func TestBreakerProbeCanceled(t *testing.T) {
 	clk := &clock{t: t0}
 	l := newLimiter(t, core.Config{Store: s, Now: clk.Now, Failure: core.FailOpen,
 		Breaker: core.BreakerConfig{Failures: 1, Cooldown: time.Second},
-		Limits:  []core.Limit{{Policy: core.NewFixedWindow("p", 100, time.Hour)}}})
+		Rules:   []core.Rule{{Policy: core.NewFixedWindow("p", 100, time.Hour)}}})
 	s.fail.Store(true)
-	_, _ = l.TakeKey(context.Background(), "k", 1) // opens the breaker
+	_, _ = l.AllowKey(context.Background(), "k", 1) // opens the breaker
 	s.fail.Store(false)
 	clk.Add(2 * time.Second)
 	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
 	s.block.Store(true)
-	_, _ = l.TakeKey(canceled, "k", 1) // the probe; its request is gone
+	_, _ = l.AllowKey(canceled, "k", 1) // the probe; its request is gone
 	s.block.Store(false)
 	calls := s.calls.Load()
-	if res, err := l.TakeKey(context.Background(), "k", 1); err != nil || res.Degraded != core.NotDegraded {
+	if res, err := l.AllowKey(context.Background(), "k", 1); err != nil || res.Degraded != core.NotDegraded {
 		t.Fatalf("after an abandoned probe: %+v %v; want the store asked again", res, err)
 	}
 	if s.calls.Load() != calls+1 {
@@ -241,10 +241,10 @@ func TestFailClosedAndTimeout(t *testing.T) {
 	s := &countingStore{inner: memstore.New()}
 	s.block.Store(true)
 	l := newLimiter(t, core.Config{Store: s, Failure: core.FailClosed, Timeout: 20 * time.Millisecond,
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}})
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}})
 	before := runtime.NumGoroutine()
 	start := time.Now()
-	res, err := l.TakeKey(context.Background(), "k", 1)
+	res, err := l.AllowKey(context.Background(), "k", 1)
 	if !errors.Is(err, core.ErrStoreUnavailable) || res.Allowed {
 		t.Fatalf("blocked store under FailClosed: %+v %v", res, err)
 	}
@@ -258,15 +258,15 @@ func TestFailClosedAndTimeout(t *testing.T) {
 		t.Fatalf("goroutines %d -> %d", before, runtime.NumGoroutine())
 	}
 	// FailOpen allows and marks.
-	lo := newLimiter(t, core.Config{Store: s, Timeout: 5 * time.Millisecond, Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}})
-	if res, err := lo.TakeKey(context.Background(), "k", 1); err != nil || !res.Allowed || res.Degraded != core.DegradedOpen {
+	lo := newLimiter(t, core.Config{Store: s, Timeout: 5 * time.Millisecond, Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}})
+	if res, err := lo.AllowKey(context.Background(), "k", 1); err != nil || !res.Allowed || res.Degraded != core.DegradedOpen {
 		t.Fatalf("FailOpen: %+v %v", res, err)
 	}
 }
 
 func TestRequestErrors(t *testing.T) {
 	l := newLimiter(t, core.Config{Store: memstore.New(), MaxKeyLen: 16, Key: core.KeyByHeader("X-API-Key"),
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 5, time.Minute), Cost: func(r core.Request) int64 {
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 5, time.Minute), Cost: func(r core.Request) int64 {
 			var n int64
 			fmt.Sscan(r.Header("X-Cost"), &n)
 			return n
@@ -299,7 +299,7 @@ func TestRequestErrors(t *testing.T) {
 func TestPolicyFuncPlans(t *testing.T) {
 	var lookups atomic.Int64
 	l := newLimiter(t, core.Config{Store: memstore.New(), Key: core.KeyByHeader("X-API-Key"), Now: func() time.Time { return t0 },
-		Limits: []core.Limit{{PolicyFunc: func(_ context.Context, key string) (core.Policy, error) {
+		Rules: []core.Rule{{PolicyFunc: func(_ context.Context, key string) (core.Policy, error) {
 			lookups.Add(1)
 			switch {
 			case strings.HasPrefix(key, "pro-"):
@@ -337,13 +337,13 @@ func TestPolicyFuncPlans(t *testing.T) {
 func TestNewLimiterRejectsBadConfig(t *testing.T) {
 	p := core.NewFixedWindow("p", 1, time.Second)
 	for name, cfg := range map[string]core.Config{
-		"no store":          {Limits: []core.Limit{{Policy: p}}},
+		"no store":          {Rules: []core.Rule{{Policy: p}}},
 		"no limits":         {Store: memstore.New()},
-		"five limits":       {Store: memstore.New(), Limits: make([]core.Limit, 5)},
-		"invalid policy":    {Store: memstore.New(), Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 0, time.Second)}}},
-		"duplicate names":   {Store: memstore.New(), Limits: []core.Limit{{Policy: p}, {Policy: p}}},
-		"fallback missing":  {Store: memstore.New(), Failure: core.FailFallback, Limits: []core.Limit{{Policy: p}}},
-		"concurrency limit": {Store: memstore.New(), Limits: []core.Limit{{Policy: core.NewConcurrency("c", 1, time.Second)}}},
+		"five limits":       {Store: memstore.New(), Rules: make([]core.Rule, 5)},
+		"invalid policy":    {Store: memstore.New(), Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 0, time.Second)}}},
+		"duplicate names":   {Store: memstore.New(), Rules: []core.Rule{{Policy: p}, {Policy: p}}},
+		"fallback missing":  {Store: memstore.New(), Failure: core.FailFallback, Rules: []core.Rule{{Policy: p}}},
+		"concurrency limit": {Store: memstore.New(), Rules: []core.Rule{{Policy: core.NewConcurrency("c", 1, time.Second)}}},
 	} {
 		if _, err := core.NewLimiter(cfg); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -397,11 +397,11 @@ func TestConcurrencyLimiter(t *testing.T) {
 }
 
 func TestHeadersAndProblem(t *testing.T) {
-	l := newLimiter(t, core.Config{Store: memstore.New(), Now: func() time.Time { return t0.Add(1500 * time.Millisecond) }, Limits: []core.Limit{
+	l := newLimiter(t, core.Config{Store: memstore.New(), Now: func() time.Time { return t0.Add(1500 * time.Millisecond) }, Rules: []core.Rule{
 		{Policy: core.NewFixedWindow("burst", 1, 10*time.Second)},
 		{Policy: core.NewTokenBucket("sustained", 100, time.Hour, 10)},
 	}})
-	res, _ := l.TakeKey(context.Background(), "k", 1)
+	res, _ := l.AllowKey(context.Background(), "k", 1)
 	h := map[string]string{}
 	reply.SetHeaders(func(k, v string) { h[k] = v }, &res, reply.HeaderOptions{Legacy: true})
 	want := map[string]string{
@@ -421,7 +421,7 @@ func TestHeadersAndProblem(t *testing.T) {
 	if _, ok := h["Retry-After"]; ok {
 		t.Error("Retry-After on an allowed result")
 	}
-	res, _ = l.TakeKey(context.Background(), "k", 1)
+	res, _ = l.AllowKey(context.Background(), "k", 1)
 	h = map[string]string{}
 	reply.SetHeaders(func(k, v string) { h[k] = v }, &res, reply.HeaderOptions{})
 	if h["Retry-After"] != "9" {
@@ -449,7 +449,7 @@ func BenchmarkLimiter(b *testing.B) {
 		core.NewSlidingWindow("sw", 1<<50, time.Hour),
 		core.NewTokenBucket("tb", 1<<29, time.Second, 1<<29),
 	} {
-		l, _ := core.NewLimiter(core.Config{Store: memstore.New(), Limits: []core.Limit{{Policy: p}}})
+		l, _ := core.NewLimiter(core.Config{Store: memstore.New(), Rules: []core.Rule{{Policy: p}}})
 		r := req("192.0.2.1:1234")
 		b.Run(p.Algorithm.String(), func(b *testing.B) {
 			b.ReportAllocs()
@@ -462,7 +462,7 @@ func BenchmarkLimiter(b *testing.B) {
 		})
 	}
 	b.Run("denied-cached", func(b *testing.B) {
-		l, _ := core.NewLimiter(core.Config{Store: memstore.New(), Limits: []core.Limit{{Policy: core.NewFixedWindow("d", 1, time.Hour)}}})
+		l, _ := core.NewLimiter(core.Config{Store: memstore.New(), Rules: []core.Rule{{Policy: core.NewFixedWindow("d", 1, time.Hour)}}})
 		r := req("192.0.2.1:1234")
 		ctx := context.Background()
 		_, _ = l.Allow(ctx, r)

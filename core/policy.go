@@ -89,9 +89,9 @@ var ErrInvalidPolicy = errors.New("core: invalid policy")
 
 // PolicyError is the error [Policy.Validate] returns: which policy, what is wrong. It wraps
 // [ErrInvalidPolicy]. Its text reads `core: policy "api": limit -5 must be at least 1`; the
-// limiter constructors say where the policy was given: `core: Limits[0]: policy "api": …`.
+// limiter constructors say where the policy was given: `core: Rules[0]: policy "api": …`.
 type PolicyError struct {
-	// Where names the configuration field the policy came from ("Limits[0]"); empty from
+	// Where names the configuration field the policy came from ("Rules[0]"); empty from
 	// Validate itself.
 	Where string
 	// Name is the policy's name.

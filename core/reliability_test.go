@@ -56,7 +56,7 @@ func TestBreakerIgnoresLateAnswers(t *testing.T) {
 		Store: s, Now: clk.Now, Observer: rec, Timeout: -1,
 		Failure: core.FailFallback, Fallback: memstore.New(),
 		Breaker: core.BreakerConfig{Failures: 3, Cooldown: 10 * time.Second},
-		Limits:  []core.Limit{{Policy: core.NewFixedWindow("api", 1000, time.Hour)}},
+		Rules:   []core.Rule{{Policy: core.NewFixedWindow("api", 1000, time.Hour)}},
 	})
 	ctx := context.Background()
 	// A slow call starts while the store is healthy...
@@ -66,7 +66,7 @@ func TestBreakerIgnoresLateAnswers(t *testing.T) {
 	s.mu.Unlock()
 	slow := make(chan core.Result)
 	go func() {
-		res, _ := l.TakeKey(ctx, "slow", 1)
+		res, _ := l.AllowKey(ctx, "slow", 1)
 		slow <- res
 	}()
 	<-held
@@ -75,7 +75,7 @@ func TestBreakerIgnoresLateAnswers(t *testing.T) {
 	s.fail = true
 	s.mu.Unlock()
 	for range 3 {
-		_, _ = l.TakeKey(ctx, "k", 1)
+		_, _ = l.AllowKey(ctx, "k", 1)
 	}
 	if rec.count(core.EventBreakerOpen) != 1 {
 		t.Fatalf("breaker-open events: %d, want 1", rec.count(core.EventBreakerOpen))
@@ -92,7 +92,7 @@ func TestBreakerIgnoresLateAnswers(t *testing.T) {
 	calls := s.calls.Load()
 	clk.Add(5 * time.Second)
 	for range 10 {
-		res, err := l.TakeKey(ctx, "k", 1)
+		res, err := l.AllowKey(ctx, "k", 1)
 		if err != nil || res.Degraded != core.DegradedFallback {
 			t.Fatalf("inside the cool-down: degraded %v err %v, want the fallback", res.Degraded, err)
 		}
@@ -102,7 +102,7 @@ func TestBreakerIgnoresLateAnswers(t *testing.T) {
 	}
 	// After the cool-down the probe succeeds and closes it.
 	clk.Add(6 * time.Second)
-	res, err := l.TakeKey(ctx, "k", 1)
+	res, err := l.AllowKey(ctx, "k", 1)
 	if err != nil || res.Degraded != core.NotDegraded {
 		t.Fatalf("probe after the cool-down: degraded %v err %v", res.Degraded, err)
 	}
@@ -134,17 +134,17 @@ func TestBreakerLateFailureAfterClose(t *testing.T) {
 	l := newLimiter(t, core.Config{
 		Store: store, Now: clk.Now, Observer: rec, Timeout: -1,
 		Breaker: core.BreakerConfig{Failures: 1, Cooldown: time.Second},
-		Limits:  []core.Limit{{Policy: core.NewFixedWindow("api", 1000, time.Hour)}},
+		Rules:   []core.Rule{{Policy: core.NewFixedWindow("api", 1000, time.Hour)}},
 	})
 	ctx := context.Background()
 	done := make(chan struct{})
-	go func() { _, _ = l.TakeKey(ctx, "slow", 1); close(done) }()
+	go func() { _, _ = l.AllowKey(ctx, "slow", 1); close(done) }()
 	<-held
 	failing.Store(true)
-	_, _ = l.TakeKey(ctx, "k", 1) // opens
+	_, _ = l.AllowKey(ctx, "k", 1) // opens
 	failing.Store(false)
 	clk.Add(2 * time.Second)
-	_, _ = l.TakeKey(ctx, "k", 1) // the probe closes it
+	_, _ = l.AllowKey(ctx, "k", 1) // the probe closes it
 	if rec.count(core.EventBreakerClosed) != 1 {
 		t.Fatalf("breaker-closed events: %d, want 1", rec.count(core.EventBreakerClosed))
 	}
@@ -153,7 +153,7 @@ func TestBreakerLateFailureAfterClose(t *testing.T) {
 	if n := rec.count(core.EventBreakerOpen); n != 1 {
 		t.Fatalf("a late failure from before the close reopened the breaker (%d opens, want 1)", n)
 	}
-	res, err := l.TakeKey(ctx, "k", 1)
+	res, err := l.AllowKey(ctx, "k", 1)
 	if err != nil || res.Degraded != core.NotDegraded {
 		t.Fatalf("after the late failure: degraded %v err %v, want the store", res.Degraded, err)
 	}
@@ -274,7 +274,7 @@ func (smallStore) CheckPolicy(p core.Policy) error {
 // every request after a constructor accepted it.
 func TestStoreBoundsCheckedAtConstruction(t *testing.T) {
 	s := smallStore{memstore.New()}
-	_, err := core.NewLimiter(core.Config{Store: s, Limits: []core.Limit{{Policy: core.NewFixedWindow("big", 11, time.Minute)}}})
+	_, err := core.NewLimiter(core.Config{Store: s, Rules: []core.Rule{{Policy: core.NewFixedWindow("big", 11, time.Minute)}}})
 	if !errors.Is(err, core.ErrInvalidPolicy) || !strings.Contains(err.Error(), "at most 10") {
 		t.Fatalf("NewLimiter with a policy the store cannot hold: %v", err)
 	}
@@ -282,15 +282,15 @@ func TestStoreBoundsCheckedAtConstruction(t *testing.T) {
 	if !errors.Is(err, core.ErrInvalidPolicy) || !strings.Contains(err.Error(), "at most 10") {
 		t.Fatalf("NewConcurrencyLimiter with a policy the store cannot hold: %v", err)
 	}
-	if _, err := core.NewLimiter(core.Config{Store: s, Limits: []core.Limit{{Policy: core.NewFixedWindow("ok", 10, time.Minute)}}}); err != nil {
+	if _, err := core.NewLimiter(core.Config{Store: s, Rules: []core.Rule{{Policy: core.NewFixedWindow("ok", 10, time.Minute)}}}); err != nil {
 		t.Fatalf("a policy the store holds was refused: %v", err)
 	}
-	l := newLimiter(t, core.Config{Store: s, Limits: []core.Limit{{
+	l := newLimiter(t, core.Config{Store: s, Rules: []core.Rule{{
 		PolicyFunc: func(context.Context, string) (core.Policy, error) {
 			return core.NewFixedWindow("plan", 11, time.Minute), nil
 		},
 	}}})
-	_, err = l.TakeKey(context.Background(), "k", 1)
+	_, err = l.AllowKey(context.Background(), "k", 1)
 	if !errors.Is(err, core.ErrStoreUnavailable) || !errors.Is(err, core.ErrInvalidPolicy) {
 		t.Fatalf("a PolicyFunc answer the store cannot hold: %v, want a server-side error naming the bound", err)
 	}
@@ -302,12 +302,12 @@ func TestStoreBoundsCheckedAtConstruction(t *testing.T) {
 // every policy.
 func TestHeadersAgree(t *testing.T) {
 	clk := &clock{t: t0.Truncate(24 * time.Hour)} // the start of a UTC day
-	l := newLimiter(t, core.Config{Store: memstore.New(), Now: clk.Now, Limits: []core.Limit{
+	l := newLimiter(t, core.Config{Store: memstore.New(), Now: clk.Now, Rules: []core.Rule{
 		{Policy: core.NewTokenBucket("burst", 5, time.Second, 20)},
 		{Policy: core.NewFixedWindow("day", 1000, 24*time.Hour)},
 	}})
 	headers := func() map[string]string {
-		res, err := l.TakeKey(context.Background(), "k", 1)
+		res, err := l.AllowKey(context.Background(), "k", 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -346,7 +346,7 @@ func TestHeadersAgree(t *testing.T) {
 func TestBadCostIsAServerError(t *testing.T) {
 	for _, cost := range []int64{-1, 11} {
 		rec := &recorder{}
-		l := newLimiter(t, core.Config{Store: memstore.New(), Observer: rec, Key: core.KeyStatic("k"), Limits: []core.Limit{{
+		l := newLimiter(t, core.Config{Store: memstore.New(), Observer: rec, Key: core.KeyStatic("k"), Rules: []core.Rule{{
 			Policy: core.NewFixedWindow("p", 10, time.Minute),
 			Cost:   func(core.Request) int64 { return cost },
 		}}})
@@ -354,25 +354,25 @@ func TestBadCostIsAServerError(t *testing.T) {
 		if got := reply.Status(err, 400); got != 500 {
 			t.Errorf("cost %d: status %d (%v), want 500", cost, got, err)
 		}
-		if err == nil || !strings.Contains(err.Error(), "Limits[0].Cost") {
-			t.Errorf("cost %d: error %v does not name Limits[0].Cost", cost, err)
+		if err == nil || !strings.Contains(err.Error(), "Rules[0].Cost") {
+			t.Errorf("cost %d: error %v does not name Rules[0].Cost", cost, err)
 		}
 		if rec.count(core.EventError) != 1 {
 			t.Errorf("cost %d: %d error events, want 1", cost, rec.count(core.EventError))
 		}
 	}
-	// A caller's explicit cost through TakeKey stays the caller's error (400).
-	l := newLimiter(t, core.Config{Store: memstore.New(), Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 10, time.Minute)}}})
-	if _, err := l.TakeKey(context.Background(), "k", -1); reply.Status(err, 400) != 400 {
-		t.Errorf("TakeKey with cost -1: %v, want a 400 error", err)
+	// A caller's explicit cost through AllowKey stays the caller's error (400).
+	l := newLimiter(t, core.Config{Store: memstore.New(), Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 10, time.Minute)}}})
+	if _, err := l.AllowKey(context.Background(), "k", -1); reply.Status(err, 400) != 400 {
+		t.Errorf("AllowKey with cost -1: %v, want a 400 error", err)
 	}
 }
 
 // TestErrorsReadAsEnglish: a bad policy's error says where it was given, which policy and
 // what is wrong, once.
 func TestErrorsReadAsEnglish(t *testing.T) {
-	_, err := core.NewLimiter(core.Config{Store: memstore.New(), Limits: []core.Limit{{Policy: core.NewFixedWindow("z", -5, time.Minute)}}})
-	if want := `core: Limits[0]: policy "z": limit -5 must be at least 1`; err == nil || err.Error() != want {
+	_, err := core.NewLimiter(core.Config{Store: memstore.New(), Rules: []core.Rule{{Policy: core.NewFixedWindow("z", -5, time.Minute)}}})
+	if want := `core: Rules[0]: policy "z": limit -5 must be at least 1`; err == nil || err.Error() != want {
 		t.Fatalf("error %q, want %q", err, want)
 	}
 	if !errors.Is(err, core.ErrInvalidPolicy) {
@@ -399,9 +399,9 @@ func TestNoObserverStillLogsStoreErrors(t *testing.T) {
 	s := &countingStore{inner: memstore.New()}
 	s.fail.Store(true)
 	l := newLimiter(t, core.Config{Store: s, Breaker: core.BreakerConfig{Failures: -1},
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("quiet", 3, time.Minute)}}})
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("quiet", 3, time.Minute)}}})
 	for range 50 {
-		_, _ = l.TakeKey(context.Background(), "k", 1)
+		_, _ = l.AllowKey(context.Background(), "k", 1)
 	}
 	mu.Lock()
 	out := buf.String()
@@ -459,7 +459,7 @@ func TestLeaseReleasedEvent(t *testing.T) {
 // each limit must decide under its own answer (the cache was keyed by key alone, so both
 // decided under the first one's).
 func TestTwoPolicyFuncLimits(t *testing.T) {
-	l := newLimiter(t, core.Config{Store: memstore.New(), Limits: []core.Limit{
+	l := newLimiter(t, core.Config{Store: memstore.New(), Rules: []core.Rule{
 		{PolicyFunc: func(context.Context, string) (core.Policy, error) {
 			return core.NewTokenBucket("free-rate", 5, time.Second, 10), nil
 		}},
@@ -467,7 +467,7 @@ func TestTwoPolicyFuncLimits(t *testing.T) {
 			return core.NewFixedWindow("free-day", 25, 24*time.Hour), nil
 		}},
 	}})
-	res, err := l.TakeKey(context.Background(), "k", 1)
+	res, err := l.AllowKey(context.Background(), "k", 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Reservations turns on batched reservations for one limit ([Limit.Reserve]): an instance
+// Reservations turns on batched reservations for one limit ([Rule.Reserve]): an instance
 // takes a batch of allowance from the store with one request (a Take of the batch's cost) and
 // admits requests from it locally, so that a hot key costs far less than one store request
 // per allowed request, and one partition key's write ceiling (about 1,000 writes/s on
@@ -213,7 +213,7 @@ func (l *Limiter) reserveTake(ctx context.Context, r *rule, key string, p *Polic
 }
 
 // Close gives back the allowance this limiter reserved and has not spent (limits with
-// [Limit.Reserve]), where the algorithm allows it: a token bucket's always, a window's while
+// [Rule.Reserve]), where the algorithm allows it: a token bucket's always, a window's while
 // the window lasts. One storekit.Adjuster request per key holding a batch; without an Adjuster the
 // allowance is left to expire. Call it at shutdown, after the server stopped taking requests;
 // it also waits for pending settlements ([Limiter.Flush]).

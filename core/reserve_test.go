@@ -50,7 +50,7 @@ func TestReservationsNeverOverAdmit(t *testing.T) {
 			var ls [2]*core.Limiter
 			for i := range ls {
 				ls[i] = newLimiter(t, core.Config{Store: store, Now: clk, Key: core.KeyStatic("hot"),
-					Limits: []core.Limit{{Policy: p, Reserve: rc}}})
+					Rules: []core.Rule{{Policy: p, Reserve: rc}}})
 			}
 			admitted := map[int64]int64{} // window of the request's clock → admitted
 			var mu sync.Mutex
@@ -62,7 +62,7 @@ func TestReservationsNeverOverAdmit(t *testing.T) {
 					defer wg.Done()
 					for range perG {
 						now := start.Add(time.Duration(tick.Add(1)) * 20 * time.Microsecond)
-						res, err := l.TakeKeyAt(context.Background(), "hot", 1, now)
+						res, err := l.AllowKeyAt(context.Background(), "hot", 1, now)
 						if err != nil {
 							t.Error(err)
 							return
@@ -114,11 +114,11 @@ func TestReservationsGiveBackOnClose(t *testing.T) {
 	clk := &clock{t: t0}
 	p := core.NewTokenBucket("tb", 100, time.Second, 100)
 	l := newLimiter(t, core.Config{Store: store, Now: clk.Now, Key: core.KeyStatic("k"),
-		Limits: []core.Limit{{Policy: p, Reserve: &core.Reservations{MaxBatch: 50}}}})
+		Rules: []core.Rule{{Policy: p, Reserve: &core.Reservations{MaxBatch: 50}}}})
 	ctx := context.Background()
 	for range 20 { // a steady rate grows the batch
 		clk.Add(time.Millisecond)
-		if res, _ := l.TakeKey(ctx, "k", 1); !res.Allowed {
+		if res, _ := l.AllowKey(ctx, "k", 1); !res.Allowed {
 			t.Fatal("denied")
 		}
 	}
@@ -133,10 +133,10 @@ func TestReservationsGiveBackOnClose(t *testing.T) {
 	// The same 20 requests in exact mode leave the store where Close left it.
 	ref := memstore.New()
 	rclk := &clock{t: t0}
-	exact := newLimiter(t, core.Config{Store: ref, Now: rclk.Now, Key: core.KeyStatic("k"), Limits: []core.Limit{{Policy: p}}})
+	exact := newLimiter(t, core.Config{Store: ref, Now: rclk.Now, Key: core.KeyStatic("k"), Rules: []core.Rule{{Policy: p}}})
 	for range 20 {
 		rclk.Add(time.Millisecond)
-		_, _ = exact.TakeKey(ctx, "k", 1)
+		_, _ = exact.AllowKey(ctx, "k", 1)
 	}
 	if want := peekRemaining(t, ref, p, "k", clk.Now()); after != want {
 		t.Fatalf("after Close the store shows %d remaining, want %d (as if only the 20 admitted had been taken)", after, want)
@@ -150,9 +150,9 @@ func TestReservationsStoreFailure(t *testing.T) {
 	store.fail.Store(true)
 	l := newLimiter(t, core.Config{Store: store, Failure: core.FailClosed, Key: core.KeyStatic("k"),
 		Breaker: core.BreakerConfig{Failures: -1},
-		Limits:  []core.Limit{{Policy: core.NewFixedWindow("fw", 100, time.Minute), Reserve: &core.Reservations{}}}})
+		Rules:   []core.Rule{{Policy: core.NewFixedWindow("fw", 100, time.Minute), Reserve: &core.Reservations{}}}})
 	for range 3 {
-		if _, err := l.TakeKey(context.Background(), "k", 1); !errors.Is(err, core.ErrStoreUnavailable) {
+		if _, err := l.AllowKey(context.Background(), "k", 1); !errors.Is(err, core.ErrStoreUnavailable) {
 			t.Fatalf("a failing store under FailClosed: %v, want ErrStoreUnavailable", err)
 		}
 	}

@@ -2,10 +2,10 @@ package core
 
 import "time"
 
-// MaxLimits is the most limits one [Limiter] holds: enough for a burst limit, a sustained
+// MaxRules is the most limits one [Limiter] holds: enough for a burst limit, a sustained
 // rate, a daily and a monthly quota. Results hold their decisions inline, so this bound keeps
 // them on the stack.
-const MaxLimits = 4
+const MaxRules = 4
 
 // Result is the outcome of one request against all of a limiter's limits. It holds the
 // decisions inline (no allocation); read them with [Result.Decisions].
@@ -16,12 +16,12 @@ type Result struct {
 	// Degraded is the failure policy's doing, if any decision was not made by the store.
 	Degraded Degradation
 	n        int
-	d        [MaxLimits]Decision
+	d        [MaxRules]Decision
 	pending  []Policy // static policies of limits not evaluated (shared, read-only)
 	// What settling needs of each decision: its key and cost, whether the shared store
 	// spent it (not the denial cache, not a failure policy), and when it was decided.
-	keys    [MaxLimits]string
-	costs   [MaxLimits]int64
+	keys    [MaxRules]string
+	costs   [MaxRules]int64
 	spent   uint8 // bit i: decision i was allowed by the store and spent costs[i] (maybe 0)
 	at      int64 // Unix ns of the decision
 	limiter *Limiter
@@ -61,7 +61,7 @@ func (r *Result) RetryAfter() time.Duration {
 }
 
 func (r *Result) add(d Decision, deg Degradation) {
-	if r.n < MaxLimits {
+	if r.n < MaxRules {
 		r.d[r.n] = d
 		r.n++
 	}

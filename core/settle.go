@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Outcome is what a settling rule ([Limit.Settle]) knows of a request once its handler is done.
+// Outcome is what a settling rule ([Rule.Settle]) knows of a request once its handler is done.
 // Adapters fill it in.
 type Outcome struct {
 	// Status is the response's status code.
@@ -57,7 +57,7 @@ func ReportCost(ctx context.Context, cost int64) bool {
 }
 
 // Settles reports whether any of l's rules settles its cost after the response
-// ([Limit.Settle]); adapters then record the response for [Limiter.Settle].
+// ([Rule.Settle]); adapters then record the response for [Limiter.Settle].
 func (l *Limiter) Settles() bool { return l.settles }
 
 // Settle charges each settling rule's real cost for a request that res allowed: for every

@@ -26,7 +26,7 @@ func TestSettleChargesTheRealCost(t *testing.T) {
 	s := memstore.New()
 	clk := &clock{t: t0}
 	p := core.NewFixedWindow("tokens", 100, time.Minute)
-	l := newLimiter(t, core.Config{Store: s, Now: clk.Now, Key: core.KeyStatic("k"), Limits: []core.Limit{{
+	l := newLimiter(t, core.Config{Store: s, Now: clk.Now, Key: core.KeyStatic("k"), Rules: []core.Rule{{
 		Policy: p,
 		Cost:   func(core.Request) int64 { return 10 }, // the estimate
 		Settle: func(_ core.Request, out core.Outcome) int64 { return out.Reported },
@@ -73,7 +73,7 @@ func TestRefundGivesBackAndSkipsEndedWindows(t *testing.T) {
 	s := memstore.New()
 	clk := &clock{t: t0.Truncate(time.Minute)}
 	p := core.NewFixedWindow("req", 3, time.Minute)
-	l := newLimiter(t, core.Config{Store: s, Now: clk.Now, Key: core.KeyStatic("k"), Limits: []core.Limit{{Policy: p}}})
+	l := newLimiter(t, core.Config{Store: s, Now: clk.Now, Key: core.KeyStatic("k"), Rules: []core.Rule{{Policy: p}}})
 	ctx := context.Background()
 	for range 3 {
 		res, _ := l.Allow(ctx, nil)
@@ -116,12 +116,12 @@ func TestRefundGivesBackAndSkipsEndedWindows(t *testing.T) {
 type noAdjust struct{ core.Store }
 
 func TestSettleNeedsAnAdjuster(t *testing.T) {
-	_, err := core.NewLimiter(core.Config{Store: noAdjust{memstore.New()}, Limits: []core.Limit{{
+	_, err := core.NewLimiter(core.Config{Store: noAdjust{memstore.New()}, Rules: []core.Rule{{
 		Policy: core.NewFixedWindow("p", 1, time.Minute),
 		Settle: func(core.Request, core.Outcome) int64 { return 1 },
 	}}})
-	if err == nil || !strings.Contains(err.Error(), "Limits[0].Settle") {
-		t.Fatalf("a settling rule on a store without Adjust: %v, want an error naming Limits[0].Settle", err)
+	if err == nil || !strings.Contains(err.Error(), "Rules[0].Settle") {
+		t.Fatalf("a settling rule on a store without Adjust: %v, want an error naming Rules[0].Settle", err)
 	}
 }
 
@@ -144,7 +144,7 @@ func TestSettleFailureIsReportedAndFallsBack(t *testing.T) {
 	rec := &recorder{}
 	p := core.NewFixedWindow("tokens", 100, time.Minute)
 	l := newLimiter(t, core.Config{Store: s, Observer: rec, Failure: core.FailFallback, Fallback: fb, Timeout: 50 * time.Millisecond,
-		Key: core.KeyStatic("k"), Limits: []core.Limit{{Policy: p, Settle: func(core.Request, core.Outcome) int64 { return 30 }}}})
+		Key: core.KeyStatic("k"), Rules: []core.Rule{{Policy: p, Settle: func(core.Request, core.Outcome) int64 { return 30 }}}})
 	ctx := context.Background()
 	res, _ := l.Allow(ctx, nil)
 	l.Settle(ctx, nil, &res, core.Outcome{})
@@ -176,11 +176,11 @@ func (noSettleStore) CheckAdjust(p core.Policy) error {
 }
 
 func TestSettleRefusedByAdjustChecker(t *testing.T) {
-	_, err := core.NewLimiter(core.Config{Store: noSettleStore{memstore.New()}, Limits: []core.Limit{{
+	_, err := core.NewLimiter(core.Config{Store: noSettleStore{memstore.New()}, Rules: []core.Rule{{
 		Policy: core.NewFixedWindow("p", 10, time.Minute),
 		Settle: func(core.Request, core.Outcome) int64 { return 1 },
 	}}})
-	if err == nil || !strings.Contains(err.Error(), "Limits[0].Settle") || !strings.Contains(err.Error(), "cannot adjust") {
+	if err == nil || !strings.Contains(err.Error(), "Rules[0].Settle") || !strings.Contains(err.Error(), "cannot adjust") {
 		t.Fatalf("a settling limit on a store that refuses it: %v", err)
 	}
 }
@@ -208,7 +208,7 @@ func TestSettleBacklogBounded(t *testing.T) {
 	// A failing fallback: each backlogged settlement goes to it, and its error is reported too.
 	fb := &failingAdjust{Store: memstore.New()}
 	l := newLimiter(t, core.Config{Store: s, Observer: rec, Timeout: -1, Key: core.KeyStatic("k"),
-		Failure: core.FailFallback, Fallback: fb, Limits: []core.Limit{{
+		Failure: core.FailFallback, Fallback: fb, Rules: []core.Rule{{
 			Policy: core.NewFixedWindow("p", 1<<40, time.Hour),
 			Settle: func(core.Request, core.Outcome) int64 { return 2 },
 		}}})

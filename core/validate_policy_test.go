@@ -98,24 +98,24 @@ func TestPolicyValidateBoundaries(t *testing.T) {
 // TestPolicyErrorWhere: the limiter constructors say which configuration field held the bad
 // policy, keeping the PolicyError inspectable.
 func TestPolicyErrorWhere(t *testing.T) {
-	_, err := core.NewLimiter(core.Config{Store: memstore.New(), Limits: []core.Limit{
+	_, err := core.NewLimiter(core.Config{Store: memstore.New(), Rules: []core.Rule{
 		{Policy: core.NewFixedWindow("ok", 1, time.Second)},
 		{Policy: core.NewFixedWindow("api", -5, time.Second)},
 	}})
-	if want := `core: Limits[1]: policy "api": limit -5 must be at least 1`; err == nil || err.Error() != want {
+	if want := `core: Rules[1]: policy "api": limit -5 must be at least 1`; err == nil || err.Error() != want {
 		t.Fatalf("NewLimiter: %v, want %q", err, want)
 	}
 	var pe *core.PolicyError
-	if !errors.As(err, &pe) || pe.Where != "Limits[1]" || !errors.Is(err, core.ErrInvalidPolicy) {
-		t.Fatalf("NewLimiter: %#v, want a *PolicyError with Where Limits[1]", err)
+	if !errors.As(err, &pe) || pe.Where != "Rules[1]" || !errors.Is(err, core.ErrInvalidPolicy) {
+		t.Fatalf("NewLimiter: %#v, want a *PolicyError with Where Rules[1]", err)
 	}
 	_, err = core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: memstore.New(), Policy: core.NewConcurrency("c", 1, 0)})
 	if want := `core: ConcurrencyConfig.Policy: policy "c": lease 0s must be positive and at most 87840h0m0s`; err == nil || err.Error() != want {
 		t.Fatalf("NewConcurrencyLimiter: %v, want %q", err, want)
 	}
 	// A policy the store cannot hold is not a PolicyError: it is prefixed with where.
-	_, err = core.NewLimiter(core.Config{Store: policyRefusingStore{}, Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Second)}}})
-	if err == nil || !strings.HasPrefix(err.Error(), "core: Limits[0]: ") || errors.As(err, &pe) || !errors.Is(err, errRefused) {
+	_, err = core.NewLimiter(core.Config{Store: policyRefusingStore{}, Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 1, time.Second)}}})
+	if err == nil || !strings.HasPrefix(err.Error(), "core: Rules[0]: ") || errors.As(err, &pe) || !errors.Is(err, errRefused) {
 		t.Fatalf("NewLimiter with a store refusing the policy: %v", err)
 	}
 }

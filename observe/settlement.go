@@ -12,10 +12,10 @@ type Direction uint8
 
 const (
 	// Charge: the real cost was above the estimate, and the difference was spent too
-	// (core.Limit's Settle).
+	// (core.Rule's Settle).
 	Charge Direction = iota
 	// Refund: allowance given back, because the real cost was below the estimate
-	// (core.Limit's Settle), the request was refunded whole (core.Limiter.Refund), or a
+	// (core.Rule's Settle), the request was refunded whole (core.Limiter.Refund), or a
 	// reserved batch was given back (core.Limiter.Close).
 	Refund
 )

@@ -138,12 +138,12 @@ func testHeaderFields(t *testing.T, h Harness) {
 	}
 	var routes []Route
 	for _, k := range kinds {
-		var limits []core.Limit
+		var limits []core.Rule
 		for _, p := range k.limits {
-			limits = append(limits, core.Limit{Policy: p})
+			limits = append(limits, core.Rule{Policy: p})
 		}
 		routes = append(routes, Route{Pattern: k.pattern, Guard: Guard{
-			Limiter: newLimiter(t, core.Config{Limits: limits}),
+			Limiter: newLimiter(t, core.Config{Rules: limits}),
 			Headers: reply.HeaderOptions{Legacy: true},
 		}})
 	}

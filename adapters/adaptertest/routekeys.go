@@ -39,7 +39,7 @@ func (k *keyLog) take() []string {
 func testGlobalRouteKeys(t *testing.T, h Harness) {
 	log := &keyLog{}
 	l := newLimiter(t, core.Config{Key: core.KeyByRoute(), Observer: log,
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("route", 2, time.Hour)}}})
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("route", 2, time.Hour)}}})
 	tr := h.New(t, Setup{
 		Global: Guard{Limiter: l},
 		Routes: []Route{{Pattern: "/items/{id}"}, {Pattern: "/users/{id}"}},

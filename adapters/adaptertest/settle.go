@@ -32,7 +32,7 @@ func testSkipRules(t *testing.T, h Harness) {
 		{"SkipSuccessfulRequests", false, true, "/ok", "/fail"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := newLimiter(t, core.Config{Limits: []core.Limit{{Policy: core.NewFixedWindow("attempts", 2, time.Hour)}}})
+			l := newLimiter(t, core.Config{Rules: []core.Rule{{Policy: core.NewFixedWindow("attempts", 2, time.Hour)}}})
 			tr := h.New(t, Setup{Routes: []Route{
 				{Pattern: "/ok", Guard: Guard{Limiter: l, SkipFailedRequests: tc.skipFailed, SkipSuccessfulRequests: tc.skipSuccessful}},
 				{Pattern: "/fail", Status: http.StatusUnauthorized, Guard: Guard{Limiter: l, SkipFailedRequests: tc.skipFailed, SkipSuccessfulRequests: tc.skipSuccessful}},
@@ -64,7 +64,7 @@ func testSkipRules(t *testing.T, h Harness) {
 // the first request is admitted on its estimate and settled to its real cost, the second is
 // admitted on the estimate and takes the key into debt, and the third is denied.
 func testSettle(t *testing.T, h Harness) {
-	l := newLimiter(t, core.Config{Limits: []core.Limit{{
+	l := newLimiter(t, core.Config{Rules: []core.Rule{{
 		Policy: core.NewFixedWindow("tokens", 100, time.Hour),
 		Cost:   func(core.Request) int64 { return 10 },
 		Settle: func(_ core.Request, out core.Outcome) int64 {

@@ -193,8 +193,8 @@ func testAllowThenDeny(t *testing.T, h Harness) {
 	var runs atomic.Int64
 	tr := h.New(t, Setup{
 		Global: Guard{Limiter: newLimiter(t, core.Config{
-			Key:    core.KeyByIP(),
-			Limits: []core.Limit{{Policy: core.NewFixedWindow("default", 3, time.Minute)}},
+			Key:   core.KeyByIP(),
+			Rules: []core.Rule{{Policy: core.NewFixedWindow("default", 3, time.Minute)}},
 		})},
 		Routes: []Route{{Pattern: "/items/{id}", Work: counter(&runs)}},
 	})
@@ -231,11 +231,11 @@ func testAllowThenDeny(t *testing.T, h Harness) {
 }
 
 func testHeadersStacked(t *testing.T, h Harness) {
-	global := newLimiter(t, core.Config{Limits: []core.Limit{
+	global := newLimiter(t, core.Config{Rules: []core.Rule{
 		{Policy: core.NewTokenBucket("burst", 2, time.Second, 2)},
 		{Policy: core.NewFixedWindow("day", 100, 24*time.Hour)},
 	}})
-	route := newLimiter(t, core.Config{Limits: []core.Limit{{Policy: core.NewFixedWindow("route", 5, time.Minute)}}})
+	route := newLimiter(t, core.Config{Rules: []core.Rule{{Policy: core.NewFixedWindow("route", 5, time.Minute)}}})
 	tr := h.New(t, Setup{
 		Global: Guard{Limiter: global},
 		Routes: []Route{{Pattern: "/items/{id}", Guard: Guard{Limiter: route}}, {Pattern: "/other"}},
@@ -265,7 +265,7 @@ func testHeadersStacked(t *testing.T, h Harness) {
 }
 
 func testLegacyHeaders(t *testing.T, h Harness) {
-	l := newLimiter(t, core.Config{Limits: []core.Limit{{Policy: core.NewFixedWindow("legacy", 2, time.Minute)}}})
+	l := newLimiter(t, core.Config{Rules: []core.Rule{{Policy: core.NewFixedWindow("legacy", 2, time.Minute)}}})
 	tr := h.New(t, Setup{
 		Global: Guard{Limiter: l, Headers: reply.HeaderOptions{Legacy: true}},
 		Routes: []Route{{Pattern: "/"}},
@@ -289,7 +289,7 @@ func testTrustedProxy(t *testing.T, h Harness) {
 		t.Fatal(err)
 	}
 	tr := h.New(t, Setup{
-		Global: Guard{Limiter: newLimiter(t, core.Config{Key: key, Limits: []core.Limit{{Policy: core.NewFixedWindow("ip", 1, time.Hour)}}})},
+		Global: Guard{Limiter: newLimiter(t, core.Config{Key: key, Rules: []core.Rule{{Policy: core.NewFixedWindow("ip", 1, time.Hour)}}})},
 		Routes: []Route{{Pattern: "/"}},
 	})
 	xff := func(v string) map[string]string { return map[string]string{"X-Forwarded-For": v} }
@@ -316,8 +316,8 @@ func testPerRoute(t *testing.T, h Harness) {
 		mu.Unlock()
 		return byRoute(r)
 	}
-	items := newLimiter(t, core.Config{Key: recordRoute, Limits: []core.Limit{{Policy: core.NewFixedWindow("items", 2, time.Hour)}}})
-	users := newLimiter(t, core.Config{Key: core.KeyByRoute(), Limits: []core.Limit{{Policy: core.NewFixedWindow("users", 1, time.Hour)}}})
+	items := newLimiter(t, core.Config{Key: recordRoute, Rules: []core.Rule{{Policy: core.NewFixedWindow("items", 2, time.Hour)}}})
+	users := newLimiter(t, core.Config{Key: core.KeyByRoute(), Rules: []core.Rule{{Policy: core.NewFixedWindow("users", 1, time.Hour)}}})
 	tr := h.New(t, Setup{Routes: []Route{
 		{Pattern: "/items/{id}", Guard: Guard{Limiter: items}},
 		{Pattern: "/users/{id}", Guard: Guard{Limiter: users}},
@@ -351,7 +351,7 @@ func testPerRoute(t *testing.T, h Harness) {
 }
 
 func testSkip(t *testing.T, h Harness) {
-	l := newLimiter(t, core.Config{Limits: []core.Limit{{Policy: core.NewFixedWindow("skip", 1, time.Hour)}}})
+	l := newLimiter(t, core.Config{Rules: []core.Rule{{Policy: core.NewFixedWindow("skip", 1, time.Hour)}}})
 	tr := h.New(t, Setup{
 		Global: Guard{Limiter: l, Skip: func(method, path string) bool { return path == "/healthz" }},
 		Routes: []Route{{Pattern: "/healthz"}, {Pattern: "/"}},
@@ -372,13 +372,13 @@ func testKeyErrors(t *testing.T, h Harness) {
 		return "", errors.New("adaptertest: tenant lookup failed at " + secret)
 	}
 	api := func() *core.Limiter {
-		return newLimiter(t, core.Config{Key: core.KeyByHeader("X-API-Key"), Limits: []core.Limit{{Policy: core.NewFixedWindow("api", 5, time.Hour)}}})
+		return newLimiter(t, core.Config{Key: core.KeyByHeader("X-API-Key"), Rules: []core.Rule{{Policy: core.NewFixedWindow("api", 5, time.Hour)}}})
 	}
 	tr := h.New(t, Setup{Routes: []Route{
 		{Pattern: "/v401", Guard: Guard{Limiter: api(), MissingKeyStatus: http.StatusUnauthorized}, Work: counter(&runs)},
 		{Pattern: "/v400", Guard: Guard{Limiter: api()}, Work: counter(&runs)},
 		{Pattern: "/failing", Guard: Guard{
-			Limiter:          newLimiter(t, core.Config{Key: failing, Limits: []core.Limit{{Policy: core.NewFixedWindow("f", 5, time.Hour)}}}),
+			Limiter:          newLimiter(t, core.Config{Key: failing, Rules: []core.Rule{{Policy: core.NewFixedWindow("f", 5, time.Hour)}}}),
 			MissingKeyStatus: http.StatusUnauthorized,
 		}, Work: counter(&runs)},
 		{Pattern: "/conc", Guard: Guard{
@@ -423,7 +423,7 @@ func testStoreFailure(t *testing.T, h Harness) {
 		{core.FailFallback, []int{200, 429}, true},
 	} {
 		t.Run(c.failure.String(), func(t *testing.T) {
-			l := newLimiter(t, core.Config{Store: brokenStore{}, Failure: c.failure, Fallback: memstore.New(), Limits: []core.Limit{{Policy: p}}})
+			l := newLimiter(t, core.Config{Store: brokenStore{}, Failure: c.failure, Fallback: memstore.New(), Rules: []core.Rule{{Policy: p}}})
 			cc := core.ConcurrencyConfig{Store: brokenStore{}, Failure: c.failure, Policy: cp}
 			if c.failure == core.FailFallback {
 				cc.Fallback = memstore.New()

@@ -76,9 +76,9 @@ func guard(g adaptertest.Guard) []echo.MiddlewareFunc {
 // stay, and the internal error reaches the error handler but not the client.
 func TestThroughEchoErrorHandling(t *testing.T) {
 	l, err := core.NewLimiter(core.Config{
-		Store:  memstore.New(),
-		Key:    core.KeyByHeader("X-API-Key"),
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("api", 1, time.Minute)}},
+		Store: memstore.New(),
+		Key:   core.KeyByHeader("X-API-Key"),
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("api", 1, time.Minute)}},
 	})
 	if err != nil {
 		t.Fatal(err)

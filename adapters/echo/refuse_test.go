@@ -14,7 +14,7 @@ import (
 // TestConstructionRefusals: ToMiddleware refuses a nil limiter and an invalid option with an
 // error naming the field (the WithConfig constructors panic with it, as Echo's do).
 func TestConstructionRefusals(t *testing.T) {
-	l, err := core.NewLimiter(core.Config{Store: memstore.New(), Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}})
+	l, err := core.NewLimiter(core.Config{Store: memstore.New(), Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,8 +21,8 @@ import (
 //	go test -run '^$' -bench Middleware -benchmem ./adapters/fiber/
 func BenchmarkMiddleware(b *testing.B) {
 	l, err := core.NewLimiter(core.Config{
-		Store:  memstore.New(),
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("bench", 1<<50, time.Hour)}},
+		Store: memstore.New(),
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("bench", 1<<50, time.Hour)}},
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -64,7 +64,7 @@ type Config struct {
 	Limiter *core.Limiter
 
 	// KeyGenerator, when set, replaces the limiter's key functions: every limit counts
-	// under the key it returns (through core.Limiter.TakeKey, cost 1). An error is a
+	// under the key it returns (through core.Limiter.AllowKey, cost 1). An error is a
 	// missing key (400 or 401). The key is copied, so it may come from fasthttp's buffers.
 	//
 	// Optional. Default: nil (the limiter's key functions).
@@ -163,7 +163,7 @@ func New(config ...Config) fiber.Handler {
 			if key, err = keyGen(c); err != nil {
 				err = keyError(err)
 			} else {
-				res, err = l.TakeKey(c.UserContext(), strings.Clone(key), 1)
+				res, err = l.AllowKey(c.UserContext(), strings.Clone(key), 1)
 			}
 		} else {
 			res, err = l.Allow(c.UserContext(), request{c})

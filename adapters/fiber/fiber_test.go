@@ -131,8 +131,8 @@ func guard(g adaptertest.Guard) []fiber.Handler {
 // through the app's ErrorHandler, with the rate-limit headers kept.
 func TestKeyGeneratorAndFiberErrors(t *testing.T) {
 	l, err := core.NewLimiter(core.Config{
-		Store:  memstore.New(),
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("api", 1, time.Minute)}},
+		Store: memstore.New(),
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("api", 1, time.Minute)}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +185,7 @@ func TestKeyGeneratorAndFiberErrors(t *testing.T) {
 // TestConstructionRefusals: a nil limiter or an invalid option panics when the middleware is
 // built, naming the field, as Fiber's middlewares do; there is no hidden default limiter.
 func TestConstructionRefusals(t *testing.T) {
-	l, err := core.NewLimiter(core.Config{Store: memstore.New(), Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}})
+	l, err := core.NewLimiter(core.Config{Store: memstore.New(), Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func TestKeysOutliveTheRequest(t *testing.T) {
 				Store:           store,
 				Key:             core.KeyByHeader("X-API-Key"),
 				DenialCacheSize: -1,
-				Limits:          []core.Limit{{Policy: core.NewFixedWindow("api", 100, time.Minute)}},
+				Rules:           []core.Rule{{Policy: core.NewFixedWindow("api", 100, time.Minute)}},
 			})
 			if err != nil {
 				t.Fatal(err)

@@ -32,7 +32,7 @@ func (k *keyRecorder) Observe(_ context.Context, e core.Event) {
 func TestRouteKeysInUseAndGroups(t *testing.T) {
 	rec := &keyRecorder{}
 	l, err := core.NewLimiter(core.Config{Store: memstore.New(), Key: core.KeyByRoute(), Observer: rec,
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("route", 2, time.Hour)}}})
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("route", 2, time.Hour)}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,18 +17,18 @@ import (
 func Example() {
 	fixed := time.Unix(1_800_000_020, 0) // 20 s into a minute, for stable output
 	global, err := core.NewLimiter(core.Config{
-		Store:  memstore.New(),
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("global", 100, time.Minute)}},
-		Now:    func() time.Time { return fixed },
+		Store: memstore.New(),
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("global", 100, time.Minute)}},
+		Now:   func() time.Time { return fixed },
 	})
 	if err != nil {
 		panic(err)
 	}
 	perKey, err := core.NewLimiter(core.Config{
-		Store:  memstore.New(),
-		Key:    core.KeyByHeader("X-API-Key"),
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("search", 2, time.Minute)}},
-		Now:    func() time.Time { return fixed },
+		Store: memstore.New(),
+		Key:   core.KeyByHeader("X-API-Key"),
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("search", 2, time.Minute)}},
+		Now:   func() time.Time { return fixed },
 	})
 	if err != nil {
 		panic(err)

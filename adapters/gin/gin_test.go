@@ -75,9 +75,9 @@ func guard(g adaptertest.Guard) []gin.HandlerFunc {
 // shape, with the rate-limit headers still set, and the error recorded in c.Errors.
 func TestCustomHandlers(t *testing.T) {
 	l, err := core.NewLimiter(core.Config{
-		Store:  memstore.New(),
-		Key:    core.KeyByHeader("X-API-Key"),
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("api", 1, time.Minute)}},
+		Store: memstore.New(),
+		Key:   core.KeyByHeader("X-API-Key"),
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("api", 1, time.Minute)}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +134,7 @@ func TestNewValidates(t *testing.T) {
 	if _, err := tollgategin.New(core.Config{}, tollgategin.Options{}); err == nil {
 		t.Fatal("New accepted a config without limits")
 	}
-	h, err := tollgategin.New(core.Config{Limits: []core.Limit{{Policy: core.NewFixedWindow("x", 1, time.Minute)}}}, tollgategin.Options{})
+	h, err := tollgategin.New(core.Config{Rules: []core.Rule{{Policy: core.NewFixedWindow("x", 1, time.Minute)}}}, tollgategin.Options{})
 	if err != nil || h == nil {
 		t.Fatalf("New with the default store: %v", err)
 	}

@@ -14,7 +14,7 @@ import (
 // TestConstructionRefusals: a nil limiter or an invalid option panics when the middleware is
 // built, naming the field; New returns the error.
 func TestConstructionRefusals(t *testing.T) {
-	l, err := core.NewLimiter(core.Config{Store: memstore.New(), Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}})
+	l, err := core.NewLimiter(core.Config{Store: memstore.New(), Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestConstructionRefusals(t *testing.T) {
 			tc.build()
 		})
 	}
-	_, err = tollgategin.New(core.Config{Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}}, tollgategin.Options{MissingKeyStatus: 403})
+	_, err = tollgategin.New(core.Config{Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}}, tollgategin.Options{MissingKeyStatus: 403})
 	if err == nil || !strings.Contains(err.Error(), "Options.MissingKeyStatus") {
 		t.Fatalf("New with MissingKeyStatus 403: %v, want an error naming the field", err)
 	}

@@ -16,10 +16,10 @@ import (
 // main ends with lambda.Start(handler).
 func Example() {
 	limiter, err := core.NewLimiter(core.Config{
-		Store:  memstore.New(),
-		Key:    tollgatelambda.KeyByAPIKeyID(),
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("per-key", 2, time.Minute)}},
-		Now:    func() time.Time { return time.Unix(1_800_000_020, 0) }, // 20 s into a minute
+		Store: memstore.New(),
+		Key:   tollgatelambda.KeyByAPIKeyID(),
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("per-key", 2, time.Minute)}},
+		Now:   func() time.Time { return time.Unix(1_800_000_020, 0) }, // 20 s into a minute
 	})
 	if err != nil {
 		panic(err)

@@ -17,13 +17,13 @@ func result(t *testing.T, deny bool) core.Result {
 	t.Helper()
 	now := time.Unix(1_800_000_020, 0)
 	l, err := core.NewLimiter(core.Config{Store: memstore.New(), Key: core.KeyStatic("k"), Now: func() time.Time { return now },
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 2, time.Minute)}}})
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 2, time.Minute)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var res core.Result
 	for range map[bool]int{false: 1, true: 3}[deny] {
-		if res, err = l.TakeKey(context.Background(), "k", 1); err != nil {
+		if res, err = l.AllowKey(context.Background(), "k", 1); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -26,7 +26,7 @@ func limiter(t *testing.T, limit int64) *core.Limiter {
 func keyedLimiter(t *testing.T, limit int64, key core.KeyFunc) *core.Limiter {
 	t.Helper()
 	l, err := core.NewLimiter(core.Config{Store: memstore.New(), Key: key, Now: func() time.Time { return fixed },
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("p", limit, time.Minute)}}})
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("p", limit, time.Minute)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,10 +64,10 @@ func TestConstructionRefusals(t *testing.T) {
 			return tollgatelambda.Concurrency(c, tollgatelambda.ConcurrencyOptions{Options: tollgatelambda.Options{SkipFailedRequests: true}})
 		}},
 		{"New with a bad option", "Options.MissingKeyStatus", func() (*tollgatelambda.Middleware, error) {
-			return tollgatelambda.New(core.Config{Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}}, tollgatelambda.Options{MissingKeyStatus: 302})
+			return tollgatelambda.New(core.Config{Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}}, tollgatelambda.Options{MissingKeyStatus: 302})
 		}},
 		{"New with a bad policy", "core:", func() (*tollgatelambda.Middleware, error) {
-			return tollgatelambda.New(core.Config{Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 0, time.Minute)}}}, tollgatelambda.Options{})
+			return tollgatelambda.New(core.Config{Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 0, time.Minute)}}}, tollgatelambda.Options{})
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -133,7 +133,7 @@ func TestRefundBeforeReturn(t *testing.T) {
 // TestSettleReportedCost: a handler reports its real cost on the context it is given, and
 // the settlement is in the store when the invocation returns.
 func TestSettleReportedCost(t *testing.T) {
-	l, err := core.NewLimiter(core.Config{Store: memstore.New(), Now: func() time.Time { return fixed }, Limits: []core.Limit{{
+	l, err := core.NewLimiter(core.Config{Store: memstore.New(), Now: func() time.Time { return fixed }, Rules: []core.Rule{{
 		Policy: core.NewFixedWindow("tokens", 100, time.Hour),
 		Cost:   func(core.Request) int64 { return 10 },
 		Settle: func(_ core.Request, out core.Outcome) int64 { return out.Reported },
@@ -169,7 +169,7 @@ func TestSettleReportedCost(t *testing.T) {
 // ErrorHandler sees the error, and Skip passes requests without a decision.
 func TestCustomHandlers(t *testing.T) {
 	l, err := core.NewLimiter(core.Config{Store: memstore.New(), Key: tollgatelambda.KeyByAPIKeyID(), Now: func() time.Time { return fixed },
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}})
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,8 +19,8 @@ func ExampleNew() {
 		fmt.Fprintln(w, "item", r.PathValue("id"))
 	})
 	limit, err := nethttp.New(core.Config{ // Store nil: a new in-memory store
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("global", 2, time.Minute)}},
-		Now:    func() time.Time { return time.Unix(1_800_000_020, 0) }, // 20 s into a minute
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("global", 2, time.Minute)}},
+		Now:   func() time.Time { return time.Unix(1_800_000_020, 0) }, // 20 s into a minute
 	}, nethttp.Options{})
 	if err != nil {
 		panic(err) // an invalid policy is reported here, never at request time

@@ -29,8 +29,8 @@ func TestLongRateLimitValueWrittenWhole(t *testing.T) {
 		{strings.Repeat("m", core.MaxNameLen), 1 << 62}, // 96 bytes
 	} {
 		l := limiter(t, core.Config{
-			Limits: []core.Limit{{Policy: core.NewFixedWindow(tc.name, tc.limit, 24*time.Hour)}},
-			Now:    func() time.Time { return now },
+			Rules: []core.Rule{{Policy: core.NewFixedWindow(tc.name, tc.limit, 24*time.Hour)}},
+			Now:   func() time.Time { return now },
 		})
 		w := serve(nethttp.RateLimit(l, nethttp.Options{})(ok), "GET", "/", "192.0.2.1:1", nil)
 		want := `"` + tc.name + `";r=` + strconv.FormatInt(tc.limit-1, 10) + `;t=` + strconv.FormatInt(int64(24*time.Hour/time.Second)-now.Unix()%86400, 10)
@@ -53,7 +53,7 @@ func TestSameNameDifferentPolicies(t *testing.T) {
 		{core.NewFixedWindow("plan-same-name", 3, time.Minute), `"plan-same-name";q=3;w=60`},
 	} {
 		for i := range 2 { // the second request reads the cached value
-			l := limiter(t, core.Config{Limits: []core.Limit{{Policy: tc.p}}})
+			l := limiter(t, core.Config{Rules: []core.Rule{{Policy: tc.p}}})
 			w := serve(nethttp.RateLimit(l, nethttp.Options{})(ok), "GET", "/", "192.0.2.1:1", nil)
 			if got := w.Header().Values("RateLimit-Policy"); len(got) != 1 || got[0] != tc.want {
 				t.Errorf("request %d: RateLimit-Policy = %q, want %q", i, got, tc.want)
@@ -67,7 +67,7 @@ func TestSameNameDifferentPolicies(t *testing.T) {
 func TestPolicyValueCachedForSeveralPolicies(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	mk := func(name string) core.Result {
-		l := limiter(t, core.Config{Limits: []core.Limit{{Policy: core.NewFixedWindow(name, 1<<40, time.Hour)}},
+		l := limiter(t, core.Config{Rules: []core.Rule{{Policy: core.NewFixedWindow(name, 1<<40, time.Hour)}},
 			Now: func() time.Time { return now }})
 		res, err := l.Allow(context.Background(), nethttp.Request(httptest.NewRequest("GET", "/", nil)))
 		if err != nil {
@@ -108,16 +108,16 @@ func (s fixedStore) Take(_ context.Context, _ string, p core.Policy, _ int64, _ 
 func TestDenialWithoutRetryAfter(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		limits []core.Limit
+		limits []core.Rule
 		ra     time.Duration
 		want   string
 	}{
-		{"one limit, no retry time", []core.Limit{{Policy: core.NewFixedWindow("ra0", 1, time.Minute)}}, 0, ""},
-		{"one limit, 1 ns", []core.Limit{{Policy: core.NewFixedWindow("ra1", 1, time.Minute)}}, 1, "1"},
-		{"two limits, no retry time", []core.Limit{{Policy: core.NewFixedWindow("ra2a", 1, time.Minute)},
+		{"one limit, no retry time", []core.Rule{{Policy: core.NewFixedWindow("ra0", 1, time.Minute)}}, 0, ""},
+		{"one limit, 1 ns", []core.Rule{{Policy: core.NewFixedWindow("ra1", 1, time.Minute)}}, 1, "1"},
+		{"two limits, no retry time", []core.Rule{{Policy: core.NewFixedWindow("ra2a", 1, time.Minute)},
 			{Policy: core.NewFixedWindow("ra2b", 1, time.Hour)}}, 0, ""},
 	} {
-		l := limiter(t, core.Config{Store: fixedStore{core.Decision{RetryAfter: tc.ra}}, Limits: tc.limits})
+		l := limiter(t, core.Config{Store: fixedStore{core.Decision{RetryAfter: tc.ra}}, Rules: tc.limits})
 		w := serve(nethttp.RateLimit(l, nethttp.Options{})(ok), "GET", "/", "192.0.2.1:1", nil)
 		if w.Code != http.StatusTooManyRequests {
 			t.Fatalf("%s: status %d, want 429", tc.name, w.Code)
@@ -133,11 +133,11 @@ func TestDenialWithoutRetryAfter(t *testing.T) {
 // denied, replacing any value an outer layer left.
 func TestStackedMultiLimitHeaders(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	outer := limiter(t, core.Config{Now: func() time.Time { return now }, Limits: []core.Limit{
+	outer := limiter(t, core.Config{Now: func() time.Time { return now }, Rules: []core.Rule{
 		{Policy: core.NewFixedWindow("outer-min", 10, time.Minute)},
 		{Policy: core.NewFixedWindow("outer-hour", 100, time.Hour)},
 	}})
-	inner := limiter(t, core.Config{Now: func() time.Time { return now }, Limits: []core.Limit{
+	inner := limiter(t, core.Config{Now: func() time.Time { return now }, Rules: []core.Rule{
 		{Policy: core.NewFixedWindow("inner-min", 1, time.Minute)},
 		{Policy: core.NewFixedWindow("inner-hour", 100, time.Hour)},
 	}})

@@ -50,8 +50,8 @@ func serve(h http.Handler, method, target, remote string, hdr map[string]string)
 func TestAllowThenDeny(t *testing.T) {
 	now := time.Unix(1_800_000_020, 0)
 	l := limiter(t, core.Config{
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("default", 3, time.Minute)}},
-		Now:    func() time.Time { return now },
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("default", 3, time.Minute)}},
+		Now:   func() time.Time { return now },
 	})
 	h := nethttp.RateLimit(l, nethttp.Options{})(ok)
 	for i := 1; i <= 3; i++ {
@@ -105,7 +105,7 @@ func TestForgedForwardedForFromUntrustedPeer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := limiter(t, core.Config{Key: key, Limits: []core.Limit{{Policy: core.NewFixedWindow("ip", 1, time.Hour)}}})
+	l := limiter(t, core.Config{Key: key, Rules: []core.Rule{{Policy: core.NewFixedWindow("ip", 1, time.Hour)}}})
 	h := nethttp.RateLimit(l, nethttp.Options{})(ok)
 	// An attacker connecting directly rotates X-Forwarded-For: still one key, its address.
 	if w := serve(h, "GET", "/", "198.51.100.9:5000", map[string]string{"X-Forwarded-For": "1.1.1.1"}); w.Code != 200 {
@@ -127,7 +127,7 @@ func TestForgedForwardedForFromUntrustedPeer(t *testing.T) {
 }
 
 func TestServeMuxPatternIsTheRoute(t *testing.T) {
-	l := limiter(t, core.Config{Key: core.KeyByRoute(), Limits: []core.Limit{{Policy: core.NewFixedWindow("route", 2, time.Hour)}}})
+	l := limiter(t, core.Config{Key: core.KeyByRoute(), Rules: []core.Rule{{Policy: core.NewFixedWindow("route", 2, time.Hour)}}})
 	mux := http.NewServeMux()
 	mux.Handle("GET /items/{id}", ok)
 	mux.Handle("GET /other", ok)
@@ -150,7 +150,7 @@ func TestServeMuxPatternIsTheRoute(t *testing.T) {
 }
 
 func TestSkipAndKeyErrors(t *testing.T) {
-	l := limiter(t, core.Config{Key: core.KeyByHeader("X-API-Key"), Limits: []core.Limit{{Policy: core.NewFixedWindow("api", 1, time.Hour)}}})
+	l := limiter(t, core.Config{Key: core.KeyByHeader("X-API-Key"), Rules: []core.Rule{{Policy: core.NewFixedWindow("api", 1, time.Hour)}}})
 	h := nethttp.RateLimit(l, nethttp.Options{
 		Skip:             func(r *http.Request) bool { return r.URL.Path == "/healthz" },
 		MissingKeyStatus: http.StatusUnauthorized,
@@ -185,7 +185,7 @@ func TestFailurePolicies(t *testing.T) {
 		want    int
 	}{{core.FailOpen, 200}, {core.FailClosed, 503}, {core.FailFallback, 200}} {
 		t.Run(c.failure.String(), func(t *testing.T) {
-			l := limiter(t, core.Config{Store: &brokenStore{}, Failure: c.failure, Fallback: memstore.New(), Limits: []core.Limit{{Policy: p}}})
+			l := limiter(t, core.Config{Store: &brokenStore{}, Failure: c.failure, Fallback: memstore.New(), Rules: []core.Rule{{Policy: p}}})
 			w := serve(nethttp.RateLimit(l, nethttp.Options{})(ok), "GET", "/", "192.0.2.1:1", nil)
 			if w.Code != c.want {
 				t.Fatalf("status %d, want %d", w.Code, c.want)
@@ -246,7 +246,7 @@ func BenchmarkMiddleware(b *testing.B) {
 		w.Header().Set("Content-Type", "text/plain")
 		w.WriteHeader(200)
 	})
-	l := limiter(b, core.Config{Limits: []core.Limit{{Policy: core.NewFixedWindow("bench", 1<<50, time.Hour)}}})
+	l := limiter(b, core.Config{Rules: []core.Rule{{Policy: core.NewFixedWindow("bench", 1<<50, time.Hour)}}})
 	for _, c := range []struct {
 		name string
 		h    http.Handler

@@ -24,7 +24,7 @@ func TestCustomDenyHandler(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = io.WriteString(w, "slow down")
 	}
-	l := limiter(t, core.Config{Limits: []core.Limit{{Policy: core.NewFixedWindow("custom-deny", 1, time.Minute)}}})
+	l := limiter(t, core.Config{Rules: []core.Rule{{Policy: core.NewFixedWindow("custom-deny", 1, time.Minute)}}})
 	h := nethttp.RateLimit(l, nethttp.Options{DenyHandler: deny})(ok)
 	if w := serve(h, "GET", "/", "192.0.2.1:1", nil); w.Code != 200 || len(seen) != 0 {
 		t.Fatalf("first request: %d, DenyHandler calls %d", w.Code, len(seen))

@@ -15,7 +15,7 @@ import (
 // middleware is built (a panic naming the field, as http.Handle does with a bad pattern),
 // never on a request; New returns the error.
 func TestConstructionRefusals(t *testing.T) {
-	l, err := core.NewLimiter(core.Config{Store: memstore.New(), Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}})
+	l, err := core.NewLimiter(core.Config{Store: memstore.New(), Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestConstructionRefusals(t *testing.T) {
 			tc.build()
 		})
 	}
-	_, err = nethttp.New(core.Config{Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}}, nethttp.Options{MissingKeyStatus: 403})
+	_, err = nethttp.New(core.Config{Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 1, time.Minute)}}}, nethttp.Options{MissingKeyStatus: 403})
 	if err == nil || !strings.Contains(err.Error(), "Options.MissingKeyStatus") {
 		t.Fatalf("New with MissingKeyStatus 403: %v, want an error naming the field", err)
 	}

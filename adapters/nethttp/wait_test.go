@@ -51,7 +51,7 @@ func TestConcurrencyWaitsForASlot(t *testing.T) {
 func TestRetryingClientAgainstMiddleware(t *testing.T) {
 	const clients, rate, burst = 20, 10, 5
 	l, err := core.NewLimiter(core.Config{Store: memstore.New(), Key: core.KeyStatic("all"),
-		Limits: []core.Limit{{Policy: core.NewTokenBucket("api", rate, time.Second, burst)}}})
+		Rules: []core.Rule{{Policy: core.NewTokenBucket("api", rate, time.Second, burst)}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,9 +89,9 @@ func (c *counts) write(w io.Writer) {
 func newHandler() (http.Handler, error) {
 	var admitted counts
 	limit, err := nethttp.New(core.Config{
-		Store:  memstore.New(),
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("api", Limit, time.Minute)}},
-		Key:    core.KeyByHeader("X-API-Key"),
+		Store: memstore.New(),
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("api", Limit, time.Minute)}},
+		Key:   core.KeyByHeader("X-API-Key"),
 	}, nethttp.Options{MissingKeyStatus: http.StatusUnauthorized})
 	if err != nil {
 		return nil, err

@@ -26,7 +26,7 @@ s3:PutLifecycleConfiguration on the bucket.`,
 }
 
 // newLifecycleClient builds the S3 client of s3-lifecycle; tests replace it with a fake.
-var newLifecycleClient = func(ctx context.Context, cfg s3store.ClientConfig) (s3store.LifecycleAPI, error) {
+var newLifecycleClient = func(ctx context.Context, cfg s3store.ClientOptions) (s3store.LifecycleAPI, error) {
 	return s3store.NewClient(ctx, cfg)
 }
 
@@ -49,7 +49,7 @@ func runS3Lifecycle(ctx context.Context, fs *flag.FlagSet, args []string, stdout
 	if *days < 1 || *days > math.MaxInt32 {
 		return usagef("-days %d must be at least 1", *days)
 	}
-	client, err := newLifecycleClient(ctx, s3store.ClientConfig{Endpoint: *endpoint, Region: *region})
+	client, err := newLifecycleClient(ctx, s3store.ClientOptions{Endpoint: *endpoint, Region: *region})
 	if err != nil {
 		return err
 	}

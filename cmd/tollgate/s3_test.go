@@ -35,11 +35,11 @@ func (f *fakeLifecycle) PutBucketLifecycleConfiguration(_ context.Context, in *s
 	return &s3.PutBucketLifecycleConfigurationOutput{}, nil
 }
 
-func withFake(t *testing.T, f *fakeLifecycle) *s3store.ClientConfig {
+func withFake(t *testing.T, f *fakeLifecycle) *s3store.ClientOptions {
 	t.Helper()
-	var got s3store.ClientConfig
+	var got s3store.ClientOptions
 	old := newLifecycleClient
-	newLifecycleClient = func(_ context.Context, cfg s3store.ClientConfig) (s3store.LifecycleAPI, error) {
+	newLifecycleClient = func(_ context.Context, cfg s3store.ClientOptions) (s3store.LifecycleAPI, error) {
 		got = cfg
 		return f, nil
 	}
@@ -118,7 +118,7 @@ func (noBucket) PutBucketLifecycleConfiguration(context.Context, *s3.PutBucketLi
 
 func TestS3LifecycleMissingBucket(t *testing.T) {
 	old := newLifecycleClient
-	newLifecycleClient = func(context.Context, s3store.ClientConfig) (s3store.LifecycleAPI, error) { return noBucket{}, nil }
+	newLifecycleClient = func(context.Context, s3store.ClientOptions) (s3store.LifecycleAPI, error) { return noBucket{}, nil }
 	t.Cleanup(func() { newLifecycleClient = old })
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"s3-lifecycle", "-bucket", "nosuchbucket", "-endpoint", "http://127.0.0.1:1"}, &stdout, &stderr)
@@ -136,7 +136,7 @@ func TestS3LifecycleVersitygw(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", ep.AccessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", ep.SecretKey)
 	ctx := context.Background()
-	c, err := s3store.NewClient(ctx, s3store.ClientConfig{Endpoint: ep.Endpoint, Region: ep.Region})
+	c, err := s3store.NewClient(ctx, s3store.ClientOptions{Endpoint: ep.Endpoint, Region: ep.Region})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -131,17 +131,17 @@ type usageRun struct {
 // limiter returns a limiter of the rate policies on the store, at u.now; nil when there are
 // none. A policy the store cannot hold (a sliding window in S3 marker mode) is a usage error.
 func (u *usageRun) limiter() (*core.Limiter, error) {
-	var limits []core.Limit
+	var limits []core.Rule
 	for _, s := range u.specs {
 		if s.policy.Algorithm != core.Concurrency {
-			limits = append(limits, core.Limit{Policy: s.policy})
+			limits = append(limits, core.Rule{Policy: s.policy})
 		}
 	}
 	if len(limits) == 0 {
 		return nil, nil
 	}
 	l, err := core.NewLimiter(core.Config{
-		Store: u.store, Limits: limits, Timeout: -1, DenialCacheSize: -1,
+		Store: u.store, Rules: limits, Timeout: -1, DenialCacheSize: -1,
 		Now:      func() time.Time { return u.now },
 		Observer: core.ObserverFunc(func(context.Context, core.Event) {}),
 	})

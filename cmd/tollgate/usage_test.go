@@ -264,7 +264,7 @@ func TestUsageCommandS3(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", ep.AccessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", ep.SecretKey)
 	ctx := context.Background()
-	c, err := s3store.NewClient(ctx, s3store.ClientConfig{Endpoint: ep.Endpoint, Region: ep.Region})
+	c, err := s3store.NewClient(ctx, s3store.ClientOptions{Endpoint: ep.Endpoint, Region: ep.Region})
 	if err != nil {
 		t.Fatal(err)
 	}

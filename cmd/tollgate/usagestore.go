@@ -240,7 +240,7 @@ func (f *storeFlags) openRedis() (*backend, error) {
 
 func (f *storeFlags) openS3(ctx context.Context) (*backend, error) {
 	// The AWS environment's credentials; path-style addressing with -endpoint.
-	c, err := s3store.NewClient(ctx, s3store.ClientConfig{Endpoint: f.dynamo.endpoint, Region: f.dynamo.region})
+	c, err := s3store.NewClient(ctx, s3store.ClientOptions{Endpoint: f.dynamo.endpoint, Region: f.dynamo.region})
 	if err != nil {
 		return nil, err
 	}

@@ -70,7 +70,7 @@
 //     limiter over thousands of leases per key a Timeout to match.
 //   - a cost of 0 (a peek) is one consistent GetItem and writes nothing.
 //
-// [Store.Adjust] (settling a cost after the response, [core.Limit.Settle], and refunds) changes
+// [Store.Adjust] (settling a cost after the response, [core.Rule.Settle], and refunds) changes
 // what a key spent by a signed delta, without a limit check, in ONE UpdateItem in the common
 // case:
 //
@@ -94,7 +94,7 @@
 // refunds on every algorithm, a settled request 1 request when the estimate was right and 2
 // when it was not; a refund of more than was spent 2 on windows, 1 on the token bucket.
 // TestSettleAcrossProcesses settles random real costs from 4 processes × 16 goroutines on one
-// key and checks the admitted cost against the overshoot bound [core.Limit.Settle] documents.
+// key and checks the admitted cost against the overshoot bound [core.Rule.Settle] documents.
 //
 // The [core.Limiter]'s denial cache answers repeated denials with no DynamoDB call at all.
 // One partition key takes about 1,000 write units per second: a single hot key beyond that

@@ -39,7 +39,7 @@ func Example() {
 	}
 	limiter, err := core.NewLimiter(core.Config{
 		Store: store,
-		Limits: []core.Limit{
+		Rules: []core.Rule{
 			{Policy: core.NewTokenBucket("burst", 10, time.Second, 20)},
 			{Policy: core.NewFixedWindow("daily", 10_000, 24*time.Hour)},
 		},
@@ -50,7 +50,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	res, err := limiter.TakeKey(ctx, "api-key-123", 1)
+	res, err := limiter.AllowKey(ctx, "api-key-123", 1)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -78,7 +78,7 @@ func TestFaultsRetriedThenFailurePolicy(t *testing.T) {
 			const budget = 300 * time.Millisecond
 			limiter := func(f core.FailurePolicy, limit int64) *core.Limiter {
 				p := core.NewFixedWindow(testenv.UniqueName("fault-"+f.String()), limit, time.Hour)
-				cfg := core.Config{Store: s, Limits: []core.Limit{{Policy: p}}, Timeout: budget, Failure: f,
+				cfg := core.Config{Store: s, Rules: []core.Rule{{Policy: p}}, Timeout: budget, Failure: f,
 					Breaker: core.BreakerConfig{Failures: -1}}
 				if f == core.FailFallback {
 					cfg.Fallback = memstore.New()
@@ -95,7 +95,7 @@ func TestFaultsRetriedThenFailurePolicy(t *testing.T) {
 			in.faults.Store(2)
 			in.attempts.Store(0)
 			start := time.Now()
-			res, err := limiter(core.FailClosed, 10).TakeKey(ctx, "k", 1)
+			res, err := limiter(core.FailClosed, 10).AllowKey(ctx, "k", 1)
 			if err != nil || !res.Allowed || res.Degraded != core.NotDegraded {
 				t.Fatalf("after 2 injected %s: %+v, %v; want allowed by the store", kind, res, err)
 			}
@@ -110,7 +110,7 @@ func TestFaultsRetriedThenFailurePolicy(t *testing.T) {
 				t.Helper()
 				in.attempts.Store(0)
 				start := time.Now()
-				res, err := l.TakeKey(ctx, "k", 1)
+				res, err := l.AllowKey(ctx, "k", 1)
 				took := time.Since(start)
 				if !want(res, err) {
 					t.Fatalf("%s under persistent %s: %+v, %v", name, kind, res, err)
@@ -168,7 +168,7 @@ func TestServerOutage(t *testing.T) {
 	limiters := map[core.FailurePolicy]*core.Limiter{}
 	for _, f := range []core.FailurePolicy{core.FailOpen, core.FailClosed, core.FailFallback} {
 		cfg := core.Config{Store: s, Timeout: budget, Failure: f, Now: now,
-			Limits: []core.Limit{{Policy: core.NewFixedWindow("outage-"+f.String(), 1000, time.Hour)}}}
+			Rules: []core.Rule{{Policy: core.NewFixedWindow("outage-"+f.String(), 1000, time.Hour)}}}
 		if f == core.FailFallback {
 			cfg.Fallback = memstore.New()
 		}
@@ -180,7 +180,7 @@ func TestServerOutage(t *testing.T) {
 		t.Helper()
 		for f, l := range limiters {
 			start := time.Now()
-			res, err := l.TakeKey(ctx, "k", 1)
+			res, err := l.AllowKey(ctx, "k", 1)
 			took := time.Since(start)
 			if took > budget+300*time.Millisecond {
 				t.Fatalf("%s, %v: a decision took %v; want about the %v budget at most", phase, f, took, budget)

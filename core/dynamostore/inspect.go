@@ -109,7 +109,7 @@ func (s *Store) InspectAt(ctx context.Context, key string, p core.Policy, now ti
 // Reset deletes key's state under p, for operators (the `tollgate dynamodb-reset` command):
 // the current window's item (and the previous one, for a sliding window), or the key's only
 // item. Limiters that cached a denial for the key keep denying until it ends unless told
-// with core.Limiter.Forget; other processes' stores may still use a cached count of a
+// with core.Limiter.ForgetDenial; other processes' stores may still use a cached count of a
 // sliding window's previous window until the window ends.
 func (s *Store) Reset(ctx context.Context, key string, p core.Policy) error {
 	return s.ResetAt(ctx, key, p, time.Now())

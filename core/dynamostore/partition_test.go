@@ -254,7 +254,7 @@ func TestPartitionSimulator(t *testing.T) {
 // BenchmarkPartitionCeiling measures one hot key on dynalite behind the partition simulator
 // (1,000 writes/s per partition key): 4 limiter instances, each with its own Store, × 16
 // goroutines decide on the key as fast as they can, in exact mode (one UpdateItem per
-// decision) and with reservations (core.Limit.Reserve, defaults: a batch aims at 100 ms of
+// decision) and with reservations (core.Rule.Reserve, defaults: a batch aims at 100 ms of
 // the instance's rate). The limit is never reached (a fixed window of 2^40 an hour, a token
 // bucket of 10^8 a second), so every decision must be allowed: one that is not was decided by
 // the failure policy (fail closed, breaker off, the client's default retries: 3 attempts from
@@ -308,7 +308,7 @@ func BenchmarkPartitionCeiling(b *testing.B) {
 						b.Fatal(err)
 					}
 					lims[i], err = core.NewLimiter(core.Config{Store: s, Key: core.KeyStatic("hot"), Failure: core.FailClosed,
-						Timeout: time.Second, Breaker: core.BreakerConfig{Failures: -1}, Limits: []core.Limit{{Policy: p, Reserve: rc}}})
+						Timeout: time.Second, Breaker: core.BreakerConfig{Failures: -1}, Rules: []core.Rule{{Policy: p, Reserve: rc}}})
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -328,7 +328,7 @@ func BenchmarkPartitionCeiling(b *testing.B) {
 					go func(l *core.Limiter) {
 						defer wg.Done()
 						for next.Add(1) <= int64(b.N) {
-							res, err := l.TakeKey(ctx, "hot", 1)
+							res, err := l.AllowKey(ctx, "hot", 1)
 							switch {
 							case err == nil && res.Allowed:
 								allowed.Add(1)

@@ -100,19 +100,19 @@ func TestRequestsPerDecision(t *testing.T) {
 		c.API, _ = sharedTable(t)
 		s := newStore(t, c)
 		p := core.NewFixedWindow(testenv.UniqueName("count-deny"), 5, time.Hour)
-		l, err := core.NewLimiter(core.Config{Store: s, Limits: []core.Limit{{Policy: p}}, Timeout: 5 * time.Second, Now: func() time.Time { return now }})
+		l, err := core.NewLimiter(core.Config{Store: s, Rules: []core.Rule{{Policy: p}}, Timeout: 5 * time.Second, Now: func() time.Time { return now }})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i := range 6 { // 5 allowed, then the first denial reaches the store
-			if _, err := l.TakeKey(ctx, "flood", 1); err != nil {
+			if _, err := l.AllowKey(ctx, "flood", 1); err != nil {
 				t.Fatalf("take %d: %v", i, err)
 			}
 		}
 		before := c.total()
 		const flood = 1000
 		for i := range flood {
-			res, err := l.TakeKey(ctx, "flood", 1)
+			res, err := l.AllowKey(ctx, "flood", 1)
 			if err != nil || res.Allowed {
 				t.Fatalf("flood %d: %+v, %v; want a denial", i, res, err)
 			}

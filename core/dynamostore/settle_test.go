@@ -48,7 +48,7 @@ func settleWorkload(alg, name string, at time.Time, seed int64) storetest.Settle
 // TestSettleAcrossProcesses: 4 OS processes × 16 goroutines reserve an estimate and settle
 // the real cost (storetest.RunSettleWorkload) on one key of the shared dynalite, for each rate
 // algorithm. The settled cost admitted stays within the limit plus the overshoot bound that
-// core.Limit.Settle documents (64 callers in flight, each at most MaxCost - Estimate past its
+// core.Rule.Settle documents (64 callers in flight, each at most MaxCost - Estimate past its
 // reservation), and the debt is honoured (storetest.CheckSettle).
 func TestSettleAcrossProcesses(t *testing.T) {
 	_, table := sharedTable(t)

@@ -13,15 +13,15 @@ import (
 // fallback a shared store's limiter uses when that store fails.
 func ExampleNew() {
 	l, err := core.NewLimiter(core.Config{
-		Store:  memstore.New(),
-		Limits: []core.Limit{{Policy: core.NewTokenBucket("api", 2, time.Second, 0)}},
+		Store: memstore.New(),
+		Rules: []core.Rule{{Policy: core.NewTokenBucket("api", 2, time.Second, 0)}},
 	})
 	if err != nil {
 		panic(err)
 	}
 	at := time.Unix(1_800_000_000, 0)
 	for i := 0; i < 3; i++ {
-		res, _ := l.TakeKeyAt(context.Background(), "tenant-42", 1, at)
+		res, _ := l.AllowKeyAt(context.Background(), "tenant-42", 1, at)
 		d := res.Decisions()[0]
 		fmt.Println(res.Allowed, d.Remaining, d.RetryAfter)
 	}

@@ -379,7 +379,7 @@ func TestAdjustRoundTrips(t *testing.T) {
 			} {
 				lim, err := core.NewLimiter(core.Config{
 					Store: s,
-					Limits: []core.Limit{{
+					Rules: []core.Rule{{
 						Policy: core.NewFixedWindow("rt-settle-"+strconv.FormatInt(tc.real, 10), 1000, time.Hour),
 						Settle: func(_ core.Request, out core.Outcome) int64 { return out.Reported },
 					}},
@@ -398,7 +398,7 @@ func TestAdjustRoundTrips(t *testing.T) {
 				// the client dials more connections, each with a handshake (HELLO).
 				before := n.scripts.Load()
 				for i := 0; i < requests; i++ {
-					res, err := lim.TakeKey(ctx, "client", 4)
+					res, err := lim.AllowKey(ctx, "client", 4)
 					if err != nil || !res.Allowed {
 						t.Fatalf("%+v, %v", res, err)
 					}

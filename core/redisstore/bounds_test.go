@@ -43,7 +43,7 @@ func TestCheckPolicy(t *testing.T) {
 			if c.policy.Algorithm == core.Concurrency {
 				_, err = core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: s, Policy: c.policy})
 			} else {
-				_, err = core.NewLimiter(core.Config{Store: s, Limits: []core.Limit{{Policy: c.policy}}})
+				_, err = core.NewLimiter(core.Config{Store: s, Rules: []core.Rule{{Policy: c.policy}}})
 			}
 			if c.want == "" {
 				if err != nil {
@@ -61,7 +61,7 @@ func TestCheckPolicy(t *testing.T) {
 		})
 	}
 	t.Run("PolicyFunc answer", func(t *testing.T) {
-		l, err := core.NewLimiter(core.Config{Store: s, Limits: []core.Limit{{
+		l, err := core.NewLimiter(core.Config{Store: s, Rules: []core.Rule{{
 			PolicyFunc: func(context.Context, string) (core.Policy, error) {
 				return core.NewFixedWindow("plan", over, time.Hour), nil
 			},
@@ -69,7 +69,7 @@ func TestCheckPolicy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = l.TakeKey(context.Background(), "k", 1)
+		_, err = l.AllowKey(context.Background(), "k", 1)
 		if !errors.Is(err, core.ErrStoreUnavailable) || !errors.Is(err, core.ErrInvalidPolicy) || !strings.Contains(err.Error(), "MaxWindowLimit") {
 			t.Fatalf("a PolicyFunc answer past the bound: %v, want a server-side error naming MaxWindowLimit", err)
 		}

@@ -105,7 +105,7 @@ func TestDeadlineHolds(t *testing.T) {
 	const budget = 100 * time.Millisecond
 	lim, err := core.NewLimiter(core.Config{
 		Store:   s,
-		Limits:  []core.Limit{{Policy: core.NewFixedWindow("deadline", 10, time.Minute)}},
+		Rules:   []core.Rule{{Policy: core.NewFixedWindow("deadline", 10, time.Minute)}},
 		Timeout: budget,
 		Failure: core.FailOpen,
 		Breaker: core.BreakerConfig{Failures: -1}, // every decision waits on the store
@@ -124,7 +124,7 @@ func TestDeadlineHolds(t *testing.T) {
 	var slowest time.Duration
 	for i := 0; i < 5; i++ {
 		t0 := time.Now()
-		res, err := lim.TakeKey(ctx, "k", 1)
+		res, err := lim.AllowKey(ctx, "k", 1)
 		took := time.Since(t0)
 		slowest = max(slowest, took)
 		if err != nil || res.Degraded != core.DegradedOpen {

@@ -37,8 +37,8 @@ func Example() {
 		panic(err)
 	}
 	lim, err := core.NewLimiter(core.Config{
-		Store:  store,
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("api", 2, time.Minute)}},
+		Store: store,
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("api", 2, time.Minute)}},
 		// If Redis fails, decide locally with 2/4 (rounded up: 1) per instance.
 		Failure:           core.FailFallback,
 		Fallback:          memstore.New(),
@@ -49,7 +49,7 @@ func Example() {
 	}
 	now := time.Date(2030, 1, 1, 12, 0, 30, 0, time.UTC)
 	for i := 0; i < 3; i++ {
-		res, err := lim.TakeKeyAt(ctx, "client-42", 1, now)
+		res, err := lim.AllowKeyAt(ctx, "client-42", 1, now)
 		if err != nil {
 			panic(err)
 		}
@@ -80,7 +80,7 @@ func Example_settle() {
 	now := time.Date(2030, 1, 1, 12, 0, 30, 0, time.UTC)
 	lim, err := core.NewLimiter(core.Config{
 		Store: store,
-		Limits: []core.Limit{{
+		Rules: []core.Rule{{
 			Policy: core.NewFixedWindow("tokens", 1000, time.Minute),
 			// The real cost: what the handler reported with core.ReportCost.
 			Settle: func(_ core.Request, out core.Outcome) int64 { return out.Reported },
@@ -95,7 +95,7 @@ func Example_settle() {
 		d := res.Decisions()[0]
 		fmt.Printf("allowed=%v remaining=%d retry-after=%v\n", res.Allowed, d.Remaining, d.RetryAfter)
 	}
-	res, err := lim.TakeKey(ctx, "api-key-7", 100) // reserve an estimate of 100 tokens
+	res, err := lim.AllowKey(ctx, "api-key-7", 100) // reserve an estimate of 100 tokens
 	if err != nil {
 		panic(err)
 	}
@@ -105,13 +105,13 @@ func Example_settle() {
 	if err := lim.Flush(ctx); err != nil {
 		panic(err)
 	}
-	res, err = lim.TakeKey(ctx, "api-key-7", 100)
+	res, err = lim.AllowKey(ctx, "api-key-7", 100)
 	if err != nil {
 		panic(err)
 	}
 	show(res) // denied until the window ends
 	now = now.Add(30 * time.Second)
-	res, err = lim.TakeKey(ctx, "api-key-7", 100)
+	res, err = lim.AllowKey(ctx, "api-key-7", 100)
 	if err != nil {
 		panic(err)
 	}

@@ -26,15 +26,15 @@ func ExampleStore_ResetAt() {
 	}
 	now := time.Date(2030, 1, 1, 12, 0, 30, 0, time.UTC)
 	lim, err := core.NewLimiter(core.Config{
-		Store:  store,
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("api", 10, time.Hour)}},
-		Now:    func() time.Time { return now },
+		Store: store,
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("api", 10, time.Hour)}},
+		Now:   func() time.Time { return now },
 	})
 	if err != nil {
 		panic(err)
 	}
 	ctx := context.Background()
-	if _, err := lim.TakeKey(ctx, "client-42", 7); err != nil {
+	if _, err := lim.AllowKey(ctx, "client-42", 7); err != nil {
 		panic(err)
 	}
 	show := func(what string) {

@@ -64,7 +64,7 @@ func TestOutageFallback(t *testing.T) {
 	policy := core.NewFixedWindow("outage", global, time.Minute)
 	lim, err := core.NewLimiter(core.Config{
 		Store:             s,
-		Limits:            []core.Limit{{Policy: policy}},
+		Rules:             []core.Rule{{Policy: policy}},
 		Timeout:           time.Second, // generous under -race on a shared machine; a refused connection fails at once
 		Failure:           core.FailFallback,
 		Fallback:          memstore.New(),
@@ -85,7 +85,7 @@ func TestOutageFallback(t *testing.T) {
 		t.Helper()
 		before, dialsBefore := calls.scripts.Load(), calls.dials.Load()
 		for i := 0; i < n; i++ {
-			res, err := lim.TakeKeyAt(ctx, "client", 1, now)
+			res, err := lim.AllowKeyAt(ctx, "client", 1, now)
 			if err != nil {
 				t.Fatalf("decision at %v: %v (FailFallback must always decide)", now, err)
 			}
@@ -212,7 +212,7 @@ func TestOutageFailOpenClosed(t *testing.T) {
 		t.Run(f.String(), func(t *testing.T) {
 			for _, breaker := range []int{-1, 2} {
 				lim, err := core.NewLimiter(core.Config{
-					Store: s, Limits: []core.Limit{{Policy: policy}}, Timeout: budget, Failure: f,
+					Store: s, Rules: []core.Rule{{Policy: policy}}, Timeout: budget, Failure: f,
 					Breaker: core.BreakerConfig{Failures: breaker, Cooldown: time.Hour},
 				})
 				if err != nil {
@@ -221,7 +221,7 @@ func TestOutageFailOpenClosed(t *testing.T) {
 				var slowest, fastAfterBreaker time.Duration
 				for i := 0; i < 6; i++ {
 					t0 := time.Now()
-					res, err := lim.TakeKey(ctx, "k", 1)
+					res, err := lim.AllowKey(ctx, "k", 1)
 					took := time.Since(t0)
 					slowest = max(slowest, took)
 					if breaker > 0 && i >= breaker {

@@ -16,7 +16,7 @@
 //	Adjust (a settled cost, a refund)             1
 //	Acquire, Release, Extend (leases)             1 each
 //	a denial the limiter's denial cache answers   0
-//	a request that settles (core.Limit.Settle)    1 when the estimate was right (Take),
+//	a request that settles (core.Rule.Settle)    1 when the estimate was right (Take),
 //	                                              2 when not (Take, then Adjust)
 //
 // TestRoundTrips and TestAdjustRoundTrips count them with a go-redis hook.
@@ -28,12 +28,12 @@
 // now is in (never below zero; a caller whose clock is behind the stored window adjusts that
 // window, as Take counts it), a token bucket moves its TAT by delta emission intervals from
 // max(TAT, now) (never below now). A [core.Limiter] uses it to settle a cost known only after
-// the response ([core.Limit].Settle) and for refunds. Above the estimate, the key may go past
+// the response ([core.Rule].Settle) and for refunds. Above the estimate, the key may go past
 // its limit (debt) and is denied until the next window or the refill pays it back. Debt is
 // bounded so that the scripts' arithmetic stays exact: a window's count at most
 // [MaxWindowCount] (2^52), a token bucket's TAT at most [MaxTAT] (2240); an adjustment past
 // them is refused with [ErrAdjustOutOfRange] and changes nothing. Across 4 processes × 16
-// goroutines on one key, the cost settled stays within the bound core.Limit.Settle documents
+// goroutines on one key, the cost settled stays within the bound core.Rule.Settle documents
 // (TestSettleAcrossProcesses, on redis-server and a Cluster).
 //
 // # Same decisions as core

@@ -66,9 +66,9 @@ func TestRoundTrips(t *testing.T) {
 
 			// Through a limiter: a denial is cached until its RetryAfter.
 			lim, err := core.NewLimiter(core.Config{
-				Store:  s,
-				Limits: []core.Limit{{Policy: core.NewFixedWindow("rt-limiter", 3, time.Minute)}},
-				Now:    func() time.Time { return now },
+				Store: s,
+				Rules: []core.Rule{{Policy: core.NewFixedWindow("rt-limiter", 3, time.Minute)}},
+				Now:   func() time.Time { return now },
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -77,7 +77,7 @@ func TestRoundTrips(t *testing.T) {
 			for i := 0; i < 20; i++ {
 				var res core.Result
 				got := sent(func() {
-					if res, err = lim.TakeKey(ctx, "client", 1); err != nil {
+					if res, err = lim.AllowKey(ctx, "client", 1); err != nil {
 						t.Fatal(err)
 					}
 				})

@@ -116,7 +116,7 @@ func settleChild() (string, error) {
 }
 
 // BenchmarkSettle measures a request through a limiter that settles its cost after the
-// response, on redis-server: TakeKey reserves an estimate of 4, Settle reports the real
+// response, on redis-server: AllowKey reserves an estimate of 4, Settle reports the real
 // cost, Flush waits for the settlement. When the real cost is the estimate, nothing is
 // settled (one store request per request); otherwise one Adjust follows (two). The
 // store-requests/op metric counts the scripts run (the settlements' goroutines make the client
@@ -153,8 +153,8 @@ func BenchmarkSettle(b *testing.B) {
 						b.Fatal(err)
 					}
 					lim, err := core.NewLimiter(core.Config{
-						Store:  s,
-						Limits: []core.Limit{{Policy: alg.p, Settle: func(_ core.Request, out core.Outcome) int64 { return out.Reported }}},
+						Store: s,
+						Rules: []core.Rule{{Policy: alg.p, Settle: func(_ core.Request, out core.Outcome) int64 { return out.Reported }}},
 						// No per-decision deadline: on this 2-core machine the background
 						// settlements can queue past 100 ms, and a decision the failure
 						// policy made would not be a store request.
@@ -198,7 +198,7 @@ func BenchmarkSettle(b *testing.B) {
 
 func settleOnce(b *testing.B, lim *core.Limiter, key string, real int64) {
 	ctx := context.Background()
-	res, err := lim.TakeKey(ctx, key, 4)
+	res, err := lim.AllowKey(ctx, key, 4)
 	if err != nil || !res.Allowed {
 		b.Errorf("%+v, %v", res, err)
 		return

@@ -34,15 +34,15 @@ func TestSetHeaders(t *testing.T) {
 	lines := func(l ...string) string { return strings.Join(l, "\n") }
 	cases := []struct {
 		name   string
-		limits []core.Limit
-		costs  []int64 // one TakeKey per cost; the last result's headers are checked
+		limits []core.Rule
+		costs  []int64 // one AllowKey per cost; the last result's headers are checked
 		o      reply.HeaderOptions
 		want   string
 	}{
 		{
 			// Four 64-byte names make a RateLimit value over the 128-byte inline buffer.
 			name: "RateLimit longer than the inline buffer",
-			limits: []core.Limit{
+			limits: []core.Rule{
 				{Policy: core.NewFixedWindow(long+"1", 10, 10*time.Second)},
 				{Policy: core.NewFixedWindow(long+"2", 20, time.Minute)},
 				{Policy: core.NewSlidingWindow(long+"3", 30, time.Hour)},
@@ -56,19 +56,19 @@ func TestSetHeaders(t *testing.T) {
 		},
 		{
 			name:   "one limit",
-			limits: []core.Limit{{Policy: core.NewFixedWindow("one", 3, 10*time.Second)}},
+			limits: []core.Rule{{Policy: core.NewFixedWindow("one", 3, 10*time.Second)}},
 			costs:  []int64{1},
 			want:   lines(`RateLimit-Policy: "one";q=3;w=10`, `RateLimit: "one";r=2;t=9`),
 		},
 		{
 			name:   "one limit denied: Retry-After set once",
-			limits: []core.Limit{{Policy: core.NewFixedWindow("one", 1, 10*time.Second)}},
+			limits: []core.Rule{{Policy: core.NewFixedWindow("one", 1, 10*time.Second)}},
 			costs:  []int64{1, 1},
 			want:   lines(`RateLimit-Policy: "one";q=1;w=10`, `RateLimit: "one";r=0;t=9`, `Retry-After: 9`),
 		},
 		{
 			name: "denied by the first: the second is pending, listed in RateLimit-Policy only",
-			limits: []core.Limit{
+			limits: []core.Rule{
 				{Policy: core.NewFixedWindow("first", 1, 10*time.Second)},
 				{Policy: core.NewFixedWindow("second", 5, time.Minute)},
 				{Policy: core.NewMonthlyQuota("third", 100)},
@@ -82,7 +82,7 @@ func TestSetHeaders(t *testing.T) {
 		},
 		{
 			name: "Omit: Retry-After only",
-			limits: []core.Limit{
+			limits: []core.Rule{
 				{Policy: core.NewFixedWindow("first", 1, 10*time.Second)},
 				{Policy: core.NewFixedWindow("second", 5, time.Minute)},
 			},
@@ -92,7 +92,7 @@ func TestSetHeaders(t *testing.T) {
 		},
 		{
 			name: "Omit on an allowed result: nothing",
-			limits: []core.Limit{
+			limits: []core.Rule{
 				{Policy: core.NewFixedWindow("first", 1, 10*time.Second)},
 			},
 			costs: []int64{1},
@@ -103,7 +103,7 @@ func TestSetHeaders(t *testing.T) {
 			// Two limits with 4 remaining each: the first in the limiter's order binds, and
 			// the legacy fields are its numbers (reset 9 s), not the second's (59 s).
 			name: "legacy fields when two limits tie",
-			limits: []core.Limit{
+			limits: []core.Rule{
 				{Policy: core.NewFixedWindow("short", 5, 10*time.Second)},
 				{Policy: core.NewFixedWindow("long", 5, time.Minute)},
 			},
@@ -119,7 +119,7 @@ func TestSetHeaders(t *testing.T) {
 		},
 		{
 			name: "legacy fields tie, the later limit less remaining",
-			limits: []core.Limit{
+			limits: []core.Rule{
 				{Policy: core.NewFixedWindow("short", 5, 10*time.Second)},
 				{Policy: core.NewFixedWindow("long", 5, time.Minute)},
 				{Policy: core.NewFixedWindow("least", 3, time.Hour)},
@@ -138,7 +138,7 @@ func TestSetHeaders(t *testing.T) {
 			// The denial binds even when an allowed decision has less remaining; its reset is
 			// its retry time.
 			name: "legacy fields of the denial",
-			limits: []core.Limit{
+			limits: []core.Rule{
 				{Policy: core.NewFixedWindow("wide", 6, 10*time.Second)},
 				{Policy: core.NewFixedWindow("narrow", 5, time.Minute)},
 			},
@@ -157,7 +157,7 @@ func TestSetHeaders(t *testing.T) {
 			// A shadow denial is reported in the fields but sets no Retry-After, and its
 			// longer retry time does not lengthen the enforced one.
 			name: "shadow denial beside an enforced one",
-			limits: []core.Limit{
+			limits: []core.Rule{
 				{Policy: core.NewFixedWindow("watch", 1, time.Hour), Shadow: true},
 				{Policy: core.NewFixedWindow("enforce", 1, 10*time.Second)},
 			},
@@ -170,18 +170,18 @@ func TestSetHeaders(t *testing.T) {
 		},
 		{
 			name:   "shadow denial alone: no Retry-After",
-			limits: []core.Limit{{Policy: core.NewFixedWindow("watch", 1, time.Hour), Shadow: true}},
+			limits: []core.Rule{{Policy: core.NewFixedWindow("watch", 1, time.Hour), Shadow: true}},
 			costs:  []int64{1, 1},
 			want:   lines(`RateLimit-Policy: "watch";q=1;w=3600`, `RateLimit: "watch";r=0;t=3599`),
 		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			l := newLimiter(t, core.Config{Store: memstore.New(), Now: constantClock(now), Limits: c.limits})
+			l := newLimiter(t, core.Config{Store: memstore.New(), Now: constantClock(now), Rules: c.limits})
 			var res core.Result
 			for _, cost := range c.costs {
 				var err error
-				if res, err = l.TakeKey(ctx, "k", cost); err != nil {
+				if res, err = l.AllowKey(ctx, "k", cost); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -200,17 +200,17 @@ func TestSetHeaders(t *testing.T) {
 func TestSetHeadersDegraded(t *testing.T) {
 	ctx := context.Background()
 	s := failingStore{}
-	p := []core.Limit{{Policy: core.NewFixedWindow("p", 2, 10*time.Second)}}
-	open := newLimiter(t, core.Config{Store: s, Now: constantClock(t0), Limits: p, Breaker: core.BreakerConfig{Failures: -1}})
-	res, err := open.TakeKey(ctx, "k", 1)
+	p := []core.Rule{{Policy: core.NewFixedWindow("p", 2, 10*time.Second)}}
+	open := newLimiter(t, core.Config{Store: s, Now: constantClock(t0), Rules: p, Breaker: core.BreakerConfig{Failures: -1}})
+	res, err := open.AllowKey(ctx, "k", 1)
 	if err != nil || !res.Allowed || res.Degraded != core.DegradedOpen {
 		t.Fatalf("fail-open: %+v %v", res, err)
 	}
 	if got := setHeaders(&res, reply.HeaderOptions{Legacy: true}); got != "" {
 		t.Errorf("fail-open result: headers\n%s\nwant none", got)
 	}
-	fb := newLimiter(t, core.Config{Store: s, Now: constantClock(t0), Limits: p, Failure: core.FailFallback, Fallback: memstore.New(), Breaker: core.BreakerConfig{Failures: -1}})
-	res, err = fb.TakeKey(ctx, "k", 1)
+	fb := newLimiter(t, core.Config{Store: s, Now: constantClock(t0), Rules: p, Failure: core.FailFallback, Fallback: memstore.New(), Breaker: core.BreakerConfig{Failures: -1}})
+	res, err = fb.AllowKey(ctx, "k", 1)
 	if err != nil || !res.Allowed || res.Degraded != core.DegradedFallback {
 		t.Fatalf("fallback: %+v %v", res, err)
 	}
@@ -248,8 +248,8 @@ func TestPolicyHeaderSameName(t *testing.T) {
 	// Two limiters whose limits share a name but not their numbers.
 	ctx := context.Background()
 	for _, c := range cases[:3] {
-		l := newLimiter(t, core.Config{Store: memstore.New(), Now: constantClock(t0), Limits: []core.Limit{{Policy: c.p}}})
-		res, _ := l.TakeKey(ctx, "k", 1)
+		l := newLimiter(t, core.Config{Store: memstore.New(), Now: constantClock(t0), Rules: []core.Rule{{Policy: c.p}}})
+		res, _ := l.AllowKey(ctx, "k", 1)
 		if got := setHeaders(&res, reply.HeaderOptions{}); !strings.HasPrefix(got, "RateLimit-Policy: "+c.want+"\n") {
 			t.Errorf("limiter of %+v: headers\n%s\nwant RateLimit-Policy %s", c.p, got, c.want)
 		}
@@ -260,14 +260,14 @@ func TestPolicyHeaderSameName(t *testing.T) {
 // reset when allowed and the retry time when denied, and concurrency has no t.
 func TestAppendRateLimit(t *testing.T) {
 	ctx := context.Background()
-	l := newLimiter(t, core.Config{Store: memstore.New(), Now: constantClock(t0.Add(1500 * time.Millisecond)), Limits: []core.Limit{
+	l := newLimiter(t, core.Config{Store: memstore.New(), Now: constantClock(t0.Add(1500 * time.Millisecond)), Rules: []core.Rule{
 		{Policy: core.NewTokenBucket("tb", 2, 10*time.Second, 4)},
 	}})
-	res, _ := l.TakeKey(ctx, "k", 4)
+	res, _ := l.AllowKey(ctx, "k", 4)
 	if got := string(reply.AppendRateLimit([]byte("x"), &res)); got != `x"tb";r=0;t=20` {
 		t.Errorf("allowed token bucket: %q", got)
 	}
-	res, _ = l.TakeKey(ctx, "k", 2)
+	res, _ = l.AllowKey(ctx, "k", 2)
 	if got := string(reply.AppendRateLimit(nil, &res)); got != `"tb";r=0;t=10` {
 		t.Errorf("denied token bucket (t is the retry time, 10 s, not the 20 s reset): %q", got)
 	}
@@ -318,7 +318,7 @@ func TestSetHeadersEmptyResult(t *testing.T) {
 			t.Errorf("%+v: %q, want no fields", o, got)
 		}
 	}
-	l := newLimiter(t, core.Config{Store: memstore.New(), Limits: []core.Limit{{Policy: core.NewFixedWindow("p", 1, time.Second), Key: core.KeyByHeader("X-Key")}}})
+	l := newLimiter(t, core.Config{Store: memstore.New(), Rules: []core.Rule{{Policy: core.NewFixedWindow("p", 1, time.Second), Key: core.KeyByHeader("X-Key")}}})
 	res, err := l.Allow(context.Background(), req("203.0.113.9:1"))
 	if !errors.Is(err, core.ErrMissingKey) {
 		t.Fatalf("no X-Key: %v", err)

@@ -14,19 +14,19 @@ import (
 // and only the enforced denial among the violated policies (a shadow denial is not).
 func TestProblemJSON(t *testing.T) {
 	ctx := context.Background()
-	l := newLimiter(t, core.Config{Store: memstore.New(), Now: constantClock(t0.Add(1500 * time.Millisecond)), Limits: []core.Limit{
+	l := newLimiter(t, core.Config{Store: memstore.New(), Now: constantClock(t0.Add(1500 * time.Millisecond)), Rules: []core.Rule{
 		{Policy: core.NewFixedWindow("watch", 1, time.Hour), Shadow: true},
 		{Policy: core.NewFixedWindow("burst", 1, 10*time.Second)},
 		{Policy: core.NewFixedWindow("daily", 5, 24*time.Hour)},
 	}})
-	_, _ = l.TakeKey(ctx, "k", 1)
-	res, _ := l.TakeKey(ctx, "k", 1)
+	_, _ = l.AllowKey(ctx, "k", 1)
+	res, _ := l.AllowKey(ctx, "k", 1)
 	want := `{"type":"https://iana.org/assignments/http-problem-types#quota-exceeded","title":"Too Many Requests","status":429,"detail":"Request quota exceeded. Retry after 9 seconds.","violated-policies":["burst"]}` + "\n"
 	if got := string(reply.ProblemJSON(&res)); got != want {
 		t.Errorf("denial:\n%s\nwant\n%s", got, want)
 	}
 	// An allowed result (no denial) still reads as a body with a retry of at least a second.
-	res, _ = l.TakeKey(ctx, "other", 1)
+	res, _ = l.AllowKey(ctx, "other", 1)
 	want = `{"type":"https://iana.org/assignments/http-problem-types#quota-exceeded","title":"Too Many Requests","status":429,"detail":"Request quota exceeded. Retry after 1 seconds.","violated-policies":[]}` + "\n"
 	if got := string(reply.ProblemJSON(&res)); got != want {
 		t.Errorf("allowed:\n%s\nwant\n%s", got, want)

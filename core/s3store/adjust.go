@@ -40,7 +40,7 @@ func (s *Store) Adjust(ctx context.Context, key string, p core.Policy, delta int
 // CheckAdjust reports whether [Store.Adjust] can apply to p: nil for a valid rate policy in
 // compare-and-swap mode; an error wrapping core.ErrInvalidPolicy for a concurrency or invalid
 // policy, and in marker mode, where nothing can be adjusted (settling a cost after the
-// response, [core.Limit.Settle], and adapters' skip rules, which refund), an error that also
+// response, [core.Rule.Settle], and adapters' skip rules, which refund), an error that also
 // wraps [ErrMarkerMode]. Call it at startup for the rules of a limiter that settles: the
 // limiter itself only checks that the store implements [storekit.Adjuster], which a marker-mode
 // Store does too (the mode is a setting of the same type).

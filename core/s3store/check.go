@@ -36,7 +36,7 @@ var _ storekit.PolicyChecker = (*Store)(nil)
 // above [MaxLeases]. In marker mode it refuses every algorithm but fixed windows (and monthly
 // quotas): marker mode keeps no state object, only one slot object per admitted request. A
 // marker-mode policy is also limited to costs of 0 and 1, which only a decision can check: a
-// Limit.Cost returning more fails that request (core reports it as the application's bug).
+// Rule.Cost returning more fails that request (core reports it as the application's bug).
 // The error is a *core.PolicyError (wrapping core.ErrInvalidPolicy) naming the bound.
 func (s *Store) CheckPolicy(p core.Policy) error {
 	if s.mode == Marker && p.Algorithm != core.FixedWindow {

@@ -48,7 +48,7 @@ func TestCheckPolicy(t *testing.T) {
 			if c.p.Algorithm == core.Concurrency {
 				_, err = core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: c.s, Policy: c.p})
 			} else {
-				_, err = core.NewLimiter(core.Config{Store: c.s, Limits: []core.Limit{{Policy: c.p}}})
+				_, err = core.NewLimiter(core.Config{Store: c.s, Rules: []core.Rule{{Policy: c.p}}})
 			}
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("limiter constructor: %v; want refused with %q", err, c.want)

@@ -13,8 +13,8 @@ import (
 	"github.com/tollgate-go/tollgate/core/backoff"
 )
 
-// ClientConfig says how [NewClient] reaches S3. Zero values are the documented defaults.
-type ClientConfig struct {
+// ClientOptions says how [NewClient] reaches S3. Zero values are the documented defaults.
+type ClientOptions struct {
 	// Endpoint is the URL of an S3-compatible server (versitygw, MinIO, a test server). With
 	// it, requests use path-style addressing (http://host/bucket/key), which such servers
 	// expect. Optional. Default: AWS S3 for the region, virtual-hosted style.
@@ -33,21 +33,21 @@ type ClientConfig struct {
 	// the transport, so it has to be an *awshttp.BuildableClient (aws/transport/http) then.
 	// Optional. Default: the SDK's.
 	HTTPClient aws.HTTPClient
-	// ConfigOptions are applied after the above, for anything else (a profile, a
+	// LoadOptions are applied after the above, for anything else (a profile, a
 	// retryer with backoff.WithOnRetry). Optional.
-	ConfigOptions []func(*config.LoadOptions) error
+	LoadOptions []func(*config.LoadOptions) error
 }
 
 // NewClient returns an S3 client whose every call retries with the project's full-jitter
 // backoff (see [backoff.LoadAWSConfig]). The store's own compare-and-swap retries are on top of
 // these: the SDK never retries a failed precondition.
-func NewClient(ctx context.Context, cfg ClientConfig) (*s3.Client, error) {
+func NewClient(ctx context.Context, cfg ClientOptions) (*s3.Client, error) {
 	var opts []func(*config.LoadOptions) error
 	if cfg.Region != "" {
 		opts = append(opts, config.WithRegion(cfg.Region))
 	}
 	if (cfg.AccessKey == "") != (cfg.SecretKey == "") {
-		return nil, errors.New("s3store: ClientConfig needs both AccessKey and SecretKey, or neither")
+		return nil, errors.New("s3store: ClientOptions needs both AccessKey and SecretKey, or neither")
 	}
 	if cfg.AccessKey != "" {
 		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, "")))
@@ -55,7 +55,7 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*s3.Client, error) {
 	if cfg.HTTPClient != nil {
 		opts = append(opts, config.WithHTTPClient(cfg.HTTPClient))
 	}
-	opts = append(opts, cfg.ConfigOptions...)
+	opts = append(opts, cfg.LoadOptions...)
 	awsCfg, err := backoff.LoadAWSConfig(ctx, cfg.Retry, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("s3store: load AWS config: %w", err)

@@ -24,14 +24,14 @@
 //   - 2: a key this process has not seen: GET, then PUT.
 //   - +2 per lost race (GET, PUT), with a full-jitter wait before each retry after the first.
 //   - 1: a lease release, always a PUT, even of a lease that is not held (see below).
-//   - 1: an [Store.Adjust] (a cost settled after the response, [core.Limit.Settle], or a
+//   - 1: an [Store.Adjust] (a cost settled after the response, [core.Rule.Settle], or a
 //     refund) on a key this process knows: core's [core.Policy.AdjustNanos] on the cached
 //     state, then the If-Match PUT; 2 on a key it has not seen (GET, PUT), and one
 //     conditional GET when the adjustment changes nothing (a refund of a key that spent
 //     nothing). Races are retried as for Take. So a settled request costs 1 request when its
 //     estimate was right and 2 when it was not (TestRequestsPerAdjust); TestSettleAcrossProcesses
 //     settles random real costs from 4 processes × 16 goroutines on one key of versitygw and
-//     checks the admitted cost against the overshoot bound [core.Limit.Settle] documents.
+//     checks the admitted cost against the overshoot bound [core.Rule.Settle] documents.
 //
 // Goroutines of one process that decide on the same key take turns locally instead of racing
 // on S3, so contention costs requests only between processes.
@@ -56,7 +56,7 @@
 // It writes one object per admitted request, so it suits low limits (job admission, daily
 // quotas of hundreds) rather than high ones.
 //
-// Marker mode cannot settle costs after the response or refund them ([core.Limit.Settle],
+// Marker mode cannot settle costs after the response or refund them ([core.Rule.Settle],
 // adapters' skip rules): slots are create-only, so nothing can be added to or taken back from
 // a window atomically. [Store.Adjust] returns an error wrapping [core.ErrInvalidPolicy] and
 // [ErrMarkerMode]. A [core.Limiter] only checks that its store implements [storekit.Adjuster],

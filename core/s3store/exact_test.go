@@ -39,7 +39,7 @@ func childStore() (*s3store.Store, *counting, error) {
 	if ep == "" || bucket == "" {
 		return nil, nil, errors.New("child: TOLLGATE_S3_ENDPOINT and S3STORE_BUCKET are required")
 	}
-	c, err := s3store.NewClient(context.Background(), s3store.ClientConfig{
+	c, err := s3store.NewClient(context.Background(), s3store.ClientOptions{
 		Endpoint: ep, Region: "us-east-1",
 		AccessKey: os.Getenv("TOLLGATE_S3_ACCESS_KEY"), SecretKey: os.Getenv("TOLLGATE_S3_SECRET_KEY"),
 	})

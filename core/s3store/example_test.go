@@ -17,14 +17,14 @@ import (
 )
 
 // exampleClient starts an in-memory S3 server (gofakes3) for the examples and returns a
-// client for it. In production: s3store.NewClient(ctx, s3store.ClientConfig{}) with the AWS
+// client for it. In production: s3store.NewClient(ctx, s3store.ClientOptions{}) with the AWS
 // environment's region and credentials.
 func exampleClient(ctx context.Context, bucket string) (*s3.Client, func()) {
 	srv := httptest.NewServer(gofakes3.New(s3mem.New(), gofakes3.WithLogger(gofakes3.DiscardLog())).Server())
-	client, err := s3store.NewClient(ctx, s3store.ClientConfig{
+	client, err := s3store.NewClient(ctx, s3store.ClientOptions{
 		Endpoint: srv.URL, Region: "us-east-1", AccessKey: "example", SecretKey: "example",
 		// gofakes3's 304s repeat a checksum header the SDK warns about; S3 does not.
-		ConfigOptions: []func(*config.LoadOptions) error{config.WithLogger(logging.Nop{})},
+		LoadOptions: []func(*config.LoadOptions) error{config.WithLogger(logging.Nop{})},
 	})
 	if err != nil {
 		panic(err)

@@ -66,9 +66,9 @@ func TestSlowDownIsRetried(t *testing.T) {
 			retry := backoff.Policy{Base: 5 * time.Millisecond, Cap: 50 * time.Millisecond, MaxAttempts: 3}
 			var mu sync.Mutex
 			var delays []time.Duration
-			c := newClient(t, proxy.URL, b.access, b.secret, func(cc *s3store.ClientConfig) {
+			c := newClient(t, proxy.URL, b.access, b.secret, func(cc *s3store.ClientOptions) {
 				cc.Retry = retry
-				cc.ConfigOptions = append(cc.ConfigOptions, config.WithRetryer(backoff.AWSRetryer(retry, backoff.WithOnRetry(func(_ int, d time.Duration, _ error) {
+				cc.LoadOptions = append(cc.LoadOptions, config.WithRetryer(backoff.AWSRetryer(retry, backoff.WithOnRetry(func(_ int, d time.Duration, _ error) {
 					mu.Lock()
 					delays = append(delays, d)
 					mu.Unlock()
@@ -97,11 +97,11 @@ func TestSlowDownIsRetried(t *testing.T) {
 			}
 
 			proxy.fail.Store(1000) // throttled for good
-			lim, err := core.NewLimiter(core.Config{Store: s, Limits: []core.Limit{{Policy: p}}, Timeout: 10 * time.Second, Failure: core.FailClosed})
+			lim, err := core.NewLimiter(core.Config{Store: s, Rules: []core.Rule{{Policy: p}}, Timeout: 10 * time.Second, Failure: core.FailClosed})
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = lim.TakeKeyAt(ctx30(t), "k", 1, now)
+			_, err = lim.AllowKeyAt(ctx30(t), "k", 1, now)
 			if !errors.Is(err, core.ErrStoreUnavailable) {
 				t.Fatalf("limiter under persistent SlowDown: %v, want ErrStoreUnavailable (FailClosed)", err)
 			}
@@ -121,7 +121,7 @@ func TestSlowDownIsRetried(t *testing.T) {
 func TestStoppedServer(t *testing.T) {
 	before := runtime.NumGoroutine()
 	srv, ep := testenv.StartVersitygw(t)
-	c := newClient(t, ep.Endpoint, ep.AccessKey, ep.SecretKey, func(cc *s3store.ClientConfig) {
+	c := newClient(t, ep.Endpoint, ep.AccessKey, ep.SecretKey, func(cc *s3store.ClientOptions) {
 		cc.Retry = backoff.Policy{Base: time.Millisecond, Cap: 5 * time.Millisecond, MaxAttempts: 2}
 	})
 	bucket := testenv.UniqueName("tollgate-outage")
@@ -130,7 +130,7 @@ func TestStoppedServer(t *testing.T) {
 	p := core.NewFixedWindow(uniq("outage"), 10, time.Hour)
 	now := time.Now()
 	limiter := func(f core.FailurePolicy) *core.Limiter {
-		cfg := core.Config{Store: s, Limits: []core.Limit{{Policy: p}}, Timeout: 5 * time.Second, Failure: f,
+		cfg := core.Config{Store: s, Rules: []core.Rule{{Policy: p}}, Timeout: 5 * time.Second, Failure: f,
 			Breaker: core.BreakerConfig{Failures: -1}}
 		if f == core.FailFallback {
 			cfg.Fallback, cfg.FallbackInstances = memstore.New(), 2
@@ -142,21 +142,21 @@ func TestStoppedServer(t *testing.T) {
 		return l
 	}
 	open, closed, fallback := limiter(core.FailOpen), limiter(core.FailClosed), limiter(core.FailFallback)
-	if res, err := closed.TakeKeyAt(ctx30(t), "k", 1, now); err != nil || !res.Allowed || res.Degraded != core.NotDegraded {
+	if res, err := closed.AllowKeyAt(ctx30(t), "k", 1, now); err != nil || !res.Allowed || res.Degraded != core.NotDegraded {
 		t.Fatalf("server up: %+v, %v", res, err)
 	}
 
 	srv.Stop()
-	if res, err := open.TakeKeyAt(ctx30(t), "k", 1, now); err != nil || !res.Allowed || res.Degraded != core.DegradedOpen {
+	if res, err := open.AllowKeyAt(ctx30(t), "k", 1, now); err != nil || !res.Allowed || res.Degraded != core.DegradedOpen {
 		t.Errorf("FailOpen with the server down: %+v, %v; want allowed and degraded open", res, err)
 	}
-	if res, err := closed.TakeKeyAt(ctx30(t), "k", 1, now); !errors.Is(err, core.ErrStoreUnavailable) || res.Allowed {
+	if res, err := closed.AllowKeyAt(ctx30(t), "k", 1, now); !errors.Is(err, core.ErrStoreUnavailable) || res.Allowed {
 		t.Errorf("FailClosed with the server down: %+v, %v; want ErrStoreUnavailable", res, err)
 	}
 	// The fallback enforces half the limit (2 instances) locally: 5 allowed, then denied.
 	allowed := 0
 	for i := 0; i < 8; i++ {
-		res, err := fallback.TakeKeyAt(ctx30(t), "k", 1, now)
+		res, err := fallback.AllowKeyAt(ctx30(t), "k", 1, now)
 		if err != nil || res.Degraded != core.DegradedFallback {
 			t.Fatalf("FailFallback with the server down: %+v, %v; want a fallback decision", res, err)
 		}
@@ -169,7 +169,7 @@ func TestStoppedServer(t *testing.T) {
 	}
 
 	srv.Start()
-	if res, err := closed.TakeKeyAt(ctx30(t), "k", 1, now); err != nil || !res.Allowed || res.Degraded != core.NotDegraded {
+	if res, err := closed.AllowKeyAt(ctx30(t), "k", 1, now); err != nil || !res.Allowed || res.Degraded != core.NotDegraded {
 		t.Fatalf("server back: %+v, %v; want a store decision", res, err)
 	}
 	if d := res0(t, s, p, now); d.Remaining != 8 {

@@ -33,9 +33,9 @@ type backendS3 struct {
 // idle connection (and its two goroutines) outlives a test that counts goroutines; an
 // *awshttp.BuildableClient, because the SDK adds AWS_CA_BUNDLE's roots to the client's
 // transport when that variable is set and refuses a plain *http.Client then.
-func newClient(t testing.TB, endpoint, access, secret string, opts ...func(*s3store.ClientConfig)) *s3.Client {
+func newClient(t testing.TB, endpoint, access, secret string, opts ...func(*s3store.ClientOptions)) *s3.Client {
 	t.Helper()
-	cfg := s3store.ClientConfig{
+	cfg := s3store.ClientOptions{
 		Endpoint: endpoint, Region: "us-east-1", AccessKey: access, SecretKey: secret,
 		HTTPClient: awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
 			tr.DisableKeepAlives = true
@@ -76,8 +76,8 @@ func fakeS3(t testing.TB) backendS3 {
 	// gofakes3 gap: its 304 to a GET If-None-Match repeats the object's x-amz-checksum-crc32
 	// header without a body, and the SDK logs a checksum WARN when it discards that body. The
 	// 304 itself is right; the client's log is silenced for the fake tier only.
-	c := newClient(t, ts.URL, "fake", "fake-secret", func(cc *s3store.ClientConfig) {
-		cc.ConfigOptions = append(cc.ConfigOptions, config.WithLogger(logging.Nop{}))
+	c := newClient(t, ts.URL, "fake", "fake-secret", func(cc *s3store.ClientOptions) {
+		cc.LoadOptions = append(cc.LoadOptions, config.WithLogger(logging.Nop{}))
 	})
 	b := backendS3{name: "gofakes3", client: c, bucket: testenv.UniqueName("tollgate-s3store"), endpoint: ts.URL, access: "fake", secret: "fake-secret"}
 	createBucket(t, c, b.bucket)

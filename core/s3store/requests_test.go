@@ -112,17 +112,17 @@ func casCachedDenials(t *testing.T, b backendS3) {
 		t.Errorf("5 denials from the store: %d requests (%s), want 5 GETs and no PUT beyond the 3 before", n, api)
 	}
 	// Through a limiter, its denial cache answers repeated denials without the store.
-	lim, err := core.NewLimiter(core.Config{Store: s, Limits: []core.Limit{{Policy: p}}, Timeout: 10 * time.Second})
+	lim, err := core.NewLimiter(core.Config{Store: s, Rules: []core.Rule{{Policy: p}}, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res, err := lim.TakeKeyAt(ctx30(t), "k", 1, now); err != nil || res.Allowed {
+	if res, err := lim.AllowKeyAt(ctx30(t), "k", 1, now); err != nil || res.Allowed {
 		t.Fatalf("limiter: first denial: %+v, %v", res, err)
 	}
 	const flood = 1000
 	n = measure(api, func() {
 		for i := 0; i < flood; i++ {
-			if res, err := lim.TakeKeyAt(ctx30(t), "k", 1, now.Add(time.Duration(i)*time.Millisecond)); err != nil || res.Allowed {
+			if res, err := lim.AllowKeyAt(ctx30(t), "k", 1, now.Add(time.Duration(i)*time.Millisecond)); err != nil || res.Allowed {
 				t.Fatalf("limiter: denial %d: %+v, %v", i, res, err)
 			}
 		}

@@ -53,7 +53,7 @@ func settleWorkload(alg, name string, at time.Time, seed int64) storetest.Settle
 // TestSettleAcrossProcesses: 4 OS processes × 16 goroutines reserve an estimate and settle
 // the real cost (storetest.RunSettleWorkload) on one key of versitygw in compare-and-swap
 // mode, for each rate algorithm. The settled cost admitted stays within the limit plus the
-// overshoot bound that core.Limit.Settle documents (64 callers in flight, each at most
+// overshoot bound that core.Rule.Settle documents (64 callers in flight, each at most
 // MaxCost - Estimate past its reservation), and the debt is honoured (storetest.CheckSettle).
 func TestSettleAcrossProcesses(t *testing.T) {
 	b := versity(t)

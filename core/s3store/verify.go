@@ -39,7 +39,7 @@ func (s *Store) Verify(ctx context.Context) error {
 		case st == http.StatusForbidden:
 			return fmt.Errorf("s3store: bucket %q at %s: access denied (the store needs s3:ListBucket on the bucket, s3:GetObject and s3:PutObject on the prefix): %w", s.bucket, where, err)
 		case st == http.StatusMovedPermanently:
-			return fmt.Errorf("s3store: bucket %q is not in %s (set ClientConfig.Region to the bucket's region): %w", s.bucket, where, err)
+			return fmt.Errorf("s3store: bucket %q is not in %s (set ClientOptions.Region to the bucket's region): %w", s.bucket, where, err)
 		default:
 			return fmt.Errorf("s3store: bucket %q is not reachable at %s: %w", s.bucket, where, err)
 		}

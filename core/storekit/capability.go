@@ -25,7 +25,7 @@ type PolicyChecker interface {
 
 // Adjuster is implemented by stores that can change what a key has spent under a policy by a
 // signed amount, without a limit check: one request on every store. It is how a cost known
-// only after the response is settled (see [core.Limit.Settle]): a positive delta charges more than
+// only after the response is settled (see [core.Rule.Settle]): a positive delta charges more than
 // the estimate (the key may go into debt, past its limit, and is denied until the algorithm
 // pays the debt back), a negative one gives the difference back (a refund).
 //

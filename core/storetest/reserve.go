@@ -15,7 +15,7 @@ import (
 
 // ReserveWorkload is one process's share of the multi-process reservations test: Goroutines
 // callers hammer one key through a core.Limiter whose only limit reserves batches
-// (core.Limit.Reserve), for Duration, on a clock that starts at Start and runs at real speed
+// (core.Rule.Reserve), for Duration, on a clock that starts at Start and runs at real speed
 // (so the batch rule sees real rates). Every process of a run gets the same Start, so their
 // clocks differ only by when each process began.
 type ReserveWorkload struct {
@@ -86,7 +86,7 @@ func RunReserveWorkload(ctx context.Context, s core.Store, requests func() int64
 	clock := func() time.Time { return w.Start.Add(time.Since(begin)) }
 	rc := w.Reserve
 	l, err := core.NewLimiter(core.Config{Store: s, Now: clock, Key: core.KeyStatic(w.Key), Timeout: 2 * time.Second,
-		Failure: core.FailClosed, Limits: []core.Limit{{Policy: w.Policy, Reserve: &rc}}})
+		Failure: core.FailClosed, Rules: []core.Rule{{Policy: w.Policy, Reserve: &rc}}})
 	if err != nil {
 		return ReserveCounts{}, err
 	}
@@ -107,7 +107,7 @@ func RunReserveWorkload(ctx context.Context, s core.Store, requests func() int64
 				}
 				now := clock()
 				first.CompareAndSwap(0, now.UnixNano())
-				res, err := l.TakeKeyAt(ctx, w.Key, 1, now)
+				res, err := l.AllowKeyAt(ctx, w.Key, 1, now)
 				if err != nil {
 					errs <- err
 					return

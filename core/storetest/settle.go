@@ -117,7 +117,7 @@ func RunSettleWorkload(ctx context.Context, s AdjustStore, w SettleWorkload) (Se
 }
 
 // CheckSettle checks the totals of all processes' workloads against the bound
-// core.Limit.Settle documents — settled cost ≤ Limit + K × (MaxCost − Estimate), K the
+// core.Rule.Settle documents — settled cost ≤ Limit + K × (MaxCost − Estimate), K the
 // callers in flight at once (every goroutine of every process) — and that the debt is
 // honoured: at the same instant a further request is denied when more than the limit was
 // settled, with a RetryAfter after which it is allowed. It logs:

@@ -29,7 +29,7 @@ func RunUsage(t *testing.T, s UsageStore, o Options) {
 				now = time.Date(now.Year(), now.Month(), 10, 0, 0, 0, 0, time.UTC)
 			}
 			l, err := core.NewLimiter(core.Config{Store: s, Now: func() time.Time { return now }, DenialCacheSize: -1,
-				Limits: []core.Limit{{Policy: p}}})
+				Rules: []core.Rule{{Policy: p}}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -45,10 +45,10 @@ func RunUsage(t *testing.T, s UsageStore, o Options) {
 			}
 			capacity := p.Capacity()
 			spend := min(capacity, 3)
-			if _, err := l.TakeKey(ctx, "u", spend); err != nil {
+			if _, err := l.AllowKey(ctx, "u", spend); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := l.TakeKey(ctx, "other", 1); err != nil {
+			if _, err := l.AllowKey(ctx, "other", 1); err != nil {
 				t.Fatal(err)
 			}
 			for i := range 2 { // reading twice spends nothing

@@ -204,7 +204,7 @@ func newHandler(s *dynamostore.Store, instances int, logger *slog.Logger) (http.
 	// instance enforces its share of the limit locally.
 	global, err := nethttp.New(core.Config{
 		Store:             s,
-		Limits:            []core.Limit{{Policy: core.NewFixedWindow("global", 10, time.Minute)}},
+		Rules:             []core.Rule{{Policy: core.NewFixedWindow("global", 10, time.Minute)}},
 		Key:               core.KeyByIP(),
 		Failure:           core.FailFallback,
 		Fallback:          memstore.New(),
@@ -218,7 +218,7 @@ func newHandler(s *dynamostore.Store, instances int, logger *slog.Logger) (http.
 	// POST /login: 3 attempts per minute per IP, failing closed.
 	login, err := nethttp.New(core.Config{
 		Store:    s,
-		Limits:   []core.Limit{{Policy: core.NewFixedWindow("login", 3, time.Minute)}},
+		Rules:    []core.Rule{{Policy: core.NewFixedWindow("login", 3, time.Minute)}},
 		Failure:  core.FailClosed,
 		Observer: obs,
 	}, nethttp.Options{})
@@ -232,7 +232,7 @@ func newHandler(s *dynamostore.Store, instances int, logger *slog.Logger) (http.
 	api, err := nethttp.New(core.Config{
 		Store: s,
 		Key:   core.KeyByHeader("X-API-Key"),
-		Limits: []core.Limit{{PolicyFunc: func(_ context.Context, key string) (core.Policy, error) {
+		Rules: []core.Rule{{PolicyFunc: func(_ context.Context, key string) (core.Policy, error) {
 			// A real service looks the key's plan up in its database (and returns an error
 			// wrapping core.ErrMissingKey for unknown keys, which becomes a 401).
 			if strings.HasPrefix(key, "pro-") {

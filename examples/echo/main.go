@@ -110,7 +110,7 @@ func newRouter(s store, logger *slog.Logger, slow func(context.Context)) (*echo.
 	// so no proxy is trusted.
 	global, err := core.NewLimiter(core.Config{
 		Store:    s,
-		Limits:   []core.Limit{{Policy: core.NewFixedWindow("global", 10, time.Minute)}},
+		Rules:    []core.Rule{{Policy: core.NewFixedWindow("global", 10, time.Minute)}},
 		Observer: obs,
 	})
 	if err != nil {
@@ -127,7 +127,7 @@ func newRouter(s store, logger *slog.Logger, slow func(context.Context)) (*echo.
 	// Echo's HTTPErrorHandler, like the app's other errors.
 	login, err := core.NewLimiter(core.Config{
 		Store:    s,
-		Limits:   []core.Limit{{Policy: core.NewFixedWindow("login", 3, time.Minute)}},
+		Rules:    []core.Rule{{Policy: core.NewFixedWindow("login", 3, time.Minute)}},
 		Failure:  core.FailClosed,
 		Observer: obs,
 	})
@@ -154,7 +154,7 @@ func newRouter(s store, logger *slog.Logger, slow func(context.Context)) (*echo.
 	api, err := core.NewLimiter(core.Config{
 		Store: s,
 		Key:   core.KeyByHeader("X-API-Key"),
-		Limits: []core.Limit{{PolicyFunc: func(_ context.Context, key string) (core.Policy, error) {
+		Rules: []core.Rule{{PolicyFunc: func(_ context.Context, key string) (core.Policy, error) {
 			if strings.HasPrefix(key, "pro-") {
 				return pro, nil
 			}

@@ -106,7 +106,7 @@ func newApp(s store, logger *slog.Logger, slow func(context.Context)) (*fiber.Ap
 	// so no proxy is trusted.
 	global, err := core.NewLimiter(core.Config{
 		Store:    s,
-		Limits:   []core.Limit{{Policy: core.NewFixedWindow("global", 10, time.Minute)}},
+		Rules:    []core.Rule{{Policy: core.NewFixedWindow("global", 10, time.Minute)}},
 		Observer: obs,
 	})
 	if err != nil {
@@ -122,7 +122,7 @@ func newApp(s store, logger *slog.Logger, slow func(context.Context)) (*fiber.Ap
 	// logins wait rather than allowing unlimited password guessing.
 	login, err := core.NewLimiter(core.Config{
 		Store:    s,
-		Limits:   []core.Limit{{Policy: core.NewFixedWindow("login", 3, time.Minute)}},
+		Rules:    []core.Rule{{Policy: core.NewFixedWindow("login", 3, time.Minute)}},
 		Failure:  core.FailClosed,
 		Observer: obs,
 	})
@@ -139,7 +139,7 @@ func newApp(s store, logger *slog.Logger, slow func(context.Context)) (*fiber.Ap
 	api, err := core.NewLimiter(core.Config{
 		Store: s,
 		Key:   core.KeyByHeader("X-API-Key"),
-		Limits: []core.Limit{{PolicyFunc: func(_ context.Context, key string) (core.Policy, error) {
+		Rules: []core.Rule{{PolicyFunc: func(_ context.Context, key string) (core.Policy, error) {
 			if strings.HasPrefix(key, "pro-") {
 				return pro, nil
 			}

@@ -108,7 +108,7 @@ func newRouter(s store, logger *slog.Logger, slow func(context.Context)) (*gin.E
 	// below). Clients connect directly, so no proxy is trusted.
 	global, err := tollgategin.New(core.Config{
 		Store:    s,
-		Limits:   []core.Limit{{Policy: core.NewFixedWindow("global", 10, time.Minute)}},
+		Rules:    []core.Rule{{Policy: core.NewFixedWindow("global", 10, time.Minute)}},
 		Observer: obs,
 	}, tollgategin.Options{Skip: func(c *gin.Context) bool { return strings.HasPrefix(c.Request.URL.Path, "/api/") }})
 	if err != nil {
@@ -120,7 +120,7 @@ func newRouter(s store, logger *slog.Logger, slow func(context.Context)) (*gin.E
 	// logins wait rather than allowing unlimited password guessing.
 	login, err := tollgategin.New(core.Config{
 		Store:    s,
-		Limits:   []core.Limit{{Policy: core.NewFixedWindow("login", 3, time.Minute)}},
+		Rules:    []core.Rule{{Policy: core.NewFixedWindow("login", 3, time.Minute)}},
 		Failure:  core.FailClosed,
 		Observer: obs,
 	}, tollgategin.Options{})
@@ -135,7 +135,7 @@ func newRouter(s store, logger *slog.Logger, slow func(context.Context)) (*gin.E
 	api, err := tollgategin.New(core.Config{
 		Store: s,
 		Key:   core.KeyByHeader("X-API-Key"),
-		Limits: []core.Limit{{PolicyFunc: func(_ context.Context, key string) (core.Policy, error) {
+		Rules: []core.Rule{{PolicyFunc: func(_ context.Context, key string) (core.Policy, error) {
 			if strings.HasPrefix(key, "pro-") {
 				return pro, nil
 			}

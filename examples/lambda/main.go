@@ -247,7 +247,7 @@ func newFunction(store *dynamostore.Store, o options) (*function, error) {
 		limiter, err := core.NewLimiter(core.Config{
 			Store: store,
 			Key:   callerKey(),
-			Limits: []core.Limit{{PolicyFunc: func(_ context.Context, key string) (core.Policy, error) {
+			Rules: []core.Rule{{PolicyFunc: func(_ context.Context, key string) (core.Policy, error) {
 				return policy(planOf(key)), nil
 			}}},
 			// While DynamoDB is unreachable requests pass (and the store errors are

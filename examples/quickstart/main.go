@@ -113,7 +113,7 @@ func newHandler(s store, logger *slog.Logger, tel *telemetry) (http.Handler, err
 	globalPolicy := core.NewFixedWindow("global", 10, time.Minute)
 	global, err := nethttp.New(core.Config{
 		Store:    s,
-		Limits:   []core.Limit{{Policy: globalPolicy}},
+		Rules:    []core.Rule{{Policy: globalPolicy}},
 		Key:      core.KeyByIP(),
 		Observer: tel.observe(obs, "global", s, core.FailOpen, globalPolicy),
 	}, nethttp.Options{Skip: func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/") }})
@@ -126,7 +126,7 @@ func newHandler(s store, logger *slog.Logger, tel *telemetry) (http.Handler, err
 	loginPolicy := core.NewFixedWindow("login", 3, time.Minute)
 	login, err := nethttp.New(core.Config{
 		Store:    s,
-		Limits:   []core.Limit{{Policy: loginPolicy}},
+		Rules:    []core.Rule{{Policy: loginPolicy}},
 		Failure:  core.FailClosed,
 		Observer: tel.observe(obs, "login", s, core.FailClosed, loginPolicy),
 	}, nethttp.Options{})
@@ -140,7 +140,7 @@ func newHandler(s store, logger *slog.Logger, tel *telemetry) (http.Handler, err
 	api, err := nethttp.New(core.Config{
 		Store: s,
 		Key:   core.KeyByHeader("X-API-Key"),
-		Limits: []core.Limit{{PolicyFunc: func(_ context.Context, key string) (core.Policy, error) {
+		Rules: []core.Rule{{PolicyFunc: func(_ context.Context, key string) (core.Policy, error) {
 			// A real service looks the key's plan up in its database (and returns an error
 			// wrapping core.ErrMissingKey for unknown keys, which becomes a 401).
 			if strings.HasPrefix(key, "pro-") {

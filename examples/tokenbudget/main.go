@@ -15,7 +15,7 @@
 // debt back. A failed upstream call (5xx) is refunded: it costs nothing.
 //
 // The budget can overshoot by at most the requests in flight at once times how far their
-// real cost exceeds the estimate (core.Limit.Settle documents the bound); set -estimate near
+// real cost exceeds the estimate (core.Rule.Settle documents the bound); set -estimate near
 // your typical request and the overshoot stays small. The store is the in-memory one, which
 // settles at once; use a shared store (DynamoDB, Redis, S3) to hold one budget across a
 // fleet, where settlements run in the background.
@@ -72,7 +72,7 @@ func NewHandler(cfg Config) (http.Handler, *core.Limiter, error) {
 		Store: cfg.Store,
 		Now:   cfg.Now,
 		Key:   core.KeyByHeader("X-API-Key"),
-		Limits: []core.Limit{{
+		Rules: []core.Rule{{
 			Policy: core.NewFixedWindow("tokens", cfg.Tokens, time.Minute),
 			Cost:   func(core.Request) int64 { return cfg.Estimate },
 			Settle: func(_ core.Request, out core.Outcome) int64 {

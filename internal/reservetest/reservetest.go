@@ -1,4 +1,4 @@
-// Package reservetest runs the multi-process reservations test (core.Limit.Reserve) that
+// Package reservetest runs the multi-process reservations test (core.Rule.Reserve) that
 // core/redisstore, core/dynamostore and core/s3store share: the parent spawns Procs processes
 // of the store package's test binary (internal/testenv.SpawnChildren, child "reserve"), each
 // child builds its store and calls ChildRun, and the parent checks the totals with
@@ -28,7 +28,7 @@ import (
 	"github.com/tollgate-go/tollgate/internal/testenv"
 )
 
-// The reservations runs (core.Limit.Reserve): 4 OS processes × 16 goroutines hammer one key of a
+// The reservations runs (core.Rule.Reserve): 4 OS processes × 16 goroutines hammer one key of a
 // store through storetest.RunReserveWorkload for duration,
 // on clocks that start together at a window boundary. The limit is per second, so a run spans
 // 3 windows (the last one three quarters long) or 2.75 s of a bucket's refill; the goroutines
@@ -265,7 +265,7 @@ func runVictim(ctx context.Context, s core.Store, w storetest.ReserveWorkload) e
 	clock := func() time.Time { return w.Start.Add(time.Since(begin)) }
 	rc := w.Reserve
 	l, err := core.NewLimiter(core.Config{Store: s, Now: clock, Key: core.KeyStatic(w.Key), Timeout: 2 * time.Second,
-		Failure: core.FailClosed, Limits: []core.Limit{{Policy: w.Policy, Reserve: &rc}}})
+		Failure: core.FailClosed, Rules: []core.Rule{{Policy: w.Policy, Reserve: &rc}}})
 	if err != nil {
 		return err
 	}
@@ -300,7 +300,7 @@ func runVictim(ctx context.Context, s core.Store, w storetest.ReserveWorkload) e
 				default:
 				}
 				now := clock()
-				res, err := l.TakeKeyAt(ctx, w.Key, 1, now)
+				res, err := l.AllowKeyAt(ctx, w.Key, 1, now)
 				if err != nil {
 					first.CompareAndSwap(nil, err)
 					return

@@ -63,7 +63,7 @@ func BenchmarkOverhead(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			l, err := core.NewLimiter(core.Config{
 				Store:    store,
-				Limits:   []core.Limit{{Policy: core.NewFixedWindow("bench-"+c.name, 1<<50, time.Hour)}},
+				Rules:    []core.Rule{{Policy: core.NewFixedWindow("bench-"+c.name, 1<<50, time.Hour)}},
 				Observer: c.obs,
 			})
 			if err != nil {

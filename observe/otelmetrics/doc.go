@@ -5,7 +5,7 @@
 //	m, err := otelmetrics.New(otelmetrics.Options{}) // the global MeterProvider
 //	lim, err := core.NewLimiter(core.Config{
 //		Store:    store,
-//		Limits:   limits,
+//		Rules:   limits,
 //		Observer: m.Observer(observe.Limiter{Name: "api", Store: store}),
 //	})
 //
@@ -44,7 +44,7 @@
 //	(tollgate_rate_limiting_reservations_total)                                                                        limit with core.Reservations: one store request per batch)
 //	tollgate.rate_limiting.reserved       Counter        {cost}      tollgate.limiter, tollgate.policy                 the allowance those batches reserved, in the policy's cost
 //	(tollgate_rate_limiting_reserved_total)                                                                            units (core.Event's Reserved)
-//	tollgate.rate_limiting.settlements    Counter        {settlement} tollgate.limiter, tollgate.policy,               a settlement (core.Limit's Settle) or refund (Limiter.Refund)
+//	tollgate.rate_limiting.settlements    Counter        {settlement} tollgate.limiter, tollgate.policy,               a settlement (core.Rule's Settle) or refund (Limiter.Refund)
 //	(tollgate_rate_limiting_settlements_total)                       tollgate.settlement.direction,                    the store took (ok) or that failed after the core's retries
 //	                                                                 tollgate.settlement.result                        (failed); a settlement of zero makes no store call and none
 //	tollgate.rate_limiting.settled        Counter        {cost}      as settlements                                    the allowance those settlements charged or refunded, in the

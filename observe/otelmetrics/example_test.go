@@ -27,14 +27,14 @@ func Example() {
 	store := memstore.New()
 	lim, err := core.NewLimiter(core.Config{
 		Store:    store,
-		Limits:   []core.Limit{{Policy: core.NewFixedWindow("login", 3, time.Minute)}},
+		Rules:    []core.Rule{{Policy: core.NewFixedWindow("login", 3, time.Minute)}},
 		Observer: m.Observer(observe.Limiter{Name: "login", Store: store}),
 	})
 	if err != nil {
 		panic(err)
 	}
 	for range 5 {
-		_, _ = lim.TakeKey(context.Background(), "192.0.2.1", 1)
+		_, _ = lim.AllowKey(context.Background(), "192.0.2.1", 1)
 	}
 
 	var rm metricdata.ResourceMetrics

@@ -276,7 +276,7 @@ func TestReservationsNone(t *testing.T) {
 	}
 }
 
-// Settlements (core.Limit's Settle, Limiter.Settle and Refund): tollgate.rate_limiting.settlements
+// Settlements (core.Rule's Settle, Limiter.Settle and Refund): tollgate.rate_limiting.settlements
 // counts them by direction and result, tollgate.rate_limiting.settled their allowance; those
 // the store took (on memstore, which applies them at once, and on a network store, in the
 // background) and those that failed after the core's retries. None is a decision.
@@ -628,7 +628,7 @@ func TestTwoPolicies(t *testing.T) {
 	h := newHarness(t, otelmetrics.Options{})
 	c := observetest.NewClock()
 	l := observetest.NewLimiter(t, core.Config{Now: c.Now, Observer: h.m.Observer(observe.Limiter{Name: "web"}),
-		Limits: []core.Limit{{Policy: core.NewFixedWindow("burst", 3, time.Minute)}, {Policy: core.NewFixedWindow("daily", 100, 24*time.Hour)}}})
+		Rules: []core.Rule{{Policy: core.NewFixedWindow("burst", 3, time.Minute)}, {Policy: core.NewFixedWindow("daily", 100, 24*time.Hour)}}})
 	for range 4 {
 		observetest.Take(t, l, "alice", c.Now())
 	}
@@ -644,7 +644,7 @@ func TestPolicyCardinalityBound(t *testing.T) {
 	h := newHarness(t, otelmetrics.Options{})
 	l := observetest.NewLimiter(t, core.Config{
 		Observer: h.m.Observer(observe.Limiter{Name: "web"}),
-		Limits: []core.Limit{{PolicyFunc: func(_ context.Context, key string) (core.Policy, error) {
+		Rules: []core.Rule{{PolicyFunc: func(_ context.Context, key string) (core.Policy, error) {
 			return core.NewFixedWindow("plan-"+key, 10, time.Minute), nil
 		}}},
 	})

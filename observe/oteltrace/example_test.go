@@ -30,7 +30,7 @@ func Example() {
 	store := remoteStore{memstore.New()}
 	lim, err := core.NewLimiter(core.Config{
 		Store:    store,
-		Limits:   []core.Limit{{Policy: core.NewFixedWindow("api", 1, time.Minute)}},
+		Rules:    []core.Rule{{Policy: core.NewFixedWindow("api", 1, time.Minute)}},
 		Observer: tr.Observer(observe.Limiter{Name: "api", Store: store}),
 	})
 	if err != nil {
@@ -38,7 +38,7 @@ func Example() {
 	}
 	ctx, span := tp.Tracer("app").Start(context.Background(), "GET /items")
 	for range 3 {
-		_, _ = lim.TakeKey(ctx, "192.0.2.1", 1)
+		_, _ = lim.AllowKey(ctx, "192.0.2.1", 1)
 	}
 	span.End()
 

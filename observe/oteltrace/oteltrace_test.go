@@ -76,7 +76,7 @@ func TestStoreCallSpan(t *testing.T) {
 	l := observetest.NewLimiter(t, core.Config{Store: s, Timeout: time.Second,
 		Observer: h.tracer.Observer(observe.Limiter{Name: "web", Store: s})})
 	req := h.request(func(ctx context.Context) {
-		if _, err := l.TakeKeyAt(ctx, "alice", 1, time.Now()); err != nil {
+		if _, err := l.AllowKeyAt(ctx, "alice", 1, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -119,7 +119,7 @@ func TestFailureAndEvents(t *testing.T) {
 	obs := h.tracer.Observer(observe.Limiter{Name: "web", Store: s})
 	l := observetest.NewLimiter(t, core.Config{Store: s, Observer: obs})
 	s.SetDown(true)
-	req := h.request(func(ctx context.Context) { _, _ = l.TakeKeyAt(ctx, "alice", 1, time.Now()) })
+	req := h.request(func(ctx context.Context) { _, _ = l.AllowKeyAt(ctx, "alice", 1, time.Now()) })
 	kids := h.children(req)
 	if len(kids) != 1 || kids[0].Status().Code != codes.Error || kids[0].Status().Description != "_OTHER" {
 		t.Fatalf("child spans %v, want one failed call with status Error _OTHER", kids)
@@ -139,7 +139,7 @@ func TestFailureAndEvents(t *testing.T) {
 	c := observetest.NewClock()
 	req = h.request(func(ctx context.Context) {
 		for range 4 {
-			_, _ = nl.TakeKeyAt(ctx, "alice", 1, c.Now())
+			_, _ = nl.AllowKeyAt(ctx, "alice", 1, c.Now())
 		}
 	})
 	if n := len(h.children(req)); n != 3 {
@@ -159,7 +159,7 @@ func TestInProcessStoreEvents(t *testing.T) {
 	c := observetest.NewClock()
 	req := h.request(func(ctx context.Context) {
 		for range 4 {
-			_, _ = l.TakeKeyAt(ctx, "alice", 1, c.Now())
+			_, _ = l.AllowKeyAt(ctx, "alice", 1, c.Now())
 		}
 	})
 	if n := len(h.children(req)); n != 0 {
@@ -190,7 +190,7 @@ func TestFailClosed(t *testing.T) {
 		Observer: h.tracer.Observer(observe.Limiter{Name: "login", Store: s})})
 	req := h.request(func(ctx context.Context) {
 		for range 2 {
-			if _, err := l.TakeKeyAt(ctx, "alice", 1, time.Now()); err == nil {
+			if _, err := l.AllowKeyAt(ctx, "alice", 1, time.Now()); err == nil {
 				t.Error("FailClosed allowed during an outage")
 			}
 		}
@@ -263,11 +263,11 @@ func TestReservationsLocalDecisionsAreEvents(t *testing.T) {
 	s := observetest.NewStore()
 	c := observetest.NewClock()
 	l := observetest.NewLimiter(t, core.Config{Store: s, Now: c.Now,
-		Limits:   []core.Limit{{Policy: observetest.PolicyBatch, Reserve: &core.Reservations{MaxBatch: 4, Shrink: 2}}},
+		Rules:    []core.Rule{{Policy: observetest.PolicyBatch, Reserve: &core.Reservations{MaxBatch: 4, Shrink: 2}}},
 		Observer: h.tracer.Observer(observe.Limiter{Name: "web", Store: s})})
 	req := h.request(func(ctx context.Context) {
 		for range 3 {
-			if res, err := l.TakeKeyAt(ctx, "alice", 1, c.Now()); err != nil || !res.Allowed {
+			if res, err := l.AllowKeyAt(ctx, "alice", 1, c.Now()); err != nil || !res.Allowed {
 				t.Fatalf("take: allowed %v, err %v", res.Allowed, err)
 			}
 			c.Advance(10 * time.Millisecond)

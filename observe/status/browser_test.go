@@ -70,7 +70,7 @@ func TestBrowserShowsDeniedKey(t *testing.T) {
 	lim, err := core.NewLimiter(core.Config{
 		Store: store,
 		Key:   core.KeyByHeader("X-API-Key"),
-		Limits: []core.Limit{
+		Rules: []core.Rule{
 			{Policy: free},
 			{Policy: daily, Reserve: &core.Reservations{}, Settle: func(core.Request, core.Outcome) int64 { return 2 }},
 		},

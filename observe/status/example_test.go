@@ -22,8 +22,8 @@ func Example() {
 	store := memstore.New()
 	login := core.NewFixedWindow("login", 3, time.Minute)
 	lim, err := core.NewLimiter(core.Config{
-		Store:  store,
-		Limits: []core.Limit{{Policy: login}},
+		Store: store,
+		Rules: []core.Rule{{Policy: login}},
 		Observer: page.Observer(observe.Limiter{Name: "login", Store: store,
 			Policies: []core.Policy{login}, Failure: core.FailClosed}),
 	})
@@ -31,7 +31,7 @@ func Example() {
 		panic(err)
 	}
 	for range 5 {
-		_, _ = lim.TakeKey(context.Background(), "192.0.2.7", 1)
+		_, _ = lim.AllowKey(context.Background(), "192.0.2.7", 1)
 	}
 
 	admin := http.NewServeMux()

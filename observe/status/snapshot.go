@@ -118,7 +118,7 @@ type PolicyStatus struct {
 	Settlements SettlementStatus `json:"settlements"`
 }
 
-// SettlementStatus is what settling costs after the response (core.Limit's Settle) and
+// SettlementStatus is what settling costs after the response (core.Rule's Settle) and
 // refunds (core.Limiter.Refund) did to a policy's allowance.
 type SettlementStatus struct {
 	// Charges counts the settlements the store took that charged more than the estimate;

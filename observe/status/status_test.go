@@ -359,7 +359,7 @@ func TestKeyDisplay(t *testing.T) {
 func TestTopDeniedWindowAndBound(t *testing.T) {
 	p, pc := newPage(t, status.Options{Keys: status.KeysRaw, TopKeys: 3, Window: time.Minute})
 	c := observetest.NewClock()
-	l := observetest.NewLimiter(t, core.Config{Now: c.Now, Limits: []core.Limit{{Policy: core.NewFixedWindow("one", 1, time.Hour)}},
+	l := observetest.NewLimiter(t, core.Config{Now: c.Now, Rules: []core.Rule{{Policy: core.NewFixedWindow("one", 1, time.Hour)}},
 		Observer: p.Observer(observe.Limiter{Name: "web"})})
 	for i := range 200 {
 		key := "k" + string(rune('a'+i%26)) + string(rune('a'+i/26))
@@ -386,7 +386,7 @@ func TestRates(t *testing.T) {
 	p, pc := newPage(t, status.Options{})
 	c := observetest.NewClock()
 	big := core.NewFixedWindow("big", 1000, time.Hour)
-	l := observetest.NewLimiter(t, core.Config{Now: c.Now, Limits: []core.Limit{{Policy: big}},
+	l := observetest.NewLimiter(t, core.Config{Now: c.Now, Rules: []core.Rule{{Policy: big}},
 		Observer: p.Observer(observe.Limiter{Name: "web", Policies: []core.Policy{big}})})
 	pc.Advance(10 * time.Second)
 	p.Snapshot()

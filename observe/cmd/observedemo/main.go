@@ -116,7 +116,7 @@ func newHandlers(s store, keys status.KeyDisplay) (app, admin http.Handler, err 
 	globalPolicy := core.NewFixedWindow("global", 10, time.Minute)
 	global, err := nethttp.New(core.Config{
 		Store:    s,
-		Limits:   []core.Limit{{Policy: globalPolicy}},
+		Rules:    []core.Rule{{Policy: globalPolicy}},
 		Key:      core.KeyByIP(),
 		Observer: observer("global", core.FailOpen, globalPolicy),
 	}, nethttp.Options{})
@@ -126,7 +126,7 @@ func newHandlers(s store, keys status.KeyDisplay) (app, admin http.Handler, err 
 	loginPolicy := core.NewFixedWindow("login", 3, time.Minute)
 	login, err := nethttp.New(core.Config{
 		Store:    s,
-		Limits:   []core.Limit{{Policy: loginPolicy}},
+		Rules:    []core.Rule{{Policy: loginPolicy}},
 		Failure:  core.FailClosed,
 		Observer: observer("login", core.FailClosed, loginPolicy),
 	}, nethttp.Options{})
@@ -138,7 +138,7 @@ func newHandlers(s store, keys status.KeyDisplay) (app, admin http.Handler, err 
 	api, err := nethttp.New(core.Config{
 		Store: s,
 		Key:   core.KeyByHeader("X-API-Key"),
-		Limits: []core.Limit{{PolicyFunc: func(_ context.Context, key string) (core.Policy, error) {
+		Rules: []core.Rule{{PolicyFunc: func(_ context.Context, key string) (core.Policy, error) {
 			if strings.HasPrefix(key, "pro-") {
 				return pro, nil
 			}

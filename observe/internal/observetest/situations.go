@@ -26,8 +26,8 @@ func NewLimiter(t testing.TB, cfg core.Config) *core.Limiter {
 	if cfg.Store == nil {
 		cfg.Store = memstore.New()
 	}
-	if cfg.Limits == nil {
-		cfg.Limits = []core.Limit{{Policy: PolicyAPI}}
+	if cfg.Rules == nil {
+		cfg.Rules = []core.Rule{{Policy: PolicyAPI}}
 	}
 	l, err := core.NewLimiter(cfg)
 	if err != nil {
@@ -36,12 +36,12 @@ func NewLimiter(t testing.TB, cfg core.Config) *core.Limiter {
 	return l
 }
 
-// Take calls l.TakeKeyAt and fails the test on an error.
+// Take calls l.AllowKeyAt and fails the test on an error.
 func Take(t testing.TB, l *core.Limiter, key string, now time.Time) core.Result {
 	t.Helper()
-	res, err := l.TakeKeyAt(context.Background(), key, 1, now)
+	res, err := l.AllowKeyAt(context.Background(), key, 1, now)
 	if err != nil {
-		t.Fatalf("TakeKeyAt(%q): %v", key, err)
+		t.Fatalf("AllowKeyAt(%q): %v", key, err)
 	}
 	return res
 }
@@ -64,7 +64,7 @@ func Denials(t testing.TB, store core.Store, obs core.Observer, key string) {
 func Shadow(t testing.TB, obs core.Observer, key string) {
 	t.Helper()
 	c := NewClock()
-	l := NewLimiter(t, core.Config{Limits: []core.Limit{{Policy: PolicyAPI, Shadow: true}}, Observer: obs, Now: c.Now})
+	l := NewLimiter(t, core.Config{Rules: []core.Rule{{Policy: PolicyAPI, Shadow: true}}, Observer: obs, Now: c.Now})
 	for i := 0; i < 3; i++ {
 		if !Take(t, l, key, c.Now()).Allowed {
 			t.Fatalf("take %d denied in shadow mode", i+1)
@@ -91,7 +91,7 @@ func Outage(t testing.TB, f core.FailurePolicy, obs core.Observer, key string) {
 	}
 	l := NewLimiter(t, cfg)
 	for i := 0; i < 3; i++ {
-		res, err := l.TakeKeyAt(context.Background(), key, 1, c.Now())
+		res, err := l.AllowKeyAt(context.Background(), key, 1, c.Now())
 		switch f {
 		case core.FailClosed:
 			if err == nil {
@@ -109,7 +109,7 @@ func Outage(t testing.TB, f core.FailurePolicy, obs core.Observer, key string) {
 	}
 	s.SetDown(false)
 	c.Advance(2 * time.Second)
-	if _, err := l.TakeKeyAt(context.Background(), key+"-after", 1, c.Now()); err != nil {
+	if _, err := l.AllowKeyAt(context.Background(), key+"-after", 1, c.Now()); err != nil {
 		t.Fatalf("after recovery: %v", err)
 	}
 }
@@ -205,7 +205,7 @@ func LeaseOutage(t testing.TB, f core.FailurePolicy, obs core.Observer, key stri
 func Settlement(t testing.TB, store core.Store, obs core.Observer, key string) {
 	t.Helper()
 	c := NewClock()
-	l := NewLimiter(t, core.Config{Store: store, Observer: obs, Now: c.Now, Limits: []core.Limit{{
+	l := NewLimiter(t, core.Config{Store: store, Observer: obs, Now: c.Now, Rules: []core.Rule{{
 		Policy: PolicyAPI,
 		Settle: func(core.Request, core.Outcome) int64 { return 2 },
 	}}})
@@ -245,7 +245,7 @@ func Reservations(t testing.TB, store core.Store, obs core.Observer, key string)
 	t.Helper()
 	c := NewClock()
 	cs := &countingStore{Store: store}
-	l := NewLimiter(t, core.Config{Store: cs, Observer: obs, Now: c.Now, Limits: []core.Limit{{
+	l := NewLimiter(t, core.Config{Store: cs, Observer: obs, Now: c.Now, Rules: []core.Rule{{
 		Policy:  PolicyBatch,
 		Reserve: &core.Reservations{MaxBatch: 4, Shrink: 2},
 	}}})
@@ -301,7 +301,7 @@ const (
 // request up front and settles the cost the handler reported (core.Outcome's Reported).
 func settlingLimiter(t testing.TB, store core.Store, obs core.Observer, c *Clock) *core.Limiter {
 	t.Helper()
-	return NewLimiter(t, core.Config{Store: store, Observer: obs, Now: c.Now, Limits: []core.Limit{{
+	return NewLimiter(t, core.Config{Store: store, Observer: obs, Now: c.Now, Rules: []core.Rule{{
 		Policy: PolicyTokens,
 		Settle: func(_ core.Request, out core.Outcome) int64 { return out.Reported },
 	}}})
@@ -310,7 +310,7 @@ func settlingLimiter(t testing.TB, store core.Store, obs core.Observer, c *Clock
 // takeEstimate takes settlementEstimate for key, which must be allowed.
 func takeEstimate(t testing.TB, l *core.Limiter, key string, now time.Time) core.Result {
 	t.Helper()
-	res, err := l.TakeKeyAt(context.Background(), key, settlementEstimate, now)
+	res, err := l.AllowKeyAt(context.Background(), key, settlementEstimate, now)
 	if err != nil || !res.Allowed {
 		t.Fatalf("take of %d for %q: allowed %v, err %v", settlementEstimate, key, res.Allowed, err)
 	}
