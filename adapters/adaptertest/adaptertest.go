@@ -89,6 +89,8 @@ type Guard struct {
 	Limiter *core.Limiter
 	// Concurrency is the concurrency limiter to install, or nil.
 	Concurrency *core.ConcurrencyLimiter
+	// Wait is the concurrency middleware's waiting acquire (its Wait option).
+	Wait core.Wait
 	// Skip is the adapter's skip function (Skip, Next, Skipper), in neutral terms.
 	Skip func(method, path string) bool
 	// MissingKeyStatus is the adapter's status for a request without a key (0, 400 or 401).

@@ -46,6 +46,7 @@ func Cases() []Case {
 		{"ConcurrencySlowHandlers", testConcurrency},
 		{"ConcurrencyReleasedAfterPanic", testPanic},
 		{"ConcurrencyLeaseExtended", testLeaseExtended},
+		{"ConcurrencyWaitingAcquire", testWaitingAcquire},
 	}
 }
 
@@ -613,4 +614,51 @@ func testLeaseExtended(t *testing.T, h Harness) {
 		t.Fatal("the long request's lease was not released before the response")
 	}
 	wantCode(t, "after the long request", do(t, tr, "GET", "/ok", client, nil), http.StatusOK)
+}
+
+// testWaitingAcquire: with the middleware's Wait option, a request that finds every slot held
+// waits for one instead of being denied, and gets it when the holder's handler returns; a
+// request whose wait runs out is denied as one that did not wait.
+func testWaitingAcquire(t *testing.T, h Harness) {
+	const client = "192.0.2.1:1"
+	poll := func(int) time.Duration { return 5 * time.Millisecond }
+	for _, c := range []struct {
+		name string
+		max  time.Duration
+		want int
+	}{
+		{"a slot freed while it waits", time.Minute, http.StatusOK},
+		{"no slot within Max", 50 * time.Millisecond, http.StatusTooManyRequests},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cl := newConcurrency(t, core.ConcurrencyConfig{Policy: core.NewConcurrency("wait", 1, time.Hour)})
+			g := newGate()
+			tr := h.New(t, Setup{
+				Global: Guard{Concurrency: cl, Wait: core.Wait{Max: c.max, Delay: poll}},
+				Routes: []Route{{Pattern: "/slow", Work: g.work}, {Pattern: "/ok"}},
+			})
+			holder := async(tr, "/slow", client, 1)
+			g.wait(t, 1)
+			waiter := async(tr, "/ok", client, 1)
+			if c.want == http.StatusTooManyRequests {
+				r := <-waiter
+				wantCode(t, "request that waited past Max", r, http.StatusTooManyRequests)
+				wantProblem(t, "request that waited past Max", r, http.StatusTooManyRequests, "wait")
+				close(g.release)
+				wantCode(t, "holder", <-holder, http.StatusOK)
+				return
+			}
+			select {
+			case r := <-waiter:
+				close(g.release)
+				t.Fatalf("a request answered %d while the only slot was held; want it to wait", r.code)
+			case <-time.After(100 * time.Millisecond):
+			}
+			close(g.release)
+			wantCode(t, "holder", <-holder, http.StatusOK)
+			r := <-waiter
+			wantCode(t, "request that waited for the slot", r, http.StatusOK)
+			wantHeader(t, "request that waited for the slot", r, reply.HeaderRateLimit, `"wait";r=0`)
+		})
+	}
 }

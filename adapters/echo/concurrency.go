@@ -32,6 +32,10 @@ type ConcurrencyConfig struct {
 	// ExtendEvery is how often the lease of a running request is extended. Optional.
 	// Default: half the policy's Lease. Negative: never.
 	ExtendEvery time.Duration
+	// Wait lets a request wait (bounded) for a slot instead of being denied at once,
+	// polling with full-jitter backoff (core.ConcurrencyLimiter.AcquireWait). Optional.
+	// Default: no waiting.
+	Wait core.Wait
 }
 
 // Concurrency returns middleware that lets at most the policy's Limit requests per key run
@@ -71,7 +75,7 @@ func (cfg ConcurrencyConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			}
 			q := requests.Get().(*request)
 			q.c = c
-			lease, res, err := cl.Acquire(c.Request().Context(), q)
+			lease, res, err := cl.AcquireWait(c.Request().Context(), q, cfg.Wait)
 			q.c = nil
 			requests.Put(q)
 			if err != nil {

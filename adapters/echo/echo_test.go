@@ -65,7 +65,7 @@ func guard(g adaptertest.Guard) []echo.MiddlewareFunc {
 	}
 	if g.Concurrency != nil {
 		mws = append(mws, tollgateecho.ConcurrencyWithConfig(tollgateecho.ConcurrencyConfig{
-			Limiter: g.Concurrency, Skipper: skip, MissingKeyStatus: g.MissingKeyStatus, Headers: g.Headers,
+			Limiter: g.Concurrency, Skipper: skip, MissingKeyStatus: g.MissingKeyStatus, Headers: g.Headers, Wait: g.Wait,
 		}))
 	}
 	return mws

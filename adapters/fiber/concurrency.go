@@ -46,6 +46,12 @@ type ConcurrencyConfig struct {
 	//
 	// Optional. Default: half the policy's Lease. Negative: never.
 	ExtendEvery time.Duration
+
+	// Wait lets a request wait (bounded) for a slot instead of being denied at once,
+	// polling with full-jitter backoff (core.ConcurrencyLimiter.AcquireWait).
+	//
+	// Optional. Default: no waiting.
+	Wait core.Wait
 }
 
 // NewConcurrency returns middleware that lets at most the policy's Limit requests per key
@@ -73,7 +79,7 @@ func NewConcurrency(config ...ConcurrencyConfig) fiber.Handler {
 			return c.Next()
 		}
 		uctx := c.UserContext()
-		lease, res, err := cl.Acquire(uctx, request{c})
+		lease, res, err := cl.AcquireWait(uctx, request{c}, cfg.Wait)
 		if err != nil {
 			return h.fail(c, err)
 		}

@@ -121,7 +121,7 @@ func guard(g adaptertest.Guard) []fiber.Handler {
 	}
 	if g.Concurrency != nil {
 		hs = append(hs, tollgatefiber.NewConcurrency(tollgatefiber.ConcurrencyConfig{
-			Limiter: g.Concurrency, Next: next, MissingKeyStatus: g.MissingKeyStatus, Headers: g.Headers,
+			Limiter: g.Concurrency, Next: next, MissingKeyStatus: g.MissingKeyStatus, Headers: g.Headers, Wait: g.Wait,
 		}))
 	}
 	return hs

@@ -16,6 +16,10 @@ type ConcurrencyOptions struct {
 	// Default: half the policy's Lease. Negative: never (requests longer than the lease lose
 	// their slot to others).
 	ExtendEvery time.Duration
+	// Wait lets a request wait (bounded) for a slot instead of being denied at once,
+	// polling with full-jitter backoff (core.ConcurrencyLimiter.AcquireWait). Optional.
+	// Default: no waiting.
+	Wait core.Wait
 }
 
 // Concurrency returns middleware that lets at most the policy's Limit requests per key run
@@ -37,7 +41,7 @@ func Concurrency(c *core.ConcurrencyLimiter, o ConcurrencyOptions) gin.HandlerFu
 			gc.Next()
 			return
 		}
-		lease, res, err := c.Acquire(gc.Request.Context(), request{gc})
+		lease, res, err := c.AcquireWait(gc.Request.Context(), request{gc}, o.Wait)
 		if err != nil {
 			fail(gc, err, o.ErrorHandler)
 			return

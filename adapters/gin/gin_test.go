@@ -66,7 +66,7 @@ func guard(g adaptertest.Guard) []gin.HandlerFunc {
 		hs = append(hs, tollgategin.RateLimit(g.Limiter, o))
 	}
 	if g.Concurrency != nil {
-		hs = append(hs, tollgategin.Concurrency(g.Concurrency, tollgategin.ConcurrencyOptions{Options: o}))
+		hs = append(hs, tollgategin.Concurrency(g.Concurrency, tollgategin.ConcurrencyOptions{Options: o, Wait: g.Wait}))
 	}
 	return hs
 }

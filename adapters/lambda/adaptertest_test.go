@@ -111,7 +111,7 @@ func guard[E, R any](t *testing.T, f flavor[E, R], g adaptertest.Guard, h func(c
 	if g.Concurrency != nil {
 		co := o
 		co.SkipFailedRequests, co.SkipSuccessfulRequests = false, false // rate limits only
-		m, err := tollgatelambda.Concurrency(g.Concurrency, tollgatelambda.ConcurrencyOptions{Options: co})
+		m, err := tollgatelambda.Concurrency(g.Concurrency, tollgatelambda.ConcurrencyOptions{Options: co, Wait: g.Wait})
 		if err != nil {
 			t.Fatal(err)
 		}

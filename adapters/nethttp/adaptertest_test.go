@@ -49,7 +49,7 @@ func guard(g adaptertest.Guard, mux *http.ServeMux) func(http.Handler) http.Hand
 	}
 	return func(h http.Handler) http.Handler {
 		if g.Concurrency != nil {
-			h = nethttp.Concurrency(g.Concurrency, nethttp.ConcurrencyOptions{Options: o})(h)
+			h = nethttp.Concurrency(g.Concurrency, nethttp.ConcurrencyOptions{Options: o, Wait: g.Wait})(h)
 		}
 		if g.Limiter != nil {
 			h = nethttp.RateLimit(g.Limiter, o)(h)
