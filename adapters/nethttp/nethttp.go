@@ -23,8 +23,6 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"unsafe"
 
 	"github.com/tollgate-go/tollgate/core"
@@ -243,45 +241,6 @@ func New(cfg core.Config, o Options) (func(http.Handler) http.Handler, error) {
 	return RateLimit(l, o), nil
 }
 
-// policyValues caches the one-element header value slice of each policy, so an allowed
-// request with one limit writes RateLimit-Policy without allocating. The slices have len ==
-// cap, so an append by later code copies instead of writing into the shared array.
-// It is keyed by name (cheap to hash) and checked against the whole policy. The map is
-// copied on write and read without a lock: a read-locked RWMutex is a write to one shared
-// cache line on every request, which every core then contends for.
-var policyValues struct {
-	mu sync.Mutex // serialises writers
-	m  atomic.Pointer[map[string]policyValueEntry]
-}
-
-type policyValueEntry struct {
-	p core.Policy
-	v []string
-}
-
-func policyValue(p core.Policy) []string {
-	if m := policyValues.m.Load(); m != nil {
-		if e, ok := (*m)[p.Name]; ok && e.p == p {
-			return e.v
-		}
-	}
-	v := []string{reply.PolicyItem(p)}
-	policyValues.mu.Lock()
-	defer policyValues.mu.Unlock()
-	var m map[string]policyValueEntry
-	if old := policyValues.m.Load(); old != nil && len(*old) < 4096 {
-		m = make(map[string]policyValueEntry, len(*old)+1)
-		for k, e := range *old {
-			m[k] = e
-		}
-	} else {
-		m = make(map[string]policyValueEntry)
-	}
-	m[p.Name] = policyValueEntry{p, v[:1:1]}
-	policyValues.m.Store(&m)
-	return v
-}
-
 // oneValue returns a header value slice holding b as its one string, built in a single
 // allocation: the slice's array and the string's bytes live in one object (the string
 // points into it, which keeps it alive). Two allocations per header field were a visible
@@ -319,13 +278,13 @@ func oneValue(b []byte) []string {
 // WriteHeaders adds the rate-limit fields of res to h (see reply.SetHeaders for what is
 // written when): fields are added, not set, so that stacked limiters all show their policies,
 // and Retry-After is set once, by the limiter that denied. An allowed request with one limit
-// writes RateLimit-Policy from a cached slice and RateLimit with one allocation. Adapters for
+// writes RateLimit-Policy from reply.PolicyValues' shared slice and RateLimit with one allocation. Adapters for
 // frameworks that expose an http.Header (Gin, Echo) use it too.
 func WriteHeaders(h http.Header, res *core.Result, o reply.HeaderOptions) {
 	ds := res.Decisions()
 	if len(ds) == 1 && len(res.Pending()) == 0 && !o.Omit && !o.Legacy && res.Degraded != core.DegradedOpen {
 		if cur := h["Ratelimit-Policy"]; cur == nil {
-			h["Ratelimit-Policy"] = policyValue(ds[0].Policy)
+			h["Ratelimit-Policy"] = reply.PolicyValues(ds[0].Policy)
 		} else {
 			h["Ratelimit-Policy"] = append(cur, reply.PolicyItem(ds[0].Policy))
 		}

@@ -2,7 +2,6 @@ package reply
 
 import (
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/tollgate-go/tollgate/core"
@@ -146,51 +145,4 @@ func Seconds(d time.Duration) int64 {
 		s++
 	}
 	return s
-}
-
-var policyHeaders struct {
-	sync.RWMutex
-	m map[core.Policy]string
-}
-
-// PolicyItem returns the RateLimit-Policy item of p: `"name";q=QUOTA;w=SECONDS`, with
-// qu="concurrent-requests" instead of w for concurrency policies and no w for calendar
-// months (whose length varies). Values are cached per policy, so the hot path does not
-// allocate.
-//
-// A token bucket is expressed as its capacity: q is Burst (the most a client can spend at
-// once, so the RateLimit item's r, never above Burst, is never above q) and w is the time an
-// empty bucket takes to refill completely, Burst × the emission interval, rounded up. With a
-// burst above the rate, `NewTokenBucket("b", 5, time.Second, 20)` is `"b";q=20;w=4`: 20
-// units per 4 seconds, the same average rate of 5 per second. X-RateLimit-Limit is q too.
-func PolicyItem(p core.Policy) string {
-	policyHeaders.RLock()
-	v, ok := policyHeaders.m[p]
-	policyHeaders.RUnlock()
-	if ok {
-		return v
-	}
-	b := []byte{'"'}
-	b = append(b, p.Name...)
-	b = append(b, `";q=`...)
-	b = strconv.AppendInt(b, p.Capacity(), 10)
-	switch {
-	case p.Algorithm == core.Concurrency:
-		b = append(b, `;qu="concurrent-requests"`...)
-	case p.Calendar == core.Monthly:
-	case p.Algorithm == core.TokenBucket:
-		b = append(b, ";w="...)
-		b = strconv.AppendInt(b, Seconds(time.Duration(p.Capacity()*int64(p.EmissionInterval()))), 10)
-	default:
-		b = append(b, ";w="...)
-		b = strconv.AppendInt(b, Seconds(p.Window), 10)
-	}
-	v = string(b)
-	policyHeaders.Lock()
-	if policyHeaders.m == nil || len(policyHeaders.m) > 4096 {
-		policyHeaders.m = make(map[core.Policy]string)
-	}
-	policyHeaders.m[p] = v
-	policyHeaders.Unlock()
-	return v
 }
