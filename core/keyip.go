@@ -9,8 +9,8 @@ import (
 
 // Header names that carry forwarding chains.
 const (
-	HeaderXForwardedFor = "X-Forwarded-For"
-	HeaderForwarded     = "Forwarded"
+	headerXForwardedFor = "X-Forwarded-For"
+	headerForwarded     = "Forwarded"
 )
 
 // ProxyConfig says which peers are trusted reverse proxies and how their forwarding header
@@ -70,8 +70,8 @@ func proxyIPKey(field string, cfg ProxyConfig) (KeyFunc, error) {
 		return nil, fmt.Errorf("core: %s.IPv6Bits is %d; it must be 1 to 128", field, cfg.IPv6Bits)
 	}
 	switch {
-	case cfg.Header == "" || strings.EqualFold(cfg.Header, HeaderXForwardedFor):
-	case strings.EqualFold(cfg.Header, HeaderForwarded):
+	case cfg.Header == "" || strings.EqualFold(cfg.Header, headerXForwardedFor):
+	case strings.EqualFold(cfg.Header, headerForwarded):
 		k.forwarded = true
 	default:
 		return nil, fmt.Errorf("core: %s.Header %q is not X-Forwarded-For or Forwarded", field, cfg.Header)
@@ -118,9 +118,9 @@ func (k *ipKey) key(r Request) (string, error) {
 	}
 	// The peer is a trusted proxy: walk its forwarding chain from the right.
 	client, chost := peer, host
-	values := r.HeaderValues(HeaderXForwardedFor)
+	values := r.HeaderValues(headerXForwardedFor)
 	if k.forwarded {
-		values = r.HeaderValues(HeaderForwarded)
+		values = r.HeaderValues(headerForwarded)
 	}
 	for i := len(values) - 1; i >= 0; i-- {
 		v := values[i]
