@@ -3,8 +3,6 @@ package core_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/http"
 	"testing"
 	"time"
 
@@ -43,30 +41,6 @@ func TestFallbackPolicy(t *testing.T) {
 		want.Limit, want.Burst = c.limit, c.burst
 		if got != want {
 			t.Errorf("%s: FallbackPolicy(%+v, %d) = %+v, want %+v", c.name, c.p, c.instances, got, want)
-		}
-	}
-}
-
-// TestStatusFor maps every error class to its status.
-func TestStatusFor(t *testing.T) {
-	wrap := func(err error) error { return fmt.Errorf("ctx: %w", err) }
-	cases := []struct {
-		err        error
-		missingKey int
-		want       int
-	}{
-		{core.ErrMissingKey, 0, http.StatusBadRequest},
-		{wrap(core.ErrMissingKey), http.StatusUnauthorized, http.StatusUnauthorized},
-		{core.ErrInvalidKey, http.StatusUnauthorized, http.StatusBadRequest},
-		{core.ErrKeyTooLong, 0, http.StatusBadRequest},
-		{wrap(core.ErrCostExceedsCapacity), 0, http.StatusBadRequest},
-		{wrap(core.ErrNegativeCost), 0, http.StatusBadRequest},
-		{wrap(core.ErrStoreUnavailable), 0, http.StatusServiceUnavailable},
-		{errors.New("boom"), 0, http.StatusInternalServerError},
-	}
-	for _, c := range cases {
-		if got := reply.Status(c.err, c.missingKey); got != c.want {
-			t.Errorf("reply.Status(%v, %d) = %d, want %d", c.err, c.missingKey, got, c.want)
 		}
 	}
 }

@@ -25,6 +25,15 @@ func TestPolicyValues(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { _ = reply.PolicyValues(p) }); n != 0 {
 		t.Errorf("PolicyValues of a cached policy allocates %v times, want 0", n)
 	}
+	// A limiter's policies all stay rendered: alternating between two costs nothing.
+	q := core.NewFixedWindow("pv-day", 1000, 24*time.Hour)
+	_ = reply.PolicyValues(q)
+	if n := testing.AllocsPerRun(100, func() { _, _ = reply.PolicyValues(p), reply.PolicyValues(q) }); n != 0 {
+		t.Errorf("PolicyValues alternating between two cached policies allocates %v times, want 0", n)
+	}
+	if w := reply.PolicyValues(p); &w[0] != &v[0] {
+		t.Error("rendering another policy dropped this one's cached slice")
+	}
 	a := append(v, "other")
 	if reply.PolicyValues(p)[0] != `"pv";q=30;w=60` || len(reply.PolicyValues(p)) != 1 || &a[0] == &v[0] {
 		t.Error("appending to the returned slice changed the cached one")

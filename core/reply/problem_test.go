@@ -2,6 +2,9 @@ package reply_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
@@ -42,6 +45,30 @@ func TestErrorProblemJSON(t *testing.T) {
 	} {
 		if got := string(reply.ErrorProblemJSON(status)); got != want+"\n" {
 			t.Errorf("%d: %s, want %s", status, got, want)
+		}
+	}
+}
+
+// TestStatus maps every error class to its status.
+func TestStatus(t *testing.T) {
+	wrap := func(err error) error { return fmt.Errorf("ctx: %w", err) }
+	cases := []struct {
+		err        error
+		missingKey int
+		want       int
+	}{
+		{core.ErrMissingKey, 0, http.StatusBadRequest},
+		{wrap(core.ErrMissingKey), http.StatusUnauthorized, http.StatusUnauthorized},
+		{core.ErrInvalidKey, http.StatusUnauthorized, http.StatusBadRequest},
+		{core.ErrKeyTooLong, 0, http.StatusBadRequest},
+		{wrap(core.ErrCostExceedsCapacity), 0, http.StatusBadRequest},
+		{wrap(core.ErrNegativeCost), 0, http.StatusBadRequest},
+		{wrap(core.ErrStoreUnavailable), 0, http.StatusServiceUnavailable},
+		{errors.New("boom"), 0, http.StatusInternalServerError},
+	}
+	for _, c := range cases {
+		if got := reply.Status(c.err, c.missingKey); got != c.want {
+			t.Errorf("reply.Status(%v, %d) = %d, want %d", c.err, c.missingKey, got, c.want)
 		}
 	}
 }
