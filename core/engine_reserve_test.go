@@ -141,6 +141,25 @@ func TestReserveTakesWhatRemains(t *testing.T) {
 	})
 }
 
+// TestReserveCostZero: a cost-0 request on a key with no batch yet (first, or in a new window)
+// reads the key's allowance from the store with a cost-0 take instead of answering 0
+// remaining; once a batch or a reading is held it is answered locally.
+func TestReserveCostZero(t *testing.T) {
+	p := core.NewFixedWindow("fw", 160, time.Second)
+	runReserveSteps(t, p, core.Reservations{}, []reserveStep{
+		{0, 0, true, 160, 0, "take 0"},
+		{ms, 0, true, 160, 0, ""},
+		{2 * ms, 1, true, 159, 0, "take 2"},
+		{3 * ms, 0, true, 159, 0, ""},
+		{time.Second, 0, true, 160, 0, "take 0"}, // a new window: the held unit is void
+	})
+	tb := core.NewTokenBucket("tb", 10, time.Second, 0)
+	runReserveSteps(t, tb, core.Reservations{}, []reserveStep{
+		{0, 0, true, 10, 0, "take 0"},
+		{ms, 1, true, 9, 0, "take 2"},
+	})
+}
+
 // TestReserveNewWindow: a batch belongs to its window: the next window starts from the store.
 func TestReserveNewWindow(t *testing.T) {
 	p := core.NewFixedWindow("fw", 100, time.Second)

@@ -157,6 +157,16 @@ func (l *Limiter) reserveTake(ctx context.Context, r *rule, key string, p *Polic
 		// window keeps it: the store counts such a caller in the newer window too.)
 		b.left, b.window, b.remaining, b.waitUntil = 0, w, -1, 0
 	}
+	if cost == 0 && b.left == 0 && b.remaining < 0 {
+		// Nothing is known of the key's allowance in this window yet (no batch): a cost-0
+		// request (a read, a free route) asks the store, which spends nothing, instead of
+		// answering "0 remaining" from an empty batch.
+		info, err := l.take(ctx, key, p, 0, now, d)
+		if err == nil && info.degraded == NotDegraded && !info.cached {
+			b.remaining, b.resetAt = d.Remaining, n+int64(d.ResetAfter)
+		}
+		return info, err
+	}
 	if b.left >= cost {
 		b.left -= cost
 		*d = Decision{Allowed: true, Limit: p.Capacity(), Remaining: max(b.remaining, 0) + b.left,
