@@ -28,7 +28,10 @@
 # Environment: MUTATION_FILES (e.g. "breaker.go denycache.go": mutate only these files of PKG,
 # for a quick loop while writing tests; the score then covers only them), MUTATION_WORKERS (default 2), MUTATION_TIMEOUT_COEFFICIENT (default 10; each
 # mutant's test run may take that many times the unmutated run before it counts as timed out,
-# which counts as detected), MUTATION_OUT (default mutation/out, ignored by git).
+# which counts as detected), MUTATION_OUT (default mutation/out, ignored by git),
+# MUTATION_OVERLAY (default 1: after gremlins, scripts/mutoverlay runs each NOT COVERED mutant
+# that no record explains with go test -overlay, so that a switch's case expressions and
+# constants are tested too; 0 skips that step).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TOLLGATE_ROOT=$PWD
@@ -104,4 +107,13 @@ GOFLAGS=$goflags "$gr" unleash \
 	tail -20 "$out/$(echo "$pkg" | tr / _).log" >&2
 	exit 1
 }
+# The mutants gremlins did not run (NOT COVERED: a switch's case expressions, constants),
+# applied one by one with go test -overlay; MUTATION_OVERLAY=0 leaves them NOT COVERED.
+if [ "${MUTATION_OVERLAY:-1}" != 0 ]; then
+	testflags=""
+	if [ -n "${skip:-}" ]; then
+		testflags="-skip=$skip"
+	fi
+	go run ./scripts/mutoverlay -pkg "$pkg" -equivalents mutation/equivalents -testflags "$testflags" "$json" | tail -1
+fi
 go run ./scripts/mutscore -pkg "$pkg" -equivalents mutation/equivalents "$json"
