@@ -424,3 +424,22 @@ func TestMemoryExactFit(t *testing.T) {
 		}
 	}
 }
+
+// TestRangeContentLength: a 206 from a cached object declares the length of what it sends
+// (the range, or the multipart body), not the object's size, on the first request and on the
+// ones answered from the cache.
+func TestRangeContentLength(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789"), 10)
+	f := newMemFixture(t, s3cache.Options{})
+	f.c.put("r.bin", body, "")
+	for i := 0; i < 2; i++ {
+		w := f.do("GET", "/r.bin", "Range", "bytes=10-19")
+		wantResponse(t, fmt.Sprint("single range, request ", i+1), w, 206, string(body[10:20]), "Content-Length", "10", "Content-Range", "bytes 10-19/100")
+		w = f.do("GET", "/r.bin", "Range", "bytes=0-0,5-5")
+		if got, want := w.Header().Get("Content-Length"), fmt.Sprint(w.Body.Len()); w.Code != 206 || got != want {
+			t.Errorf("two ranges, request %d: %d with Content-Length %s, want 206 with %s (the multipart body's length)", i+1, w.Code, got, want)
+		}
+	}
+	w := f.do("GET", "/r.bin")
+	wantResponse(t, "whole object", w, 200, string(body), "Content-Length", "100")
+}
