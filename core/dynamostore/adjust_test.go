@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/tollgate-go/tollgate/core"
@@ -285,4 +287,98 @@ func measure(c *counting, fn func()) int64 {
 	before := c.total()
 	fn()
 	return c.total() - before
+}
+
+// TestAdjustKeepsTheItemThroughTheDebt: a token-bucket Adjust writes an expiry (DynamoDB TTL,
+// whole seconds, plus TTLGrace) that lasts until the new TAT — the bucket's state matters
+// until then, and a debt can take it far past now + the bucket's capacity — and, on a full
+// bucket, until the bucket would have refilled.
+func TestAdjustKeepsTheItemThroughTheDebt(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_700_000_000, 0)
+	ns := now.UnixNano()
+	tb := core.NewTokenBucket("tb", 10, time.Second, 5) // interval 100ms, capacity 5: refilled in 500ms
+	iv := int64(tb.EmissionInterval())
+	grace := int64(dynamostore.TTLGrace / time.Second)
+	val := func(in *dynamodb.UpdateItemInput, name string) int64 {
+		t.Helper()
+		v, ok := in.ExpressionAttributeValues[name].(*types.AttributeValueMemberN)
+		if !ok {
+			t.Fatalf("update %q has no number %s", *in.UpdateExpression, name)
+		}
+		n, err := strconv.ParseInt(v.Value, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	sec := func(ns int64) int64 { return (ns + int64(time.Second) - 1) / int64(time.Second) }
+
+	// A full bucket, a small charge: the expiry is the refill time, past the new TAT.
+	f := &fake{answers: []answer{{}}}
+	s, err := dynamostore.New(f, dynamostore.Config{Table: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Adjust(ctx, "k", tb, 2, now); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := val(f.updates[0], ":a"), ns+2*iv; got != want {
+		t.Errorf("full bucket, charge 2: TAT %d, want %d", got, want)
+	}
+	if got, want := val(f.updates[0], ":exp"), sec(ns+5*iv)+grace; got != want {
+		t.Errorf("full bucket, charge 2: expiry %d, want %d (refilled at now + 500ms, plus the grace)", got, want)
+	}
+
+	// A bucket that takes 5 s to refill (capacity 50): the expiry is that far out, though
+	// the TAT moved only 200ms.
+	tb50 := core.NewTokenBucket("tb50", 10, time.Second, 50)
+	f = &fake{answers: []answer{{}}}
+	s, _ = dynamostore.New(f, dynamostore.Config{Table: "t"})
+	if _, err := s.Adjust(ctx, "k", tb50, 2, now); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := val(f.updates[0], ":exp"), sec(ns+50*iv)+grace; got != want {
+		t.Errorf("full 50-token bucket, charge 2: expiry %d, want %d (refilled at now + 5 s, plus the grace)", got, want)
+	}
+
+	// A full bucket, a charge deep into debt: the expiry follows the TAT, 10 s out.
+	f = &fake{answers: []answer{{}}}
+	s, _ = dynamostore.New(f, dynamostore.Config{Table: "t"})
+	if _, err := s.Adjust(ctx, "k", tb, 100, now); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := val(f.updates[0], ":exp"), sec(ns+100*iv)+grace; got != want {
+		t.Errorf("full bucket, charge 100: expiry %d, want %d (the TAT, 10 s out, plus the grace)", got, want)
+	}
+
+	// A bucket in use (the full-bucket guess fails): TAT + off, and the expiry moves as far,
+	// rounded up to whole seconds, from at least the refill time.
+	f = &fake{answers: []answer{{fail: true}, {item: item("tat", n(ns+32*iv))}}}
+	s, _ = dynamostore.New(f, dynamostore.Config{Table: "t"})
+	if _, err := s.Adjust(ctx, "k", tb, 25, now); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.updates) != 2 {
+		t.Fatalf("%d updates, want 2 (the guess, then TAT + off)", len(f.updates))
+	}
+	in := f.updates[1]
+	if got, want := val(in, ":off"), 25*iv; got != want {
+		t.Errorf("in use, charge 25: off %d, want %d", got, want)
+	}
+	if got, want := val(in, ":offs"), sec(25*iv); got != want {
+		t.Errorf("in use, charge 25: the expiry moves %d s, want %d (2.5 s rounded up)", got, want)
+	}
+	if got, want := val(in, ":exp"), sec(ns+5*iv)+grace; got != want {
+		t.Errorf("in use, charge 25: a missing expiry starts at %d, want %d", got, want)
+	}
+	// A whole number of seconds moves the expiry by exactly that many.
+	f = &fake{answers: []answer{{fail: true}, {item: item("tat", n(ns+12*iv))}}}
+	s, _ = dynamostore.New(f, dynamostore.Config{Table: "t"})
+	if _, err := s.Adjust(ctx, "k", tb, 10, now); err != nil {
+		t.Fatal(err)
+	}
+	if got := val(f.updates[1], ":offs"); got != 1 {
+		t.Errorf("in use, charge 10 (1 s): the expiry moves %d s, want 1", got)
+	}
 }
