@@ -26,6 +26,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/tollgate-go/tollgate/scripts/internal/mutrecord"
 )
 
 // replacements maps a gremlins mutation type to the token it swaps for each token it mutates.
@@ -98,7 +100,7 @@ func run(pkg, eqDir string, testflags []string, file string) error {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
-	recorded, err := recordedIDs(eqDir)
+	recorded, err := mutrecord.ReadDir(eqDir, pkg)
 	if err != nil {
 		return err
 	}
@@ -119,8 +121,8 @@ func run(pkg, eqDir string, testflags []string, file string) error {
 			}
 			line, col := int(num(m["line"])), int(num(m["column"]))
 			typ, _ := m["type"].(string)
-			id := fmt.Sprintf("%s:%d:%d %s", path.Join(pkg, name), line, col, typ)
-			if recorded[id] {
+			id := mutrecord.ID(path.Join(pkg, name), line, col, typ)
+			if _, ok := recorded[id]; ok {
 				continue
 			}
 			status, err := apply(pkg, filepath.Join(pkg, name), line, col, typ, testflags)
@@ -151,30 +153,6 @@ func run(pkg, eqDir string, testflags []string, file string) error {
 func num(v any) float64 {
 	f, _ := v.(float64)
 	return f
-}
-
-// recordedIDs returns the IDs ("path:line:col TYPE") of every mutant recorded in dir.
-func recordedIDs(dir string) (map[string]bool, error) {
-	names, err := filepath.Glob(filepath.Join(dir, "*.txt"))
-	if err != nil {
-		return nil, err
-	}
-	ids := map[string]bool{}
-	for _, n := range names {
-		b, err := os.ReadFile(n)
-		if err != nil {
-			return nil, err
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if i := strings.Index(line, "#"); i >= 0 {
-				line = line[:i]
-			}
-			if f := strings.Fields(line); len(f) >= 2 && strings.Count(f[0], ":") == 2 {
-				ids[f[0]+" "+f[1]] = true
-			}
-		}
-	}
-	return ids, nil
 }
 
 // apply runs the package's tests with the mutant applied through an overlay and returns the

@@ -28,16 +28,16 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/tollgate-go/tollgate/scripts/internal/mutrecord"
 )
 
 // Result is the part of gremlins' JSON output that the score needs.
@@ -61,7 +61,7 @@ type Mutant struct {
 }
 
 // ID is the mutant's key in the equivalents file.
-func (m Mutant) ID() string { return fmt.Sprintf("%s:%d:%d %s", m.File, m.Line, m.Column, m.Type) }
+func (m Mutant) ID() string { return mutrecord.ID(m.File, m.Line, m.Column, m.Type) }
 
 // Tally counts mutants by outcome.
 type Tally struct {
@@ -155,33 +155,6 @@ func Mutants(r Result, pkg string) []Mutant {
 	return ms
 }
 
-// ReadEquivalents parses the equivalents file: ID → reason. Only entries under pkg are kept.
-func ReadEquivalents(r io.Reader, pkg string) (map[string]string, error) {
-	eq := map[string]string{}
-	sc := bufio.NewScanner(r)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if i := strings.Index(line, "#"); i >= 0 {
-			line = strings.TrimSpace(line[:i])
-		}
-		if line == "" {
-			continue
-		}
-		f := strings.Fields(line)
-		if len(f) < 3 {
-			return nil, fmt.Errorf("mutscore: equivalents line %d: want \"path:line:column TYPE reason\", got %q", n, line)
-		}
-		if strings.Count(f[0], ":") != 2 {
-			return nil, fmt.Errorf("mutscore: equivalents line %d: %q is not path:line:column", n, f[0])
-		}
-		if path.Dir(strings.SplitN(f[0], ":", 2)[0]) != pkg {
-			continue
-		}
-		eq[f[0]+" "+f[1]] = strings.Join(f[2:], " ")
-	}
-	return eq, sc.Err()
-}
-
 // Report writes the score of ms to w and returns the tally.
 func Report(w io.Writer, pkg string, ms []Mutant, eq map[string]string) Tally {
 	var total Tally
@@ -257,24 +230,9 @@ func run(pkg, eqPath, resultPath string, min float64, w io.Writer) error {
 	if err := json.Unmarshal(raw, &r); err != nil {
 		return fmt.Errorf("mutscore: %s: %w", resultPath, err)
 	}
-	files, err := filepath.Glob(filepath.Join(eqPath, "*.txt"))
+	eq, err := mutrecord.ReadDir(eqPath, pkg)
 	if err != nil {
-		return fmt.Errorf("mutscore: %w", err)
-	}
-	eq := map[string]string{}
-	for _, name := range files {
-		f, err := os.Open(name)
-		if err != nil {
-			return fmt.Errorf("mutscore: %w", err)
-		}
-		m, err := ReadEquivalents(f, pkg)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		for id, why := range m {
-			eq[id] = why
-		}
+		return err
 	}
 	t := Report(w, pkg, Mutants(r, pkg), eq)
 	if t.Score() < min {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/tollgate-go/tollgate/scripts/internal/mutrecord"
 )
 
 func TestReport(t *testing.T) {
@@ -20,7 +22,7 @@ func TestReport(t *testing.T) {
 		{"type":"ARITHMETIC_BASE","status":"NOT COVERED","line":12,"column":1}]}]}`); err != nil {
 		t.Fatal(err)
 	}
-	eq, err := ReadEquivalents(strings.NewReader(`
+	eq, err := mutrecord.Read(strings.NewReader(`
 # comment
 p/a.go:3:4 CONDITIONALS_BOUNDARY the loop ends either way
 p/a.go:1:2 ARITHMETIC_BASE killed now: stale
@@ -60,14 +62,6 @@ p/a.go:12:1 ARITHMETIC_BASE NOT-VIABLE string concatenation does not compile
 	}
 	if strings.Contains(out.String(), "p/a.go:3:4") {
 		t.Errorf("report lists the equivalent as a survivor:\n%s", out.String())
-	}
-}
-
-func TestReadEquivalentsRefusesBadLines(t *testing.T) {
-	for _, in := range []string{"p/a.go:3 ARITHMETIC_BASE why", "p/a.go:3:4 ARITHMETIC_BASE"} {
-		if _, err := ReadEquivalents(strings.NewReader(in), "p"); err == nil {
-			t.Errorf("%q: no error", in)
-		}
 	}
 }
 
