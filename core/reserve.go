@@ -33,7 +33,7 @@ import (
 // (plus the cost of the request that took it, for an instance killed with that request in
 // flight). So the allowance stranded by N instances that stop or go idle is at most
 // N × (MaxBatch + cost), and near the end of a window at most N × max(1, R/Shrink). [Limiter.Close] gives unspent
-// batches back (an storekit.Adjuster request each) where the algorithm allows: always for a token
+// batches back (a storekit.Adjuster request each) where the algorithm allows: always for a token
 // bucket, within the window for fixed and sliding windows.
 //
 // Headers under reservations: a decision's Remaining (RateLimit's r) is this instance's view,

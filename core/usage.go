@@ -46,7 +46,7 @@ func (l *Limiter) UsageAt(ctx context.Context, key string, now time.Time) ([]Dec
 
 // Grant gives key n units of its allowance back under the named policy, for the current
 // window (or, for a token bucket, as n tokens): an operator's goodwill, what API Gateway's
-// UpdateUsage does. It is an storekit.Adjuster request of −n, so it restores what the key spent, up
+// UpdateUsage does. It is a storekit.Adjuster request of −n, so it restores what the key spent, up
 // to a whole allowance, never more: to raise a key's limit for good, give it another plan
 // (a PolicyFunc). It returns the key's state afterwards.
 func (l *Limiter) Grant(ctx context.Context, key, policy string, n int64) (Decision, error) {
