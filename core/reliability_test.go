@@ -311,9 +311,7 @@ func TestHeadersAgree(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h := map[string]string{}
-		reply.SetHeaders(func(k, v string) { h[k] = v }, &res, reply.HeaderOptions{Legacy: true})
-		return h
+		return fieldMap(&res, reply.HeaderOptions{Legacy: true})
 	}
 	h := headers()
 	if want := `"burst";q=20;w=4, "day";q=1000;w=86400`; h["RateLimit-Policy"] != want {

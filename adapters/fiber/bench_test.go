@@ -59,3 +59,47 @@ func BenchmarkMiddleware(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHeaders measures the middleware on the header shapes a response can take: one
+// policy allowed, one policy denied (Retry-After too), two rules, and the legacy fields.
+//
+//	go test -run '^$' -bench Headers -benchmem ./adapters/fiber/
+func BenchmarkHeaders(b *testing.B) {
+	one := core.Rule{Policy: core.NewFixedWindow("bench", 1<<50, time.Hour)}
+	for _, c := range []struct {
+		name   string
+		rules  []core.Rule
+		legacy bool
+	}{
+		{"one", []core.Rule{one}, false},
+		{"deny", []core.Rule{{Policy: core.NewFixedWindow("bench", 1, time.Hour)}}, false},
+		{"two-rules", []core.Rule{one, {Policy: core.NewSlidingWindow("burst", 1<<50, time.Minute)}}, false},
+		{"legacy", []core.Rule{one}, true},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			l, err := core.NewLimiter(core.Config{Store: memstore.New(), Rules: c.rules})
+			if err != nil {
+				b.Fatal(err)
+			}
+			cfg := tollgatefiber.Config{Limiter: l}
+			cfg.Headers.Legacy = c.legacy
+			app := fiber.New(fiber.Config{DisableStartupMessage: true})
+			app.Use(tollgatefiber.New(cfg))
+			app.Get("/items/:id", func(c *fiber.Ctx) error { return c.SendStatus(fiber.StatusOK) })
+			h := app.Handler()
+			var req fasthttp.Request
+			req.Header.SetMethod(fiber.MethodGet)
+			req.SetRequestURI("/items/1")
+			fctx := &fasthttp.RequestCtx{}
+			fctx.Init(&req, &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 1234}, nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				fctx.Response.Reset()
+				h(fctx)
+			}
+			if len(fctx.Response.Header.Peek("RateLimit")) == 0 {
+				b.Fatalf("no RateLimit field: %s", fctx.Response.Header.String())
+			}
+		})
+	}
+}

@@ -39,7 +39,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -262,30 +261,17 @@ func writeProblem(c *fiber.Ctx, status int, body []byte) error {
 	return c.Send(body)
 }
 
-// writeHeaders writes the rate-limit fields of res into h, as reply.SetHeaders says, without
-// allocating: values are built in stack buffers and copied by fasthttp. Fields are added, not
-// set, so that stacked limiters all show their policies; Retry-After is set once, by the
-// limiter that denied.
+// writeHeaders adds the rate-limit fields of res to h, as [reply.Fields] renders them
+// (Retry-After replaces), copying each value into fasthttp's own buffers: no allocation.
 func writeHeaders(h *fasthttp.ResponseHeader, res *core.Result, o reply.HeaderOptions) {
-	if o.Legacy {
-		reply.SetHeaders(func(k, v string) {
-			if k == reply.HeaderRetryAfter {
-				h.Set(k, v)
-			} else {
-				h.Add(k, v)
-			}
-		}, res, o)
-		return
-	}
-	ds := res.Decisions()
-	var buf [256]byte
-	if len(ds) > 0 && !o.Omit && res.Degraded != core.DegradedOpen {
-		h.AddBytesV(reply.HeaderRateLimitPolicy, reply.AppendRateLimitPolicy(buf[:0], res))
-		h.AddBytesV(reply.HeaderRateLimit, reply.AppendRateLimit(buf[:0], res))
-	}
-	if !res.Allowed {
-		if ra := res.RetryAfter(); ra > 0 {
-			h.SetBytesV(reply.HeaderRetryAfter, strconv.AppendInt(buf[:0], max(reply.Seconds(ra), 1), 10))
+	var f reply.Fields
+	f.Render(res, o)
+	for i := range f.Len() {
+		name, value, replace := f.Field(i)
+		if replace {
+			h.SetBytesV(name, value)
+		} else {
+			h.AddBytesV(name, value)
 		}
 	}
 }

@@ -12,7 +12,7 @@ import (
 type field struct{ k, v string }
 
 // addHeaders returns h and mv (a response's headers and, in payload v1, its multi-value
-// headers) with the rate-limit fields of res added (see reply.SetHeaders for which). The maps
+// headers) with the rate-limit fields of res added (see reply.Fields for which). The maps
 // given are never written: a handler may return a map it shares between responses, so a
 // map that changes is copied first.
 //
@@ -22,11 +22,15 @@ type field struct{ k, v string }
 // policies come first, as on an http.ResponseWriter. Retry-After replaces any value: one
 // limiter denied, and its time is the one to wait.
 func addHeaders(h map[string]string, mv map[string][]string, res *core.Result, o reply.HeaderOptions) (map[string]string, map[string][]string) {
-	var buf [6]field
-	fields := buf[:0]
-	reply.SetHeaders(func(k, v string) { fields = append(fields, field{k, v}) }, res, o)
-	if len(fields) == 0 {
+	var rf reply.Fields
+	rf.Render(res, o)
+	if rf.Len() == 0 {
 		return h, mv
+	}
+	fields := make([]field, rf.Len())
+	for i := range fields {
+		name, value, _ := rf.Field(i)
+		fields[i] = field{name, string(value)}
 	}
 	h2 := make(map[string]string, len(h)+len(fields))
 	maps.Copy(h2, h)

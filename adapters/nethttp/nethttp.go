@@ -22,7 +22,6 @@ package nethttp
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"unsafe"
 
 	"github.com/tollgate-go/tollgate/core"
@@ -275,41 +274,60 @@ func oneValue(b []byte) []string {
 	return []string{string(b)}
 }
 
-// WriteHeaders adds the rate-limit fields of res to h (see reply.SetHeaders for what is
-// written when): fields are added, not set, so that stacked limiters all show their policies,
-// and Retry-After is set once, by the limiter that denied. An allowed request with one limit
-// writes RateLimit-Policy from reply.PolicyValues' shared slice and RateLimit with one allocation. Adapters for
-// frameworks that expose an http.Header (Gin, Echo) use it too.
+// WriteHeaders adds the rate-limit fields of res to h, as [reply.Fields] renders them:
+// fields are added, not set, so that stacked limiters all show their policies, and
+// Retry-After is set once, by the limiter that denied. Each field costs at most one
+// allocation (its value and its one-element slice in one object), and a single policy's
+// RateLimit-Policy none (reply's shared slice). Adapters for frameworks that expose an
+// http.Header (Gin, Echo) use it too.
 func WriteHeaders(h http.Header, res *core.Result, o reply.HeaderOptions) {
-	ds := res.Decisions()
-	if len(ds) == 1 && len(res.Pending()) == 0 && !o.Omit && !o.Legacy && res.Degraded != core.DegradedOpen {
-		if cur := h["Ratelimit-Policy"]; cur == nil {
-			h["Ratelimit-Policy"] = reply.PolicyValues(ds[0].Policy)
+	var f reply.Fields
+	f.Render(res, o)
+	for i := range f.Len() {
+		name, value, replace := f.Field(i)
+		key := canonicalKey(name)
+		vs := f.Values(i)
+		if vs == nil {
+			vs = oneValue(value)
+		}
+		if cur := h[key]; cur != nil && !replace {
+			h[key] = append(cur, vs...)
 		} else {
-			h["Ratelimit-Policy"] = append(cur, reply.PolicyItem(ds[0].Policy))
+			h[key] = vs
 		}
-		var buf [128]byte
-		v := reply.AppendRateLimit(buf[:0], res)
-		if cur := h["Ratelimit"]; cur == nil {
-			h["Ratelimit"] = oneValue(v)
-		} else {
-			h["Ratelimit"] = append(cur, string(v))
-		}
-		if !res.Allowed {
-			// As reply.SetHeaders: delta-seconds, rounded up, at least 1; set, not added.
-			if ra := res.RetryAfter(); ra > 0 {
-				h["Retry-After"] = oneValue(strconv.AppendInt(buf[:0], max(reply.Seconds(ra), 1), 10))
-			}
-		}
-		return
 	}
-	reply.SetHeaders(func(k, v string) {
-		if k == reply.HeaderRetryAfter {
-			h.Set(k, v)
-		} else {
-			h.Add(k, v)
+}
+
+// canonicalKey returns the http.Header spelling of a field name reply.Fields renders,
+// without allocating: their lengths tell them apart (TestCanonicalKey checks every name
+// against http.CanonicalHeaderKey), and anything else is canonicalised the usual way.
+func canonicalKey(name string) string {
+	switch len(name) {
+	case len(reply.HeaderRateLimitPolicy):
+		if name == reply.HeaderRateLimitPolicy {
+			return "Ratelimit-Policy"
 		}
-	}, res, o)
+	case len(reply.HeaderRateLimit):
+		if name == reply.HeaderRateLimit {
+			return "Ratelimit"
+		}
+	case len(reply.HeaderRetryAfter):
+		if name == reply.HeaderRetryAfter {
+			return "Retry-After"
+		}
+	case len(reply.HeaderXRateLimitRemain):
+		if name == reply.HeaderXRateLimitRemain {
+			return "X-Ratelimit-Remaining"
+		}
+	case len(reply.HeaderXRateLimitLimit): // and HeaderXRateLimitReset
+		switch name {
+		case reply.HeaderXRateLimitLimit:
+			return "X-Ratelimit-Limit"
+		case reply.HeaderXRateLimitReset:
+			return "X-Ratelimit-Reset"
+		}
+	}
+	return http.CanonicalHeaderKey(name)
 }
 
 // problemContentType is the Content-Type value of problem responses, shared (len == cap, so

@@ -275,3 +275,37 @@ type discard struct{ h http.Header }
 func (d *discard) Header() http.Header         { return d.h }
 func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
 func (d *discard) WriteHeader(int)             {}
+
+// BenchmarkHeaders measures the middleware on the header shapes a response can take: one
+// policy allowed, one policy denied (Retry-After too), two rules, and the legacy fields.
+//
+//	go test -run '^$' -bench Headers -benchmem ./adapters/nethttp/
+func BenchmarkHeaders(b *testing.B) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) })
+	one := core.Rule{Policy: core.NewFixedWindow("bench", 1<<50, time.Hour)}
+	for _, c := range []struct {
+		name string
+		cfg  core.Config
+		o    nethttp.Options
+	}{
+		{"one", core.Config{Rules: []core.Rule{one}}, nethttp.Options{}},
+		{"deny", core.Config{Rules: []core.Rule{{Policy: core.NewFixedWindow("bench", 1, time.Hour)}}}, nethttp.Options{}},
+		{"two-rules", core.Config{Rules: []core.Rule{one, {Policy: core.NewSlidingWindow("burst", 1<<50, time.Minute)}}}, nethttp.Options{}},
+		{"legacy", core.Config{Rules: []core.Rule{one}}, nethttp.Options{Headers: reply.HeaderOptions{Legacy: true}}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			h := nethttp.RateLimit(limiter(b, c.cfg), c.o)(ok)
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = "192.0.2.1:1234"
+			w := &discard{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				h.ServeHTTP(w, r)
+			}
+			if len(w.h["Ratelimit"]) != 1 {
+				b.Fatalf("headers %v", w.h)
+			}
+		})
+	}
+}

@@ -32,35 +32,122 @@ type HeaderOptions struct {
 	Omit bool
 }
 
-// SetHeaders writes the rate-limit headers of r through set (which should replace any
-// existing value): RateLimit-Policy and RateLimit for every decision made by a store, the
-// legacy fields if asked, and Retry-After (delta-seconds, rounded up, at least 1) on an
-// enforced denial. A fail-open result gets only what is known: no RateLimit fields, since the
-// store did not answer.
-func SetHeaders(set func(key, value string), r *core.Result, o HeaderOptions) {
+// maxFields is the most fields a response gets: RateLimit-Policy, RateLimit, the three
+// legacy fields and Retry-After.
+const maxFields = 6
+
+// Fields are the rate-limit header fields of one response, in the order they are written:
+// RateLimit-Policy and RateLimit for every decision made by a store, the legacy fields if
+// asked, and Retry-After (delta-seconds, rounded up, at least 1) on an enforced denial. A
+// fail-open result gets only what is known: no RateLimit fields, since the store did not
+// answer.
+//
+// It is the one header writer of the adapters: [Fields.Render] decides which fields a
+// result gets and renders their values, and each adapter only copies them into its
+// framework's header type, adding each field to what the response already has (so that
+// stacked limiters each contribute their policies) except Retry-After, which replaces:
+//
+//	var f reply.Fields
+//	f.Render(res, o)
+//	for i := range f.Len() {
+//		name, value, replace := f.Field(i)
+//		// add value to (or, with replace, set it as) the response's field name
+//	}
+//
+// A Fields lives on the caller's stack: rendering allocates nothing while the values fit
+// its inline buffer (a few policies).
+type Fields struct {
+	n      int
+	end    int // bytes of buf in use
+	f      [maxFields]field
+	shared []string // the cached values of field 0, RateLimit-Policy, or nil
+	raw    []byte   // with shared, field 0's value: the cached bytes, never modified
+	spill  []byte   // the values that did not fit in buf
+	buf    [192]byte
+}
+
+// field is one rendered field: its value is buf[lo:hi], or spill[lo:hi] when spilled.
+type field struct {
+	name             string
+	lo, hi           int32
+	spilled, replace bool
+}
+
+// Render sets f to the fields of r under o, replacing what f held.
+func (f *Fields) Render(r *core.Result, o HeaderOptions) {
+	f.n, f.end, f.shared, f.raw, f.spill = 0, 0, nil, nil, f.spill[:0]
 	ds := r.Decisions()
 	if len(ds) > 0 && !o.Omit && r.Degraded != core.DegradedOpen {
 		if len(ds) == 1 && len(r.Pending()) == 0 {
-			set(HeaderRateLimitPolicy, PolicyItem(ds[0].Policy))
+			e := policyEntryOf(&ds[0].Policy)
+			f.f[0] = field{name: HeaderRateLimitPolicy}
+			f.n, f.shared, f.raw = 1, e.values, e.raw
 		} else {
-			set(HeaderRateLimitPolicy, string(AppendRateLimitPolicy(nil, r)))
+			f.add(HeaderRateLimitPolicy, AppendRateLimitPolicy(f.next(), r), false)
 		}
-		var buf [128]byte
-		set(HeaderRateLimit, string(AppendRateLimit(buf[:0], r)))
+		f.add(HeaderRateLimit, AppendRateLimit(f.next(), r), false)
 		if o.Legacy {
 			// The binding decision's numbers, in the same terms as its RateLimit and
 			// RateLimit-Policy items: q (capacity), r, t.
 			d := binding(r)
-			set(HeaderXRateLimitLimit, strconv.FormatInt(d.Policy.Capacity(), 10))
-			set(HeaderXRateLimitRemain, strconv.FormatInt(d.Remaining, 10))
-			set(HeaderXRateLimitReset, strconv.FormatInt(Seconds(resetAfter(&d)), 10))
+			f.add(HeaderXRateLimitLimit, strconv.AppendInt(f.next(), d.Policy.Capacity(), 10), false)
+			f.add(HeaderXRateLimitRemain, strconv.AppendInt(f.next(), d.Remaining, 10), false)
+			f.add(HeaderXRateLimitReset, strconv.AppendInt(f.next(), Seconds(resetAfter(&d)), 10), false)
 		}
 	}
 	if !r.Allowed {
 		if ra := r.RetryAfter(); ra > 0 {
-			set(HeaderRetryAfter, strconv.FormatInt(max(Seconds(ra), 1), 10))
+			f.add(HeaderRetryAfter, strconv.AppendInt(f.next(), max(Seconds(ra), 1), 10), true)
 		}
 	}
+}
+
+// next returns the free part of the buffer, empty, to append a value to.
+func (f *Fields) next() []byte { return f.buf[f.end:f.end] }
+
+// add records a value appended to next(): in place when it fit, else copied to spill (a
+// copy rather than the appended slice itself, which the escape analysis could not tell
+// from f's own buffer stored in f, and which would move every Fields to the heap).
+func (f *Fields) add(name string, v []byte, replace bool) {
+	x := &f.f[f.n]
+	f.n++
+	x.name, x.replace = name, replace
+	if len(v) <= len(f.buf)-f.end {
+		x.lo, x.hi, x.spilled = int32(f.end), int32(f.end+len(v)), false
+		f.end += len(v)
+		return
+	}
+	x.lo, x.spilled = int32(len(f.spill)), true
+	f.spill = append(f.spill, v...)
+	x.hi = int32(len(f.spill))
+}
+
+// Len returns the number of fields.
+func (f *Fields) Len() int { return f.n }
+
+// Field returns field i (0 <= i < Len): its name (as the constants above spell it), its
+// value (valid until f changes; do not modify it), and whether it replaces the field's
+// existing values (Retry-After: the denial's own wait is the one to tell) rather than adding
+// one.
+func (f *Fields) Field(i int) (name string, value []byte, replace bool) {
+	x := &f.f[i]
+	if i == 0 && f.shared != nil {
+		return x.name, f.raw, false
+	}
+	if x.spilled {
+		return x.name, f.spill[x.lo:x.hi], x.replace
+	}
+	return x.name, f.buf[x.lo:x.hi], x.replace
+}
+
+// Values returns field i's value as a one-element slice that the caller may keep as it is
+// (a header map's value) when one is cached (the RateLimit-Policy of a single policy), else
+// nil. The slice is shared: never modify it (its len equals its cap, so an append copies).
+func (f *Fields) Values(i int) []string {
+	if i != 0 {
+		return nil
+	}
+	return f.shared
 }
 
 // binding returns the decision that matters most: the enforced denial, or else the one with
@@ -88,13 +175,13 @@ func AppendRateLimitPolicy(dst []byte, r *core.Result) []byte {
 		if i > 0 {
 			dst = append(dst, ", "...)
 		}
-		dst = append(dst, PolicyItem(ds[i].Policy)...)
+		dst = append(dst, policyEntryOf(&ds[i].Policy).raw...)
 	}
 	for i := range pending {
 		if len(ds)+i > 0 {
 			dst = append(dst, ", "...)
 		}
-		dst = append(dst, PolicyItem(pending[i])...)
+		dst = append(dst, policyEntryOf(&pending[i]).raw...)
 	}
 	return dst
 }

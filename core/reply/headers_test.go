@@ -3,6 +3,7 @@ package reply_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,22 +13,28 @@ import (
 	"github.com/tollgate-go/tollgate/core/reply"
 )
 
-// headerCalls records every call SetHeaders makes, in order, so that a field set twice shows.
-type headerCalls []string
-
-func (h *headerCalls) set(k, v string) { *h = append(*h, k+": "+v) }
-
-func (h headerCalls) String() string { return strings.Join(h, "\n") }
-
+// setHeaders lists the fields reply.Fields renders, in order, one line each ("replace"
+// marks Retry-After's), so that a field rendered twice shows.
 func setHeaders(res *core.Result, o reply.HeaderOptions) string {
-	var h headerCalls
-	reply.SetHeaders(h.set, res, o)
-	return h.String()
+	var f reply.Fields
+	f.Render(res, o)
+	lines := make([]string, f.Len())
+	for i := range lines {
+		name, value, replace := f.Field(i)
+		lines[i] = name + ": " + string(value)
+		if replace != (name == reply.HeaderRetryAfter) {
+			lines[i] += fmt.Sprintf(" (replace %v)", replace)
+		}
+		if vs := f.Values(i); vs != nil && (len(vs) != 1 || vs[0] != string(value) || cap(vs) != 1) {
+			lines[i] += fmt.Sprintf(" (shared values %q, cap %d)", vs, cap(vs))
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
-// TestSetHeaders pins the exact fields, in order, each set once, for the shapes of result a
+// TestFields pins the exact fields, in order, each set once, for the shapes of result a
 // limiter returns.
-func TestSetHeaders(t *testing.T) {
+func TestFields(t *testing.T) {
 	ctx := context.Background()
 	now := t0.Add(1500 * time.Millisecond)
 	long := strings.Repeat("x", core.MaxNameLen-1)
@@ -195,9 +202,9 @@ func TestSetHeaders(t *testing.T) {
 	}
 }
 
-// TestSetHeadersDegraded: a fail-open result gets no RateLimit fields (the store did not
+// TestFieldsDegraded: a fail-open result gets no RateLimit fields (the store did not
 // answer), a fallback store's decision does.
-func TestSetHeadersDegraded(t *testing.T) {
+func TestFieldsDegraded(t *testing.T) {
 	ctx := context.Background()
 	s := failingStore{}
 	p := []core.Rule{{Policy: core.NewFixedWindow("p", 2, 10*time.Second)}}
@@ -310,9 +317,9 @@ func TestSeconds(t *testing.T) {
 	}
 }
 
-// TestSetHeadersEmptyResult: a result with no decisions (the request failed before any limit
+// TestFieldsEmptyResult: a result with no decisions (the request failed before any limit
 // decided) gets no rate-limit fields at all.
-func TestSetHeadersEmptyResult(t *testing.T) {
+func TestFieldsEmptyResult(t *testing.T) {
 	for _, o := range []reply.HeaderOptions{{}, {Legacy: true}} {
 		if got := setHeaders(&core.Result{}, o); got != "" {
 			t.Errorf("%+v: %q, want no fields", o, got)
@@ -325,5 +332,62 @@ func TestSetHeadersEmptyResult(t *testing.T) {
 	}
 	if got := setHeaders(&res, reply.HeaderOptions{Legacy: true}); got != "" {
 		t.Errorf("result of a request without a key: %q, want no fields", got)
+	}
+}
+
+// TestFieldsReuse renders into one Fields a result whose values overflow the inline buffer
+// (four policies with the longest names, legacy fields after them) and then a single-policy
+// denial: each render equals a fresh one, whatever the previous left behind, and only a
+// single policy's RateLimit-Policy comes with shared values.
+func TestFieldsReuse(t *testing.T) {
+	ctx := context.Background()
+	now := t0.Add(1500 * time.Millisecond)
+	long := strings.Repeat("y", core.MaxNameLen-1)
+	big := newLimiter(t, core.Config{Store: memstore.New(), Now: constantClock(now), Rules: []core.Rule{
+		{Policy: core.NewFixedWindow(long+"1", 10, 10*time.Second)},
+		{Policy: core.NewFixedWindow(long+"2", 20, time.Minute)},
+		{Policy: core.NewSlidingWindow(long+"3", 30, time.Hour)},
+		{Policy: core.NewTokenBucket(long+"4", 40, time.Hour, 0)},
+	}})
+	small := newLimiter(t, core.Config{Store: memstore.New(), Now: constantClock(now), Rules: []core.Rule{
+		{Policy: core.NewFixedWindow("small", 1, time.Minute)},
+	}})
+	bigRes, err := big.AllowKey(ctx, "k", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := small.AllowKey(ctx, "k", 1); err != nil {
+		t.Fatal(err)
+	}
+	smallRes, err := small.AllowKey(ctx, "k", 1)
+	if err != nil || smallRes.Allowed {
+		t.Fatalf("second take: %+v %v; want a denial", smallRes, err)
+	}
+	legacy := reply.HeaderOptions{Legacy: true}
+	var f reply.Fields
+	for _, step := range []struct {
+		res    *core.Result
+		want   string
+		shared bool
+	}{
+		{&bigRes, setHeaders(&bigRes, legacy), false},
+		{&smallRes, setHeaders(&smallRes, legacy), true},
+		{&bigRes, setHeaders(&bigRes, legacy), false},
+	} {
+		f.Render(step.res, legacy)
+		lines := make([]string, f.Len())
+		for i := range lines {
+			name, value, _ := f.Field(i)
+			lines[i] = name + ": " + string(value)
+			if vs := f.Values(i); (vs != nil) != (step.shared && i == 0) {
+				t.Errorf("field %d (%s): shared values %q", i, name, vs)
+			}
+		}
+		if got := strings.Join(lines, "\n"); got != step.want {
+			t.Errorf("reused Fields rendered\n%s\nwant\n%s", got, step.want)
+		}
+	}
+	if !strings.Contains(setHeaders(&bigRes, legacy), "X-RateLimit-Reset: ") || !strings.Contains(setHeaders(&smallRes, legacy), "Retry-After: 59") {
+		t.Fatalf("the cases do not cover what they should:\n%s\n%s", setHeaders(&bigRes, legacy), setHeaders(&smallRes, legacy))
 	}
 }

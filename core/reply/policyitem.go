@@ -29,18 +29,20 @@ var policyItems struct {
 type policyEntry struct {
 	p      core.Policy
 	item   string
+	raw    []byte   // item's bytes, len == cap, never modified
 	values []string // []string{item}, len == cap, shared: an append by its user copies
 }
 
 // policyEntryOf returns the cached rendering of p, rendering and caching it on a miss.
-func policyEntryOf(p core.Policy) *policyEntry {
+func policyEntryOf(p *core.Policy) *policyEntry {
 	if m := policyItems.m.Load(); m != nil {
-		if e, ok := (*m)[p.Name]; ok && e.p == p {
+		if e, ok := (*m)[p.Name]; ok && e.p == *p {
 			return e
 		}
 	}
-	item := renderPolicyItem(p)
-	e := &policyEntry{p: p, item: item, values: []string{item}}
+	raw := renderPolicyItem(*p)
+	item := string(raw)
+	e := &policyEntry{p: *p, item: item, raw: raw, values: []string{item}}
 	policyItems.mu.Lock()
 	defer policyItems.mu.Unlock()
 	var m map[string]*policyEntry
@@ -67,15 +69,9 @@ func policyEntryOf(p core.Policy) *policyEntry {
 // empty bucket takes to refill completely, Burst × the emission interval, rounded up. With a
 // burst above the rate, `NewTokenBucket("b", 5, time.Second, 20)` is `"b";q=20;w=4`: 20
 // units per 4 seconds, the same average rate of 5 per second. X-RateLimit-Limit is q too.
-func PolicyItem(p core.Policy) string { return policyEntryOf(p).item }
+func PolicyItem(p core.Policy) string { return policyEntryOf(&p).item }
 
-// PolicyValues returns PolicyItem(p) as a one-element header value slice, for adapters that
-// write an http.Header map directly: the same slice every time, so a response with one
-// policy writes RateLimit-Policy without allocating. len == cap, so an append copies; do not
-// modify its element.
-func PolicyValues(p core.Policy) []string { return policyEntryOf(p).values }
-
-func renderPolicyItem(p core.Policy) string {
+func renderPolicyItem(p core.Policy) []byte {
 	b := []byte{'"'}
 	b = append(b, p.Name...)
 	b = append(b, `";q=`...)
@@ -91,5 +87,5 @@ func renderPolicyItem(p core.Policy) string {
 		b = append(b, ";w="...)
 		b = strconv.AppendInt(b, Seconds(p.Window), 10)
 	}
-	return string(b)
+	return b[:len(b):len(b)]
 }

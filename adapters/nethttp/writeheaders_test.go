@@ -1,0 +1,73 @@
+package nethttp_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/tollgate-go/tollgate/adapters/nethttp"
+	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/reply"
+)
+
+// BenchmarkWriteHeaders measures WriteHeaders alone, on an allowed result of one policy and
+// of two.
+//
+//	go test -run '^$' -bench WriteHeaders -benchmem ./adapters/nethttp/
+func BenchmarkWriteHeaders(b *testing.B) {
+	one := core.Rule{Policy: core.NewFixedWindow("bench", 1<<50, time.Hour)}
+	for _, c := range []struct {
+		name  string
+		rules []core.Rule
+	}{
+		{"one", []core.Rule{one}},
+		{"two", []core.Rule{one, {Policy: core.NewSlidingWindow("burst", 1<<50, time.Minute)}}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			res, err := limiter(b, core.Config{Rules: c.rules}).AllowKey(context.Background(), "k", 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			h := http.Header{}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(h)
+				nethttp.WriteHeaders(h, &res, reply.HeaderOptions{})
+			}
+		})
+	}
+}
+
+// TestWriteHeadersKeys: every field reply.Fields renders lands in the http.Header under
+// its canonical key (so that Header.Get finds it and a second limiter's values join the
+// first's), Retry-After replaces and the others add.
+func TestWriteHeadersKeys(t *testing.T) {
+	at := time.Unix(1_800_000_000, 0) // the start of a minute
+	l := limiter(t, core.Config{Now: func() time.Time { return at }, Rules: []core.Rule{{Policy: core.NewFixedWindow("keys", 1, time.Minute)}}})
+	ctx := context.Background()
+	if _, err := l.AllowKey(ctx, "k", 1); err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.AllowKey(ctx, "k", 1)
+	if err != nil || res.Allowed {
+		t.Fatalf("second take: %+v %v; want a denial", res, err)
+	}
+	h := http.Header{"Retry-After": {"5"}, "Ratelimit": {`"outer";r=3;t=10`}}
+	nethttp.WriteHeaders(h, &res, reply.HeaderOptions{Legacy: true})
+	names := []string{reply.HeaderRateLimitPolicy, reply.HeaderRateLimit, reply.HeaderXRateLimitLimit, reply.HeaderXRateLimitRemain, reply.HeaderXRateLimitReset, reply.HeaderRetryAfter}
+	if len(h) != len(names) {
+		t.Errorf("header has %d fields, want %d: %v", len(h), len(names), h)
+	}
+	for _, n := range names {
+		if h[http.CanonicalHeaderKey(n)] == nil {
+			t.Errorf("no %s under %q: %v", n, http.CanonicalHeaderKey(n), h)
+		}
+	}
+	if got := h["Ratelimit"]; len(got) != 2 || got[0] != `"outer";r=3;t=10` || got[1] != `"keys";r=0;t=60` {
+		t.Errorf("RateLimit %q; want the outer value, then this limiter's", got)
+	}
+	if got := h["Retry-After"]; len(got) != 1 || got[0] != "60" {
+		t.Errorf("Retry-After %q; want this denial's 60, replacing", got)
+	}
+}
