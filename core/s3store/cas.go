@@ -140,11 +140,11 @@ func (s *Store) read(ctx context.Context, name string, e *entry, conditional boo
 // revalidate re-reads the object unless it still has the cached ETag (a 304, no body), and
 // reports whether the state changed.
 func (s *Store) revalidate(ctx context.Context, name string, e *entry) (changed bool, err error) {
-	etag, existed := e.etag, e.etag != ""
+	etag := e.etag // "" when the object did not exist, and again when it no longer does
 	if err := s.read(ctx, name, e, true); err != nil {
 		return false, err
 	}
-	return e.etag != etag || (e.etag != "") != existed, nil
+	return e.etag != etag, nil
 }
 
 // put writes o over the version of the object e knows: If-Match on its ETag, or

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -237,13 +236,7 @@ func (s *Store) checkLease(p core.Policy, lease string) error {
 	if s.mode == Marker {
 		return fmt.Errorf("%w: policy %q is %s (%w)", ErrMarkerMode, p.Name, p.Algorithm, core.ErrInvalidPolicy)
 	}
-	if err := s.CheckPolicy(p); err != nil {
-		return err
-	}
-	if !utf8.ValidString(lease) {
-		// Lease IDs are keys of the state object's JSON, where invalid UTF-8 would be
-		// replaced (two IDs could become one).
-		return fmt.Errorf("s3store: %w: a lease id must be valid UTF-8", core.ErrInvalidKey)
-	}
-	return nil
+	// Lease IDs are keys of the state object's JSON, where invalid UTF-8 would be replaced
+	// (two IDs could become one): storekit.CheckLease above admits printable ASCII only.
+	return s.CheckPolicy(p)
 }
