@@ -2,10 +2,13 @@ package s3store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"reflect"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -22,13 +25,26 @@ type LifecycleAPI interface {
 
 var _ LifecycleAPI = (*s3.Client)(nil)
 
-// LifecycleRuleID returns the ID of the rule [PutLifecycleRule] keeps for prefix.
+// maxRuleID is S3's limit on a lifecycle rule's ID, in bytes.
+const maxRuleID = 255
+
+// LifecycleRuleID returns the ID of the rule [PutLifecycleRule] keeps for prefix:
+// "tollgate:" and the prefix. When that is longer than S3's 255 bytes, the prefix is cut at a
+// character boundary and followed by "~" and 16 hex digits of its SHA-256, so that two long
+// prefixes with the same start still get a rule each (with the cut alone, the second
+// prefix's rule replaced the first's, whose objects then never expired).
 func LifecycleRuleID(prefix string) string {
 	id := "tollgate:" + prefix
-	if len(id) > 255 { // S3's limit on rule IDs
-		id = id[:255]
+	if len(id) <= maxRuleID {
+		return id
 	}
-	return id
+	sum := sha256.Sum256([]byte(prefix))
+	tail := "~" + hex.EncodeToString(sum[:8])
+	cut := maxRuleID - len(tail)
+	for cut > 0 && !utf8.RuneStart(id[cut]) {
+		cut--
+	}
+	return id[:cut] + tail
 }
 
 // PutLifecycleRule makes bucket expire the objects under prefix days after their last write,
@@ -148,8 +164,10 @@ func canon(r types.LifecycleRule) any {
 	}
 	if r.NoncurrentVersionExpiration != nil {
 		x.NoncurrentDays = aws.ToInt32(r.NoncurrentVersionExpiration.NoncurrentDays)
+		x.HasOther = x.HasOther || r.NoncurrentVersionExpiration.NewerNoncurrentVersions != nil
 	}
-	x.HasOther = x.HasOther || len(r.Transitions) > 0 || len(r.NoncurrentVersionTransitions) > 0 || r.AbortIncompleteMultipartUpload != nil
+	//lint:ignore SA1019 a rule read back may still carry the deprecated top-level Prefix, set by hand
+	x.HasOther = x.HasOther || r.Prefix != nil || len(r.Transitions) > 0 || len(r.NoncurrentVersionTransitions) > 0 || r.AbortIncompleteMultipartUpload != nil
 	return x
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -94,6 +95,10 @@ func TestPutLifecycleRuleReplacesEdited(t *testing.T) {
 		{"Expiration.ExpiredObjectDeleteMarker", func(r *types.LifecycleRule) { r.Expiration.ExpiredObjectDeleteMarker = aws.Bool(true) }},
 		{"NoncurrentVersionExpiration nil", func(r *types.LifecycleRule) { r.NoncurrentVersionExpiration = nil }},
 		{"NoncurrentDays 2", func(r *types.LifecycleRule) { r.NoncurrentVersionExpiration.NoncurrentDays = aws.Int32(2) }},
+		{"NewerNoncurrentVersions", func(r *types.LifecycleRule) { r.NoncurrentVersionExpiration.NewerNoncurrentVersions = aws.Int32(3) }},
+		{"Prefix (the rule's own, deprecated)", func(r *types.LifecycleRule) {
+			r.Prefix = aws.String("other/") //lint:ignore SA1019 a bucket may still hold such a rule
+		}},
 		{"Transitions", func(r *types.LifecycleRule) {
 			r.Transitions = []types.Transition{{Days: aws.Int32(30), StorageClass: types.TransitionStorageClassStandardIa}}
 		}},
@@ -207,9 +212,13 @@ func TestPutLifecycleRuleErrors(t *testing.T) {
 	}
 }
 
-// TestLifecycleRuleIDLength: the rule ID is "tollgate:" and the prefix, cut to S3's 255 bytes
-// when longer; an ID of exactly 255 bytes is kept whole. PutLifecycleRule writes the rule
-// under that ID, filtering on the whole prefix.
+// TestLifecycleRuleIDLength: the rule ID is "tollgate:" and the prefix when that fits S3's
+// 255 bytes (exactly 255 included). A longer prefix gets a 255-byte ID that ends with "~" and
+// 16 hex digits of the prefix's SHA-256, cut before them at a character boundary: two long
+// prefixes that share their first 246 bytes get two rules (a cut alone gave them one, and
+// PutLifecycleRule for the second replaced the first's: its objects stopped expiring), and an
+// ID never ends in half a character. PutLifecycleRule writes the rule under that ID, filtering
+// on the whole prefix.
 func TestLifecycleRuleIDLength(t *testing.T) {
 	const tag = "tollgate:"
 	if got := s3store.LifecycleRuleID("app/"); got != "tollgate:app/" {
@@ -220,15 +229,30 @@ func TestLifecycleRuleIDLength(t *testing.T) {
 		t.Fatalf("LifecycleRuleID of a %d-byte prefix = %q (%d bytes); want %q whole", len(fits), got, len(got), tag+fits)
 	}
 	long := strings.Repeat("p", 255-len(tag)) + "/"
-	if got := s3store.LifecycleRuleID(long); got != (tag + long)[:255] || len(got) != 255 {
-		t.Fatalf("LifecycleRuleID of a %d-byte prefix = %q (%d bytes); want its first 255 bytes", len(long), got, len(got))
+	long2 := strings.Repeat("p", 255-len(tag)) + "q/"
+	wide := strings.Repeat("é", 200) + "/" // 2-byte characters across the cut
+	ids := map[string]string{}
+	for _, p := range []string{long, long2, wide, wide + "x/"} {
+		id := s3store.LifecycleRuleID(p)
+		if len(id) > 255 || !utf8.ValidString(id) || !strings.HasPrefix(id, tag) || !strings.HasPrefix(tag+p, id[:len(id)-17]) || id[len(id)-17] != '~' {
+			t.Errorf("LifecycleRuleID of a %d-byte prefix = %q (%d bytes); want at most 255 bytes of valid UTF-8: the prefix's start, '~' and 16 hex digits", len(p), id, len(id))
+		}
+		if other, dup := ids[id]; dup {
+			t.Errorf("prefixes %q and %q share the rule ID %q", other, p, id)
+		}
+		ids[id] = p
 	}
-	for _, p := range []string{fits, long} {
-		f := &fakeLifecycle{}
-		if changed, err := s3store.PutLifecycleRule(context.Background(), f, "b", p, 1); err != nil || !changed || len(f.rules) != 1 {
+	f := &fakeLifecycle{}
+	for _, p := range []string{fits, long, long2} {
+		if changed, err := s3store.PutLifecycleRule(context.Background(), f, "b", p, 1); err != nil || !changed {
 			t.Fatalf("PutLifecycleRule(%d-byte prefix): changed=%v, %v", len(p), changed, err)
 		}
-		r := f.rules[0]
+	}
+	if len(f.rules) != 3 {
+		t.Fatalf("three prefixes left %d rules (%s); want one each", len(f.rules), ruleIDs(f.rules))
+	}
+	for i, p := range []string{fits, long, long2} {
+		r := f.rules[i]
 		if id := aws.ToString(r.ID); id != s3store.LifecycleRuleID(p) || len(id) > 255 || aws.ToString(r.Filter.Prefix) != p {
 			t.Fatalf("rule for a %d-byte prefix: ID %q (%d bytes), filter prefix %q", len(p), id, len(id), aws.ToString(r.Filter.Prefix))
 		}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/tollgate-go/tollgate/core/backoff"
 )
 
 // Verify checks, at startup, that the bucket is usable by this store in its mode, and says
@@ -18,12 +20,12 @@ import (
 //
 //   - the bucket exists and this client may use it (HeadBucket);
 //   - create-only writes work: a probe object under Config.Prefix is created with
-//     If-None-Match: *, and a second create-only write of it must be refused (412) — both
-//     modes rely on it;
+//     If-None-Match: *, and a second create-only write of it must be refused (412, or 409
+//     ConditionalRequestConflict) — both modes rely on it;
 //   - in compare-and-swap mode, conditional updates work: a write with If-Match on a stale
-//     ETag must be refused (412), and one on the current ETag accepted. A server that ignores
-//     If-Match would let concurrent instances overwrite each other's counts; Verify reports it
-//     and names the way out, Config.Mode = Marker.
+//     ETag must be refused (412, or 409 ConditionalRequestConflict), and one on the current
+//     ETag accepted. A server that ignores If-Match would let concurrent instances overwrite
+//     each other's counts; Verify reports it and names the way out, Config.Mode = Marker.
 //
 // The probe is then deleted (s3:DeleteObject; without that permission it is left to the
 // prefix's lifecycle rule). New does no I/O, so that building a store never blocks and works
@@ -64,7 +66,9 @@ func (s *Store) Verify(ctx context.Context) error {
 	switch _, err := put("2", aws.String("*"), nil); {
 	case err == nil:
 		return fmt.Errorf("s3store: bucket %q at %s ignores If-None-Match: * (a second create-only write of %s succeeded): neither mode can keep exact state there", s.bucket, where, probe)
-	case !lostRace(err):
+	case !backoff.IsConditionalFailure(err):
+		// 412, or 409 ConditionalRequestConflict: not written. A 404 here would be no
+		// answer to If-None-Match at all.
 		return fmt.Errorf("s3store: bucket %q at %s: a second create-only write of %s should be refused with 412 Precondition Failed: %w", s.bucket, where, probe, err)
 	}
 	if s.mode != CompareAndSwap {
@@ -77,7 +81,7 @@ func (s *Store) Verify(ctx context.Context) error {
 	switch _, err := put("3", nil, aws.String(`"00000000000000000000000000000000"`)); {
 	case err == nil:
 		return fmt.Errorf("s3store: bucket %q at %s ignores If-Match (a PutObject of %s on a stale ETag succeeded): compare-and-swap mode would lose updates there; set Config.Mode to s3store.Marker", s.bucket, where, probe)
-	case statusOf(err) != http.StatusPreconditionFailed:
+	case !backoff.IsConditionalFailure(err): // 412, or 409 ConditionalRequestConflict
 		return fmt.Errorf("s3store: bucket %q at %s does not support conditional updates (PutObject If-Match): compare-and-swap mode needs them; set Config.Mode to s3store.Marker: %w", s.bucket, where, err)
 	}
 	if _, err := put("4", nil, &etag); err != nil {
@@ -97,7 +101,7 @@ func (s *Store) where() string {
 		return *o.BaseEndpoint
 	}
 	if o.Region == "" {
-		return "AWS S3 in the default region"
+		return "AWS S3 with no region set"
 	}
 	return "AWS S3 in " + o.Region
 }

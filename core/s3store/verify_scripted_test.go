@@ -182,7 +182,7 @@ func TestVerifyHeadBucketErrors(t *testing.T) {
 }
 
 // TestVerifyWhere: Verify's errors name the endpoint the client talks to: its BaseEndpoint
-// when set, else "AWS S3 in" its region, or "AWS S3 in the default region" without one, and
+// when set, else "AWS S3 in" its region, or "AWS S3 with no region set" without one, and
 // "the client's endpoint" for a client that cannot say (no Options method).
 func TestVerifyWhere(t *testing.T) {
 	missing := sdkError("HeadBucket", http.StatusNotFound, "NotFound", "Not Found")
@@ -192,7 +192,7 @@ func TestVerifyWhere(t *testing.T) {
 		want string
 	}{
 		{"no Options method", func(v *verifyS3) s3store.API { return v }, "the client's endpoint"},
-		{"no endpoint, no region", func(v *verifyS3) s3store.API { return verifyOptions{v, s3.Options{}} }, "AWS S3 in the default region"},
+		{"no endpoint, no region", func(v *verifyS3) s3store.API { return verifyOptions{v, s3.Options{}} }, "AWS S3 with no region set"},
 		{"region", func(v *verifyS3) s3store.API { return verifyOptions{v, s3.Options{Region: "eu-west-1"}} }, "AWS S3 in eu-west-1"},
 		{"endpoint and region", func(v *verifyS3) s3store.API {
 			return verifyOptions{v, s3.Options{Region: "eu-west-1", BaseEndpoint: aws.String("http://minio.test:9000")}}
@@ -221,6 +221,9 @@ func TestVerifyScripted(t *testing.T) {
 	denied := sdkError("PutObject", http.StatusForbidden, "AccessDenied", "Access Denied")
 	notImpl := sdkError("PutObject", http.StatusNotImplemented, "NotImplemented", "A header you provided implies functionality that is not implemented")
 	refused := sdkError("PutObject", http.StatusPreconditionFailed, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
+	// S3's answer to a conditional write while another one on the key is in flight: not
+	// written, as with 412.
+	conflict := sdkError("PutObject", http.StatusConflict, "ConditionalRequestConflict", "A conflicting conditional operation is currently in progress against this resource.")
 	for _, c := range []struct {
 		name    string
 		mode    s3store.Mode
@@ -245,6 +248,13 @@ func TestVerifyScripted(t *testing.T) {
 		{name: "second create-only write fails otherwise, marker", mode: s3store.Marker, puts: 2,
 			answers: answers{1: answer(internal)}, wrapped: internal,
 			want: []string{"should be refused with 412 Precondition Failed"}},
+		{name: "second create-only write answered 404", mode: s3store.Marker, puts: 2,
+			answers: answers{1: answer(sdkError("PutObject", http.StatusNotFound, "NoSuchKey", "The specified key does not exist."))},
+			want:    []string{"should be refused with 412 Precondition Failed"}},
+		{name: "second create-only write answered 409 conflict", mode: s3store.CompareAndSwap, puts: 4,
+			answers: answers{1: answer(conflict)}},
+		{name: "stale If-Match answered 409 conflict", mode: s3store.CompareAndSwap, puts: 4,
+			answers: answers{2: answer(conflict)}},
 		{name: "second create-only write accepted", mode: s3store.Marker, puts: 2,
 			answers: answers{1: func(*s3.PutObjectOutput, error) (*s3.PutObjectOutput, error) {
 				return &s3.PutObjectOutput{ETag: aws.String(`"2"`)}, nil
