@@ -336,8 +336,9 @@ func TestFieldsEmptyResult(t *testing.T) {
 }
 
 // TestFieldsReuse renders into one Fields a result whose values overflow the inline buffer
-// (four policies with the longest names, legacy fields after them) and then a single-policy
-// denial: each render equals a fresh one, whatever the previous left behind, and only a
+// (four policies with the longest names, legacy fields after them), a single-policy denial,
+// and two policies whose RateLimit-Policy fits the buffer and whose RateLimit does not fit
+// what is left: each render equals a fresh one, whatever the previous left behind, and only a
 // single policy's RateLimit-Policy comes with shared values.
 func TestFieldsReuse(t *testing.T) {
 	ctx := context.Background()
@@ -363,6 +364,17 @@ func TestFieldsReuse(t *testing.T) {
 	if err != nil || smallRes.Allowed {
 		t.Fatalf("second take: %+v %v; want a denial", smallRes, err)
 	}
+	// Two 40-byte names: RateLimit-Policy fits the inline buffer, RateLimit does not fit
+	// what is left of it and goes to the spill.
+	mid := strings.Repeat("z", 40)
+	two := newLimiter(t, core.Config{Store: memstore.New(), Now: constantClock(now), Rules: []core.Rule{
+		{Policy: core.NewFixedWindow(mid+"1", 10, 10*time.Second)},
+		{Policy: core.NewSlidingWindow(mid+"2", 20, time.Hour)},
+	}})
+	twoRes, err := two.AllowKey(ctx, "k", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	legacy := reply.HeaderOptions{Legacy: true}
 	var f reply.Fields
 	for _, step := range []struct {
@@ -372,6 +384,7 @@ func TestFieldsReuse(t *testing.T) {
 	}{
 		{&bigRes, setHeaders(&bigRes, legacy), false},
 		{&smallRes, setHeaders(&smallRes, legacy), true},
+		{&twoRes, setHeaders(&twoRes, legacy), false},
 		{&bigRes, setHeaders(&bigRes, legacy), false},
 	} {
 		f.Render(step.res, legacy)
