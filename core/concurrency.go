@@ -179,76 +179,41 @@ func (c *ConcurrencyLimiter) AcquireKeyAt(ctx context.Context, key string, now t
 		}
 	}
 	id := newLeaseID()
-	n := now.UnixNano()
 	var d Decision
-	ev := Event{}
 	store := c.cstore
-	err := ErrBreakerOpen
-	if tk, ok := c.lim.breaker.allow(n); ok {
-		var start time.Time
-		if c.lim.timed {
-			start = time.Now()
-		}
-		sctx, cancel := c.budget(ctx)
+	lat, failed, err := c.lim.storeCall(ctx, now.UnixNano(), func(sctx context.Context) (err error) {
 		d, err = c.cstore.Acquire(sctx, key, p, id, now)
-		cancel()
-		if c.lim.timed {
-			ev.Latency = time.Since(start)
-		}
-		if err != nil && isCallerError(err) {
-			// The store answered: it is alive, and a breaker it closes says so, as in
-			// Limiter.take.
-			if c.lim.breaker.success(tk) {
-				c.lim.problem(ctx, Event{Kind: EventBreakerClosed})
-			}
-			return nil, Result{}, err
-		}
-		if err != nil {
+		if err != nil && !isCallerError(err) {
 			// The outcome is unknown: the store may apply the acquire after the budget ran
 			// out. Release it in the background so that it cannot hold a slot for the
 			// whole lease time.
 			c.orphans.add(c.cstore, key, p, id, now)
 		}
-		if err != nil && ctx.Err() != nil {
-			c.lim.breaker.abandon(tk)
-			return nil, Result{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, ctx.Err())
-		}
-		if err != nil {
-			if c.lim.breaker.failure(tk, n) {
-				c.lim.problem(ctx, Event{Kind: EventBreakerOpen, Err: err})
-			}
-		} else if c.lim.breaker.success(tk) {
-			c.lim.problem(ctx, Event{Kind: EventBreakerClosed})
-		}
-	}
-	if err != nil {
-		ev2 := Event{Kind: EventStoreError, Key: key, Err: err, Latency: ev.Latency, Decision: Decision{Policy: p}, Op: OpAcquire}
-		switch c.lim.failure {
-		case FailOpen:
-			ev2.Degraded = DegradedOpen
+		return err
+	})
+	var deg Degradation
+	if failed {
+		ev := Event{Kind: EventStoreError, Key: key, Err: err, Latency: lat, Decision: Decision{Policy: p}, Op: OpAcquire}
+		deg, err = c.lim.failOver(ctx, ev, func() {
 			d, store = Decision{Allowed: true, Limit: p.Limit, Remaining: p.Limit - 1, Policy: p}, nil
-		case FailClosed:
-			ev2.Degraded = DegradedClosed
-		case FailFallback:
-			ev2.Degraded = DegradedFallback
-			store = c.cfall
-			p = FallbackPolicy(p, c.lim.instances)
+		}, func() (err error) {
+			store, p = c.cfall, FallbackPolicy(p, c.lim.instances)
 			d, err = store.Acquire(ctx, key, p, id, now)
+			return err
+		})
+		if err != nil {
+			return nil, Result{Degraded: deg}, err
 		}
-		c.lim.problem(ctx, ev2)
-		ev.Degraded = ev2.Degraded
-		if ev2.Degraded == DegradedClosed || err != nil && ev2.Degraded == DegradedFallback {
-			return nil, Result{Degraded: ev.Degraded}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
-		}
+	} else if err != nil {
+		return nil, Result{}, err
 	}
 	if !d.Allowed && c.lim.shadow {
 		d.Shadow = true
 	}
 	res := Result{Allowed: d.Allowed || d.Shadow}
-	res.add(d, ev.Degraded)
+	res.add(d, deg)
 	if c.lim.observer != nil {
-		ev.Kind, ev.Key, ev.Decision, ev.Op = EventDecision, key, d, OpAcquire
-		c.lim.observer.Observe(ctx, ev)
+		c.lim.observer.Observe(ctx, Event{Kind: EventDecision, Key: key, Decision: d, Op: OpAcquire, Latency: lat, Degraded: deg})
 	}
 	if !d.Allowed || store == nil {
 		return nil, res, nil

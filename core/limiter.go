@@ -474,47 +474,15 @@ func (l *Limiter) take(ctx context.Context, key string, p *Policy, cost int64, n
 			return takeInfo{cached: true}, nil
 		}
 	}
-	b := l.breaker
-	tk, ok := b.allow(n)
-	if !ok {
-		return l.degrade(ctx, key, p, cost, now, ErrBreakerOpen, 0, d)
-	}
-	var start time.Time
-	if l.timed {
-		start = time.Now()
-	}
-	sctx := ctx
-	if l.timeout > 0 {
-		var cancel context.CancelFunc
-		sctx, cancel = context.WithTimeout(ctx, l.timeout)
-		defer cancel()
-	}
-	var err error
-	*d, err = l.store.Take(sctx, key, *p, cost, now)
-	var lat time.Duration
-	if l.timed {
-		lat = time.Since(start)
-	}
-	if err != nil {
-		if isCallerError(err) {
-			// The store answered: it is alive, whatever it thought of the input.
-			if b.success(tk) {
-				l.problem(ctx, Event{Kind: EventBreakerClosed})
-			}
-			return takeInfo{}, err
-		}
-		if ctx.Err() != nil {
-			// The request itself was canceled: not the store's fault.
-			b.abandon(tk)
-			return takeInfo{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, ctx.Err())
-		}
-		if b.failure(tk, n) {
-			l.problem(ctx, Event{Kind: EventBreakerOpen, Err: err})
-		}
+	lat, failed, err := l.storeCall(ctx, n, func(sctx context.Context) (err error) {
+		*d, err = l.store.Take(sctx, key, *p, cost, now)
+		return err
+	})
+	if failed {
 		return l.degrade(ctx, key, p, cost, now, err, lat, d)
 	}
-	if b.success(tk) {
-		l.problem(ctx, Event{Kind: EventBreakerClosed})
+	if err != nil {
+		return takeInfo{}, err
 	}
 	if !d.Allowed {
 		l.deny.put(key, d, cost, n)
@@ -522,27 +490,88 @@ func (l *Limiter) take(ctx context.Context, key string, p *Policy, cost int64, n
 	return takeInfo{latency: lat}, nil
 }
 
-// degrade applies the failure policy after a store failure and writes its decision to *d.
-func (l *Limiter) degrade(ctx context.Context, key string, p *Policy, cost int64, now time.Time, cause error, lat time.Duration, d *Decision) (takeInfo, error) {
-	ev := Event{Kind: EventStoreError, Key: key, Err: cause, Latency: lat, Decision: Decision{Policy: *p}, Op: OpTake}
+// storeCall is the one engine of both limiter kinds around a call to the shared store: the
+// circuit breaker, the per-call time budget, the latency (when an observer wants it), and the
+// classification of the outcome, which also tells the breaker:
+//
+//   - the store answered (err nil, or the caller's error, returned as is): a success;
+//   - the request's own context ended: ErrStoreUnavailable wrapping ctx.Err(), and the
+//     breaker is not told (not the store's fault);
+//   - the store failed, or the open breaker let no call through (ErrBreakerOpen): failed is
+//     true, and the caller hands err to its failure policy ([Limiter.failOver]).
+func (l *Limiter) storeCall(ctx context.Context, n int64, call func(context.Context) error) (lat time.Duration, failed bool, err error) {
+	b := l.breaker
+	tk, ok := b.allow(n)
+	if !ok {
+		return 0, true, ErrBreakerOpen
+	}
+	var start time.Time
+	if l.timed {
+		start = time.Now()
+	}
+	if l.timeout > 0 {
+		sctx, cancel := context.WithTimeout(ctx, l.timeout)
+		err = call(sctx)
+		cancel()
+	} else {
+		err = call(ctx)
+	}
+	if l.timed {
+		lat = time.Since(start)
+	}
+	switch {
+	case err == nil || isCallerError(err):
+		// The store answered: it is alive, whatever it thought of the input.
+		if b.success(tk) {
+			l.problem(ctx, Event{Kind: EventBreakerClosed})
+		}
+		return lat, false, err
+	case ctx.Err() != nil:
+		// The request itself was canceled: not the store's fault.
+		b.abandon(tk)
+		return lat, false, fmt.Errorf("%w: %w", ErrStoreUnavailable, ctx.Err())
+	}
+	if b.failure(tk, n) {
+		l.problem(ctx, Event{Kind: EventBreakerOpen, Err: err})
+	}
+	return lat, true, err
+}
+
+// failOver applies the failure policy after a store failure (ev is its EventStoreError, with
+// ev.Err the cause), reports ev with its degradation, and returns that and the decision's
+// error: under FailOpen open writes the decision; under FailClosed the error wraps the cause
+// in ErrStoreUnavailable; under FailFallback fallback decides with the local store (its error
+// wrapped in ErrStoreUnavailable too).
+func (l *Limiter) failOver(ctx context.Context, ev Event, open func(), fallback func() error) (Degradation, error) {
 	var err error
 	switch l.failure {
 	case FailOpen:
 		ev.Degraded = DegradedOpen
-		*d = Decision{Allowed: true, Limit: p.Capacity(), Remaining: p.Capacity() - cost, Policy: *p}
+		open()
 	case FailClosed:
 		ev.Degraded = DegradedClosed
-		err = fmt.Errorf("%w: %w", ErrStoreUnavailable, cause)
+		err = fmt.Errorf("%w: %w", ErrStoreUnavailable, ev.Err)
 	case FailFallback:
 		ev.Degraded = DegradedFallback
-		fp := FallbackPolicy(*p, l.instances)
-		*d, err = l.fallback.Take(ctx, key, fp, min(cost, fp.Capacity()), now)
-		if err != nil {
+		if err = fallback(); err != nil {
 			err = fmt.Errorf("%w: fallback: %w", ErrStoreUnavailable, err)
 		}
 	}
 	l.problem(ctx, ev)
-	return takeInfo{degraded: ev.Degraded}, err
+	return ev.Degraded, err
+}
+
+// degrade applies the failure policy to a rate decision and writes its decision to *d.
+func (l *Limiter) degrade(ctx context.Context, key string, p *Policy, cost int64, now time.Time, cause error, lat time.Duration, d *Decision) (takeInfo, error) {
+	ev := Event{Kind: EventStoreError, Key: key, Err: cause, Latency: lat, Decision: Decision{Policy: *p}, Op: OpTake}
+	deg, err := l.failOver(ctx, ev, func() {
+		*d = Decision{Allowed: true, Limit: p.Capacity(), Remaining: p.Capacity() - cost, Policy: *p}
+	}, func() (err error) {
+		fp := FallbackPolicy(*p, l.instances)
+		*d, err = l.fallback.Take(ctx, key, fp, min(cost, fp.Capacity()), now)
+		return err
+	})
+	return takeInfo{degraded: deg}, err
 }
 
 // ForgetDenial drops any cached denial for (policy name, key), for instance after an operator reset
