@@ -134,10 +134,7 @@ func (cfg RateLimiterConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if cfg.Limiter == nil {
 		return nil, ErrNoLimiter
 	}
-	if _, err := adaptercfg.MissingKeyStatus("tollgateecho: RateLimiterConfig.MissingKeyStatus", cfg.MissingKeyStatus); err != nil {
-		return nil, err
-	}
-	if err := adaptercfg.SkipRules("tollgateecho: RateLimiterConfig", cfg.SkipFailedRequests, cfg.SkipSuccessfulRequests); err != nil {
+	if err := adaptercfg.Options("tollgateecho: RateLimiterConfig", cfg.MissingKeyStatus, cfg.SkipFailedRequests, cfg.SkipSuccessfulRequests); err != nil {
 		return nil, err
 	}
 	l := cfg.Limiter

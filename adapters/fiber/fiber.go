@@ -142,10 +142,7 @@ func New(config ...Config) fiber.Handler {
 	if l == nil {
 		panic(adaptercfg.NilLimiter("tollgatefiber: Config.Limiter").Error())
 	}
-	if _, err := adaptercfg.MissingKeyStatus("tollgatefiber: Config.MissingKeyStatus", cfg.MissingKeyStatus); err != nil {
-		panic(err.Error())
-	}
-	if err := adaptercfg.SkipRules("tollgatefiber: Config", cfg.SkipFailedRequests, cfg.SkipSuccessfulRequests); err != nil {
+	if err := adaptercfg.Options("tollgatefiber: Config", cfg.MissingKeyStatus, cfg.SkipFailedRequests, cfg.SkipSuccessfulRequests); err != nil {
 		panic(err.Error())
 	}
 	settle := l.Settles() || cfg.SkipFailedRequests || cfg.SkipSuccessfulRequests

@@ -65,11 +65,7 @@ type Options struct {
 
 // check validates o; field names the options in errors.
 func (o *Options) check(field string) error {
-	if err := adaptercfg.SkipRules("tollgategin: "+field, o.SkipFailedRequests, o.SkipSuccessfulRequests); err != nil {
-		return err
-	}
-	_, err := adaptercfg.MissingKeyStatus("tollgategin: "+field+".MissingKeyStatus", o.MissingKeyStatus)
-	return err
+	return adaptercfg.Options("tollgategin: "+field, o.MissingKeyStatus, o.SkipFailedRequests, o.SkipSuccessfulRequests)
 }
 
 func (o *Options) defaults() {

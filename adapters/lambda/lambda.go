@@ -125,11 +125,7 @@ type ConcurrencyOptions struct {
 
 // check validates o; field names the options in errors.
 func (o *Options) check(field string) error {
-	if err := adaptercfg.SkipRules("tollgatelambda: "+field, o.SkipFailedRequests, o.SkipSuccessfulRequests); err != nil {
-		return err
-	}
-	_, err := adaptercfg.MissingKeyStatus("tollgatelambda: "+field+".MissingKeyStatus", o.MissingKeyStatus)
-	return err
+	return adaptercfg.Options("tollgatelambda: "+field, o.MissingKeyStatus, o.SkipFailedRequests, o.SkipSuccessfulRequests)
 }
 
 func (o *Options) defaults() {

@@ -73,11 +73,7 @@ type Options struct {
 
 // check validates o; field names the options in errors.
 func (o *Options) check(field string) error {
-	if err := adaptercfg.SkipRules("nethttp: "+field, o.SkipFailedRequests, o.SkipSuccessfulRequests); err != nil {
-		return err
-	}
-	_, err := adaptercfg.MissingKeyStatus("nethttp: "+field+".MissingKeyStatus", o.MissingKeyStatus)
-	return err
+	return adaptercfg.Options("nethttp: "+field, o.MissingKeyStatus, o.SkipFailedRequests, o.SkipSuccessfulRequests)
 }
 
 func (o *Options) defaults() {

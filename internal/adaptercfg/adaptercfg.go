@@ -23,6 +23,17 @@ func MissingKeyStatus(field string, status int) (int, error) {
 	return 0, fmt.Errorf("%s is %d; a request without a key is answered 400 (the default) or 401", field, status)
 }
 
+// Options runs the checks every adapter's options share: MissingKeyStatus (see
+// [MissingKeyStatus]) and the skip rules (see [SkipRules]); field names the options
+// ("tollgategin: Options"), and the errors name the field in it.
+func Options(field string, missingKeyStatus int, skipFailed, skipSuccessful bool) error {
+	if err := SkipRules(field, skipFailed, skipSuccessful); err != nil {
+		return err
+	}
+	_, err := MissingKeyStatus(field+".MissingKeyStatus", missingKeyStatus)
+	return err
+}
+
 // NilLimiter returns the error for a nil limiter given in field.
 func NilLimiter(field string) error {
 	return fmt.Errorf("%s is nil: build one with core.NewLimiter or core.NewConcurrencyLimiter", field)

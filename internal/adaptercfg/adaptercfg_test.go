@@ -1,6 +1,7 @@
 package adaptercfg
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -32,6 +33,27 @@ func TestSkipped(t *testing.T) {
 	} {
 		if got := Skipped(tc.failed, tc.successful, tc.status); got != tc.want {
 			t.Errorf("Skipped(%v, %v, %d) = %v, want %v", tc.failed, tc.successful, tc.status, got, tc.want)
+		}
+	}
+}
+
+// TestOptions: the shared options check refuses both skip rules and a missing-key status
+// other than 400 and 401, naming the options' field, and accepts the defaults.
+func TestOptions(t *testing.T) {
+	for _, c := range []struct {
+		status       int
+		failed, succ bool
+		want         string // "" for no error
+	}{
+		{0, false, false, ""},
+		{401, true, false, ""},
+		{400, false, true, ""},
+		{0, true, true, "x: Options.SkipFailedRequests and SkipSuccessfulRequests are both set: no request would count"},
+		{403, false, false, "x: Options.MissingKeyStatus is 403; a request without a key is answered 400 (the default) or 401"},
+	} {
+		err := Options("x: Options", c.status, c.failed, c.succ)
+		if got := fmt.Sprint(err); (err == nil) != (c.want == "") || err != nil && got != c.want {
+			t.Errorf("Options(%d, %v, %v) = %v, want %q", c.status, c.failed, c.succ, err, c.want)
 		}
 	}
 }
