@@ -38,6 +38,22 @@ func TestLongRateLimitValueWrittenWhole(t *testing.T) {
 			t.Errorf("%d-byte value: RateLimit = %q, want %q", len(want), got, want)
 		}
 	}
+	// Two policies with the longest names: values of 150 to 200 bytes, past every inline
+	// buffer of oneValue, are written whole too.
+	long := strings.Repeat("x", core.MaxNameLen-1)
+	l := limiter(t, core.Config{Now: func() time.Time { return now }, Rules: []core.Rule{
+		{Policy: core.NewFixedWindow(long+"1", 10, time.Minute)},
+		{Policy: core.NewFixedWindow(long+"2", 1_000_000_000_000, 24*time.Hour)},
+	}})
+	w := serve(nethttp.RateLimit(l, nethttp.Options{})(ok), "GET", "/", "192.0.2.1:1", nil)
+	for name, want := range map[string]string{
+		"RateLimit-Policy": `"` + long + `1";q=10;w=60, "` + long + `2";q=1000000000000;w=86400`,
+		"RateLimit":        `"` + long + `1";r=9;t=60, "` + long + `2";r=999999999999;t=` + strconv.FormatInt(86400-now.Unix()%86400, 10),
+	} {
+		if got := w.Header().Values(name); len(got) != 1 || got[0] != want {
+			t.Errorf("%d-byte value: %s = %q, want %q", len(want), name, got, want)
+		}
+	}
 }
 
 // Two policies with one name and different limits (a plan change, or two routes that reuse a

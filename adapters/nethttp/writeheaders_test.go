@@ -71,3 +71,38 @@ func TestWriteHeadersKeys(t *testing.T) {
 		t.Errorf("Retry-After %q; want this denial's 60, replacing", got)
 	}
 }
+
+// TestWriteHeadersAllocs pins WriteHeaders' allocations, which its benchmarks only report:
+// none for a single policy's RateLimit-Policy (reply's shared slice) and for the field
+// names, one per other field (its value and its one-element slice together).
+func TestWriteHeadersAllocs(t *testing.T) {
+	at := time.Unix(1_800_000_000, 0)
+	l := limiter(t, core.Config{Now: func() time.Time { return at }, Rules: []core.Rule{{Policy: core.NewFixedWindow("allocs", 1, time.Minute)}}})
+	ctx := context.Background()
+	allowed, err := l.AllowKey(ctx, "k", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	denied, err := l.AllowKey(ctx, "k", 1)
+	if err != nil || denied.Allowed {
+		t.Fatalf("second take: %+v %v; want a denial", denied, err)
+	}
+	h := http.Header{}
+	for _, c := range []struct {
+		name string
+		res  *core.Result
+		o    reply.HeaderOptions
+		want float64
+	}{
+		{"allowed", &allowed, reply.HeaderOptions{}, 1},                   // RateLimit
+		{"denied, legacy", &denied, reply.HeaderOptions{Legacy: true}, 5}, // RateLimit, 3 legacy, Retry-After
+	} {
+		got := testing.AllocsPerRun(100, func() {
+			clear(h)
+			nethttp.WriteHeaders(h, c.res, c.o)
+		})
+		if got != c.want {
+			t.Errorf("%s: %v allocations, want %v", c.name, got, c.want)
+		}
+	}
+}
