@@ -41,7 +41,7 @@ func LifecycleRuleID(prefix string) string {
 	sum := sha256.Sum256([]byte(prefix))
 	tail := "~" + hex.EncodeToString(sum[:8])
 	cut := maxRuleID - len(tail)
-	for cut > 0 && !utf8.RuneStart(id[cut]) {
+	for !utf8.RuneStart(id[cut]) { // stops by "tollgate:", which is ASCII, at the latest
 		cut--
 	}
 	return id[:cut] + tail
