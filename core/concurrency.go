@@ -221,13 +221,6 @@ func (c *ConcurrencyLimiter) AcquireKeyAt(ctx context.Context, key string, now t
 	return &Lease{c: c, store: store, key: key, id: id, policy: p, acquired: now}, res, nil
 }
 
-func (c *ConcurrencyLimiter) budget(ctx context.Context) (context.Context, context.CancelFunc) {
-	if c.lim.timeout > 0 {
-		return context.WithTimeout(ctx, c.lim.timeout)
-	}
-	return ctx, func() {}
-}
-
 // Release frees the slot. It is idempotent; only the first call talks to the store. The
 // store call gets its own time budget and survives ctx's cancellation (a request that ended
 // must still give its slot back). When the store fails, the error is returned and the limiter
@@ -244,7 +237,7 @@ func (l *Lease) Release(ctx context.Context) error {
 	}
 	l.released = true
 	l.mu.Unlock()
-	sctx, cancel := l.c.budget(context.WithoutCancel(ctx))
+	sctx, cancel := l.c.lim.budget(context.WithoutCancel(ctx))
 	defer cancel()
 	now := l.c.lim.now()
 	var start time.Time
@@ -283,7 +276,7 @@ func (l *Lease) Extend(ctx context.Context) error {
 	if released {
 		return ErrLeaseNotFound
 	}
-	sctx, cancel := l.c.budget(ctx)
+	sctx, cancel := l.c.lim.budget(ctx)
 	defer cancel()
 	var start time.Time
 	if l.c.lim.timed {

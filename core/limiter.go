@@ -509,13 +509,9 @@ func (l *Limiter) storeCall(ctx context.Context, n int64, call func(context.Cont
 	if l.timed {
 		start = time.Now()
 	}
-	if l.timeout > 0 {
-		sctx, cancel := context.WithTimeout(ctx, l.timeout)
-		err = call(sctx)
-		cancel()
-	} else {
-		err = call(ctx)
-	}
+	sctx, cancel := l.budget(ctx)
+	err = call(sctx)
+	cancel()
 	if l.timed {
 		lat = time.Since(start)
 	}
@@ -535,6 +531,15 @@ func (l *Limiter) storeCall(ctx context.Context, n int64, call func(context.Cont
 		l.problem(ctx, Event{Kind: EventBreakerOpen, Err: err})
 	}
 	return lat, true, err
+}
+
+// budget returns ctx with the per-call time budget of a store call (none when the limiter
+// has no timeout, as with an in-process store) and its cancel function.
+func (l *Limiter) budget(ctx context.Context) (context.Context, context.CancelFunc) {
+	if l.timeout > 0 {
+		return context.WithTimeout(ctx, l.timeout)
+	}
+	return ctx, func() {}
 }
 
 // failOver applies the failure policy after a store failure (ev is its EventStoreError, with

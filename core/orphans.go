@@ -84,7 +84,7 @@ func (o *orphans) run() {
 				keep = append(keep, or)
 				continue
 			}
-			ctx, cancel := o.c.budget(context.Background())
+			ctx, cancel := o.c.lim.budget(context.Background())
 			err := or.store.Release(ctx, or.key, or.policy, or.id, now)
 			cancel()
 			switch {

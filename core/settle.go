@@ -172,10 +172,7 @@ func (l *Limiter) adjustNow(ctx context.Context, key string, p Policy, delta, at
 	wait := 10 * time.Millisecond
 	var err error
 	for {
-		sctx, cancel := ctx, context.CancelFunc(func() {})
-		if l.timeout > 0 {
-			sctx, cancel = context.WithTimeout(ctx, l.timeout)
-		}
+		sctx, cancel := l.budget(ctx)
 		var start time.Time
 		if l.timed {
 			start = time.Now()

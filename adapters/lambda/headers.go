@@ -8,8 +8,11 @@ import (
 	"github.com/tollgate-go/tollgate/core/reply"
 )
 
-// field is one rate-limit header field to write.
-type field struct{ k, v string }
+// field is one rate-limit header field to write; replace as reply.Fields says (Retry-After).
+type field struct {
+	k, v    string
+	replace bool
+}
 
 // addHeaders returns h and mv (a response's headers and, in payload v1, its multi-value
 // headers) with the rate-limit fields of res added (see reply.Fields for which). The maps
@@ -27,10 +30,11 @@ func addHeaders(h map[string]string, mv map[string][]string, res *core.Result, o
 	if rf.Len() == 0 {
 		return h, mv
 	}
-	fields := make([]field, rf.Len())
+	var buf [6]field
+	fields := buf[:rf.Len()]
 	for i := range fields {
-		name, value, _ := rf.Field(i)
-		fields[i] = field{name, string(value)}
+		name, value, replace := rf.Field(i)
+		fields[i] = field{name, string(value), replace}
 	}
 	h2 := make(map[string]string, len(h)+len(fields))
 	maps.Copy(h2, h)
@@ -40,7 +44,7 @@ func addHeaders(h map[string]string, mv map[string][]string, res *core.Result, o
 			if !mvCopied {
 				mv, mvCopied = maps.Clone(mv), true
 			}
-			if f.k == reply.HeaderRetryAfter {
+			if f.replace {
 				mv[k] = []string{f.v}
 			} else {
 				mv[k] = append([]string{f.v}, mv[k]...)
@@ -48,7 +52,7 @@ func addHeaders(h map[string]string, mv map[string][]string, res *core.Result, o
 			continue
 		}
 		if k, ok := find(h2, f.k); ok {
-			if f.k == reply.HeaderRetryAfter || h2[k] == "" {
+			if f.replace || h2[k] == "" {
 				h2[k] = f.v
 			} else {
 				h2[k] = f.v + ", " + h2[k]

@@ -28,8 +28,7 @@ var policyItems struct {
 // policyEntry is one rendered policy.
 type policyEntry struct {
 	p      core.Policy
-	item   string
-	raw    []byte   // item's bytes, len == cap, never modified
+	raw    []byte   // the rendered item, len == cap, never modified
 	values []string // []string{item}, len == cap, shared: an append by its user copies
 }
 
@@ -41,8 +40,7 @@ func policyEntryOf(p *core.Policy) *policyEntry {
 		}
 	}
 	raw := renderPolicyItem(*p)
-	item := string(raw)
-	e := &policyEntry{p: *p, item: item, raw: raw, values: []string{item}}
+	e := &policyEntry{p: *p, raw: raw, values: []string{string(raw)}}
 	policyItems.mu.Lock()
 	defer policyItems.mu.Unlock()
 	var m map[string]*policyEntry
@@ -69,7 +67,7 @@ func policyEntryOf(p *core.Policy) *policyEntry {
 // empty bucket takes to refill completely, Burst × the emission interval, rounded up. With a
 // burst above the rate, `NewTokenBucket("b", 5, time.Second, 20)` is `"b";q=20;w=4`: 20
 // units per 4 seconds, the same average rate of 5 per second. X-RateLimit-Limit is q too.
-func PolicyItem(p core.Policy) string { return policyEntryOf(&p).item }
+func PolicyItem(p core.Policy) string { return policyEntryOf(&p).values[0] }
 
 func renderPolicyItem(p core.Policy) []byte {
 	b := []byte{'"'}
