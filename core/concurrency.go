@@ -10,43 +10,34 @@ import (
 	"time"
 )
 
-// ConcurrencyConfig configures a [ConcurrencyLimiter]. Zero values are the documented defaults;
-// the shared fields mean what they mean in [Config].
+// ConcurrencyConfig configures a [ConcurrencyLimiter]. Zero values are the documented defaults.
+//
+// The settings both limiter kinds share (Key, Proxies, Timeout, Failure, FallbackInstances,
+// Breaker, PolicyCacheTTL, PolicyCacheSize, MaxKeyLen, Shadow, Observer, Now) are those of the
+// embedded [Config] and mean what they mean there, so they are written and documented once:
+//
+//	core.ConcurrencyConfig{
+//		Store:  store,
+//		Policy: core.NewConcurrency("uploads", 4, time.Minute),
+//		Config: core.Config{Failure: core.FailClosed, Timeout: 50 * time.Millisecond},
+//	}
+//
+// The rate limiter's own fields of the embedded Config (Store, Fallback, Rules,
+// DenialCacheSize) have no meaning here and are refused when set, naming the field:
+// ConcurrencyConfig's Store and Fallback (which hold leases, not rate state) and Policy take
+// their place. Under FailOpen the request runs without a lease.
 type ConcurrencyConfig struct {
 	// Store holds the leases. Required.
 	Store ConcurrencyStore
+	// Fallback is the local store for FailFallback (a core/memstore store). Required with
+	// FailFallback; its limit is Policy's divided by FallbackInstances.
+	Fallback ConcurrencyStore
 	// Policy is a Concurrency policy. Required unless PolicyFunc is set.
 	Policy Policy
 	// PolicyFunc returns the policy per key (plans), cached for PolicyCacheTTL. Optional.
 	PolicyFunc func(ctx context.Context, key string) (Policy, error)
-	// Key turns a request into the key. Optional. Default: [KeyByIP], or the client address
-	// behind Proxies when Proxies is set.
-	Key KeyFunc
-	// Proxies is [Config.Proxies] for this limiter. Optional.
-	Proxies ProxyConfig
-	// Timeout is the per-call time budget. Optional. Default: DefaultTimeout.
-	Timeout time.Duration
-	// Failure is what happens when the store fails. Optional. Default: FailOpen (the request
-	// runs without a lease).
-	Failure FailurePolicy
-	// Fallback is the local store for FailFallback. Required with FailFallback.
-	Fallback ConcurrencyStore
-	// FallbackInstances divides the limit for the fallback store. Optional. Default: 1.
-	FallbackInstances int
-	// Breaker configures the circuit breaker. Optional.
-	Breaker BreakerConfig
-	// PolicyCacheTTL and PolicyCacheSize bound the PolicyFunc cache. Optional.
-	PolicyCacheTTL  time.Duration
-	PolicyCacheSize int
-	// MaxKeyLen is the longest key accepted. Optional. Default: DefaultMaxKeyLen.
-	MaxKeyLen int
-	// Shadow evaluates and reports but never denies. Optional.
-	Shadow bool
-	// Observer receives every decision and store error. Optional. Default: as
-	// [Config.Observer], store errors are logged through slog.Default.
-	Observer Observer
-	// Now is the clock. Optional. Default: time.Now.
-	Now func() time.Time
+	// Config holds the shared settings (see above).
+	Config
 }
 
 // ConcurrencyLimiter bounds how many requests per key run at once, across every instance that
@@ -72,38 +63,31 @@ func NewConcurrencyLimiter(cfg ConcurrencyConfig) (*ConcurrencyLimiter, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("core: ConcurrencyConfig.Store is required (core/memstore is the in-process store)")
 	}
+	switch {
+	case cfg.Config.Store != nil:
+		return nil, errors.New("core: ConcurrencyConfig.Config.Store is set: a concurrency limiter's store is ConcurrencyConfig.Store")
+	case cfg.Config.Fallback != nil:
+		return nil, errors.New("core: ConcurrencyConfig.Config.Fallback is set: a concurrency limiter's fallback is ConcurrencyConfig.Fallback")
+	case cfg.Config.Rules != nil:
+		return nil, errors.New("core: ConcurrencyConfig.Config.Rules is set: a concurrency limiter's rule is ConcurrencyConfig.Policy or PolicyFunc")
+	case cfg.Config.DenialCacheSize != 0:
+		return nil, errors.New("core: ConcurrencyConfig.Config.DenialCacheSize is set: a concurrency limiter keeps no denial cache")
+	}
 	c := &ConcurrencyLimiter{
-		lim: Limiter{
-			timeout:   cfg.Timeout,
-			failure:   cfg.Failure,
-			instances: max(cfg.FallbackInstances, 1),
-			breaker:   newBreaker(cfg.Breaker),
-			maxKeyLen: cfg.MaxKeyLen,
-			shadow:    cfg.Shadow,
-			observer:  cfg.Observer,
-			problems:  defaultProblems(cfg.Observer),
-			now:       cfg.Now,
-		},
 		cstore: cfg.Store,
 		cfall:  cfg.Fallback,
-		rule:   rule{Rule: Rule{Policy: cfg.Policy, PolicyFunc: cfg.PolicyFunc}, key: cfg.Key},
+		rule:   rule{Rule: Rule{Policy: cfg.Policy, PolicyFunc: cfg.PolicyFunc}},
 	}
 	c.orphans.c = c
 	var fb any
 	if cfg.Fallback != nil {
 		fb = cfg.Fallback
 	}
-	if err := c.lim.checkCommon(cfg.Store, fb, cfg.Failure); err != nil {
-		return nil, err
-	}
-	key, err := proxyKey("ConcurrencyConfig", cfg.Key, cfg.Proxies)
+	key, err := c.lim.init(&cfg.Config, "ConcurrencyConfig", cfg.Store, fb)
 	if err != nil {
 		return nil, err
 	}
 	c.rule.key = key
-	if c.rule.key == nil {
-		c.rule.key = KeyByIP()
-	}
 	if cfg.PolicyFunc != nil {
 		c.rule.policies = newPolicyCache(cfg.PolicyCacheSize, cfg.PolicyCacheTTL, cfg.Store)
 	} else if cfg.Policy.Algorithm != Concurrency {

@@ -88,7 +88,7 @@ func TestConcurrencyFailOpen(t *testing.T) {
 	s.fail.Store(true)
 	rec := &recorder{}
 	p := core.NewConcurrency("jobs", 4, time.Minute)
-	c := newConcurrency(t, core.ConcurrencyConfig{Store: s, Policy: p, Observer: rec, Breaker: core.BreakerConfig{Failures: -1}})
+	c := newConcurrency(t, core.ConcurrencyConfig{Store: s, Policy: p, Config: core.Config{Observer: rec, Breaker: core.BreakerConfig{Failures: -1}}})
 	lease, res, err := c.AcquireKeyAt(context.Background(), "k", t0)
 	if err != nil || lease != nil || !res.Allowed || res.Degraded != core.DegradedOpen {
 		t.Fatalf("lease %v res %+v err %v", lease, res, err)
@@ -115,7 +115,8 @@ func TestConcurrencyFailClosed(t *testing.T) {
 	s := newLeaseStore()
 	s.fail.Store(true)
 	c := newConcurrency(t, core.ConcurrencyConfig{Store: s, Policy: core.NewConcurrency("jobs", 4, time.Minute),
-		Failure: core.FailClosed, Observer: core.ObserverFunc(func(context.Context, core.Event) {})})
+		Config: core.Config{Failure: core.FailClosed, Observer: core.ObserverFunc(func(context.Context, core.Event) {})},
+	})
 	lease, res, err := c.AcquireKeyAt(context.Background(), "k", t0)
 	if !errors.Is(err, core.ErrStoreUnavailable) || lease != nil || res.Allowed || res.Degraded != core.DegradedClosed {
 		t.Fatalf("lease %v res %+v err %v", lease, res, err)
@@ -129,8 +130,9 @@ func TestConcurrencyFallback(t *testing.T) {
 	s.fail.Store(true)
 	fb := newLeaseStore()
 	c := newConcurrency(t, core.ConcurrencyConfig{Store: s, Policy: core.NewConcurrency("jobs", 4, time.Minute),
-		Failure: core.FailFallback, Fallback: fb, FallbackInstances: 2, Breaker: core.BreakerConfig{Failures: -1},
-		Observer: core.ObserverFunc(func(context.Context, core.Event) {})})
+		Fallback: fb,
+		Config:   core.Config{Failure: core.FailFallback, FallbackInstances: 2, Breaker: core.BreakerConfig{Failures: -1}, Observer: core.ObserverFunc(func(context.Context, core.Event) {})},
+	})
 	ctx := context.Background()
 	var leases []*core.Lease
 	for i := 0; i < 3; i++ {
@@ -167,7 +169,7 @@ func TestConcurrencyFallback(t *testing.T) {
 // TestConcurrencyShadow: a shadow limiter reports a denial and lets the request run, without
 // a lease.
 func TestConcurrencyShadow(t *testing.T) {
-	c := newConcurrency(t, core.ConcurrencyConfig{Store: memstore.New(), Policy: core.NewConcurrency("jobs", 1, time.Minute), Shadow: true})
+	c := newConcurrency(t, core.ConcurrencyConfig{Store: memstore.New(), Policy: core.NewConcurrency("jobs", 1, time.Minute), Config: core.Config{Shadow: true}})
 	ctx := context.Background()
 	first, res, err := c.AcquireKeyAt(ctx, "k", t0)
 	if err != nil || first == nil || !res.Allowed || res.Decisions()[0].Shadow {
@@ -189,7 +191,7 @@ func TestConcurrencyShadow(t *testing.T) {
 // empty key is missing; a key function's error is a missing key.
 func TestConcurrencyKeys(t *testing.T) {
 	ctx := context.Background()
-	c := newConcurrency(t, core.ConcurrencyConfig{Store: memstore.New(), Policy: core.NewConcurrency("jobs", 5, time.Minute), MaxKeyLen: 8})
+	c := newConcurrency(t, core.ConcurrencyConfig{Store: memstore.New(), Policy: core.NewConcurrency("jobs", 5, time.Minute), Config: core.Config{MaxKeyLen: 8}})
 	if _, res, err := c.AcquireKeyAt(ctx, strings.Repeat("k", 8), t0); err != nil || !res.Allowed {
 		t.Fatalf("8-byte key: %+v %v", res, err)
 	}
@@ -205,7 +207,8 @@ func TestConcurrencyKeys(t *testing.T) {
 		wantMissing bool
 	}{{boom, true}, {core.ErrInvalidKey, false}} {
 		cl := newConcurrency(t, core.ConcurrencyConfig{Store: memstore.New(), Policy: core.NewConcurrency("jobs", 5, time.Minute),
-			Key: func(core.Request) (string, error) { return "", c2.err }})
+			Config: core.Config{Key: func(core.Request) (string, error) { return "", c2.err }},
+		})
 		lease, res, err := cl.Acquire(ctx, nil)
 		if lease != nil || res.Allowed || !errors.Is(err, c2.err) || errors.Is(err, core.ErrMissingKey) != c2.wantMissing {
 			t.Fatalf("key error %v: %v %+v %v", c2.err, lease, res, err)
@@ -226,8 +229,9 @@ func TestConcurrencyKeys(t *testing.T) {
 func TestConcurrencyBreaker(t *testing.T) {
 	s := newLeaseStore()
 	rec := &recorder{}
-	c := newConcurrency(t, core.ConcurrencyConfig{Store: s, Policy: core.NewConcurrency("jobs", 5, time.Minute), Observer: rec,
-		Breaker: core.BreakerConfig{Failures: 2, Cooldown: time.Second}})
+	c := newConcurrency(t, core.ConcurrencyConfig{Store: s, Policy: core.NewConcurrency("jobs", 5, time.Minute),
+		Config: core.Config{Observer: rec, Breaker: core.BreakerConfig{Failures: 2, Cooldown: time.Second}},
+	})
 	ctx := context.Background()
 	s.fail.Store(true)
 	for i := 0; i < 4; i++ {
@@ -271,8 +275,9 @@ func TestConcurrencyCanceled(t *testing.T) {
 	s := newLeaseStore()
 	s.fail.Store(true)
 	rec := &recorder{}
-	c := newConcurrency(t, core.ConcurrencyConfig{Store: s, Policy: core.NewConcurrency("jobs", 5, time.Minute), Observer: rec,
-		Breaker: core.BreakerConfig{Failures: 1}})
+	c := newConcurrency(t, core.ConcurrencyConfig{Store: s, Policy: core.NewConcurrency("jobs", 5, time.Minute),
+		Config: core.Config{Observer: rec, Breaker: core.BreakerConfig{Failures: 1}},
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	lease, res, err := c.AcquireKeyAt(ctx, "k", t0)
@@ -292,7 +297,7 @@ func TestLeaseStoreErrors(t *testing.T) {
 	rec := &recorder{}
 	p := core.NewConcurrency("jobs", 5, time.Minute)
 	clk := &clock{t: t0}
-	c := newConcurrency(t, core.ConcurrencyConfig{Store: s, Policy: p, Observer: rec, Now: clk.Now})
+	c := newConcurrency(t, core.ConcurrencyConfig{Store: s, Policy: p, Config: core.Config{Observer: rec, Now: clk.Now}})
 	t.Cleanup(func() { clk.Add(24 * time.Hour) })
 	ctx := context.Background()
 	lease, _, err := c.AcquireKeyAt(ctx, "k", t0)
@@ -373,7 +378,7 @@ func TestConcurrencyLatency(t *testing.T) {
 	s := newLeaseStore()
 	s.delay = time.Millisecond
 	rec := &recorder{}
-	c := newConcurrency(t, core.ConcurrencyConfig{Store: s, Policy: core.NewConcurrency("jobs", 5, time.Minute), Observer: rec})
+	c := newConcurrency(t, core.ConcurrencyConfig{Store: s, Policy: core.NewConcurrency("jobs", 5, time.Minute), Config: core.Config{Observer: rec}})
 	ctx := context.Background()
 	lease, _, _ := c.AcquireKeyAt(ctx, "k", t0)
 	s.fail.Store(true)
@@ -399,12 +404,29 @@ func TestNewConcurrencyLimiterRejects(t *testing.T) {
 		"no store":    {Policy: core.NewConcurrency("jobs", 1, time.Minute)},
 		"rate policy": {Store: memstore.New(), Policy: core.NewFixedWindow("p", 1, time.Minute)},
 		"no lease":    {Store: memstore.New(), Policy: core.NewConcurrency("jobs", 1, 0)},
-		"no fallback": {Store: memstore.New(), Policy: core.NewConcurrency("jobs", 1, time.Minute), Failure: core.FailFallback},
+		"no fallback": {Store: memstore.New(), Policy: core.NewConcurrency("jobs", 1, time.Minute), Config: core.Config{Failure: core.FailFallback}},
 		"key and proxies": {Store: memstore.New(), Policy: core.NewConcurrency("jobs", 1, time.Minute),
-			Key: core.KeyStatic("k"), Proxies: core.ProxyConfig{Trusted: []string{"10.0.0.0/8"}}},
+			Config: core.Config{Key: core.KeyStatic("k"), Proxies: core.ProxyConfig{Trusted: []string{"10.0.0.0/8"}}}},
+		// The embedded Config's rate-limiter fields have no meaning here: refused, not ignored.
+		"Config.Store": {Store: memstore.New(), Policy: core.NewConcurrency("jobs", 1, time.Minute),
+			Config: core.Config{Store: memstore.New()}},
+		"Config.Fallback": {Store: memstore.New(), Policy: core.NewConcurrency("jobs", 1, time.Minute),
+			Config: core.Config{Failure: core.FailFallback, Fallback: memstore.New()}},
+		"Config.Rules": {Store: memstore.New(), Policy: core.NewConcurrency("jobs", 1, time.Minute),
+			Config: core.Config{Rules: []core.Rule{}}},
+		"Config.DenialCacheSize": {Store: memstore.New(), Policy: core.NewConcurrency("jobs", 1, time.Minute),
+			Config: core.Config{DenialCacheSize: -1}},
+		"unknown failure": {Store: memstore.New(), Policy: core.NewConcurrency("jobs", 1, time.Minute),
+			Config: core.Config{Failure: core.FailurePolicy(9)}},
 	} {
-		if _, err := core.NewConcurrencyLimiter(cfg); err == nil {
+		_, err := core.NewConcurrencyLimiter(cfg)
+		switch {
+		case err == nil:
 			t.Errorf("%s: accepted", name)
+		case strings.HasPrefix(name, "Config.") && !strings.Contains(err.Error(), "ConcurrencyConfig."+name+" is set"):
+			t.Errorf("%s: error %q does not name the field", name, err)
+		case name == "no fallback" && !strings.Contains(err.Error(), "ConcurrencyConfig.Fallback"):
+			t.Errorf("%s: error %q does not name ConcurrencyConfig.Fallback", name, err)
 		}
 	}
 }
@@ -417,7 +439,8 @@ func TestAcquireVerbGrid(t *testing.T) {
 	ctx := context.Background()
 	clk := &clock{t: t0}
 	c, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{
-		Store: memstore.New(), Policy: core.NewConcurrency("one", 1, time.Second), Now: clk.Now,
+		Store: memstore.New(), Policy: core.NewConcurrency("one", 1, time.Second),
+		Config: core.Config{Now: clk.Now},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -78,8 +78,9 @@ func orphanLimiter(t *testing.T, s *orphanStore) (*core.ConcurrencyLimiter, *clo
 	t.Helper()
 	clk := &clock{t: t0}
 	t.Cleanup(func() { clk.Add(24 * time.Hour) }) // ends the background releases
-	c := newConcurrency(t, core.ConcurrencyConfig{Store: s, Policy: core.NewConcurrency("jobs", 5, time.Hour), Now: clk.Now,
-		Failure: core.FailClosed, Breaker: core.BreakerConfig{Failures: -1}, Observer: core.ObserverFunc(func(context.Context, core.Event) {})})
+	c := newConcurrency(t, core.ConcurrencyConfig{Store: s, Policy: core.NewConcurrency("jobs", 5, time.Hour),
+		Config: core.Config{Now: clk.Now, Failure: core.FailClosed, Breaker: core.BreakerConfig{Failures: -1}, Observer: core.ObserverFunc(func(context.Context, core.Event) {})},
+	})
 	return c, clk
 }
 

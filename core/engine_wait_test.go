@@ -15,7 +15,8 @@ func busy(t *testing.T, failure core.FailurePolicy) (*core.ConcurrencyLimiter, *
 	t.Helper()
 	s := newLeaseStore()
 	c := newConcurrency(t, core.ConcurrencyConfig{Store: s, Policy: core.NewConcurrency("jobs", 1, time.Hour),
-		Key: core.KeyStatic("k"), Failure: failure, Observer: core.ObserverFunc(func(context.Context, core.Event) {})})
+		Config: core.Config{Key: core.KeyStatic("k"), Failure: failure, Observer: core.ObserverFunc(func(context.Context, core.Event) {})},
+	})
 	held, _, err := c.Acquire(context.Background(), nil)
 	if err != nil || held == nil {
 		t.Fatal(err)
@@ -136,7 +137,7 @@ func TestAcquireWait(t *testing.T) {
 func TestHoldExtends(t *testing.T) {
 	s := newLeaseStore()
 	const lease = 100 * time.Millisecond
-	c := newConcurrency(t, core.ConcurrencyConfig{Store: s, Policy: core.NewConcurrency("jobs", 1, lease), Key: core.KeyStatic("k")})
+	c := newConcurrency(t, core.ConcurrencyConfig{Store: s, Policy: core.NewConcurrency("jobs", 1, lease), Config: core.Config{Key: core.KeyStatic("k")}})
 	ctx := context.Background()
 	held, _, err := c.Acquire(ctx, nil)
 	if err != nil || held == nil {

@@ -174,7 +174,7 @@ func TestConfigProxies(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "Config.Proxies.Trusted[1]") {
 		t.Fatalf("a bad CIDR: %v, want an error naming Config.Proxies.Trusted[1]", err)
 	}
-	_, err = core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: memstore.New(), Policy: core.NewConcurrency("c", 1, time.Minute), Proxies: core.ProxyConfig{Trusted: []string{"nope"}}})
+	_, err = core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: memstore.New(), Policy: core.NewConcurrency("c", 1, time.Minute), Config: core.Config{Proxies: core.ProxyConfig{Trusted: []string{"nope"}}}})
 	if err == nil || !strings.Contains(err.Error(), "ConcurrencyConfig.Proxies.Trusted[0]") {
 		t.Fatalf("a bad CIDR: %v, want an error naming ConcurrencyConfig.Proxies.Trusted[0]", err)
 	}

@@ -144,20 +144,8 @@ func NewLimiter(cfg Config) (*Limiter, error) {
 	if len(cfg.Rules) == 0 || len(cfg.Rules) > MaxRules {
 		return nil, fmt.Errorf("core: a limiter needs 1 to %d limits, got %d", MaxRules, len(cfg.Rules))
 	}
-	l := &Limiter{
-		store:     cfg.Store,
-		timeout:   cfg.Timeout,
-		failure:   cfg.Failure,
-		fallback:  cfg.Fallback,
-		instances: max(cfg.FallbackInstances, 1),
-		breaker:   newBreaker(cfg.Breaker),
-		maxKeyLen: cfg.MaxKeyLen,
-		shadow:    cfg.Shadow,
-		observer:  cfg.Observer,
-		problems:  defaultProblems(cfg.Observer),
-		now:       cfg.Now,
-	}
-	err := l.checkCommon(cfg.Store, cfg.Fallback, cfg.Failure)
+	l := &Limiter{store: cfg.Store, fallback: cfg.Fallback}
+	key, err := l.init(&cfg, "Config", cfg.Store, cfg.Fallback)
 	if err != nil {
 		return nil, err
 	}
@@ -167,18 +155,12 @@ func NewLimiter(cfg Config) (*Limiter, error) {
 	case cfg.DenialCacheSize > 0:
 		l.deny = newDenyCache(cfg.DenialCacheSize)
 	}
-	if cfg.Key, err = proxyKey("Config", cfg.Key, cfg.Proxies); err != nil {
-		return nil, err
-	}
 	names := map[string]bool{}
 	dynamic := false
 	for i, lim := range cfg.Rules {
 		r := rule{Rule: lim, key: lim.Key}
 		if r.key == nil {
-			r.key = cfg.Key
-		}
-		if r.key == nil {
-			r.key = KeyByIP()
+			r.key = key
 		}
 		if lim.Settle != nil {
 			if _, ok := cfg.Store.(adjuster); !ok {
@@ -260,8 +242,20 @@ func (l *Limiter) problem(ctx context.Context, e Event) {
 	}
 }
 
-// checkCommon applies the defaults and checks shared by both limiter kinds.
-func (l *Limiter) checkCommon(store, fallback any, failure FailurePolicy) error {
+// init applies the settings both limiter kinds share, from cfg (the Config itself, or the
+// one a ConcurrencyConfig embeds; name is the configuration's type, for errors), with their
+// defaults, and returns the default key function (never nil). store and fallback are the
+// limiter's stores (fallback nil when unset).
+func (l *Limiter) init(cfg *Config, name string, store, fallback any) (KeyFunc, error) {
+	l.timeout = cfg.Timeout
+	l.failure = cfg.Failure
+	l.instances = max(cfg.FallbackInstances, 1)
+	l.breaker = newBreaker(cfg.Breaker)
+	l.maxKeyLen = cfg.MaxKeyLen
+	l.shadow = cfg.Shadow
+	l.observer = cfg.Observer
+	l.problems = defaultProblems(cfg.Observer)
+	l.now = cfg.Now
 	if l.timeout == 0 {
 		l.timeout = DefaultTimeout
 	}
@@ -278,16 +272,23 @@ func (l *Limiter) checkCommon(store, fallback any, failure FailurePolicy) error 
 	if l.now == nil {
 		l.now = time.Now
 	}
-	switch failure {
+	switch cfg.Failure {
 	case FailOpen, FailClosed:
 	case FailFallback:
 		if fallback == nil {
-			return errors.New("core: FailFallback needs Config.Fallback (a core/memstore store)")
+			return nil, fmt.Errorf("core: FailFallback needs %s.Fallback (a core/memstore store)", name)
 		}
 	default:
-		return fmt.Errorf("core: unknown failure policy %d", failure)
+		return nil, fmt.Errorf("core: %s.Failure: unknown failure policy %d", name, cfg.Failure)
 	}
-	return nil
+	key, err := proxyKey(name, cfg.Key, cfg.Proxies)
+	if err != nil {
+		return nil, err
+	}
+	if key == nil {
+		key = KeyByIP()
+	}
+	return key, nil
 }
 
 // Allow decides whether req may proceed now, spending one unit (or the limit's Cost) from

@@ -353,8 +353,9 @@ func TestNewLimiterRejectsBadConfig(t *testing.T) {
 
 func TestConcurrencyLimiter(t *testing.T) {
 	clk := &clock{t: t0}
-	c, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: memstore.New(), Now: clk.Now,
-		Policy: core.NewConcurrency("jobs", 2, 10*time.Second), Key: core.KeyStatic("all")})
+	c, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: memstore.New(),
+		Config: core.Config{Now: clk.Now, Key: core.KeyStatic("all")},
+		Policy: core.NewConcurrency("jobs", 2, 10*time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -206,7 +206,8 @@ func TestNoOrphanLeases(t *testing.T) {
 	s := &lateLeases{inner: memstore.New(), released: make(chan string, 64)}
 	p := core.NewConcurrency("jobs", 3, time.Hour)
 	c, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{
-		Store: s, Policy: p, Timeout: 20 * time.Millisecond, Failure: core.FailClosed,
+		Store: s, Policy: p,
+		Config: core.Config{Timeout: 20 * time.Millisecond, Failure: core.FailClosed},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -421,7 +422,8 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 func TestLeaseReleasedEvent(t *testing.T) {
 	rec := &recorder{}
 	clk := &clock{t: t0}
-	c, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: memstore.New(), Observer: rec, Now: clk.Now,
+	c, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: memstore.New(),
+		Config: core.Config{Observer: rec, Now: clk.Now},
 		Policy: core.NewConcurrency("jobs", 2, time.Minute)})
 	if err != nil {
 		t.Fatal(err)

@@ -184,7 +184,7 @@ func TestClassifyReleaseAndExtendErrors(t *testing.T) {
 	s := observetest.NewStore()
 	rec := &observetest.Recorder{}
 	c := observetest.NewClock()
-	cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: s, Policy: observetest.PolicySlots, Observer: rec, Now: c.Now})
+	cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: s, Policy: observetest.PolicySlots, Config: core.Config{Observer: rec, Now: c.Now}})
 	if err != nil {
 		t.Fatal(err)
 	}

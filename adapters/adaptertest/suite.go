@@ -383,7 +383,7 @@ func testKeyErrors(t *testing.T, h Harness) {
 			MissingKeyStatus: http.StatusUnauthorized,
 		}, Work: counter(&runs)},
 		{Pattern: "/conc", Guard: Guard{
-			Concurrency: newConcurrency(t, core.ConcurrencyConfig{Key: core.KeyByHeader("X-API-Key"), Policy: core.NewConcurrency("c", 1, time.Minute)}),
+			Concurrency: newConcurrency(t, core.ConcurrencyConfig{Policy: core.NewConcurrency("c", 1, time.Minute), Config: core.Config{Key: core.KeyByHeader("X-API-Key")}}),
 		}, Work: counter(&runs)},
 	}})
 	r := do(t, tr, "GET", "/v401", "192.0.2.1:1", nil)
@@ -425,7 +425,7 @@ func testStoreFailure(t *testing.T, h Harness) {
 	} {
 		t.Run(c.failure.String(), func(t *testing.T) {
 			l := newLimiter(t, core.Config{Store: brokenStore{}, Failure: c.failure, Fallback: memstore.New(), Rules: []core.Rule{{Policy: p}}})
-			cc := core.ConcurrencyConfig{Store: brokenStore{}, Failure: c.failure, Policy: cp}
+			cc := core.ConcurrencyConfig{Store: brokenStore{}, Policy: cp, Config: core.Config{Failure: c.failure}}
 			if c.failure == core.FailFallback {
 				cc.Fallback = memstore.New()
 			}
@@ -514,7 +514,7 @@ func async(tr Transport, path, remote string, n int) <-chan response {
 
 func testConcurrency(t *testing.T, h Harness) {
 	g := newGate()
-	c := newConcurrency(t, core.ConcurrencyConfig{Policy: core.NewConcurrency("slow", 2, time.Minute), Now: clock})
+	c := newConcurrency(t, core.ConcurrencyConfig{Policy: core.NewConcurrency("slow", 2, time.Minute), Config: core.Config{Now: clock}})
 	tr := h.New(t, Setup{
 		Global: Guard{Concurrency: c},
 		Routes: []Route{{Pattern: "/slow", Work: g.work}, {Pattern: "/fast"}},
@@ -552,7 +552,7 @@ func testConcurrency(t *testing.T, h Harness) {
 
 func testPanic(t *testing.T, h Harness) {
 	store := &signalStore{ConcurrencyStore: memstore.New(), released: make(chan struct{}, 64)}
-	c := newConcurrency(t, core.ConcurrencyConfig{Store: store, Policy: core.NewConcurrency("one", 1, time.Hour), Now: clock})
+	c := newConcurrency(t, core.ConcurrencyConfig{Store: store, Policy: core.NewConcurrency("one", 1, time.Hour), Config: core.Config{Now: clock}})
 	g := newGate()
 	tr := h.New(t, Setup{
 		Global: Guard{Concurrency: c},

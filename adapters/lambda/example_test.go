@@ -61,8 +61,8 @@ func ExampleKeyBySourceIP() {
 func ExampleConcurrency() {
 	c, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{
 		Store:  memstore.New(),
-		Key:    tollgatelambda.KeyByPrincipal(),
 		Policy: core.NewConcurrency("reports", 2, 30*time.Second),
+		Config: core.Config{Key: tollgatelambda.KeyByPrincipal()},
 	})
 	if err != nil {
 		panic(err)

@@ -59,7 +59,8 @@ func TestCustomDenyHandler(t *testing.T) {
 // Concurrency around a whole mux, given the mux, keys by the route pattern: two items under
 // one pattern share the slot.
 func TestConcurrencyMuxPatternIsTheRoute(t *testing.T) {
-	c, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: memstore.New(), Key: core.KeyByRoute(),
+	c, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: memstore.New(),
+		Config: core.Config{Key: core.KeyByRoute()},
 		Policy: core.NewConcurrency("route-c", 1, time.Minute)})
 	if err != nil {
 		t.Fatal(err)

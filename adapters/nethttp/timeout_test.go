@@ -16,7 +16,8 @@ import (
 // its slot while its handler runs, so a second request is denied until the handler returns.
 func TestTimeoutHandlerOutsideKeepsTheSlot(t *testing.T) {
 	c, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{
-		Store: memstore.New(), Policy: core.NewConcurrency("slow", 1, time.Minute), Key: core.KeyStatic("all"),
+		Store: memstore.New(), Policy: core.NewConcurrency("slow", 1, time.Minute),
+		Config: core.Config{Key: core.KeyStatic("all")},
 	})
 	if err != nil {
 		t.Fatal(err)

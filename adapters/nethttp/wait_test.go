@@ -16,7 +16,7 @@ import (
 )
 
 func TestConcurrencyWaitsForASlot(t *testing.T) {
-	c, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: memstore.New(), Policy: core.NewConcurrency("one", 1, time.Minute), Key: core.KeyStatic("all")})
+	c, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: memstore.New(), Policy: core.NewConcurrency("one", 1, time.Minute), Config: core.Config{Key: core.KeyStatic("all")}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -119,8 +119,9 @@ func TestOrphanLeases(t *testing.T) {
 
 	t.Run("Limiter", func(t *testing.T) {
 		p := core.NewConcurrency(testenv.UniqueName("orphan"), limit, lease)
-		cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: s, Policy: p, Timeout: budget,
-			Failure: core.FailClosed, Breaker: core.BreakerConfig{Failures: -1}})
+		cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: s, Policy: p,
+			Config: core.Config{Timeout: budget, Failure: core.FailClosed, Breaker: core.BreakerConfig{Failures: -1}},
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -252,8 +253,9 @@ func TestNearlyFullLeases(t *testing.T) {
 	p := core.NewConcurrency(testenv.UniqueName("nearfull"), limit, 10*time.Minute)
 	now := time.Now()
 	fillLeases(t, api, table, s.PartitionKey("k", p, now), prefill, func(i int) string { return fmt.Sprintf("%032x", i) }, now.Add(10*time.Minute))
-	cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: s, Policy: p, Failure: core.FailClosed,
-		Timeout: 50 * time.Millisecond, Breaker: core.BreakerConfig{Failures: -1}})
+	cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: s, Policy: p,
+		Config: core.Config{Failure: core.FailClosed, Timeout: 50 * time.Millisecond, Breaker: core.BreakerConfig{Failures: -1}},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

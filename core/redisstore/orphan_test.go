@@ -93,11 +93,10 @@ func TestOrphanLeases(t *testing.T) {
 	}
 	policy := core.NewConcurrency("orphan", limit, 30*time.Second)
 	lim, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{
-		Store:   s,
-		Policy:  policy,
-		Timeout: 100 * time.Millisecond,
-		Failure: core.FailClosed,
-		Breaker: core.BreakerConfig{Failures: -1}, // every acquire reaches the store
+		Store:  s,
+		Policy: policy,
+		// every acquire reaches the store
+		Config: core.Config{Timeout: 100 * time.Millisecond, Failure: core.FailClosed, Breaker: core.BreakerConfig{Failures: -1}},
 	})
 	if err != nil {
 		t.Fatal(err)

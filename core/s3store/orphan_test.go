@@ -100,8 +100,9 @@ func TestOrphanLeases(t *testing.T) {
 
 	t.Run("Limiter", func(t *testing.T) {
 		p := core.NewConcurrency(uniq("orphan"), limit, lease)
-		cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: s, Policy: p, Timeout: budget,
-			Failure: core.FailClosed, Breaker: core.BreakerConfig{Failures: -1}})
+		cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: s, Policy: p,
+			Config: core.Config{Timeout: budget, Failure: core.FailClosed, Breaker: core.BreakerConfig{Failures: -1}},
+		})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -248,9 +248,9 @@ func newHandler(s *dynamostore.Store, instances int, logger *slog.Logger) (http.
 
 	// GET /slow: 2 at once per IP, fleet-wide; a crashed instance's leases expire after 30 s.
 	slowLimiter, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{
-		Store:    s,
-		Policy:   core.NewConcurrency("slow", 2, 30*time.Second),
-		Observer: obs,
+		Store:  s,
+		Policy: core.NewConcurrency("slow", 2, 30*time.Second),
+		Config: core.Config{Observer: obs},
 	})
 	if err != nil {
 		return nil, err

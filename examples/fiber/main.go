@@ -155,9 +155,9 @@ func newApp(s store, logger *slog.Logger, slow func(context.Context)) (*fiber.Ap
 
 	// GET /slow: 2 at once per IP.
 	slowLimiter, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{
-		Store:    s,
-		Policy:   core.NewConcurrency("slow", 2, 30*time.Second),
-		Observer: obs,
+		Store:  s,
+		Policy: core.NewConcurrency("slow", 2, 30*time.Second),
+		Config: core.Config{Observer: obs},
 	})
 	if err != nil {
 		return nil, err

@@ -157,9 +157,9 @@ func newHandler(s store, logger *slog.Logger, tel *telemetry) (http.Handler, err
 	// GET /slow: 2 at once per IP.
 	slowPolicy := core.NewConcurrency("slow", 2, 30*time.Second)
 	slowLimiter, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{
-		Store:    s,
-		Policy:   slowPolicy,
-		Observer: tel.observe(obs, "slow", s, core.FailOpen, slowPolicy),
+		Store:  s,
+		Policy: slowPolicy,
+		Config: core.Config{Observer: tel.observe(obs, "slow", s, core.FailOpen, slowPolicy)},
 	})
 	if err != nil {
 		return nil, err

@@ -15,10 +15,11 @@ import (
 // runs and releases it when the job returns or panics.
 func Example() {
 	slots, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{
-		Store:   memstore.New(),
-		Policy:  core.NewConcurrency("exports", 2, 30*time.Second), // a dead worker's slot frees after 30 s
-		Key:     core.KeyStatic("exports"),                         // no request: one pool
-		Failure: core.FailClosed,                                   // no slot, no job
+		Store:  memstore.New(),
+		Policy: core.NewConcurrency("exports", 2, 30*time.Second), // a dead worker's slot frees after 30 s
+		// no request: one pool
+		// no slot, no job
+		Config: core.Config{Key: core.KeyStatic("exports"), Failure: core.FailClosed},
 	})
 	if err != nil {
 		panic(err)

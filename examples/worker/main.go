@@ -118,11 +118,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // store.
 func newSlots(store core.ConcurrencyStore, pool string, n int64, lease time.Duration) (*core.ConcurrencyLimiter, error) {
 	return core.NewConcurrencyLimiter(core.ConcurrencyConfig{
-		Store:   store,
-		Policy:  core.NewConcurrency("worker-slots", n, lease),
-		Key:     core.KeyStatic(pool),
-		Failure: core.FailClosed, // no slot, no job: never run beyond the limit
-		Timeout: 2 * time.Second, // no client is waiting; the store may be slow
+		Store:  store,
+		Policy: core.NewConcurrency("worker-slots", n, lease),
+		// no slot, no job: never run beyond the limit
+		// no client is waiting; the store may be slow
+		Config: core.Config{Key: core.KeyStatic(pool), Failure: core.FailClosed, Timeout: 2 * time.Second},
 	})
 }
 

@@ -353,7 +353,8 @@ func TestStoreErrors(t *testing.T) {
 
 	s := observetest.NewStore()
 	cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: s, Policy: observetest.PolicySlots,
-		Observer: h.m.Observer(observe.Limiter{Name: "jobs", Store: s})})
+		Config: core.Config{Observer: h.m.Observer(observe.Limiter{Name: "jobs", Store: s})},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -484,8 +485,9 @@ func TestActiveLeases(t *testing.T) {
 	h := newHarness(t, otelmetrics.Options{})
 	s := observetest.NewStore()
 	c := observetest.NewClock()
-	cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: s, Policy: pool, Now: c.Now,
-		Observer: h.m.Observer(observe.Limiter{Name: "jobs", Store: s})})
+	cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: s, Policy: pool,
+		Config: core.Config{Now: c.Now, Observer: h.m.Observer(observe.Limiter{Name: "jobs", Store: s})},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

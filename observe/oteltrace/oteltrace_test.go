@@ -214,7 +214,8 @@ func TestLeaseSpans(t *testing.T) {
 	h := newHarness(t)
 	s := observetest.NewStore()
 	cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: s, Policy: observetest.PolicySlots,
-		Observer: h.tracer.Observer(observe.Limiter{Name: "jobs", Store: s})})
+		Config: core.Config{Observer: h.tracer.Observer(observe.Limiter{Name: "jobs", Store: s})},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -215,7 +215,8 @@ func TestScrapeLeaseHeld(t *testing.T) {
 	s := newServer(t, otelmetrics.Options{})
 	c := observetest.NewClock()
 	cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: memstore.New(), Policy: observetest.PolicySlots,
-		Now: c.Now, Observer: s.m.Observer(observe.Limiter{Name: "jobs"})})
+		Config: core.Config{Now: c.Now, Observer: s.m.Observer(observe.Limiter{Name: "jobs"})},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,10 +82,9 @@ func TestBrowserShowsDeniedKey(t *testing.T) {
 	}
 	exports := core.NewConcurrency("exports", 2, time.Minute)
 	jobs, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{
-		Store:    store,
-		Key:      core.KeyByHeader("X-API-Key"),
-		Policy:   exports,
-		Observer: page.Observer(observe.Limiter{Name: "exports", Store: store, Policies: []core.Policy{exports}}),
+		Store:  store,
+		Policy: exports,
+		Config: core.Config{Key: core.KeyByHeader("X-API-Key"), Observer: page.Observer(observe.Limiter{Name: "exports", Store: store, Policies: []core.Policy{exports}})},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -249,8 +249,9 @@ func TestConcurrencyHolders(t *testing.T) {
 	p, _ := newPage(t, status.Options{Keys: status.KeysRaw, TopKeys: 1})
 	pool := core.NewConcurrency("pool", 2, time.Minute) // per key
 	c := observetest.NewClock()
-	cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: memstore.New(), Policy: pool, Now: c.Now,
-		Observer: p.Observer(observe.Limiter{Name: "jobs", Policies: []core.Policy{pool}})})
+	cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: memstore.New(), Policy: pool,
+		Config: core.Config{Now: c.Now, Observer: p.Observer(observe.Limiter{Name: "jobs", Policies: []core.Policy{pool}})},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -151,9 +151,9 @@ func newHandlers(s store, keys status.KeyDisplay) (app, admin http.Handler, err 
 	}
 	slowPolicy := core.NewConcurrency("slow", 2, 30*time.Second)
 	slowLimiter, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{
-		Store:    s,
-		Policy:   slowPolicy,
-		Observer: observer("slow", core.FailOpen, slowPolicy),
+		Store:  s,
+		Policy: slowPolicy,
+		Config: core.Config{Observer: observer("slow", core.FailOpen, slowPolicy)},
 	})
 	if err != nil {
 		return nil, nil, err

@@ -119,7 +119,7 @@ func Outage(t testing.TB, f core.FailurePolicy, obs core.Observer, key string) {
 func Leases(t testing.TB, store core.ConcurrencyStore, obs core.Observer, key string) {
 	t.Helper()
 	c := NewClock()
-	cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: store, Policy: PolicySlots, Observer: obs, Now: c.Now})
+	cl, err := core.NewConcurrencyLimiter(core.ConcurrencyConfig{Store: store, Policy: PolicySlots, Config: core.Config{Observer: obs, Now: c.Now}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,8 +150,8 @@ func LeaseOutage(t testing.TB, f core.FailurePolicy, obs core.Observer, key stri
 	s := NewStore()
 	s.SetDown(true)
 	cfg := core.ConcurrencyConfig{
-		Store: s, Policy: PolicySlots, Failure: f, Observer: obs, Now: c.Now,
-		Breaker: core.BreakerConfig{Failures: 2, Cooldown: time.Second},
+		Store: s, Policy: PolicySlots,
+		Config: core.Config{Failure: f, Observer: obs, Now: c.Now, Breaker: core.BreakerConfig{Failures: 2, Cooldown: time.Second}},
 	}
 	if f == core.FailFallback {
 		cfg.Fallback = memstore.New()
