@@ -81,7 +81,7 @@ func (cfg ConcurrencyConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			if err != nil {
 				return h.fail(c, err)
 			}
-			nethttp.WriteHeaders(c.Response().Header(), &res, h.headers)
+			nethttp.WriteHeaders(c.Response().Header(), &res, h.headers, h.items)
 			if !res.Allowed {
 				return deny(c, &res, h.deny)
 			}

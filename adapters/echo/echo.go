@@ -79,6 +79,7 @@ type handlers struct {
 	deny    func(echo.Context, *core.Result) error
 	fail    func(echo.Context, error) error
 	headers reply.HeaderOptions
+	items   *reply.PolicyItems // the limiter's rendered policy items
 }
 
 func newHandlers(skip middleware.Skipper, deny func(echo.Context, *core.Result) error, fail func(echo.Context, error) error, missingKey int, h reply.HeaderOptions) handlers {
@@ -89,7 +90,7 @@ func newHandlers(skip middleware.Skipper, deny func(echo.Context, *core.Result) 
 	if fail == nil {
 		fail = func(c echo.Context, err error) error { return WriteError(c, reply.Status(err, missingKey)) }
 	}
-	return handlers{skipper: skip, deny: deny, fail: fail, headers: h}
+	return handlers{skipper: skip, deny: deny, fail: fail, headers: h, items: new(reply.PolicyItems)}
 }
 
 // request adapts echo.Context to core.Request. Requests are pooled: an echo.Context is an
@@ -153,7 +154,7 @@ func (cfg RateLimiterConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			if err != nil {
 				return h.fail(c, err)
 			}
-			nethttp.WriteHeaders(c.Response().Header(), &res, h.headers)
+			nethttp.WriteHeaders(c.Response().Header(), &res, h.headers, h.items)
 			if !res.Allowed {
 				return deny(c, &res, h.deny)
 			}

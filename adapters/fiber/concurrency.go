@@ -83,7 +83,7 @@ func NewConcurrency(config ...ConcurrencyConfig) fiber.Handler {
 		if err != nil {
 			return h.fail(c, err)
 		}
-		writeHeaders(&c.Response().Header, &res, h.headers)
+		writeHeaders(&c.Response().Header, &res, h.headers, h.items)
 		if !res.Allowed {
 			return deny(c, &res, h.deny)
 		}

@@ -119,6 +119,7 @@ type handlers struct {
 	deny    func(*fiber.Ctx, *core.Result) error
 	fail    func(*fiber.Ctx, error) error
 	headers reply.HeaderOptions
+	items   *reply.PolicyItems // the limiter's rendered policy items
 }
 
 func newHandlers(next func(*fiber.Ctx) bool, deny func(*fiber.Ctx, *core.Result) error, fail func(*fiber.Ctx, error) error, missingKey int, h reply.HeaderOptions) handlers {
@@ -126,7 +127,7 @@ func newHandlers(next func(*fiber.Ctx) bool, deny func(*fiber.Ctx, *core.Result)
 	if fail == nil {
 		fail = func(c *fiber.Ctx, err error) error { return WriteError(c, reply.Status(err, missingKey)) }
 	}
-	return handlers{next: next, deny: deny, fail: fail, headers: h}
+	return handlers{next: next, deny: deny, fail: fail, headers: h, items: new(reply.PolicyItems)}
 }
 
 // New returns the rate-limit middleware for the first config. It panics when there is no
@@ -167,7 +168,7 @@ func New(config ...Config) fiber.Handler {
 		if err != nil {
 			return h.fail(c, err)
 		}
-		writeHeaders(&c.Response().Header, &res, h.headers)
+		writeHeaders(&c.Response().Header, &res, h.headers, h.items)
 		if !res.Allowed {
 			return deny(c, &res, h.deny)
 		}
@@ -260,9 +261,9 @@ func writeProblem(c *fiber.Ctx, status int, body []byte) error {
 
 // writeHeaders adds the rate-limit fields of res to h, as [reply.Fields] renders them
 // (Retry-After replaces), copying each value into fasthttp's own buffers: no allocation.
-func writeHeaders(h *fasthttp.ResponseHeader, res *core.Result, o reply.HeaderOptions) {
+func writeHeaders(h *fasthttp.ResponseHeader, res *core.Result, o reply.HeaderOptions, items *reply.PolicyItems) {
 	var f reply.Fields
-	f.Render(res, o)
+	f.Render(res, o, items)
 	for i := range f.Len() {
 		name, value, replace := f.Field(i)
 		if replace {

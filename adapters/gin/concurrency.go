@@ -6,6 +6,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/tollgate-go/tollgate/adapters/nethttp"
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/reply"
 	"github.com/tollgate-go/tollgate/internal/adaptercfg"
 )
 
@@ -36,6 +37,7 @@ func Concurrency(c *core.ConcurrencyLimiter, o ConcurrencyOptions) gin.HandlerFu
 		panic(err.Error())
 	}
 	o.defaults()
+	items := new(reply.PolicyItems)
 	return func(gc *gin.Context) {
 		if o.Skip != nil && o.Skip(gc) {
 			gc.Next()
@@ -46,7 +48,7 @@ func Concurrency(c *core.ConcurrencyLimiter, o ConcurrencyOptions) gin.HandlerFu
 			fail(gc, err, o.ErrorHandler)
 			return
 		}
-		nethttp.WriteHeaders(gc.Writer.Header(), &res, o.Headers)
+		nethttp.WriteHeaders(gc.Writer.Header(), &res, o.Headers, items)
 		if !res.Allowed {
 			deny(gc, &res, o.DenyHandler)
 			return

@@ -104,6 +104,7 @@ func RateLimit(l *core.Limiter, o Options) gin.HandlerFunc {
 	}
 	o.defaults()
 	settles := l.Settles()
+	items := new(reply.PolicyItems)
 	return func(c *gin.Context) {
 		if o.Skip != nil && o.Skip(c) {
 			c.Next()
@@ -114,7 +115,7 @@ func RateLimit(l *core.Limiter, o Options) gin.HandlerFunc {
 			fail(c, err, o.ErrorHandler)
 			return
 		}
-		nethttp.WriteHeaders(c.Writer.Header(), &res, o.Headers)
+		nethttp.WriteHeaders(c.Writer.Header(), &res, o.Headers, items)
 		if !res.Allowed {
 			deny(c, &res, o.DenyHandler)
 			return

@@ -24,9 +24,9 @@ type field struct {
 // multi-value header, as the list's first element: the outer middleware runs first, and its
 // policies come first, as on an http.ResponseWriter. Retry-After replaces any value: one
 // limiter denied, and its time is the one to wait.
-func addHeaders(h map[string]string, mv map[string][]string, res *core.Result, o reply.HeaderOptions) (map[string]string, map[string][]string) {
+func addHeaders(h map[string]string, mv map[string][]string, res *core.Result, o reply.HeaderOptions, items *reply.PolicyItems) (map[string]string, map[string][]string) {
 	var rf reply.Fields
-	rf.Render(res, o)
+	rf.Render(res, o, items)
 	if rf.Len() == 0 {
 		return h, mv
 	}

@@ -58,7 +58,7 @@ func TestAddHeaders(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h0, mv0 := maps.Clone(tc.h), cloneMV(tc.mv)
-			h, mv := addHeaders(tc.h, tc.mv, &tc.res, reply.HeaderOptions{})
+			h, mv := addHeaders(tc.h, tc.mv, &tc.res, reply.HeaderOptions{}, nil)
 			if !reflect.DeepEqual(h, tc.wantH) || !reflect.DeepEqual(mv, tc.wantMV) {
 				t.Fatalf("headers %q multi %q\nwant    %q multi %q", h, mv, tc.wantH, tc.wantMV)
 			}
@@ -69,7 +69,7 @@ func TestAddHeaders(t *testing.T) {
 	}
 	t.Run("Omit writes nothing on an allowed request", func(t *testing.T) {
 		h := map[string]string{"A": "b"}
-		got, _ := addHeaders(h, nil, &allowed, reply.HeaderOptions{Omit: true})
+		got, _ := addHeaders(h, nil, &allowed, reply.HeaderOptions{Omit: true}, nil)
 		if !reflect.DeepEqual(got, h) {
 			t.Fatalf("headers %q, want %q", got, h)
 		}

@@ -153,6 +153,8 @@ type Middleware struct {
 	lim *core.Limiter
 	// settles: lim has settling rules, so handlers get a cost report slot.
 	settles bool
+	// items keeps the limiter's rendered RateLimit-Policy items.
+	items reply.PolicyItems
 }
 
 func noop() {}
@@ -233,7 +235,7 @@ func (m *Middleware) before(ctx context.Context, req Request) (done func(), res 
 	}
 	if !res.Allowed {
 		r := m.o.DenyHandler(ctx, req, &res)
-		r.Headers, _ = addHeaders(r.Headers, nil, &res, m.o.Headers)
+		r.Headers, _ = addHeaders(r.Headers, nil, &res, m.o.Headers, &m.items)
 		return noop, res, &r
 	}
 	return done, res, nil
@@ -308,7 +310,7 @@ func (m *Middleware) V1(next HandlerV1) HandlerV1 {
 				return lookup(resp.Headers, name)
 			}, report)
 		}
-		resp.Headers, resp.MultiValueHeaders = addHeaders(resp.Headers, resp.MultiValueHeaders, &res, m.o.Headers)
+		resp.Headers, resp.MultiValueHeaders = addHeaders(resp.Headers, resp.MultiValueHeaders, &res, m.o.Headers, &m.items)
 		return resp, err
 	}
 }
@@ -333,7 +335,7 @@ func (m *Middleware) V2(next HandlerV2) HandlerV2 {
 		}
 		// Payload v2 responses have no multi-value headers: a repeated field is one
 		// comma-separated value.
-		resp.Headers, _ = addHeaders(resp.Headers, nil, &res, m.o.Headers)
+		resp.Headers, _ = addHeaders(resp.Headers, nil, &res, m.o.Headers, &m.items)
 		return resp, err
 	}
 }
@@ -356,7 +358,7 @@ func (m *Middleware) URL(next HandlerURL) HandlerURL {
 			status, n := outcome(resp.StatusCode, resp.Body, resp.IsBase64Encoded, err)
 			m.after(ctx, req, &res, status, n, func(name string) string { return lookup(resp.Headers, name) }, report)
 		}
-		resp.Headers, _ = addHeaders(resp.Headers, nil, &res, m.o.Headers)
+		resp.Headers, _ = addHeaders(resp.Headers, nil, &res, m.o.Headers, &m.items)
 		return resp, err
 	}
 }

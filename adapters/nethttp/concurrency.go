@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/reply"
 	"github.com/tollgate-go/tollgate/internal/adaptercfg"
 )
 
@@ -43,6 +44,7 @@ func Concurrency(c *core.ConcurrencyLimiter, o ConcurrencyOptions) func(http.Han
 		panic(err.Error())
 	}
 	o.defaults()
+	items := new(reply.PolicyItems)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if o.Skip != nil && o.Skip(r) {
@@ -57,7 +59,7 @@ func Concurrency(c *core.ConcurrencyLimiter, o ConcurrencyOptions) func(http.Han
 				o.ErrorHandler(w, r, err)
 				return
 			}
-			WriteHeaders(w.Header(), &res, o.Headers)
+			WriteHeaders(w.Header(), &res, o.Headers, items)
 			if !res.Allowed {
 				deny(w, r, res, o.DenyHandler)
 				return

@@ -123,6 +123,7 @@ func RateLimit(l *core.Limiter, o Options) func(http.Handler) http.Handler {
 	defaultDeny := o.DenyHandler == nil
 	settles := l.Settles()
 	o.defaults()
+	items := new(reply.PolicyItems)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if o.Skip != nil && o.Skip(r) {
@@ -138,7 +139,7 @@ func RateLimit(l *core.Limiter, o Options) func(http.Handler) http.Handler {
 				o.ErrorHandler(w, r, err)
 				return
 			}
-			WriteHeaders(w.Header(), &res, o.Headers)
+			WriteHeaders(w.Header(), &res, o.Headers, items)
 			if !res.Allowed {
 				if defaultDeny {
 					denyProblem(w, r, &res)
@@ -274,11 +275,12 @@ func oneValue(b []byte) []string {
 // fields are added, not set, so that stacked limiters all show their policies, and
 // Retry-After is set once, by the limiter that denied. Each field costs at most one
 // allocation (its value and its one-element slice in one object), and a single policy's
-// RateLimit-Policy none (reply's shared slice). Adapters for frameworks that expose an
+// RateLimit-Policy none (the slice items keeps: a middleware passes the one
+// [reply.PolicyItems] of its limiter; nil renders it afresh, one allocation). Adapters for frameworks that expose an
 // http.Header (Gin, Echo) use it too.
-func WriteHeaders(h http.Header, res *core.Result, o reply.HeaderOptions) {
+func WriteHeaders(h http.Header, res *core.Result, o reply.HeaderOptions, items *reply.PolicyItems) {
 	var f reply.Fields
-	f.Render(res, o)
+	f.Render(res, o, items)
 	for i := range f.Len() {
 		name, value, replace := f.Field(i)
 		key := canonicalKey(name)

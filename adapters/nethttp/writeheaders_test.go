@@ -30,10 +30,11 @@ func BenchmarkWriteHeaders(b *testing.B) {
 				b.Fatal(err)
 			}
 			h := http.Header{}
+			items := new(reply.PolicyItems)
 			b.ReportAllocs()
 			for b.Loop() {
 				clear(h)
-				nethttp.WriteHeaders(h, &res, reply.HeaderOptions{})
+				nethttp.WriteHeaders(h, &res, reply.HeaderOptions{}, items)
 			}
 		})
 	}
@@ -54,7 +55,7 @@ func TestWriteHeadersKeys(t *testing.T) {
 		t.Fatalf("second take: %+v %v; want a denial", res, err)
 	}
 	h := http.Header{"Retry-After": {"5"}, "Ratelimit": {`"outer";r=3;t=10`}}
-	nethttp.WriteHeaders(h, &res, reply.HeaderOptions{Legacy: true})
+	nethttp.WriteHeaders(h, &res, reply.HeaderOptions{Legacy: true}, nil)
 	names := []string{reply.HeaderRateLimitPolicy, reply.HeaderRateLimit, reply.HeaderXRateLimitLimit, reply.HeaderXRateLimitRemain, reply.HeaderXRateLimitReset, reply.HeaderRetryAfter}
 	if len(h) != len(names) {
 		t.Errorf("header has %d fields, want %d: %v", len(h), len(names), h)
@@ -73,8 +74,9 @@ func TestWriteHeadersKeys(t *testing.T) {
 }
 
 // TestWriteHeadersAllocs pins WriteHeaders' allocations, which its benchmarks only report:
-// none for a single policy's RateLimit-Policy (reply's shared slice) and for the field
-// names, one per other field (its value and its one-element slice together).
+// none for a single policy's RateLimit-Policy (the slice its PolicyItems keeps) and for the
+// field names, one per other field (its value and its one-element slice together), and one
+// for RateLimit-Policy too without a PolicyItems.
 func TestWriteHeadersAllocs(t *testing.T) {
 	at := time.Unix(1_800_000_000, 0)
 	l := limiter(t, core.Config{Now: func() time.Time { return at }, Rules: []core.Rule{{Policy: core.NewFixedWindow("allocs", 1, time.Minute)}}})
@@ -88,18 +90,21 @@ func TestWriteHeadersAllocs(t *testing.T) {
 		t.Fatalf("second take: %+v %v; want a denial", denied, err)
 	}
 	h := http.Header{}
+	items := new(reply.PolicyItems)
 	for _, c := range []struct {
-		name string
-		res  *core.Result
-		o    reply.HeaderOptions
-		want float64
+		name  string
+		res   *core.Result
+		o     reply.HeaderOptions
+		items *reply.PolicyItems
+		want  float64
 	}{
-		{"allowed", &allowed, reply.HeaderOptions{}, 1},                   // RateLimit
-		{"denied, legacy", &denied, reply.HeaderOptions{Legacy: true}, 5}, // RateLimit, 3 legacy, Retry-After
+		{"allowed", &allowed, reply.HeaderOptions{}, items, 1},                   // RateLimit
+		{"denied, legacy", &denied, reply.HeaderOptions{Legacy: true}, items, 5}, // RateLimit, 3 legacy, Retry-After
+		{"allowed, no PolicyItems", &allowed, reply.HeaderOptions{}, nil, 2},     // RateLimit-Policy, RateLimit
 	} {
 		got := testing.AllocsPerRun(100, func() {
 			clear(h)
-			nethttp.WriteHeaders(h, c.res, c.o)
+			nethttp.WriteHeaders(h, c.res, c.o, c.items)
 		})
 		if got != c.want {
 			t.Errorf("%s: %v allocations, want %v", c.name, got, c.want)

@@ -48,7 +48,7 @@ const maxFields = 6
 // stacked limiters each contribute their policies) except Retry-After, which replaces:
 //
 //	var f reply.Fields
-//	f.Render(res, o)
+//	f.Render(res, o, &items) // items: the middleware's reply.PolicyItems
 //	for i := range f.Len() {
 //		name, value, replace := f.Field(i)
 //		// add value to (or, with replace, set it as) the response's field name
@@ -73,17 +73,21 @@ type field struct {
 	spilled, replace bool
 }
 
-// Render sets f to the fields of r under o, replacing what f held.
-func (f *Fields) Render(r *core.Result, o HeaderOptions) {
+// Render sets f to the fields of r under o, replacing what f held. items keeps the limiter's
+// rendered RateLimit-Policy items (see [PolicyItems]); nil renders them afresh.
+func (f *Fields) Render(r *core.Result, o HeaderOptions, items *PolicyItems) {
 	f.n, f.end, f.shared, f.raw, f.spill = 0, 0, nil, nil, f.spill[:0]
 	ds := r.Decisions()
 	if len(ds) > 0 && !o.Omit && r.Degraded != core.DegradedOpen {
+		var e *policyEntry
 		if len(ds) == 1 && len(r.Pending()) == 0 {
-			e := policyEntryOf(&ds[0].Policy)
+			e = items.entry(&ds[0].Policy)
+		}
+		if e != nil {
 			f.f[0] = field{name: HeaderRateLimitPolicy}
 			f.n, f.shared, f.raw = 1, e.values, e.raw
 		} else {
-			f.add(HeaderRateLimitPolicy, AppendRateLimitPolicy(f.next(), r), false)
+			f.add(HeaderRateLimitPolicy, appendRateLimitPolicy(f.next(), r, items), false)
 		}
 		f.add(HeaderRateLimit, AppendRateLimit(f.next(), r), false)
 		if o.Legacy {
@@ -170,18 +174,23 @@ func binding(r *core.Result) core.Decision {
 // [PolicyItem] of every decision's policy and of every [core.Result.Pending] policy,
 // comma-separated, so that every response of a limiter lists the same policies.
 func AppendRateLimitPolicy(dst []byte, r *core.Result) []byte {
+	return appendRateLimitPolicy(dst, r, nil)
+}
+
+// appendRateLimitPolicy is [AppendRateLimitPolicy] with the items kept by items.
+func appendRateLimitPolicy(dst []byte, r *core.Result, items *PolicyItems) []byte {
 	ds, pending := r.Decisions(), r.Pending()
 	for i := range ds {
 		if i > 0 {
 			dst = append(dst, ", "...)
 		}
-		dst = append(dst, policyEntryOf(&ds[i].Policy).raw...)
+		dst = items.appendItem(dst, &ds[i].Policy)
 	}
 	for i := range pending {
 		if len(ds)+i > 0 {
 			dst = append(dst, ", "...)
 		}
-		dst = append(dst, policyEntryOf(&pending[i]).raw...)
+		dst = items.appendItem(dst, &pending[i])
 	}
 	return dst
 }

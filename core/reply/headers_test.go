@@ -17,7 +17,7 @@ import (
 // marks Retry-After's), so that a field rendered twice shows.
 func setHeaders(res *core.Result, o reply.HeaderOptions) string {
 	var f reply.Fields
-	f.Render(res, o)
+	f.Render(res, o, nil)
 	lines := make([]string, f.Len())
 	for i := range lines {
 		name, value, replace := f.Field(i)
@@ -377,6 +377,7 @@ func TestFieldsReuse(t *testing.T) {
 	}
 	legacy := reply.HeaderOptions{Legacy: true}
 	var f reply.Fields
+	var items reply.PolicyItems
 	for _, step := range []struct {
 		res    *core.Result
 		want   string
@@ -387,7 +388,7 @@ func TestFieldsReuse(t *testing.T) {
 		{&twoRes, setHeaders(&twoRes, legacy), false},
 		{&bigRes, setHeaders(&bigRes, legacy), false},
 	} {
-		f.Render(step.res, legacy)
+		f.Render(step.res, legacy, &items)
 		lines := make([]string, f.Len())
 		for i := range lines {
 			name, value, _ := f.Field(i)

@@ -9,18 +9,24 @@ import (
 	"github.com/tollgate-go/tollgate/core"
 )
 
-// maxPolicyItems bounds the rendered items kept (see policyItems): a limiter has a few
+// maxPolicyItems bounds the rendered items a PolicyItems keeps: a limiter has a few
 // policies, a PolicyFunc one per plan, so the bound is only reached by a PolicyFunc that
 // makes up policies per key, and then the cache starts afresh rather than growing.
 const maxPolicyItems = 4096
 
-// policyItems keeps the rendered RateLimit-Policy item of each policy seen, keyed by name and
-// checked against the whole policy (two policies with one name and different numbers each get
-// their own rendering; they take turns in the one slot). Every entry is a pure function of its
-// policy, so the cache is invisible but for the cost: a decision's headers read it without a
-// lock or a write to shared memory (the map is replaced, never changed, under mu), where a
-// read-locked RWMutex wrote to one cache line that every core then contended for.
-var policyItems struct {
+// PolicyItems keeps the rendered RateLimit-Policy items of one limiter's policies, so that a
+// response's RateLimit-Policy field costs neither a rendering nor an allocation: each item is
+// rendered the first time a decision shows its policy and kept, keyed by name and checked
+// against the whole policy (two policies with one name and different numbers take turns in
+// the one slot). An adapter keeps one per middleware it builds, that is per limiter, and
+// passes it to [Fields.Render]; no cache is shared between limiters or kept by the package.
+// Reads take no lock and write no shared memory (the map is replaced, never changed, under a
+// mutex that only writers take), where a read-locked RWMutex wrote to one cache line that
+// every core then contended for.
+//
+// The zero value is ready to use; a nil *PolicyItems renders every item afresh. Safe for
+// concurrent use; do not copy one after first use.
+type PolicyItems struct {
 	mu sync.Mutex // serialises writers
 	m  atomic.Pointer[map[string]*policyEntry]
 }
@@ -32,19 +38,22 @@ type policyEntry struct {
 	values []string // []string{item}, len == cap, shared: an append by its user copies
 }
 
-// policyEntryOf returns the cached rendering of p, rendering and caching it on a miss.
-func policyEntryOf(p *core.Policy) *policyEntry {
-	if m := policyItems.m.Load(); m != nil {
+// entry returns the kept rendering of p, rendering and keeping it on a miss; nil when c is nil.
+func (c *PolicyItems) entry(p *core.Policy) *policyEntry {
+	if c == nil {
+		return nil
+	}
+	if m := c.m.Load(); m != nil {
 		if e, ok := (*m)[p.Name]; ok && e.p == *p {
 			return e
 		}
 	}
-	raw := renderPolicyItem(*p)
+	raw := renderPolicyItem(nil, *p)
 	e := &policyEntry{p: *p, raw: raw, values: []string{string(raw)}}
-	policyItems.mu.Lock()
-	defer policyItems.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var m map[string]*policyEntry
-	if old := policyItems.m.Load(); old != nil && len(*old) < maxPolicyItems {
+	if old := c.m.Load(); old != nil && len(*old) < maxPolicyItems {
 		m = make(map[string]*policyEntry, len(*old)+1)
 		for k, v := range *old {
 			m[k] = v
@@ -53,24 +62,34 @@ func policyEntryOf(p *core.Policy) *policyEntry {
 		m = make(map[string]*policyEntry)
 	}
 	m[p.Name] = e
-	policyItems.m.Store(&m)
+	c.m.Store(&m)
 	return e
+}
+
+// appendItem appends p's item to dst, from c when c keeps it.
+func (c *PolicyItems) appendItem(dst []byte, p *core.Policy) []byte {
+	if e := c.entry(p); e != nil {
+		return append(dst, e.raw...)
+	}
+	return renderPolicyItem(dst, *p)
 }
 
 // PolicyItem returns the RateLimit-Policy item of p: `"name";q=QUOTA;w=SECONDS`, with
 // qu="concurrent-requests" instead of w for concurrency policies and no w for calendar
-// months (whose length varies). Items are rendered once per policy and kept, so the hot path
-// neither allocates nor locks.
+// months (whose length varies). It renders p afresh on every call; adapters render through
+// a [PolicyItems], which keeps the items of a limiter.
 //
 // A token bucket is expressed as its capacity: q is Burst (the most a client can spend at
 // once, so the RateLimit item's r, never above Burst, is never above q) and w is the time an
 // empty bucket takes to refill completely, Burst × the emission interval, rounded up. With a
 // burst above the rate, `NewTokenBucket("b", 5, time.Second, 20)` is `"b";q=20;w=4`: 20
 // units per 4 seconds, the same average rate of 5 per second. X-RateLimit-Limit is q too.
-func PolicyItem(p core.Policy) string { return policyEntryOf(&p).values[0] }
+func PolicyItem(p core.Policy) string { return string(renderPolicyItem(nil, p)) }
 
-func renderPolicyItem(p core.Policy) []byte {
-	b := []byte{'"'}
+// renderPolicyItem appends p's item to b; with b nil it returns a new slice with len == cap.
+func renderPolicyItem(b []byte, p core.Policy) []byte {
+	trim := b == nil
+	b = append(b, '"')
 	b = append(b, p.Name...)
 	b = append(b, `";q=`...)
 	b = strconv.AppendInt(b, p.Capacity(), 10)
@@ -85,5 +104,8 @@ func renderPolicyItem(p core.Policy) []byte {
 		b = append(b, ";w="...)
 		b = strconv.AppendInt(b, Seconds(p.Window), 10)
 	}
-	return b[:len(b):len(b)]
+	if trim {
+		return b[:len(b):len(b)]
+	}
+	return b
 }

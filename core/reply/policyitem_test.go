@@ -2,8 +2,6 @@ package reply_test
 
 import (
 	"context"
-	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,8 +26,9 @@ func TestPolicyValues(t *testing.T) {
 	}
 	rp, rq := result(p), result(q)
 	var f reply.Fields
+	var items reply.PolicyItems
 	values := func(r *core.Result) []string {
-		f.Render(r, reply.HeaderOptions{})
+		f.Render(r, reply.HeaderOptions{}, &items)
 		return f.Values(0)
 	}
 	v := values(rp)
@@ -60,26 +59,16 @@ func TestPolicyValues(t *testing.T) {
 	if values(rp)[0] != `"pv";q=30;w=60` || len(values(rp)) != 1 || &a[0] == &v[0] {
 		t.Error("appending to the returned slice changed the cached one")
 	}
-}
-
-// TestPolicyItemManyPolicies: more distinct policies than the cache keeps, from several
-// goroutines, each still rendered right (the cache starts afresh; it never answers for
-// another policy).
-func TestPolicyItemManyPolicies(t *testing.T) {
-	var wg sync.WaitGroup
-	for g := 0; g < 4; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 6000; i++ {
-				// One name, numbers that vary: only the whole policy identifies an item.
-				p := core.NewFixedWindow(fmt.Sprintf("n%d", i%50), int64(i+1), time.Second)
-				if got, want := reply.PolicyItem(p), fmt.Sprintf(`"n%d";q=%d;w=1`, i%50, i+1); got != want {
-					t.Errorf("PolicyItem = %s, want %s", got, want)
-					return
-				}
-			}
-		}()
+	// Items are kept per PolicyItems (per limiter), not by the package: another one renders
+	// its own, and none renders afresh each time, with the same text.
+	var other reply.PolicyItems
+	var g reply.Fields
+	g.Render(rp, reply.HeaderOptions{}, &other)
+	if w := g.Values(0); len(w) != 1 || w[0] != v[0] || &w[0] == &v[0] {
+		t.Errorf("another PolicyItems gave %q (shared with the first: %v), want its own %q", w, len(w) == 1 && &w[0] == &v[0], v[0])
 	}
-	wg.Wait()
+	g.Render(rp, reply.HeaderOptions{}, nil)
+	if _, value, _ := g.Field(0); g.Values(0) != nil || string(value) != v[0] {
+		t.Errorf("nil PolicyItems: Field(0) = %q, Values(0) = %q; want %q and no kept slice", value, g.Values(0), v[0])
+	}
 }
