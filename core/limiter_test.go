@@ -400,7 +400,7 @@ func TestConcurrencyLimiter(t *testing.T) {
 // fieldMap renders the rate-limit fields of res as reply.Fields does, one value per name.
 func fieldMap(res *core.Result, o reply.HeaderOptions) map[string]string {
 	var f reply.Fields
-	f.Render(res, o)
+	f.Render(res, o, nil)
 	h := map[string]string{}
 	for i := range f.Len() {
 		name, value, _ := f.Field(i)
