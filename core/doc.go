@@ -4,8 +4,8 @@
 // The parts:
 //
 //   - [Policy]: a name, an algorithm ([FixedWindow], [SlidingWindow], [TokenBucket] as GCRA,
-//     [Concurrency]) and its numbers. The pure algorithm code ([Policy.Take]; for leases,
-//     core/storekit) lives once; every store either applies it under its own atomic primitive
+//     [Concurrency]) and its numbers. The pure algorithms (core/storekit: Take, Adjust and
+//     the lease functions) live once; every store either applies it under its own atomic primitive
 //     or expresses the same arithmetic natively, and the conformance suite in core/storetest
 //     proves that every store returns the same [Decision] for the same sequence of (time, cost).
 //   - [Store] and [ConcurrencyStore]: where the shared state lives (core/memstore in process;

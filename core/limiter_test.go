@@ -25,6 +25,9 @@ type countingStore struct {
 	block atomic.Bool
 }
 
+// t0 is aligned to every window the tests use.
+var t0 = time.Unix(1_800_000_000, 0)
+
 func (s *countingStore) Take(ctx context.Context, key string, p core.Policy, cost int64, now time.Time) (core.Decision, error) {
 	s.calls.Add(1)
 	if s.block.Load() {

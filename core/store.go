@@ -12,7 +12,7 @@ import (
 // Take spends nothing. State is identified by (p.Name, key). key may be any bytes, including
 // binary and very long strings: a store maps it to a safe name itself (hashing or escaping)
 // and either handles it or returns an error wrapping [ErrInvalidKey] without touching other
-// keys' state. Every store returns the same decisions as [Policy.Take] for the same sequence
+// keys' state. Every store returns the same decisions as storekit.Take for the same sequence
 // of (now, cost); core/storetest checks this.
 //
 // Errors: an error wrapping [ErrInvalidKey] or [ErrInvalidPolicy] is the caller's fault and

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/memstore"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // policyMaxWindow is the longest window and lease Validate accepts: ten 366-day years.
@@ -214,14 +215,14 @@ func TestTakeBefore1970(t *testing.T) {
 		{core.NewTokenBucket("tb", 2, 10*s, 0), 1, 5 * s, 10 * s},
 	}
 	for _, c := range cases {
-		st, d := c.p.Take(core.State{}, 1, before)
+		st, d := storekit.Take(c.p, storekit.State{}, 1, before.UnixNano())
 		if !d.Allowed || d.Remaining != c.remaining || d.ResetAfter != c.reset {
 			t.Errorf("%s: first Take an hour before the epoch: %+v, want allowed, remaining %d, reset %v", c.p.Name, d, c.remaining, c.reset)
 		}
-		if st == (core.State{}) {
+		if st == (storekit.State{}) {
 			t.Errorf("%s: the allowed Take kept the zero State", c.p.Name)
 		}
-		_, d = c.p.Take(st, 1, before)
+		_, d = storekit.Take(c.p, st, 1, before.UnixNano())
 		if !d.Allowed || d.Remaining != 0 || d.ResetAfter != c.nextReset {
 			t.Errorf("%s: second Take: %+v, want allowed, remaining 0, reset %v", c.p.Name, d, c.nextReset)
 		}
@@ -229,8 +230,40 @@ func TestTakeBefore1970(t *testing.T) {
 	// State in the window that starts at the epoch is real state: a clock a second behind
 	// it is caught up to that window (see TestWindowsNeverGoBack).
 	fw := core.NewFixedWindow("fw", 1, 10*s)
-	st, _ := fw.Take(core.State{}, 1, time.Unix(0, 0))
-	if _, d := fw.Take(st, 1, time.Unix(0, 0).Add(-s)); d.Allowed || d.RetryAfter != 11*s {
+	st, _ := storekit.Take(fw, storekit.State{}, 1, time.Unix(0, 0).UnixNano())
+	if _, d := storekit.Take(fw, st, 1, time.Unix(0, 0).Add(-s).UnixNano()); d.Allowed || d.RetryAfter != 11*s {
 		t.Errorf("a second behind a full epoch window: %+v, want denied for 11s", d)
+	}
+}
+
+func TestPolicyValidate(t *testing.T) {
+	ok := []core.Policy{
+		core.NewFixedWindow("a", 1, time.Second),
+		core.NewTokenBucket("b", 10, time.Second, 0),
+		core.NewConcurrency("c", 1, time.Second),
+		core.NewMonthlyQuota("d", 1),
+	}
+	for _, p := range ok {
+		if err := p.Validate(); err != nil {
+			t.Errorf("%+v: %v", p, err)
+		}
+	}
+	bad := map[string]core.Policy{
+		"empty name":      core.NewFixedWindow("", 1, time.Second),
+		"quote in name":   core.NewFixedWindow(`a"b`, 1, time.Second),
+		"non-ASCII name":  core.NewFixedWindow("é", 1, time.Second),
+		"zero limit":      core.NewFixedWindow("a", 0, time.Second),
+		"zero window":     core.NewFixedWindow("a", 1, 0),
+		"no algorithm":    {Name: "a", Limit: 1, Window: time.Second},
+		"burst on fixed":  {Name: "a", Algorithm: core.FixedWindow, Limit: 1, Window: time.Second, Burst: 2},
+		"rate too fine":   core.NewTokenBucket("a", 10, 5*time.Nanosecond, 0),
+		"no lease":        core.NewConcurrency("a", 1, 0),
+		"monthly sliding": {Name: "a", Algorithm: core.SlidingWindow, Limit: 1, Calendar: core.Monthly},
+		"huge window":     core.NewFixedWindow("a", 1, 100*365*24*time.Hour),
+	}
+	for name, p := range bad {
+		if err := p.Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/dynamostore"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 func init() {
@@ -279,7 +280,7 @@ func printInspection(w io.Writer, table, key string, p core.Policy, info dynamos
 		}
 		return
 	}
-	if _, next := p.TakeNanos(info.State, 1, n); next.Allowed {
+	if _, next := storekit.Take(p, info.State, 1, n); next.Allowed {
 		line("next request", "allowed")
 	} else {
 		line("next request", "denied for %s", round(next.RetryAfter))

@@ -16,7 +16,7 @@ import (
 var _ storekit.Adjuster = (*Store)(nil)
 
 // Adjust implements [storekit.Adjuster]: it changes what key has spent under p by delta, without
-// a limit check, and returns [core.Policy.AdjustNanos]'s decision for the new state. It is
+// a limit check, and returns [storekit.Adjust]'s decision for the new state. It is
 // one UpdateItem in the common case (see the package documentation):
 //
 //   - fixed and sliding windows: ADD delta to the count of now's window item. A refund
@@ -39,7 +39,7 @@ func (s *Store) Adjust(ctx context.Context, key string, p core.Policy, delta int
 	}
 	n := now.UnixNano()
 	base := s.baseKey(key, p)
-	var st core.State
+	var st storekit.State
 	switch p.Algorithm {
 	case core.FixedWindow, core.SlidingWindow:
 		start, end := p.WindowBounds(n)
@@ -65,7 +65,7 @@ func (s *Store) Adjust(ctx context.Context, key string, p core.Policy, delta int
 		st.TAT = tat
 	}
 	// st is the state after the adjustment; an adjustment by 0 describes it.
-	_, d := p.AdjustNanos(st, 0, n)
+	_, d := storekit.Adjust(p, st, 0, n)
 	return d, nil
 }
 
@@ -124,7 +124,7 @@ func (s *Store) adjustCount(ctx context.Context, pk string, delta, expiry int64)
 	return 0, errContention
 }
 
-// adjustTAT moves the TAT of item pk as [core.Policy.AdjustNanos] does and returns the new TAT.
+// adjustTAT moves the TAT of item pk as [storekit.Adjust] does and returns the new TAT.
 //
 // With off = delta×interval and h = now + max(-off, 0), the new TAT is
 //

@@ -14,12 +14,13 @@ import (
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/dynamostore"
+	"github.com/tollgate-go/tollgate/core/storekit"
 	"github.com/tollgate-go/tollgate/internal/testenv"
 )
 
 // TestAdjustWrites drives Adjust against the scripted fake: each case makes the server
 // answer as DynamoDB would (including what dynalite cannot: the item of a failed condition)
-// and checks the decision against core's Policy.Adjust on the state the answers reveal, the
+// and checks the decision against storekit.Adjust on the state the answers reveal, the
 // number of calls, and the expressions sent.
 func TestAdjustWrites(t *testing.T) {
 	ctx := context.Background()
@@ -37,7 +38,7 @@ func TestAdjustWrites(t *testing.T) {
 		p       core.Policy
 		delta   int64
 		answers []answer
-		before  core.State // the state before the adjustment, which the answers reveal
+		before  storekit.State // the state before the adjustment, which the answers reveal
 		updates int
 		gets    int
 		exprs   []string // a substring of each UpdateItem's update and condition expressions
@@ -45,67 +46,67 @@ func TestAdjustWrites(t *testing.T) {
 		{
 			name: "fixed window charge: one ADD, no condition", p: fw, delta: 3,
 			answers: []answer{{item: item("n", n(7))}},
-			before:  core.State{Window: start, Count: 4}, updates: 1,
+			before:  storekit.State{Window: start, Count: 4}, updates: 1,
 			exprs: []string{"ADD #n :delta|"},
 		},
 		{
 			name: "fixed window charge into debt", p: fw, delta: 9,
 			answers: []answer{{item: item("n", n(17))}},
-			before:  core.State{Window: start, Count: 8}, updates: 1,
+			before:  storekit.State{Window: start, Count: 8}, updates: 1,
 			exprs: []string{"ADD #n :delta|"},
 		},
 		{
 			name: "fixed window refund within the count", p: fw, delta: -3,
 			answers: []answer{{item: item("n", n(2))}},
-			before:  core.State{Window: start, Count: 5}, updates: 1,
+			before:  storekit.State{Window: start, Count: 5}, updates: 1,
 			exprs: []string{"ADD #n :delta|#n >= :abs"},
 		},
 		{
 			name: "refund past zero: a second write sets 0", p: fw, delta: -3,
 			answers: []answer{{fail: true}, {}},
-			before:  core.State{Window: start, Count: 2}, updates: 2,
+			before:  storekit.State{Window: start, Count: 2}, updates: 2,
 			exprs: []string{"ADD #n :delta|#n >= :abs", "SET #n = :zero|attribute_not_exists(#n) OR #n < :abs"},
 		},
 		{
 			name: "refund of an empty count known from ALL_OLD: nothing more", p: fw, delta: -3,
 			answers: []answer{{fail: true, item: item("n", n(0))}},
-			before:  core.State{Window: start}, updates: 1,
+			before:  storekit.State{Window: start}, updates: 1,
 			exprs: []string{"ADD #n :delta|#n >= :abs"},
 		},
 		{
 			name: "refund past zero while others spend: the ADD again", p: fw, delta: -3,
 			answers: []answer{{fail: true}, {fail: true}, {item: item("n", n(4))}},
-			before:  core.State{Window: start, Count: 7}, updates: 3,
+			before:  storekit.State{Window: start, Count: 7}, updates: 3,
 			exprs: []string{"ADD #n :delta|#n >= :abs", "SET #n = :zero|#n < :abs", "ADD #n :delta|#n >= :abs"},
 		},
 		{
 			name: "sliding window: the previous window read, then one ADD", p: sw, delta: 2,
 			answers: []answer{{item: item("n", n(6))}, {item: item("n", n(3))}},
-			before:  core.State{Window: swStart, Count: 1, Prev: 6}, updates: 1, gets: 1,
+			before:  storekit.State{Window: swStart, Count: 1, Prev: 6}, updates: 1, gets: 1,
 			exprs: []string{"ADD #n :delta|"},
 		},
 		{
 			name: "token bucket charge, cold cache: full-bucket guess fails, TAT + off", p: tb, delta: 3,
 			answers: []answer{{fail: true}, {item: item("tat", n(ns+5*iv))}},
-			before:  core.State{TAT: ns + 2*iv}, updates: 2,
+			before:  storekit.State{TAT: ns + 2*iv}, updates: 2,
 			exprs: []string{"SET #t = :a|attribute_not_exists(#t) OR #t <= :h", "SET #t = #t + :off, #exp = if_not_exists(#exp, :exp) + :offs|#t > :h"},
 		},
 		{
 			name: "token bucket charge on a full bucket", p: tb, delta: 2,
 			answers: []answer{{}},
-			before:  core.State{TAT: ns - 7*iv}, updates: 1,
+			before:  storekit.State{TAT: ns - 7*iv}, updates: 1,
 			exprs: []string{"SET #t = :a|attribute_not_exists(#t) OR #t <= :h"},
 		},
 		{
 			name: "token bucket refund to full", p: tb, delta: -4,
 			answers: []answer{{}},
-			before:  core.State{TAT: ns + 3*iv}, updates: 1,
+			before:  storekit.State{TAT: ns + 3*iv}, updates: 1,
 			exprs: []string{"SET #t = :a|attribute_not_exists(#t) OR #t <= :h"},
 		},
 		{
 			name: "token bucket refund of part of a debt", p: tb, delta: -2,
 			answers: []answer{{fail: true}, {item: item("tat", n(ns+7*iv))}},
-			before:  core.State{TAT: ns + 9*iv}, updates: 2,
+			before:  storekit.State{TAT: ns + 9*iv}, updates: 2,
 			exprs: []string{"SET #t = :a|#t <= :h", "SET #t = #t + :off|#t > :h"},
 		},
 	}
@@ -116,7 +117,7 @@ func TestAdjustWrites(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, want := c.p.Adjust(c.before, c.delta, now)
+			_, want := storekit.Adjust(c.p, c.before, c.delta, now.UnixNano())
 			got, err := s.Adjust(ctx, "k", c.p, c.delta, now)
 			if err != nil {
 				t.Fatalf("Adjust: %v", err)
@@ -169,7 +170,7 @@ func TestAdjustThenTakeInDebt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, want := p.Take(core.State{Window: start, Count: 15}, 1, now)
+	_, want := storekit.Take(p, storekit.State{Window: start, Count: 15}, 1, now.UnixNano())
 	if got != want {
 		t.Fatalf("denied take in debt:\n got  %+v\n want %+v", got, want)
 	}
@@ -213,7 +214,7 @@ func TestRequestsPerAdjust(t *testing.T) {
 		t.Run(p.Algorithm.String(), func(t *testing.T) {
 			c := &counting{API: api}
 			s := newStore(t, c)
-			var st core.State
+			var st storekit.State
 			check := func(what string, got core.Decision, err error, want core.Decision) {
 				t.Helper()
 				if err != nil {
@@ -225,13 +226,13 @@ func TestRequestsPerAdjust(t *testing.T) {
 			}
 			take := func(cost int64) {
 				var want core.Decision
-				st, want = p.Take(st, cost, now)
+				st, want = storekit.Take(p, st, cost, now.UnixNano())
 				got, err := s.Take(ctx, "k", p, cost, now)
 				check(fmt.Sprintf("take %d", cost), got, err, want)
 			}
 			adjust := func(delta int64) {
 				var want core.Decision
-				st, want = p.Adjust(st, delta, now)
+				st, want = storekit.Adjust(p, st, delta, now.UnixNano())
 				got, err := s.Adjust(ctx, "k", p, delta, now)
 				check(fmt.Sprintf("adjust %+d", delta), got, err, want)
 			}

@@ -107,7 +107,7 @@ func TestFailedConditionItem(t *testing.T) {
 		p       core.Policy
 		cost    int64
 		answers []answer
-		state   core.State      // the state the answers reveal, for the pure decision
+		state   storekit.State  // the state the answers reveal, for the pure decision
 		leases  storekit.Leases // the same, for concurrency
 		updates int
 		gets    int
@@ -116,37 +116,37 @@ func TestFailedConditionItem(t *testing.T) {
 		{
 			name: "gcra wrong guess, ALL_OLD then case B", p: tb, cost: 1,
 			answers: []answer{{fail: true, item: item("tat", n(ns+3*iv))}, {item: item("tat", n(ns+4*iv))}},
-			state:   core.State{TAT: ns + 3*iv}, updates: 2, second: "#t > :now AND #t <= :max",
+			state:   storekit.State{TAT: ns + 3*iv}, updates: 2, second: "#t > :now AND #t <= :max",
 		},
 		{
 			name: "gcra denial from ALL_OLD", p: tb, cost: 2,
 			answers: []answer{{fail: true, item: item("tat", n(ns+4*iv))}},
-			state:   core.State{TAT: ns + 4*iv}, updates: 1,
+			state:   storekit.State{TAT: ns + 4*iv}, updates: 1,
 		},
 		{
 			name: "gcra wrong guess, no item: case B at once", p: tb, cost: 1,
 			answers: []answer{{fail: true}, {item: item("tat", n(ns+4*iv))}},
-			state:   core.State{TAT: ns + 3*iv}, updates: 2, second: "#t > :now AND #t <= :max",
+			state:   storekit.State{TAT: ns + 3*iv}, updates: 2, second: "#t > :now AND #t <= :max",
 		},
 		{
 			name: "gcra wrong guess, no item, bucket full: GetItem", p: tb, cost: 1,
 			answers: []answer{{fail: true}, {fail: true}, {item: item("tat", n(ns+5*iv))}},
-			state:   core.State{TAT: ns + 5*iv}, updates: 2, gets: 1, second: "#t > :now AND #t <= :max",
+			state:   storekit.State{TAT: ns + 5*iv}, updates: 2, gets: 1, second: "#t > :now AND #t <= :max",
 		},
 		{
 			name: "fixed window cost 2 denial from ALL_OLD", p: fw, cost: 2,
 			answers: []answer{{fail: true, item: item("n", n(9))}},
-			state:   core.State{Window: fwStart, Count: 9}, updates: 1,
+			state:   storekit.State{Window: fwStart, Count: 9}, updates: 1,
 		},
 		{
 			name: "fixed window cost 2 denial without item: GetItem", p: fw, cost: 2,
 			answers: []answer{{fail: true}, {item: item("n", n(10))}},
-			state:   core.State{Window: fwStart, Count: 10}, updates: 1, gets: 1,
+			state:   storekit.State{Window: fwStart, Count: 10}, updates: 1, gets: 1,
 		},
 		{
 			name: "fixed window cost 1 denial needs no read", p: fw, cost: 1,
 			answers: []answer{{fail: true}},
-			state:   core.State{Window: fwStart, Count: 10}, updates: 1,
+			state:   storekit.State{Window: fwStart, Count: 10}, updates: 1,
 		},
 		{
 			name: "lease denial from ALL_OLD", p: cc,
@@ -174,7 +174,7 @@ func TestFailedConditionItem(t *testing.T) {
 				want = storekit.AcquireLease(c.leases, c.p, "me", now)
 				got, err = s.Acquire(ctx, "k", c.p, "me", now)
 			} else {
-				_, want = c.p.Take(c.state, c.cost, now)
+				_, want = storekit.Take(c.p, c.state, c.cost, now.UnixNano())
 				got, err = s.Take(ctx, "k", c.p, c.cost, now)
 			}
 			if err != nil {
@@ -274,7 +274,7 @@ func TestLostRaceIsDenial(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Take: %v; want a denial", err)
 		}
-		_, want := fw.Take(core.State{Window: start, Count: 9}, 2, now)
+		_, want := storekit.Take(fw, storekit.State{Window: start, Count: 9}, 2, now.UnixNano())
 		if got != want || got.Allowed {
 			t.Errorf("decision\n got  %+v\n want %+v", got, want)
 		}
@@ -290,7 +290,7 @@ func TestLostRaceIsDenial(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Take: %v; want a denial", err)
 		}
-		_, want := sw.Take(core.State{Window: start, Count: 9}, 2, now)
+		_, want := storekit.Take(sw, storekit.State{Window: start, Count: 9}, 2, now.UnixNano())
 		if got != want || got.Allowed {
 			t.Errorf("decision\n got  %+v\n want %+v", got, want)
 		}

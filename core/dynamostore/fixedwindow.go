@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // spend is the one conditional write of fixed and sliding windows: add cost to the window
@@ -76,19 +77,19 @@ func (s *Store) fixedWindow(ctx context.Context, base string, p core.Policy, cos
 					return core.Decision{}, err
 				}
 			}
-			_, d := p.TakeNanos(core.State{Window: start, Count: count}, cost, now)
+			_, d := storekit.Take(p, storekit.State{Window: start, Count: count}, cost, now)
 			if !ok && d.Allowed {
 				// A read after a failed write saw room: the item was reset in between.
 				continue
 			}
 			return d, nil
 		}
-		_, d := p.TakeNanos(core.State{Window: start, Count: count}, cost, now)
+		_, d := storekit.Take(p, storekit.State{Window: start, Count: count}, cost, now)
 		return d, nil
 	}
 	// Reset (or refunded) between every failed write and its read: the last failed condition
 	// proves count > limit - cost at that instant, and the lowest such count gives the
 	// denial (see lostRace).
-	_, d := p.TakeNanos(core.State{Window: start, Count: p.Limit - cost + 1}, cost, now)
+	_, d := storekit.Take(p, storekit.State{Window: start, Count: p.Limit - cost + 1}, cost, now)
 	return d, nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // gcra decides a token-bucket policy on one item holding the TAT (Unix ns).
@@ -28,7 +29,7 @@ func (s *Store) gcra(ctx context.Context, pk string, p core.Policy, cost, now in
 		if err != nil {
 			return core.Decision{}, err
 		}
-		_, d := p.TakeNanos(core.State{TAT: tat}, 0, now)
+		_, d := storekit.Take(p, storekit.State{TAT: tat}, 0, now)
 		return d, nil
 	}
 	tat, known := s.tats.get(pk)
@@ -46,7 +47,7 @@ func (s *Store) gcra(ctx context.Context, pk string, p core.Policy, cost, now in
 				read = true
 				continue
 			}
-			_, d := p.TakeNanos(core.State{TAT: tat}, cost, now)
+			_, d := storekit.Take(p, storekit.State{TAT: tat}, cost, now)
 			return d, nil
 		}
 		var in *dynamodb.UpdateItemInput
@@ -69,7 +70,7 @@ func (s *Store) gcra(ctx context.Context, pk string, p core.Policy, cost, now in
 				}
 				before = after - inc
 			}
-			st, d := p.TakeNanos(core.State{TAT: before}, cost, now)
+			st, d := storekit.Take(p, storekit.State{TAT: before}, cost, now)
 			s.tats.raise(pk, st.TAT)
 			return d, nil
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // Info is what [Store.Inspect] found about a key under a policy.
@@ -17,7 +18,7 @@ type Info struct {
 	// Found is true when at least one of those items exists.
 	Found bool
 	// State is the rate state as core's algorithms see it (zero for concurrency).
-	State core.State
+	State storekit.State
 	// Leases are the concurrency leases in the item by lease ID, expired ones included,
 	// with their expiry. An ID longer than 48 bytes is stored hashed and shows as "~" and
 	// the base64url SHA-256 of the ID.
@@ -72,12 +73,12 @@ func (s *Store) InspectAt(ctx context.Context, key string, p core.Policy, now ti
 				return info, err
 			}
 		}
-		_, info.Decision = p.TakeNanos(info.State, 0, n)
+		_, info.Decision = storekit.Take(p, info.State, 0, n)
 	case core.TokenBucket:
 		if info.State.TAT, err = read(base); err != nil {
 			return info, err
 		}
-		_, info.Decision = p.TakeNanos(info.State, 0, n)
+		_, info.Decision = storekit.Take(p, info.State, 0, n)
 	case core.Concurrency:
 		info.PartitionKeys = []string{base}
 		item, err := s.get(ctx, base)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/dynamostore"
+	"github.com/tollgate-go/tollgate/core/storekit"
 	"github.com/tollgate-go/tollgate/internal/testenv"
 )
 
@@ -135,7 +136,7 @@ func TestRequestsPerDecision(t *testing.T) {
 		sa, sb := newStore(t, ca), newStore(t, cb)
 		p := core.NewTokenBucket(testenv.UniqueName("count-tb"), 10, time.Second, 5)
 		rng := rand.New(rand.NewSource(1))
-		model := map[string]core.State{}
+		model := map[string]storekit.State{}
 		clock := now
 		const decisions = 2000
 		allowed := 0
@@ -149,7 +150,7 @@ func TestRequestsPerDecision(t *testing.T) {
 				s = sb
 			}
 			var want core.Decision
-			model[key], want = p.Take(model[key], cost, clock)
+			model[key], want = storekit.Take(p, model[key], cost, clock.UnixNano())
 			got, err := s.Take(ctx, key, p, cost, clock)
 			if err != nil {
 				t.Fatalf("decision %d: %v", i, err)

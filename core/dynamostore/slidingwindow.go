@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // slidingWindow decides with one UpdateItem on the current window's item, the previous
@@ -21,7 +22,7 @@ func (s *Store) slidingWindow(ctx context.Context, base string, p core.Policy, c
 	if err != nil {
 		return core.Decision{}, err
 	}
-	weighted := p.SlidingWeight(prev, now)
+	weighted := storekit.SlidingWeight(p, prev, now)
 	room := p.Limit - cost - weighted
 	for range maxRounds {
 		var curr int64
@@ -51,7 +52,7 @@ func (s *Store) slidingWindow(ctx context.Context, base string, p core.Policy, c
 			}
 			allowed = ok
 		}
-		_, d := p.TakeNanos(core.State{Window: start, Count: curr, Prev: prev}, cost, now)
+		_, d := storekit.Take(p, storekit.State{Window: start, Count: curr, Prev: prev}, cost, now)
 		if cost > 0 && !allowed && d.Allowed && room >= 0 {
 			// A read saw room that the write did not have: the item was reset in between.
 			continue
@@ -61,7 +62,7 @@ func (s *Store) slidingWindow(ctx context.Context, base string, p core.Policy, c
 	// Reset (or refunded) between every failed write and its read: the last failed condition
 	// proves curr > room at that instant, and the lowest such count gives the denial (see
 	// lostRace).
-	_, d := p.TakeNanos(core.State{Window: start, Count: room + 1, Prev: prev}, cost, now)
+	_, d := storekit.Take(p, storekit.State{Window: start, Count: room + 1, Prev: prev}, cost, now)
 	return d, nil
 }
 

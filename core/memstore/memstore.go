@@ -84,7 +84,7 @@ type entry struct {
 	hits   uint8  // uses since stored, saturating; aged by eviction sampling
 	idx    int32  // position in the shard's all slice
 	seen   uint32 // the shard's use tick at the last use
-	st     core.State
+	st     storekit.State
 	leases storekit.Leases
 	exp    int64 // Unix ns after which the entry is garbage
 }
@@ -296,7 +296,7 @@ func (sh *shard) intern(name string) string {
 	return v
 }
 
-// Take implements [core.Store]: it applies [core.Policy.Take] under the shard's mutex.
+// Take implements [core.Store]: it applies [storekit.Take] under the shard's mutex.
 func (s *Store) Take(_ context.Context, key string, p core.Policy, cost int64, now time.Time) (core.Decision, error) {
 	if cost < 0 || cost > p.Capacity() || p.Algorithm == core.Concurrency {
 		// The same errors as every store; a valid policy with a valid cost passes below.
@@ -315,11 +315,11 @@ func (s *Store) Take(_ context.Context, key string, p core.Policy, cost int64, n
 		sh.remember(&p)
 	}
 	e, _ := sh.find(key, p.Name)
-	var st core.State
+	var st storekit.State
 	if e != nil && e.alg == p.Algorithm && e.exp > n {
 		st = e.st
 	}
-	st, d := p.TakeNanos(st, cost, n)
+	st, d := storekit.Take(p, st, cost, n)
 	if e != nil {
 		sh.touch(e)
 	}
@@ -341,15 +341,15 @@ func (s *Store) Take(_ context.Context, key string, p core.Policy, cost int64, n
 	return d, nil
 }
 
-// expiry is p.Expiry(st) after an allowed Take at now (Unix ns) that returned d. For a fixed
+// expiry is storekit.Expiry(p, st) after an allowed Take at now (Unix ns) that returned d. For a fixed
 // window the state's window is now's window, whose end the decision already carries
 // (ResetAfter is the time to the window's end), so the division, or for calendar months the
 // date arithmetic, is not done twice.
-func expiry(p *core.Policy, st core.State, now int64, d *core.Decision) int64 {
+func expiry(p *core.Policy, st storekit.State, now int64, d *core.Decision) int64 {
 	if p.Algorithm == core.FixedWindow {
 		return now + int64(d.ResetAfter)
 	}
-	return p.Expiry(st)
+	return storekit.Expiry(*p, st)
 }
 
 // validated reports whether p is one of the shard's validated policies.
@@ -510,7 +510,7 @@ func (s *Store) Acquire(_ context.Context, key string, p core.Policy, lease stri
 				return core.Decision{Limit: p.Limit, RetryAfter: storekit.ConcurrencyRetryAfter, Policy: p}, nil
 			}
 		}
-		e.alg, e.st, e.leases, e.exp = core.Concurrency, core.State{}, ls, ls.Expiry()
+		e.alg, e.st, e.leases, e.exp = core.Concurrency, storekit.State{}, ls, ls.Expiry()
 	}
 	return d, nil
 }
@@ -556,7 +556,7 @@ func (s *Store) Extend(_ context.Context, key string, p core.Policy, lease strin
 	return d, nil
 }
 
-// Adjust implements [storekit.Adjuster]: it applies [core.Policy.Adjust] under the shard's mutex.
+// Adjust implements [storekit.Adjuster]: it applies [storekit.Adjust] under the shard's mutex.
 func (s *Store) Adjust(_ context.Context, key string, p core.Policy, delta int64, now time.Time) (core.Decision, error) {
 	if err := storekit.CheckAdjust(p); err != nil {
 		return core.Decision{}, err
@@ -566,23 +566,23 @@ func (s *Store) Adjust(_ context.Context, key string, p core.Policy, delta int64
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	e, _ := sh.find(key, p.Name)
-	var st core.State
+	var st storekit.State
 	if e != nil && e.alg == p.Algorithm && e.exp > n {
 		st = e.st
 	}
 	if e != nil {
 		sh.touch(e)
 	}
-	st, d := p.AdjustNanos(st, delta, n)
+	st, d := storekit.Adjust(p, st, delta, n)
 	if e == nil {
-		if st == (core.State{}) || delta <= 0 {
+		if st == (storekit.State{}) || delta <= 0 {
 			return d, nil // nothing spent, nothing to remember
 		}
 		if e = sh.insert(key, p.Name, n, s.perShard); e == nil {
 			return core.Decision{}, ErrFull
 		}
 	}
-	e.alg, e.st, e.exp = p.Algorithm, st, p.Expiry(st)
+	e.alg, e.st, e.exp = p.Algorithm, st, storekit.Expiry(p, st)
 	if e.leases != nil {
 		e.leases = nil
 	}

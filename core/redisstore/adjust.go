@@ -15,7 +15,7 @@ var _ storekit.Adjuster = (*Store)(nil)
 
 // Adjust implements [storekit.Adjuster]: it changes what key has spent under p by delta, without
 // a limit check, in one script call (one round trip, as Take), and returns the decision
-// [core.Policy.AdjustNanos] gives for the state the script started from, at the script's
+// [storekit.Adjust] gives for the state the script started from, at the script's
 // time. With Config.UseServerTime, now is ignored.
 //
 // A fixed or sliding window's count may pass its Limit (debt) up to [MaxWindowCount]; a
@@ -75,7 +75,7 @@ func replayAdjust(p *core.Policy, delta int64, r reply) (core.Decision, error) {
 	if !ok1 || !ok2 || !ok3 {
 		return core.Decision{}, backendError(p, errBadReply)
 	}
-	want, d := p.AdjustNanos(old, delta, now)
+	want, d := storekit.Adjust(*p, old, delta, now)
 	if applied == 0 {
 		what := fmt.Sprintf("a count above MaxWindowCount (%d)", int64(MaxWindowCount))
 		if p.Algorithm == core.TokenBucket {

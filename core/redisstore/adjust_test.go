@@ -24,7 +24,7 @@ import (
 // with ErrAdjustOutOfRange and change nothing.
 func (m *model) adjust(at time.Time, delta int64) core.Decision {
 	m.t.Helper()
-	st, want := m.p.Adjust(m.st, delta, at)
+	st, want := storekit.Adjust(m.p, m.st, delta, at.UnixNano())
 	step := fmt.Sprintf("%s step %d (t=%d adjust %+d)", m.p.Name, m.steps, at.UnixNano(), delta)
 	m.steps++
 	got, err := m.s.(storekit.Adjuster).Adjust(context.Background(), m.key, m.p, delta, at)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // The scripts do their arithmetic on Lua doubles. These tests drive them where doubles would
@@ -33,7 +34,7 @@ type model struct {
 	s     core.Store
 	p     core.Policy
 	key   string
-	st    core.State
+	st    storekit.State
 	steps int
 	// allowed and denied count decisions with a positive cost.
 	allowed, denied int
@@ -45,7 +46,7 @@ type model struct {
 
 func (m *model) take(at time.Time, cost int64) {
 	m.t.Helper()
-	st, want := m.p.Take(m.st, cost, at)
+	st, want := storekit.Take(m.p, m.st, cost, at.UnixNano())
 	if want.Allowed && cost > 0 {
 		// Like core/memstore, a store keeps the state a decision spends, and nothing from a
 		// peek: the same thing for a clock that only moves forward, but not for one that
@@ -199,7 +200,7 @@ func TestSlidingWeightEdges(t *testing.T) {
 				// what the weight leaves (allowed), or one more (denied). A script whose
 				// weight differs by one from core's reaches the other verdict.
 				probe := func(at int64) {
-					room := p.Limit - p.SlidingWeight(c.prev, at)
+					room := p.Limit - storekit.SlidingWeight(p, c.prev, at)
 					for _, cost := range []int64{room, room + 1} {
 						if cost < 1 || cost > p.Limit {
 							continue

@@ -10,6 +10,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/redisstore"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // TestCheckPolicy: the limiters refuse, when they are built, a policy whose numbers the
@@ -101,9 +102,9 @@ func TestExactAtTheBounds(t *testing.T) {
 			sw.take(t0, L)
 			for _, e := range []time.Duration{0, time.Nanosecond, 17 * time.Minute, time.Hour - 1} {
 				at := t0.Add(time.Hour + e)
-				room := L - sw.p.SlidingWeight(L, at.UnixNano()) - sw.st.Count
+				room := L - storekit.SlidingWeight(sw.p, L, at.UnixNano()) - sw.st.Count
 				if sw.st.Window != at.Truncate(time.Hour).UnixNano() {
-					room = L - sw.p.SlidingWeight(L, at.UnixNano())
+					room = L - storekit.SlidingWeight(sw.p, L, at.UnixNano())
 				}
 				sw.take(at, room+1) // one past the room: denied
 				if room > 0 {

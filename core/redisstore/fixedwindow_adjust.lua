@@ -1,4 +1,4 @@
--- Fixed window adjustment (core.Policy.Adjust): add a signed delta to the count of the window
+-- Fixed window adjustment (storekit.Adjust): add a signed delta to the count of the window
 -- now is in, without a limit check, never below zero. KEYS[1]: the fixed window's hash
 -- {w = window start, c = count}. ARGV: now | 'server', delta, the largest count the store
 -- holds, window spec (see window).

@@ -1,4 +1,4 @@
--- Token bucket adjustment (core.Policy.Adjust): move the TAT by delta emission intervals from
+-- Token bucket adjustment (storekit.Adjust): move the TAT by delta emission intervals from
 -- max(TAT, now), never below now. KEYS[1]: the token bucket's TAT. ARGV: now | 'server',
 -- '+' or '-' (the sign of delta), |delta| x emission interval and the latest TAT the store
 -- holds, both in decimal nanoseconds.

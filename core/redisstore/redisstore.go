@@ -24,7 +24,7 @@
 // # Settling costs: Adjust
 //
 // [Store.Adjust] changes what a key has spent by a signed amount without a limit check, as
-// [core.Policy.Adjust] does: a fixed or sliding window adds delta to the count of the window
+// [storekit.Adjust] does: a fixed or sliding window adds delta to the count of the window
 // now is in (never below zero; a caller whose clock is behind the stored window adjusts that
 // window, as Take counts it), a token bucket moves its TAT by delta emission intervals from
 // max(TAT, now) (never below now). A [core.Limiter] uses it to settle a cost known only after
@@ -39,8 +39,8 @@
 // # Same decisions as core
 //
 // The scripts decide (admit or deny, and the new state) and return the state they started
-// from; the Go side then replays core's pure algorithm ([core.Policy.TakeNanos], or
-// [core.Policy.AdjustNanos] for Adjust, whose script also returns the state it wrote) on that
+// from; the Go side then replays core's pure algorithm ([storekit.Take], or
+// [storekit.Adjust] for Adjust, whose script also returns the state it wrote) on that
 // state at the script's time to fill in the [core.Decision], and checks that both agree. So a
 // decision from Redis is exactly what core/memstore would answer for the same sequence of
 // (time, cost); core/storetest proves it on miniredis and on redis-server.
@@ -51,7 +51,7 @@
 // exactly. Counts are exact while they stay below 2^53, hence [MaxWindowLimit] and
 // [MaxWindowCount]. The sliding
 // window's weight, floor(prev × (window − elapsed) / window), is computed in doubles in the
-// same order as [core.Policy.SlidingWeight], from the same correctly rounded inputs, so it is
+// same order as [storekit.SlidingWeight], from the same correctly rounded inputs, so it is
 // the same double.
 //
 // # Keys
@@ -77,7 +77,7 @@
 // By default the now argument (the app's clock) decides, as for every store. Instances'
 // clocks differ, and shared state never goes back in time: a fixed or sliding window already
 // stored for a later window than the caller's clock is not reset; the caller is counted
-// against it, evaluated at its start (core's rule, see [core.Policy.Take]), and told
+// against it, evaluated at its start (core's rule, see [storekit.Take]), and told
 // RetryAfter and ResetAfter on its own clock. So each window admits at most its Limit, whatever
 // the skew between instances; a token bucket's TAT only moves forward (core/storetest's
 // RunSkew checks both on miniredis, redis-server and a Redis Cluster). The one-second slack

@@ -6,6 +6,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // The scripts: one per algorithm and operation (Take, Adjust, leases), each prefixed by the
@@ -74,7 +75,7 @@ func (r reply) opt(i int) (v int64, present bool, ok bool) {
 // state reads a rate state from i on, as the scripts write it (window start, count and, for
 // the sliding window, the previous count; or the TAT), and returns the index after it. A
 // missing window (no stored state) is the zero State.
-func (r reply) state(p *core.Policy, i int) (st core.State, next int, ok bool) {
+func (r reply) state(p *core.Policy, i int) (st storekit.State, next int, ok bool) {
 	switch p.Algorithm {
 	case core.FixedWindow, core.SlidingWindow:
 		var present, okW, okC bool
@@ -87,7 +88,7 @@ func (r reply) state(p *core.Policy, i int) (st core.State, next int, ok bool) {
 			ok, next = ok && okP, i+3
 		}
 		if !present {
-			st = core.State{}
+			st = storekit.State{}
 		}
 	case core.TokenBucket:
 		st.TAT, _, ok = r.opt(i)

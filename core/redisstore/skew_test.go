@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/redisstore"
+	"github.com/tollgate-go/tollgate/core/storekit"
 	"github.com/tollgate-go/tollgate/core/storetest"
 	"github.com/tollgate-go/tollgate/internal/testenv"
 )
@@ -159,10 +160,10 @@ func TestSkewWithinTTLSlack(t *testing.T) {
 				// The leading instance fills a window half a second before its end.
 				_, end := p.WindowBounds(time.Now().Add(time.Hour).UnixNano())
 				at := time.Unix(0, end).Add(-500 * time.Millisecond)
-				var st core.State
+				var st storekit.State
 				for i := 0; i < limit; i++ {
 					var d core.Decision
-					st, d = p.Take(st, 1, at)
+					st, d = storekit.Take(p, st, 1, at.UnixNano())
 					if got, err := lead.Take(ctx, "k", p, 1, at); err != nil || got.Allowed != d.Allowed {
 						t.Fatalf("leading take %d: %+v, %v", i, got, err)
 					}
@@ -173,16 +174,16 @@ func TestSkewWithinTTLSlack(t *testing.T) {
 				// 0. The writer's TTL (the window's end, or the next one's, on the writer's
 				// clock, plus the 1 s slack) has run out there iff S > 1 s + margin. The lagging
 				// instance asks for one more than the room core sees in the state: core denies.
-				expiry := time.Unix(0, p.Expiry(st))
+				expiry := time.Unix(0, storekit.Expiry(p, st))
 				margin := 10 * time.Millisecond
 				if p.Algorithm == core.SlidingWindow {
 					margin += p.Window / limit
 				}
 				lagAt := expiry.Add(-margin)
 				mr.FastForward(lagAt.Add(c.skew).Sub(at))
-				_, peek := p.Take(st, 0, lagAt)
+				_, peek := storekit.Take(p, st, 0, lagAt.UnixNano())
 				cost := peek.Remaining + 1
-				_, want := p.Take(st, cost, lagAt)
+				_, want := storekit.Take(p, st, cost, lagAt.UnixNano())
 				got, err := lag.Take(ctx, "k", p, cost, lagAt)
 				if err != nil {
 					t.Fatal(err)

@@ -19,7 +19,7 @@ if st[1] == start then
 elseif st[1] and st[1] == tfmt(tnorm(ss - ws, sn - wn)) then
   prev = tonumber(st[2]) or 0
 end
--- core.Policy.SlidingWeight: floor(prev * (w - elapsed) / w) in doubles, in that order, from w
+-- storekit.SlidingWeight: floor(prev * (w - elapsed) / w) in doubles, in that order, from w
 -- and elapsed each rounded to the nearest double once, as Go's float64(int64) does: w by
 -- tonumber of its decimal string, elapsed below.
 local weighted = 0

@@ -1,4 +1,4 @@
--- Sliding window adjustment (core.Policy.Adjust): add a signed delta to the current window's
+-- Sliding window adjustment (storekit.Adjust): add a signed delta to the current window's
 -- count, without a limit check, never below zero; the previous window's count is kept.
 -- KEYS[1]: the sliding window's hash {w, c, p}. ARGV: now | 'server', delta, the largest
 -- count the store holds, 'e', app window start, window.

@@ -92,7 +92,7 @@ func replay(p *core.Policy, cost int64, r reply) (core.Decision, error) {
 	if !good {
 		return core.Decision{}, backendError(p, errBadReply)
 	}
-	_, d := p.TakeNanos(st, cost, now)
+	_, d := storekit.Take(*p, st, cost, now)
 	if d.Allowed != (ok == 1) {
 		return core.Decision{}, backendError(p, fmt.Errorf("script allowed=%v but core allowed=%v from state %+v at %d", ok == 1, d.Allowed, st, now))
 	}

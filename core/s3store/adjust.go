@@ -12,7 +12,7 @@ import (
 var _ storekit.Adjuster = (*Store)(nil)
 
 // Adjust implements [storekit.Adjuster] in compare-and-swap mode: it applies
-// [core.Policy.AdjustNanos] to the key's state object under compare-and-swap, as Take does
+// [storekit.Adjust] to the key's state object under compare-and-swap, as Take does
 // (one If-Match PUT on a key whose ETag this process knows; a GET first otherwise; a lost
 // race re-reads and retries), so its decision is core's for the state it replaced. An
 // adjustment that changes nothing (a refund of a key that spent nothing) is confirmed with a
@@ -28,7 +28,7 @@ func (s *Store) Adjust(ctx context.Context, key string, p core.Policy, delta int
 	n := now.UnixNano()
 	return s.update(ctx, key, p, func(o *object) (core.Decision, bool, error) {
 		st := o.state(p.Algorithm)
-		next, d := p.AdjustNanos(st, delta, n)
+		next, d := storekit.Adjust(p, st, delta, n)
 		if next == st {
 			return d, false, nil
 		}

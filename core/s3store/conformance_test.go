@@ -13,6 +13,7 @@ import (
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/s3store"
+	"github.com/tollgate-go/tollgate/core/storekit"
 	"github.com/tollgate-go/tollgate/core/storetest"
 )
 
@@ -133,7 +134,7 @@ func TestAdjustMarkerMode(t *testing.T) {
 // its scripted sequences include sliding windows and token buckets and costs of 2, which
 // marker mode refuses by design. This test applies storetest's checks to what marker mode
 // supports — fixed windows and monthly quotas with costs 0 and 1 — against core's
-// Policy.Take, plus exactness under contention, bad input and bad keys.
+// storekit.Take, plus exactness under contention, bad input and bad keys.
 func TestConformanceMarker(t *testing.T) {
 	for name, mk := range backends(t) {
 		t.Run(name, func(t *testing.T) {
@@ -186,7 +187,7 @@ func markerScripted(t *testing.T, s core.Store) {
 		t.Run(c.p.Name, func(t *testing.T) {
 			rng := rand.New(rand.NewSource(42))
 			now := c.start
-			var st core.State
+			var st storekit.State
 			allowed, denied := 0, 0
 			for i := 0; i < 80; i++ {
 				now = now.Add(time.Duration(rng.Int63n(int64(c.step))) + time.Millisecond*time.Duration(rng.Intn(3)))
@@ -195,7 +196,7 @@ func markerScripted(t *testing.T, s core.Store) {
 					cost = 1
 				}
 				var want core.Decision
-				st, want = c.p.Take(st, cost, now)
+				st, want = storekit.Take(c.p, st, cost, now.UnixNano())
 				got, err := s.Take(ctx30(t), "scripted-key", c.p, cost, now)
 				if err != nil {
 					t.Fatalf("step %d: Take: %v", i, err)

@@ -32,7 +32,7 @@ import (
 // Under contention the slots order the requests: the request that won slot k is the
 // (k+1)-th of its window, and its Remaining, L-k-1, is what core's algorithm returns for the
 // (k+1)-th take of a serial sequence; a denial's RetryAfter (the end of the window) is exact
-// because slots never disappear within a window. So decisions equal [core.Policy.Take] for
+// because slots never disappear within a window. So decisions equal [storekit.Take] for
 // cost 1 (slot k won: Remaining L-k-1; window full: denied with Remaining 0 and RetryAfter
 // the end of the window) and for cost 0 (Remaining L-m). Larger costs would need several slots, which cannot be claimed atomically (a denial
 // could then spend), so they are refused with an error wrapping core.ErrCostExceedsCapacity.

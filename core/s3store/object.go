@@ -17,7 +17,7 @@ type object struct {
 	// algorithm changed but whose name stayed) counts as absent, as in memstore.
 	Alg core.Algorithm `json:"a"`
 	// State is the rate algorithms' state.
-	State core.State `json:"s,omitzero"`
+	State storekit.State `json:"s,omitzero"`
 	// Leases maps lease IDs to expiries (Concurrency).
 	Leases storekit.Leases `json:"l,omitempty"`
 	// Version counts the writes of the object: every write stores the version it replaced
@@ -29,9 +29,9 @@ type object struct {
 }
 
 // state returns the rate state for alg (zero if o belongs to another algorithm).
-func (o *object) state(alg core.Algorithm) core.State {
+func (o *object) state(alg core.Algorithm) storekit.State {
 	if o.Alg != alg {
-		return core.State{}
+		return storekit.State{}
 	}
 	return o.State
 }

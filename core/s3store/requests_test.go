@@ -8,6 +8,7 @@ import (
 
 	"github.com/tollgate-go/tollgate/core"
 	"github.com/tollgate-go/tollgate/core/s3store"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // TestRequestsPerDecision proves the request counts the package documentation quotes, with
@@ -243,7 +244,7 @@ func TestRequestsPerAdjust(t *testing.T) {
 				t.Run(p.Algorithm.String(), func(t *testing.T) {
 					api := &counting{API: b.client}
 					s := newStore(t, api, s3store.Config{Bucket: b.bucket})
-					var st core.State
+					var st storekit.State
 					check := func(what string, got core.Decision, err error, want core.Decision) {
 						t.Helper()
 						if err != nil {
@@ -253,17 +254,17 @@ func TestRequestsPerAdjust(t *testing.T) {
 					}
 					take := func(cost int64) {
 						var want core.Decision
-						st, want = p.Take(st, cost, now)
+						st, want = storekit.Take(p, st, cost, now.UnixNano())
 						got, err := s.Take(ctx30(t), "k", p, cost, now)
 						check(fmt.Sprintf("take %d", cost), got, err, want)
 					}
-					adjust := func(key string, st *core.State, delta int64) {
+					adjust := func(key string, st *storekit.State, delta int64) {
 						var want core.Decision
-						*st, want = p.Adjust(*st, delta, now)
+						*st, want = storekit.Adjust(p, *st, delta, now.UnixNano())
 						got, err := s.Adjust(ctx30(t), key, p, delta, now)
 						check(fmt.Sprintf("adjust %+d", delta), got, err, want)
 					}
-					var fresh core.State
+					var fresh storekit.State
 					if n := measure(api, func() { adjust("fresh", &fresh, 4) }); n != 2 {
 						t.Errorf("an Adjust on a key this process has not seen: %d requests (%s), want 2 (GET 404, PUT)", n, api)
 					}

@@ -48,7 +48,7 @@ func (s *Store) ResetAt(ctx context.Context, key string, p core.Policy, now time
 		return s.markerReset(ctx, key, p, now)
 	}
 	_, err := s.update(ctx, key, p, func(o *object) (core.Decision, bool, error) {
-		if o.State == (core.State{}) && len(o.Leases) == 0 {
+		if o.State == (storekit.State{}) && len(o.Leases) == 0 {
 			return core.Decision{}, false, nil // nothing to forget
 		}
 		*o = object{Alg: p.Algorithm}

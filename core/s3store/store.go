@@ -151,7 +151,7 @@ func New(client API, cfg Config) (*Store, error) {
 // Mode returns the store's mode.
 func (s *Store) Mode() Mode { return s.mode }
 
-// Take implements [core.Store]. In compare-and-swap mode it applies [core.Policy.Take] to the
+// Take implements [core.Store]. In compare-and-swap mode it applies [storekit.Take] to the
 // key's state object; in marker mode it claims the next slot of the window.
 func (s *Store) Take(ctx context.Context, key string, p core.Policy, cost int64, now time.Time) (core.Decision, error) {
 	if err := storekit.CheckTake(p, cost); err != nil {
@@ -163,7 +163,7 @@ func (s *Store) Take(ctx context.Context, key string, p core.Policy, cost int64,
 	n := now.UnixNano()
 	return s.update(ctx, key, p, func(o *object) (core.Decision, bool, error) {
 		st := o.state(p.Algorithm)
-		next, d := p.TakeNanos(st, cost, n)
+		next, d := storekit.Take(p, st, cost, n)
 		// A denial or a cost-0 peek writes nothing, as in memstore: a peek can only roll a
 		// window over or move a token bucket's TAT up to now, which the next take redoes.
 		if !d.Allowed || cost == 0 || next == st {

@@ -29,7 +29,7 @@ type PolicyChecker interface {
 // the estimate (the key may go into debt, past its limit, and is denied until the algorithm
 // pays the debt back), a negative one gives the difference back (a refund).
 //
-// Adjust applies [core.Policy.Adjust] to the key's state and returns its decision; the key and
+// Adjust applies [storekit.Adjust] to the key's state and returns its decision; the key and
 // error contract is that of [core.Store]. A limiter whose rules settle costs, or whose adapter
 // refunds (skip rules), needs a store that implements it; NewLimiter says so otherwise.
 type Adjuster interface {

@@ -4,10 +4,11 @@
 //
 //   - Validation every store runs first, so that bad input gets the same error from every
 //     store and changes nothing: [CheckTake], [CheckLease], [CheckAdjust].
-//   - The pure lease algorithm of concurrency policies over a [Leases] map: [AcquireLease],
-//     [ExtendLease], [ReleaseLease]. A store applies it under its own atomic primitive or
-//     expresses the same arithmetic natively; the rate algorithms are methods of
-//     [core.Policy] (Take, Adjust).
+//   - The pure rate algorithms over a [State]: [Take] (fixed window, sliding window, GCRA
+//     token bucket), [Adjust] (settling and refunds), [Expiry] and [SlidingWeight]; and the
+//     pure lease algorithm of concurrency policies over a [Leases] map: [AcquireLease],
+//     [ExtendLease], [ReleaseLease]. A store applies them under its own atomic primitive or
+//     expresses the same arithmetic natively.
 //   - The optional capabilities a store may implement, which the limiters look for:
 //     [Adjuster] (settling and refunds), [AdjustChecker], [Resetter] (resetting a key),
 //     [PolicyChecker] (refusing at construction a policy the store cannot hold) and

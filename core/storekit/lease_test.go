@@ -152,6 +152,3 @@ func TestLeases(t *testing.T) {
 		t.Fatal("release b: not held")
 	}
 }
-
-// t0 is a whole second.
-var t0 = time.Unix(1_800_000_000, 0)

@@ -46,7 +46,7 @@ func adjustScripted(t *testing.T, s AdjustStore, o Options) {
 				now = time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).Add(-time.Duration(o.Steps/2) * 5 * time.Second)
 				step = 10 * time.Second
 			}
-			var st core.State
+			var st storekit.State
 			key := "adjust-key"
 			adjusts := 0
 			for i := 0; i < o.Steps; i++ {
@@ -55,7 +55,7 @@ func adjustScripted(t *testing.T, s AdjustStore, o Options) {
 				if rng.Intn(2) == 0 {
 					cost := rng.Int63n(min(p.Capacity(), 3) + 1)
 					var want core.Decision
-					st, want = p.Take(st, cost, now)
+					st, want = storekit.Take(p, st, cost, now.UnixNano())
 					got, err := s.Take(ctx, key, p, cost, now)
 					cancel()
 					if err != nil {
@@ -66,7 +66,7 @@ func adjustScripted(t *testing.T, s AdjustStore, o Options) {
 				}
 				delta := rng.Int63n(9) - 3 // -3..+5: refunds, and charges past the limit
 				var want core.Decision
-				st, want = p.Adjust(st, delta, now)
+				st, want = storekit.Adjust(p, st, delta, now.UnixNano())
 				got, err := s.Adjust(ctx, key, p, delta, now)
 				cancel()
 				if err != nil {
@@ -160,10 +160,10 @@ func adjustDebt(t *testing.T, s AdjustStore, o Options) {
 			// A take in debt, at the same instant, decides as the pure algorithm does
 			// (its RetryAfter included: a store that assumed the count sits at the limit
 			// would answer too early).
-			var st core.State
-			st, _ = p.Take(st, 5, now)
-			st, _ = p.Adjust(st, 20, now)
-			_, want := p.Take(st, 1, now)
+			var st storekit.State
+			st, _ = storekit.Take(p, st, 5, now.UnixNano())
+			st, _ = storekit.Adjust(p, st, 20, now.UnixNano())
+			_, want := storekit.Take(p, st, 1, now.UnixNano())
 			got, err := call(o, func(c ctxT) (core.Decision, error) { return s.Take(c, "k", p, 1, now) })
 			if err != nil {
 				t.Fatal(err)

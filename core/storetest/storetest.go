@@ -114,14 +114,14 @@ func scripted(t *testing.T, s core.Store, o Options) {
 				now = time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).Add(-time.Duration(o.Steps/2) * 5 * time.Second)
 				step = 10 * time.Second
 			}
-			var st core.State
+			var st storekit.State
 			key := "scripted-key"
 			allowed, denied := 0, 0
 			for i := 0; i < o.Steps; i++ {
 				now = now.Add(time.Duration(rng.Int63n(int64(step))) + time.Millisecond*time.Duration(rng.Intn(3)))
 				cost := int64(rng.Intn(3)) // 0, 1 or 2
 				var want core.Decision
-				st, want = p.Take(st, cost, now)
+				st, want = storekit.Take(p, st, cost, now.UnixNano())
 				ctx, cancel := o.Context()
 				got, err := s.Take(ctx, key, p, cost, now)
 				cancel()

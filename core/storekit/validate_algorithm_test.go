@@ -1,10 +1,11 @@
-package core_test
+package storekit_test
 
 import (
 	"testing"
 	"time"
 
 	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/storekit"
 )
 
 // TestSlidingWindowLaggingRetry: a caller whose clock is behind the state's window is told to
@@ -13,15 +14,15 @@ func TestSlidingWindowLaggingRetry(t *testing.T) {
 	s := time.Second
 	p := core.NewSlidingWindow("sw", 2, 10*s)
 	b := t0 // a window boundary
-	st, _ := p.Take(core.State{}, 2, b.Add(s))
+	st, _ := storekit.Take(p, storekit.State{}, 2, b.Add(s).UnixNano())
 	// Evaluated at b (the state's window start): the current count 2 must decay to 1, which
 	// takes half of the next window: 10 s + 5 s from b, 16 s on the lagging clock.
 	lag := b.Add(-s)
-	_, d := p.Take(st, 1, lag)
+	_, d := storekit.Take(p, st, 1, lag.UnixNano())
 	if d.Allowed || d.RetryAfter != 16*s || d.ResetAfter != 11*s {
 		t.Fatalf("lagging by 1 s: %+v, want denied, retry 16s, reset 11s", d)
 	}
-	if _, d := p.Take(st, 1, lag.Add(16*s)); !d.Allowed {
+	if _, d := storekit.Take(p, st, 1, lag.Add(16*s).UnixNano()); !d.Allowed {
 		t.Fatalf("retry on the lagging clock: %+v", d)
 	}
 }
@@ -31,17 +32,17 @@ func TestSlidingWindowLaggingRetry(t *testing.T) {
 func TestOverdrawnState(t *testing.T) {
 	s := time.Second
 	fw := core.NewFixedWindow("p", 3, 10*s)
-	_, d := fw.Take(core.State{Window: t0.UnixNano(), Count: 5}, 1, t0.Add(s))
+	_, d := storekit.Take(fw, storekit.State{Window: t0.UnixNano(), Count: 5}, 1, t0.Add(s).UnixNano())
 	if d.Allowed || d.Remaining != 0 || d.RetryAfter != 9*s {
 		t.Errorf("fixed window at 5 of 3: %+v", d)
 	}
 	sw := core.NewSlidingWindow("p", 3, 10*s)
-	_, d = sw.Take(core.State{Window: t0.UnixNano(), Count: 5}, 1, t0.Add(s))
+	_, d = storekit.Take(sw, storekit.State{Window: t0.UnixNano(), Count: 5}, 1, t0.Add(s).UnixNano())
 	if d.Allowed || d.Remaining != 0 {
 		t.Errorf("sliding window at 5 of 3: %+v", d)
 	}
 	// The previous window's weighted count alone is over the limit: even a peek is denied.
-	_, d = sw.Take(core.State{Window: t0.UnixNano(), Count: 9}, 0, t0.Add(10*s+s))
+	_, d = storekit.Take(sw, storekit.State{Window: t0.UnixNano(), Count: 9}, 0, t0.Add(10*s+s).UnixNano())
 	if d.Allowed || d.Remaining != 0 {
 		t.Errorf("sliding window peek with a weighted 8 of 3: %+v", d)
 	}
@@ -50,16 +51,16 @@ func TestOverdrawnState(t *testing.T) {
 // TestTakeUnknownAlgorithm: a policy that is not a rate policy decides nothing and keeps the
 // state (callers validate; this is the documented fallback).
 func TestTakeUnknownAlgorithm(t *testing.T) {
-	st := core.State{Window: 1, Count: 2, Prev: 3, TAT: 4}
+	st := storekit.State{Window: 1, Count: 2, Prev: 3, TAT: 4}
 	for _, p := range []core.Policy{
 		core.NewConcurrency("c", 1, time.Second),
 		{Name: "x", Algorithm: 0, Limit: 1, Window: time.Second},
 	} {
-		got, d := p.Take(st, 1, t0)
+		got, d := storekit.Take(p, st, 1, t0.UnixNano())
 		if got != st || d != (core.Decision{Policy: p}) {
 			t.Errorf("%v: Take gave %+v, %+v", p.Algorithm, got, d)
 		}
-		if e := p.Expiry(st); e != 0 {
+		if e := storekit.Expiry(p, st); e != 0 {
 			t.Errorf("%v: Expiry %d, want 0", p.Algorithm, e)
 		}
 	}
@@ -71,17 +72,17 @@ func TestExpiry(t *testing.T) {
 	w := t0.UnixNano()
 	cases := []struct {
 		p    core.Policy
-		st   core.State
+		st   storekit.State
 		want int64
 	}{
-		{core.NewFixedWindow("fw", 1, 10*time.Second), core.State{Window: w, Count: 1}, w + 10*s},
-		{core.NewFixedWindow("fw", 1, 10*time.Second), core.State{Window: w + 3*s, Count: 1}, w + 10*s},
-		{core.NewSlidingWindow("sw", 1, 10*time.Second), core.State{Window: w, Count: 1}, w + 20*s},
-		{core.NewTokenBucket("tb", 1, 10*time.Second, 0), core.State{TAT: w + 7}, w + 7},
-		{core.NewMonthlyQuota("m", 1), core.State{Window: time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC).UnixNano(), Count: 1}, time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC).UnixNano()},
+		{core.NewFixedWindow("fw", 1, 10*time.Second), storekit.State{Window: w, Count: 1}, w + 10*s},
+		{core.NewFixedWindow("fw", 1, 10*time.Second), storekit.State{Window: w + 3*s, Count: 1}, w + 10*s},
+		{core.NewSlidingWindow("sw", 1, 10*time.Second), storekit.State{Window: w, Count: 1}, w + 20*s},
+		{core.NewTokenBucket("tb", 1, 10*time.Second, 0), storekit.State{TAT: w + 7}, w + 7},
+		{core.NewMonthlyQuota("m", 1), storekit.State{Window: time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC).UnixNano(), Count: 1}, time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC).UnixNano()},
 	}
 	for _, c := range cases {
-		if got := c.p.Expiry(c.st); got != c.want {
+		if got := storekit.Expiry(c.p, c.st); got != c.want {
 			t.Errorf("%s %+v: Expiry %d, want %d", c.p.Name, c.st, got, c.want)
 		}
 	}
@@ -98,12 +99,12 @@ func TestSlidingWindowHugeWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := 3 * int64(w)
-	st := core.State{Window: start - int64(w), Count: 1}
-	_, d := p.TakeNanos(st, 1, start)
+	st := storekit.State{Window: start - int64(w), Count: 1}
+	_, d := storekit.Take(p, st, 1, start)
 	if d.Allowed || d.RetryAfter != 1<<53 || d.ResetAfter != w {
 		t.Fatalf("denied at the window's start: %+v, want retry 2^53 ns, reset 2^53+1 ns", d)
 	}
-	if _, d := p.TakeNanos(st, 1, start+int64(d.RetryAfter)); !d.Allowed {
+	if _, d := storekit.Take(p, st, 1, start+int64(d.RetryAfter)); !d.Allowed {
 		t.Fatalf("at the retry time: %+v", d)
 	}
 }

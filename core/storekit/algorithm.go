@@ -1,8 +1,10 @@
-package core
+package storekit
 
 import (
 	"math"
 	"time"
+
+	"github.com/tollgate-go/tollgate/core"
 )
 
 // State is the per-(policy, key) state of the rate algorithms. Stores that apply the core
@@ -20,38 +22,34 @@ type State struct {
 	TAT int64 `json:"t,omitempty"`
 }
 
-// Take spends cost under p at now, starting from st, and returns the new state and the
-// decision. A denial leaves the state unchanged. Take is pure: same inputs, same outputs. A
-// cost of 0 reports the current allowance without spending. Take does not validate p or cost;
-// callers do (see storekit.CheckTake).
-func (p Policy) Take(st State, cost int64, now time.Time) (State, Decision) {
-	return p.TakeNanos(st, cost, now.UnixNano())
-}
-
-// TakeNanos is [Policy.Take] with now in Unix nanoseconds.
-func (p Policy) TakeNanos(st State, cost int64, now int64) (State, Decision) {
+// Take spends cost under p at now (Unix nanoseconds), starting from st, and returns the new
+// state and the decision. A denial leaves the state unchanged. Take is pure: same inputs, same
+// outputs. A cost of 0 reports the current allowance without spending. Take does not validate
+// p or cost; callers do (see [CheckTake]). Every store's decisions equal Take's for the same
+// sequence of (now, cost); core/storetest checks this.
+func Take(p core.Policy, st State, cost int64, now int64) (State, core.Decision) {
 	switch p.Algorithm {
-	case FixedWindow:
-		return p.fixedWindow(st, cost, now)
-	case SlidingWindow:
-		return p.slidingWindow(st, cost, now)
-	case TokenBucket:
-		return p.gcra(st, cost, now)
+	case core.FixedWindow:
+		return fixedWindow(&p, st, cost, now)
+	case core.SlidingWindow:
+		return slidingWindow(&p, st, cost, now)
+	case core.TokenBucket:
+		return gcra(&p, st, cost, now)
 	}
-	return st, Decision{Policy: p}
+	return st, core.Decision{Policy: p}
 }
 
-// Expiry returns the Unix nanosecond time after which st no longer affects any decision, so a
+// Expiry returns the Unix nanosecond time after which st (of p) no longer affects any decision, so a
 // store may forget it (and may set a TTL to it). It never depends on the caller's clock.
-func (p Policy) Expiry(st State) int64 {
+func Expiry(p core.Policy, st State) int64 {
 	switch p.Algorithm {
-	case FixedWindow:
+	case core.FixedWindow:
 		_, end := p.WindowBounds(st.Window)
 		return end
-	case SlidingWindow:
+	case core.SlidingWindow:
 		// The count is still the "previous window" during the next window.
 		return st.Window + 2*int64(p.Window)
-	case TokenBucket:
+	case core.TokenBucket:
 		return st.TAT
 	}
 	return 0
@@ -78,7 +76,7 @@ func catchUp(st State, now int64) int64 {
 	return now
 }
 
-func (p *Policy) fixedWindow(st State, cost, now int64) (State, Decision) {
+func fixedWindow(p *core.Policy, st State, cost, now int64) (State, core.Decision) {
 	at := catchUp(st, now)
 	start, end := p.WindowBounds(at)
 	if st.Window != start {
@@ -86,7 +84,7 @@ func (p *Policy) fixedWindow(st State, cost, now int64) (State, Decision) {
 	}
 	// Durations are from the caller's clock (now), so that a lagging caller is told to wait
 	// until its own clock reaches the newer window's end.
-	d := Decision{Limit: p.Limit, ResetAfter: time.Duration(end - now), Policy: *p}
+	d := core.Decision{Limit: p.Limit, ResetAfter: time.Duration(end - now), Policy: *p}
 	if st.Count+cost <= p.Limit {
 		st.Count += cost
 		d.Allowed = true
@@ -100,11 +98,11 @@ func (p *Policy) fixedWindow(st State, cost, now int64) (State, Decision) {
 	return st, d
 }
 
-// SlidingWeight returns the previous window's count weighted by the part of it that still
+// SlidingWeight returns p's previous window's count weighted by the part of it that still
 // overlaps the rolling window ending at now: floor(prev × (window − elapsed) / window),
 // computed in float64 in that order so that stores computing it elsewhere (a Lua script, say)
 // get the same value.
-func (p Policy) SlidingWeight(prev, now int64) int64 {
+func SlidingWeight(p core.Policy, prev, now int64) int64 {
 	if prev == 0 {
 		return 0
 	}
@@ -114,7 +112,7 @@ func (p Policy) SlidingWeight(prev, now int64) int64 {
 }
 
 // slidingCounts returns the current and previous counts as seen from now's window.
-func (p *Policy) slidingCounts(st State, start int64) (curr, prev int64) {
+func slidingCounts(p *core.Policy, st State, start int64) (curr, prev int64) {
 	switch st.Window {
 	case start:
 		return st.Count, st.Prev
@@ -124,21 +122,21 @@ func (p *Policy) slidingCounts(st State, start int64) (curr, prev int64) {
 	return 0, 0
 }
 
-func (p *Policy) slidingWindow(st State, cost, now int64) (State, Decision) {
+func slidingWindow(p *core.Policy, st State, cost, now int64) (State, core.Decision) {
 	// A caller behind the state's window is evaluated at that window's start (see catchUp),
 	// where the previous window still weighs in full: the most conservative reading.
 	at := catchUp(st, now)
 	lag := at - now
 	start, end := p.WindowBounds(at)
-	curr, prev := p.slidingCounts(st, start)
-	weighted := p.SlidingWeight(prev, at)
-	d := Decision{Limit: p.Limit, ResetAfter: time.Duration(end - now), Policy: *p}
+	curr, prev := slidingCounts(p, st, start)
+	weighted := SlidingWeight(*p, prev, at)
+	d := core.Decision{Limit: p.Limit, ResetAfter: time.Duration(end - now), Policy: *p}
 	if weighted+curr+cost <= p.Limit {
 		curr += cost
 		d.Allowed = true
 		st = State{Window: start, Count: curr, Prev: prev}
 	} else {
-		d.RetryAfter = p.slidingRetry(curr, prev, cost, at, start, end) + time.Duration(lag)
+		d.RetryAfter = slidingRetry(p, curr, prev, cost, at, start, end) + time.Duration(lag)
 	}
 	d.Remaining = p.Limit - weighted - curr
 	if d.Remaining < 0 {
@@ -150,7 +148,7 @@ func (p *Policy) slidingWindow(st State, cost, now int64) (State, Decision) {
 // slidingRetry returns when a cost denied at now could be allowed, assuming no other spending:
 // later in this window if the previous window's weight alone is in the way, otherwise in the
 // next window once the current count has decayed enough.
-func (p *Policy) slidingRetry(curr, prev, cost, now, start, end int64) time.Duration {
+func slidingRetry(p *core.Policy, curr, prev, cost, now, start, end int64) time.Duration {
 	w := float64(p.Window)
 	// wait returns the elapsed time into a window at which floor(count × (w − e) / w) ≤ room.
 	wait := func(count, room int64) int64 {
@@ -174,15 +172,15 @@ func (p *Policy) slidingRetry(curr, prev, cost, now, start, end int64) time.Dura
 // clock is S ahead can spend at most S / interval more than the rate allows, once over the
 // life of the key, not once per period: admitted ≤ Burst + (latest − earliest clock reading)
 // / interval (core/storetest's RunSkew checks this bound on every store).
-func (p *Policy) gcra(st State, cost, now int64) (State, Decision) {
-	t := p.interval()
-	tau := p.burst() * t // the bucket's capacity, in time
+func gcra(p *core.Policy, st State, cost, now int64) (State, core.Decision) {
+	t := int64(p.EmissionInterval())
+	tau := p.Capacity() * t // the bucket's capacity, in time
 	tat := st.TAT
 	if tat < now || st.TAT == 0 { // zero: never seen, a full bucket even before 1970
 		tat = now
 	}
 	newTAT := tat + cost*t
-	d := Decision{Limit: p.burst(), Policy: *p}
+	d := core.Decision{Limit: p.Capacity(), Policy: *p}
 	if newTAT-now <= tau {
 		st.TAT = newTAT
 		d.Allowed = true
@@ -196,4 +194,78 @@ func (p *Policy) gcra(st State, cost, now int64) (State, Decision) {
 		d.ResetAfter = time.Duration(tat - now)
 	}
 	return st, d
+}
+
+// Adjust changes what st (of p) has spent by delta at now (Unix nanoseconds), without a limit check, and returns the
+// new state and a decision describing it: Allowed is always true (the adjustment is applied),
+// Remaining is what may still be spent, and RetryAfter, when nothing may be spent (the key is
+// at or past its limit: in debt), is when one unit may be spent again.
+//
+//   - Fixed and sliding windows: delta is added to the count of the window now is in (as
+//     Take, a caller behind the stored window is counted in the stored one), and a count
+//     never goes below zero: a refund cannot create allowance the window never had.
+//   - Token bucket: the TAT moves by delta emission intervals from max(TAT, now), and never
+//     below now: a refund cannot make the bucket fuller than full.
+//
+// A refund of a cost spent in a window that has since ended is not the store's concern: the
+// limiter skips it (the window's allowance is gone), so a refund never gives a later window
+// allowance that belonged to an earlier one.
+func Adjust(p core.Policy, st State, delta int64, now int64) (State, core.Decision) {
+	switch p.Algorithm {
+	case core.FixedWindow:
+		at := catchUp(st, now)
+		start, _ := p.WindowBounds(at)
+		if st.Window != start {
+			st = State{Window: start}
+		}
+		st.Count = addCount(st.Count, delta)
+	case core.SlidingWindow:
+		at := catchUp(st, now)
+		start, _ := p.WindowBounds(at)
+		curr, prev := slidingCounts(&p, st, start)
+		st = State{Window: start, Count: addCount(curr, delta), Prev: prev}
+	case core.TokenBucket:
+		t := int64(p.EmissionInterval())
+		// delta × interval, saturated so that no delta overflows the TAT.
+		var move int64
+		switch {
+		case delta > maxAdjust/t:
+			move = maxAdjust
+		case delta < -maxAdjust/t:
+			move = -maxAdjust
+		default:
+			move = delta * t
+		}
+		tat := st.TAT
+		if tat < now || st == (State{}) { // the zero State: never seen, a full bucket even before 1970
+			tat = now
+		}
+		st.TAT = max(tat+move, now)
+	default:
+		return st, core.Decision{Policy: p}
+	}
+	// The state's decision: a peek (cost 0) never changes the state.
+	_, d := Take(p, st, 0, now)
+	d.Allowed = true
+	if d.Remaining < 1 {
+		if _, next := Take(p, st, 1, now); !next.Allowed {
+			d.RetryAfter = next.RetryAfter
+		}
+	}
+	return st, d
+}
+
+// maxAdjust bounds a count and a TAT move so that no delta overflows int64 arithmetic: 2^61,
+// past any limit a store holds and past 70 years of nanoseconds.
+const maxAdjust = int64(1) << 61
+
+// addCount returns count + delta, never below zero and never above maxAdjust.
+func addCount(count, delta int64) int64 {
+	switch {
+	case delta > maxAdjust-count:
+		return maxAdjust
+	case count+delta < 0:
+		return 0
+	}
+	return count + delta
 }
