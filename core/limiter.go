@@ -103,7 +103,9 @@ type Config struct {
 	// left out), so that a failing store is never silent. An explicit Observer replaces that
 	// logging; core.ObserverFunc(func(context.Context, core.Event) {}) silences it.
 	Observer Observer
-	// Now is the clock. Optional. Default: time.Now.
+	// Now is the clock. Optional. Default: the wall clock, read once a second and advanced
+	// by the monotonic clock in between (one clock read per decision instead of time.Now's
+	// two; a step of the wall clock is seen within a second).
 	Now func() time.Time
 }
 
@@ -127,6 +129,7 @@ type Limiter struct {
 	inProcess bool     // the store never waits on I/O (storekit.InProcess)
 	problems  Observer // the default for problem events when observer is nil (logProblems)
 	now       func() time.Time
+	clock     wallClock // the default now
 }
 
 type rule struct {
@@ -270,7 +273,7 @@ func (l *Limiter) init(cfg *Config, name string, store, fallback any) (KeyFunc, 
 		l.maxKeyLen = DefaultMaxKeyLen
 	}
 	if l.now == nil {
-		l.now = time.Now
+		l.now = l.clock.now
 	}
 	switch cfg.Failure {
 	case FailOpen, FailClosed:
