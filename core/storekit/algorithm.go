@@ -28,15 +28,20 @@ type State struct {
 // p or cost; callers do (see [CheckTake]). Every store's decisions equal Take's for the same
 // sequence of (now, cost); core/storetest checks this.
 func Take(p core.Policy, st State, cost int64, now int64) (State, core.Decision) {
+	// The algorithms write into Take's own results: a Decision carries its Policy, and
+	// returning it through a second function's results was a fifth of Take's cost.
+	var d core.Decision
 	switch p.Algorithm {
 	case core.FixedWindow:
-		return fixedWindow(&p, st, cost, now)
+		fixedWindow(&p, &st, cost, now, &d)
 	case core.SlidingWindow:
-		return slidingWindow(&p, st, cost, now)
+		slidingWindow(&p, &st, cost, now, &d)
 	case core.TokenBucket:
-		return gcra(&p, st, cost, now)
+		gcra(&p, &st, cost, now, &d)
+	default:
+		d.Policy = p
 	}
-	return st, core.Decision{Policy: p}
+	return st, d
 }
 
 // Expiry returns the Unix nanosecond time after which st (of p) no longer affects any decision, so a
@@ -76,15 +81,15 @@ func catchUp(st State, now int64) int64 {
 	return now
 }
 
-func fixedWindow(p *core.Policy, st State, cost, now int64) (State, core.Decision) {
-	at := catchUp(st, now)
+func fixedWindow(p *core.Policy, st *State, cost, now int64, d *core.Decision) {
+	at := catchUp(*st, now)
 	start, end := p.WindowBounds(at)
 	if st.Window != start {
-		st = State{Window: start}
+		*st = State{Window: start}
 	}
 	// Durations are from the caller's clock (now), so that a lagging caller is told to wait
 	// until its own clock reaches the newer window's end.
-	d := core.Decision{Limit: p.Limit, ResetAfter: time.Duration(end - now), Policy: *p}
+	*d = core.Decision{Limit: p.Limit, ResetAfter: time.Duration(end - now), Policy: *p}
 	if st.Count+cost <= p.Limit {
 		st.Count += cost
 		d.Allowed = true
@@ -95,7 +100,6 @@ func fixedWindow(p *core.Policy, st State, cost, now int64) (State, core.Decisio
 	if d.Remaining < 0 {
 		d.Remaining = 0
 	}
-	return st, d
 }
 
 // SlidingWeight returns p's previous window's count weighted by the part of it that still
@@ -122,19 +126,19 @@ func slidingCounts(p *core.Policy, st State, start int64) (curr, prev int64) {
 	return 0, 0
 }
 
-func slidingWindow(p *core.Policy, st State, cost, now int64) (State, core.Decision) {
+func slidingWindow(p *core.Policy, st *State, cost, now int64, d *core.Decision) {
 	// A caller behind the state's window is evaluated at that window's start (see catchUp),
 	// where the previous window still weighs in full: the most conservative reading.
-	at := catchUp(st, now)
+	at := catchUp(*st, now)
 	lag := at - now
 	start, end := p.WindowBounds(at)
-	curr, prev := slidingCounts(p, st, start)
+	curr, prev := slidingCounts(p, *st, start)
 	weighted := SlidingWeight(*p, prev, at)
-	d := core.Decision{Limit: p.Limit, ResetAfter: time.Duration(end - now), Policy: *p}
+	*d = core.Decision{Limit: p.Limit, ResetAfter: time.Duration(end - now), Policy: *p}
 	if weighted+curr+cost <= p.Limit {
 		curr += cost
 		d.Allowed = true
-		st = State{Window: start, Count: curr, Prev: prev}
+		*st = State{Window: start, Count: curr, Prev: prev}
 	} else {
 		d.RetryAfter = slidingRetry(p, curr, prev, cost, at, start, end) + time.Duration(lag)
 	}
@@ -142,7 +146,6 @@ func slidingWindow(p *core.Policy, st State, cost, now int64) (State, core.Decis
 	if d.Remaining < 0 {
 		d.Remaining = 0
 	}
-	return st, d
 }
 
 // slidingRetry returns when a cost denied at now could be allowed, assuming no other spending:
@@ -172,7 +175,7 @@ func slidingRetry(p *core.Policy, curr, prev, cost, now, start, end int64) time.
 // clock is S ahead can spend at most S / interval more than the rate allows, once over the
 // life of the key, not once per period: admitted ≤ Burst + (latest − earliest clock reading)
 // / interval (core/storetest's RunSkew checks this bound on every store).
-func gcra(p *core.Policy, st State, cost, now int64) (State, core.Decision) {
+func gcra(p *core.Policy, st *State, cost, now int64, d *core.Decision) {
 	t := int64(p.EmissionInterval())
 	tau := p.Capacity() * t // the bucket's capacity, in time
 	tat := st.TAT
@@ -180,7 +183,7 @@ func gcra(p *core.Policy, st State, cost, now int64) (State, core.Decision) {
 		tat = now
 	}
 	newTAT := tat + cost*t
-	d := core.Decision{Limit: p.Capacity(), Policy: *p}
+	*d = core.Decision{Limit: p.Capacity(), Policy: *p}
 	if newTAT-now <= tau {
 		st.TAT = newTAT
 		d.Allowed = true
@@ -193,7 +196,6 @@ func gcra(p *core.Policy, st State, cost, now int64) (State, core.Decision) {
 		d.Remaining = max((now+tau-tat)/t, 0)
 		d.ResetAfter = time.Duration(tat - now)
 	}
-	return st, d
 }
 
 // Adjust changes what st (of p) has spent by delta at now (Unix nanoseconds), without a limit check, and returns the
