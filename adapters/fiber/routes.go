@@ -1,8 +1,10 @@
 package tollgatefiber
 
 import (
+	"runtime"
 	"strings"
 	"sync"
+	"weak"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -27,16 +29,28 @@ type appRoutes struct {
 // maxRouteCache bounds the per-app cache of matched paths (paths are client-controlled).
 const maxRouteCache = 4096
 
-var apps sync.Map // *fiber.App → *appRoutes
+// apps holds the route table of each live app, keyed by a weak pointer to it: Fiber gives a
+// middleware no place of its own to keep what it learns of an app, and the request (a
+// core.Request holding only the *fiber.Ctx, so that it converts to an interface without
+// allocating) cannot carry one. Weak keys keep no app alive, and each app's entry is deleted
+// when the app is collected (runtime.AddCleanup), so the table holds the tables of the apps
+// in use and nothing longer: a test suite that builds thousands of apps does not grow it.
+var apps sync.Map // weak.Pointer[fiber.App] → *appRoutes
+
+// weakOf is the key of app in apps.
+func weakOf(app *fiber.App) weak.Pointer[fiber.App] { return weak.Make(app) }
 
 func routesOf(app *fiber.App) *appRoutes {
-	if v, ok := apps.Load(app); ok {
+	k := weakOf(app)
+	if v, ok := apps.Load(k); ok {
 		if ar := v.(*appRoutes); ar.count == app.HandlersCount() {
 			return ar
 		}
 	}
 	ar := buildRoutes(app)
-	apps.Store(app, ar)
+	if _, loaded := apps.Swap(k, ar); !loaded {
+		runtime.AddCleanup(app, func(k weak.Pointer[fiber.App]) { apps.Delete(k) }, k)
+	}
 	return ar
 }
 
