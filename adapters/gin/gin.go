@@ -27,7 +27,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/tollgate-go/tollgate/adapters/nethttp"
 	"github.com/tollgate-go/tollgate/core"
-	"github.com/tollgate-go/tollgate/core/memstore"
 	"github.com/tollgate-go/tollgate/core/reply"
 	"github.com/tollgate-go/tollgate/internal/adaptercfg"
 )
@@ -156,10 +155,7 @@ func New(cfg core.Config, o Options) (gin.HandlerFunc, error) {
 	if err := o.check("Options"); err != nil {
 		return nil, err
 	}
-	if cfg.Store == nil {
-		cfg.Store = memstore.New()
-	}
-	l, err := core.NewLimiter(cfg)
+	l, err := adaptercfg.NewLimiter(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -40,7 +40,7 @@ func addHeaders(h map[string]string, mv map[string][]string, res *core.Result, o
 	maps.Copy(h2, h)
 	mvCopied := false
 	for _, f := range fields {
-		if k, ok := findMulti(mv, f.k); ok {
+		if k, ok := find(mv, f.k); ok {
 			if !mvCopied {
 				mv, mvCopied = maps.Clone(mv), true
 			}
@@ -65,19 +65,7 @@ func addHeaders(h map[string]string, mv map[string][]string, res *core.Result, o
 }
 
 // find returns the spelling under which h holds the field name, whatever its case.
-func find(h map[string]string, name string) (string, bool) {
-	if _, ok := h[name]; ok {
-		return name, true
-	}
-	for k := range h {
-		if strings.EqualFold(k, name) {
-			return k, true
-		}
-	}
-	return "", false
-}
-
-func findMulti(h map[string][]string, name string) (string, bool) {
+func find[V any](h map[string]V, name string) (string, bool) {
 	if _, ok := h[name]; ok {
 		return name, true
 	}

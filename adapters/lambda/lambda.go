@@ -49,7 +49,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/tollgate-go/tollgate/core"
-	"github.com/tollgate-go/tollgate/core/memstore"
 	"github.com/tollgate-go/tollgate/core/reply"
 	"github.com/tollgate-go/tollgate/internal/adaptercfg"
 )
@@ -187,10 +186,7 @@ func New(cfg core.Config, o Options) (*Middleware, error) {
 	if err := o.check("Options"); err != nil {
 		return nil, err
 	}
-	if cfg.Store == nil {
-		cfg.Store = memstore.New()
-	}
-	l, err := core.NewLimiter(cfg)
+	l, err := adaptercfg.NewLimiter(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -289,78 +285,88 @@ func outcome(status int, body string, base64Encoded bool, err error) (int, int64
 // V1 wraps a payload v1 handler (REST API proxy integration).
 func (m *Middleware) V1(next HandlerV1) HandlerV1 {
 	return func(ctx context.Context, e events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
-		req := v1Request{&e}
-		if m.o.Skip != nil && m.o.Skip(req) {
-			return next(ctx, e)
-		}
-		done, res, stop := m.before(ctx, req)
-		if stop != nil {
-			return events.APIGatewayProxyResponse{StatusCode: stop.StatusCode, Headers: stop.Headers, Body: stop.Body}, nil
-		}
-		// Released on every exit path, panics included; extended while the handler runs.
-		defer done()
-		hctx, report := m.handlerContext(ctx)
-		resp, err := next(hctx, e)
-		if m.lim != nil {
-			status, n := outcome(resp.StatusCode, resp.Body, resp.IsBase64Encoded, err)
-			m.after(ctx, req, &res, status, n, func(name string) string {
-				if vs := lookupMulti(resp.MultiValueHeaders, name); len(vs) > 0 {
-					return vs[0]
-				}
-				return lookup(resp.Headers, name)
-			}, report)
-		}
-		resp.Headers, resp.MultiValueHeaders = addHeaders(resp.Headers, resp.MultiValueHeaders, &res, m.o.Headers, &m.items)
-		return resp, err
+		return serve(m, ctx, e, v1Request{&e}, next,
+			func(r *Response) events.APIGatewayProxyResponse {
+				return events.APIGatewayProxyResponse{StatusCode: r.StatusCode, Headers: r.Headers, Body: r.Body}
+			},
+			func(r *events.APIGatewayProxyResponse) response {
+				return response{r.StatusCode, r.Body, r.IsBase64Encoded, &r.Headers, &r.MultiValueHeaders}
+			})
 	}
 }
 
-// V2 wraps an HTTP API payload v2 handler.
+// V2 wraps an HTTP API payload v2 handler. Payload v2 responses have no multi-value headers:
+// a repeated field is one comma-separated value.
 func (m *Middleware) V2(next HandlerV2) HandlerV2 {
 	return func(ctx context.Context, e events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-		req := v2Request{&e}
-		if m.o.Skip != nil && m.o.Skip(req) {
-			return next(ctx, e)
-		}
-		done, res, stop := m.before(ctx, req)
-		if stop != nil {
-			return events.APIGatewayV2HTTPResponse{StatusCode: stop.StatusCode, Headers: stop.Headers, Body: stop.Body}, nil
-		}
-		defer done()
-		hctx, report := m.handlerContext(ctx)
-		resp, err := next(hctx, e)
-		if m.lim != nil {
-			status, n := outcome(resp.StatusCode, resp.Body, resp.IsBase64Encoded, err)
-			m.after(ctx, req, &res, status, n, func(name string) string { return lookup(resp.Headers, name) }, report)
-		}
-		// Payload v2 responses have no multi-value headers: a repeated field is one
-		// comma-separated value.
-		resp.Headers, _ = addHeaders(resp.Headers, nil, &res, m.o.Headers, &m.items)
-		return resp, err
+		return serve(m, ctx, e, v2Request{&e}, next,
+			func(r *Response) events.APIGatewayV2HTTPResponse {
+				return events.APIGatewayV2HTTPResponse{StatusCode: r.StatusCode, Headers: r.Headers, Body: r.Body}
+			},
+			func(r *events.APIGatewayV2HTTPResponse) response {
+				return response{r.StatusCode, r.Body, r.IsBase64Encoded, &r.Headers, nil}
+			})
 	}
 }
 
-// URL wraps a Lambda function URL handler (buffered invoke mode).
+// URL wraps a Lambda function URL handler (buffered invoke mode). Like payload v2, function
+// URL responses have no multi-value headers.
 func (m *Middleware) URL(next HandlerURL) HandlerURL {
 	return func(ctx context.Context, e events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error) {
-		req := urlRequest{&e}
-		if m.o.Skip != nil && m.o.Skip(req) {
-			return next(ctx, e)
-		}
-		done, res, stop := m.before(ctx, req)
-		if stop != nil {
-			return events.LambdaFunctionURLResponse{StatusCode: stop.StatusCode, Headers: stop.Headers, Body: stop.Body}, nil
-		}
-		defer done()
-		hctx, report := m.handlerContext(ctx)
-		resp, err := next(hctx, e)
-		if m.lim != nil {
-			status, n := outcome(resp.StatusCode, resp.Body, resp.IsBase64Encoded, err)
-			m.after(ctx, req, &res, status, n, func(name string) string { return lookup(resp.Headers, name) }, report)
-		}
-		resp.Headers, _ = addHeaders(resp.Headers, nil, &res, m.o.Headers, &m.items)
-		return resp, err
+		return serve(m, ctx, e, urlRequest{&e}, next,
+			func(r *Response) events.LambdaFunctionURLResponse {
+				return events.LambdaFunctionURLResponse{StatusCode: r.StatusCode, Headers: r.Headers, Body: r.Body}
+			},
+			func(r *events.LambdaFunctionURLResponse) response {
+				return response{r.StatusCode, r.Body, r.IsBase64Encoded, &r.Headers, nil}
+			})
 	}
+}
+
+// response is the view serve needs of a payload's response: what settling reads, and the
+// header maps the rate-limit fields go in (multi nil where the payload has none).
+type response struct {
+	status  int
+	body    string
+	base64  bool
+	headers *map[string]string
+	multi   *map[string][]string
+}
+
+// serve is the one request path of V1, V2 and URL (E is the payload's event, R its response):
+// the skip rule, the decision (answering a denial or an error with stop's response), the
+// handler with the lease held and its cost report slot, settling, and the rate-limit fields
+// on the handler's response. Released on every exit path, panics included.
+func serve[E, R any](m *Middleware, ctx context.Context, e E, req Request, next func(context.Context, E) (R, error),
+	stopped func(*Response) R, view func(*R) response) (R, error) {
+	if m.o.Skip != nil && m.o.Skip(req) {
+		return next(ctx, e)
+	}
+	done, res, stop := m.before(ctx, req)
+	if stop != nil {
+		return stopped(stop), nil
+	}
+	defer done()
+	hctx, report := m.handlerContext(ctx)
+	resp, err := next(hctx, e)
+	v := view(&resp)
+	if m.lim != nil {
+		status, n := outcome(v.status, v.body, v.base64, err)
+		m.after(ctx, req, &res, status, n, func(name string) string {
+			if v.multi != nil {
+				if vs := lookupMulti(*v.multi, name); len(vs) > 0 {
+					return vs[0]
+				}
+			}
+			return lookup(*v.headers, name)
+		}, report)
+	}
+	if v.multi != nil {
+		*v.headers, *v.multi = addHeaders(*v.headers, *v.multi, &res, m.o.Headers, &m.items)
+	} else {
+		*v.headers, _ = addHeaders(*v.headers, nil, &res, m.o.Headers, &m.items)
+	}
+	return resp, err
 }
 
 // DenyResponse is the default response to a denied request: 429 with the RFC 9457

@@ -47,12 +47,8 @@ func Concurrency(c *core.ConcurrencyLimiter, o ConcurrencyOptions) func(http.Han
 	items := new(reply.PolicyItems)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if o.Skip != nil && o.Skip(r) {
-				next.ServeHTTP(w, r)
+			if o.skipped(w, r, next) {
 				return
-			}
-			if o.Mux != nil && r.Pattern == "" {
-				_, r.Pattern = o.Mux.Handler(r)
 			}
 			lease, res, err := c.AcquireWait(r.Context(), request{r}, o.Wait)
 			if err != nil {

@@ -25,7 +25,6 @@ import (
 	"unsafe"
 
 	"github.com/tollgate-go/tollgate/core"
-	"github.com/tollgate-go/tollgate/core/memstore"
 	"github.com/tollgate-go/tollgate/core/reply"
 	"github.com/tollgate-go/tollgate/internal/adaptercfg"
 )
@@ -126,13 +125,8 @@ func RateLimit(l *core.Limiter, o Options) func(http.Handler) http.Handler {
 	items := new(reply.PolicyItems)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if o.Skip != nil && o.Skip(r) {
-				next.ServeHTTP(w, r)
+			if o.skipped(w, r, next) {
 				return
-			}
-			if o.Mux != nil && r.Pattern == "" {
-				// The mux sets the same pattern when it routes the request.
-				_, r.Pattern = o.Mux.Handler(r)
 			}
 			res, err := l.Allow(r.Context(), request{r})
 			if err != nil {
@@ -215,6 +209,20 @@ func (w *recorder) Flush() { _ = http.NewResponseController(w.ResponseWriter).Fl
 // Unwrap returns the underlying writer.
 func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// skipped serves r with next and reports true when r passes without a decision
+// (Options.Skip); otherwise, when Options.Mux is set and has not routed r yet, it sets
+// r.Pattern as the mux will when it routes r, so that core.KeyByRoute sees the route.
+func (o *Options) skipped(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+	if o.Skip != nil && o.Skip(r) {
+		next.ServeHTTP(w, r)
+		return true
+	}
+	if o.Mux != nil && r.Pattern == "" {
+		_, r.Pattern = o.Mux.Handler(r)
+	}
+	return false
+}
+
 // deny calls the deny handler with its own copy of the result, so that only denials move a
 // Result to the heap.
 func deny(w http.ResponseWriter, r *http.Request, res core.Result, h func(http.ResponseWriter, *http.Request, *core.Result)) {
@@ -227,10 +235,7 @@ func New(cfg core.Config, o Options) (func(http.Handler) http.Handler, error) {
 	if err := o.check("Options"); err != nil {
 		return nil, err
 	}
-	if cfg.Store == nil {
-		cfg.Store = memstore.New()
-	}
-	l, err := core.NewLimiter(cfg)
+	l, err := adaptercfg.NewLimiter(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,9 @@ package adaptercfg
 import (
 	"fmt"
 	"net/http"
+
+	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/memstore"
 )
 
 // MissingKeyStatus returns the status for a request without a key: 400 for 0, the status
@@ -53,4 +56,13 @@ func SkipRules(field string, skipFailed, skipSuccessful bool) error {
 func Skipped(skipFailed, skipSuccessful bool, status int) bool {
 	failed := status >= http.StatusBadRequest
 	return skipFailed && failed || skipSuccessful && !failed
+}
+
+// NewLimiter builds the limiter of an adapter's New(cfg, o): cfg's, with a nil Store
+// replaced by a new in-memory store (core/memstore), the embedded default.
+func NewLimiter(cfg core.Config) (*core.Limiter, error) {
+	if cfg.Store == nil {
+		cfg.Store = memstore.New()
+	}
+	return core.NewLimiter(cfg)
 }

@@ -1,9 +1,14 @@
 package adaptercfg
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/memstore"
 )
 
 func TestMissingKeyStatus(t *testing.T) {
@@ -55,5 +60,35 @@ func TestOptions(t *testing.T) {
 		if got := fmt.Sprint(err); (err == nil) != (c.want == "") || err != nil && got != c.want {
 			t.Errorf("Options(%d, %v, %v) = %v, want %q", c.status, c.failed, c.succ, err, c.want)
 		}
+	}
+}
+
+// TestNewLimiter: a nil Store becomes a working in-memory store; a given store is the one
+// used; a bad configuration is refused as core.NewLimiter refuses it.
+func TestNewLimiter(t *testing.T) {
+	rules := []core.Rule{{Policy: core.NewFixedWindow("a", 1, time.Minute)}}
+	l, err := NewLimiter(core.Config{Rules: rules})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if res, err := l.AllowKey(ctx, "k", 1); err != nil || !res.Allowed {
+		t.Fatalf("first take: %+v %v", res, err)
+	}
+	if res, err := l.AllowKey(ctx, "k", 1); err != nil || res.Allowed {
+		t.Fatalf("second take: %+v %v; want a denial from the default store", res, err)
+	}
+	shared := memstore.New()
+	for i, want := range []bool{true, false} {
+		l, err := NewLimiter(core.Config{Store: shared, Rules: rules})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, err := l.AllowKey(ctx, "shared", 1); err != nil || res.Allowed != want {
+			t.Errorf("limiter %d on the given store: %+v %v; want allowed %v (the store is shared)", i, res, err, want)
+		}
+	}
+	if _, err := NewLimiter(core.Config{}); err == nil || !strings.Contains(err.Error(), "limits") {
+		t.Errorf("no rules: %v; want core.NewLimiter's error", err)
 	}
 }
