@@ -211,7 +211,8 @@ func deny(c echo.Context, res *core.Result, h func(echo.Context, *core.Result) e
 }
 
 func denyProblem(c echo.Context, res *core.Result) error {
-	return writeProblem(c, http.StatusTooManyRequests, reply.ProblemJSON(res))
+	nethttp.DenyProblem(c.Response(), c.Request(), res)
+	return nil
 }
 
 // WriteError answers with an error status and a problem+json body that carries only the

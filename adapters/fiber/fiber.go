@@ -239,8 +239,12 @@ func deny(c *fiber.Ctx, res *core.Result, h func(*fiber.Ctx, *core.Result) error
 	return h(c, &cp)
 }
 
+// denyProblem answers a denial with 429 and its problem+json body, rendered on the stack:
+// fasthttp copies a body set with SetBody into its pooled buffer, so a denial allocates
+// nothing for it.
 func denyProblem(c *fiber.Ctx, res *core.Result) error {
-	return writeProblem(c, http.StatusTooManyRequests, reply.ProblemJSON(res))
+	var buf [256]byte
+	return writeProblem(c, http.StatusTooManyRequests, reply.AppendProblemJSON(buf[:0], res))
 }
 
 // WriteError answers with an error status and a problem+json body that carries only the
@@ -250,13 +254,17 @@ func WriteError(c *fiber.Ctx, status int) error {
 	return writeProblem(c, status, reply.ErrorProblemJSON(status))
 }
 
+// writeProblem answers with status and a problem+json body, copying body (which may live on
+// the caller's stack) into the response.
 func writeProblem(c *fiber.Ctx, status int, body []byte) error {
-	c.Set(fiber.HeaderContentType, reply.ContentTypeProblemJSON)
-	c.Status(status)
+	resp := c.Response()
+	resp.Header.SetContentType(reply.ContentTypeProblemJSON)
+	resp.SetStatusCode(status)
 	if c.Method() == fiber.MethodHead {
 		return nil
 	}
-	return c.Send(body)
+	resp.SetBody(body)
+	return nil
 }
 
 // writeHeaders adds the rate-limit fields of res to h, as [reply.Fields] renders them

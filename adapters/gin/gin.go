@@ -183,7 +183,8 @@ func fail(c *gin.Context, err error, h func(*gin.Context, error)) {
 }
 
 func denyProblem(c *gin.Context, res *core.Result) {
-	writeProblem(c, http.StatusTooManyRequests, reply.ProblemJSON(res))
+	nethttp.DenyProblem(c.Writer, c.Request, res)
+	c.Abort()
 }
 
 // WriteError aborts with an error status and a problem+json body that carries only the

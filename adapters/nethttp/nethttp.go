@@ -22,6 +22,7 @@ package nethttp
 import (
 	"context"
 	"net/http"
+	"sync"
 	"unsafe"
 
 	"github.com/tollgate-go/tollgate/core"
@@ -78,7 +79,7 @@ func (o *Options) check(field string) error {
 func (o *Options) defaults() {
 	o.MissingKeyStatus, _ = adaptercfg.MissingKeyStatus("", o.MissingKeyStatus)
 	if o.DenyHandler == nil {
-		o.DenyHandler = denyProblem
+		o.DenyHandler = DenyProblem
 	}
 	if o.ErrorHandler == nil {
 		status := o.MissingKeyStatus
@@ -136,7 +137,7 @@ func RateLimit(l *core.Limiter, o Options) func(http.Handler) http.Handler {
 			WriteHeaders(w.Header(), &res, o.Headers, items)
 			if !res.Allowed {
 				if defaultDeny {
-					denyProblem(w, r, &res)
+					DenyProblem(w, r, &res)
 				} else {
 					deny(w, r, res, o.DenyHandler)
 				}
@@ -335,11 +336,24 @@ func canonicalKey(name string) string {
 // an append copies; Header.Set replaces the slice rather than writing into it).
 var problemContentType = []string{reply.ContentTypeProblemJSON}
 
-func denyProblem(w http.ResponseWriter, r *http.Request, res *core.Result) {
+// problemBufs recycles the buffers denial bodies are rendered into: a body handed to
+// ResponseWriter.Write escapes to the heap, and Write does not retain it (io.Writer), so
+// a buffer can serve the next denial.
+var problemBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// DenyProblem answers a denial as the default deny handler does: 429 with an RFC 9457
+// application/problem+json body ([reply.ProblemJSON]; none for HEAD). The rate-limit fields
+// are not its business: the middleware has written them before. Adapters over net/http
+// (Gin, Echo) use it for their default denial too; a custom deny handler may call it to
+// fall back to the default.
+func DenyProblem(w http.ResponseWriter, r *http.Request, res *core.Result) {
 	w.Header()["Content-Type"] = problemContentType[:1:1]
 	w.WriteHeader(http.StatusTooManyRequests)
 	if r.Method != http.MethodHead {
-		_, _ = w.Write(reply.ProblemJSON(res))
+		bp := problemBufs.Get().(*[]byte)
+		*bp = reply.AppendProblemJSON((*bp)[:0], res)
+		_, _ = w.Write(*bp)
+		problemBufs.Put(bp)
 	}
 }
 

@@ -11,8 +11,11 @@ import (
 // ProblemJSON returns the RFC 9457 application/problem+json body of a denial: type
 // quota-exceeded (the IANA HTTP problem type registered by the rate-limit headers draft),
 // status 429, a human detail with the retry time, and the violated policies' names.
-func ProblemJSON(r *core.Result) []byte {
-	b := make([]byte, 0, 256)
+func ProblemJSON(r *core.Result) []byte { return AppendProblemJSON(make([]byte, 0, 256), r) }
+
+// AppendProblemJSON appends [ProblemJSON]'s body for r to b, so that an adapter whose
+// framework copies a response body can render it into a buffer on its stack.
+func AppendProblemJSON(b []byte, r *core.Result) []byte {
 	b = append(b, `{"type":"`+ProblemTypeQuotaExceeded+`","title":"Too Many Requests","status":429,"detail":"Request quota exceeded. Retry after `...)
 	b = strconv.AppendInt(b, max(Seconds(r.RetryAfter()), 1), 10)
 	b = append(b, ` seconds.","violated-policies":[`...)

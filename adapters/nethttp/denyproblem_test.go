@@ -1,0 +1,54 @@
+package nethttp_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tollgate-go/tollgate/adapters/nethttp"
+	"github.com/tollgate-go/tollgate/core"
+	"github.com/tollgate-go/tollgate/core/reply"
+)
+
+// TestDenyProblem: the default denial is 429 problem+json with exactly reply.ProblemJSON's
+// body, none for HEAD, and the recycled render buffer never carries a previous, longer body
+// into a later one.
+func TestDenyProblem(t *testing.T) {
+	at := time.Unix(1_800_000_000, 0)
+	denial := func(name string) core.Result {
+		l := limiter(t, core.Config{Now: func() time.Time { return at }, Rules: []core.Rule{{Policy: core.NewFixedWindow(name, 1, time.Minute)}}})
+		ctx := context.Background()
+		if _, err := l.AllowKey(ctx, "k", 1); err != nil {
+			t.Fatal(err)
+		}
+		res, err := l.AllowKey(ctx, "k", 1)
+		if err != nil || res.Allowed {
+			t.Fatalf("second take: %+v %v; want a denial", res, err)
+		}
+		return res
+	}
+	long, short := denial(strings.Repeat("long-policy-", 5)), denial("s")
+	for i, res := range []core.Result{long, short, long, short} {
+		w := httptest.NewRecorder()
+		nethttp.DenyProblem(w, httptest.NewRequest("GET", "/", nil), &res)
+		if w.Code != http.StatusTooManyRequests || w.Header().Get("Content-Type") != reply.ContentTypeProblemJSON {
+			t.Errorf("%d: %d %q; want 429 %s", i, w.Code, w.Header().Get("Content-Type"), reply.ContentTypeProblemJSON)
+		}
+		if got, want := w.Body.String(), string(reply.ProblemJSON(&res)); got != want {
+			t.Errorf("%d: body\n%s\nwant\n%s", i, got, want)
+		}
+	}
+	w := httptest.NewRecorder()
+	nethttp.DenyProblem(w, httptest.NewRequest("HEAD", "/", nil), &short)
+	if w.Code != http.StatusTooManyRequests || w.Body.Len() != 0 {
+		t.Errorf("HEAD: %d with %d body bytes; want 429 and none", w.Code, w.Body.Len())
+	}
+	// Rendering into a buffer of the caller's allocates nothing.
+	var buf [256]byte
+	if n := testing.AllocsPerRun(100, func() { _ = reply.AppendProblemJSON(buf[:0], &short) }); n != 0 {
+		t.Errorf("AppendProblemJSON into a stack buffer: %v allocations, want 0", n)
+	}
+}
