@@ -86,8 +86,10 @@ type Config struct {
 	FallbackInstances int
 	// Breaker configures the circuit breaker in front of the store. Optional.
 	Breaker BreakerConfig
-	// DenialCacheSize bounds the denial cache (entries). Optional. Default: 10,000.
-	// Negative disables it.
+	// DenialCacheSize bounds the denial cache (entries): a key the store denied until T is
+	// denied locally, without a store call, until T. While the cache is full of live
+	// denials, a key is cached on its second denial, so that a flood of one-off keys cannot
+	// evict the repeat offenders it is for. Optional. Default: 10,000. Negative disables it.
 	DenialCacheSize int
 	// PolicyCacheTTL is how long PolicyFunc answers are kept. Optional. Default: 1m.
 	PolicyCacheTTL time.Duration
