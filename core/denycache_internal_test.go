@@ -116,3 +116,28 @@ func BenchmarkDenyCacheDistinctKeys(b *testing.B) {
 		c.put(keys[i&(len(keys)-1)], &d, 1, int64(1e18))
 	}
 }
+
+// TestDenyCacheAdmissionPerPolicy: the doorkeeper remembers a denial of (policy, key), not of
+// the key alone: a key denied once under one policy is, under another, still on its first
+// denial and not cached by a full cache.
+func TestDenyCacheAdmissionPerPolicy(t *testing.T) {
+	c := newDenyCache(denyShards) // one entry per shard
+	a, b := NewFixedWindow("a", 1, time.Minute), NewFixedWindow("b", 1, time.Minute)
+	da := Decision{Policy: a, Limit: 1, RetryAfter: time.Minute, ResetAfter: time.Minute}
+	db := Decision{Policy: b, Limit: 1, RetryAfter: time.Minute, ResetAfter: time.Minute}
+	now := int64(1e18)
+	for i := 0; c.n.Load() < denyShards; i++ {
+		if i > 10000 {
+			t.Fatal("could not fill every shard")
+		}
+		c.put(fmt.Sprint("fill-", i), &da, 1, now)
+	}
+	for i := 0; i < 100; i++ {
+		k := fmt.Sprint("client-", i)
+		c.put(k, &da, 1, now)
+		c.put(k, &db, 1, now)
+		if _, ok := c.get(&b, k, 1, now); ok {
+			t.Fatalf("%s: cached under policy b on its first denial there (denied once under a)", k)
+		}
+	}
+}
