@@ -1,12 +1,10 @@
 package nethttp_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tollgate-go/tollgate/adapters/nethttp"
 	"github.com/tollgate-go/tollgate/core"
@@ -17,20 +15,8 @@ import (
 // body, none for HEAD, and the recycled render buffer never carries a previous, longer body
 // into a later one.
 func TestDenyProblem(t *testing.T) {
-	at := time.Unix(1_800_000_000, 0)
-	denial := func(name string) core.Result {
-		l := limiter(t, core.Config{Now: func() time.Time { return at }, Rules: []core.Rule{{Policy: core.NewFixedWindow(name, 1, time.Minute)}}})
-		ctx := context.Background()
-		if _, err := l.AllowKey(ctx, "k", 1); err != nil {
-			t.Fatal(err)
-		}
-		res, err := l.AllowKey(ctx, "k", 1)
-		if err != nil || res.Allowed {
-			t.Fatalf("second take: %+v %v; want a denial", res, err)
-		}
-		return res
-	}
-	long, short := denial(strings.Repeat("long-policy-", 5)), denial("s")
+	_, long := allowThenDeny(t, strings.Repeat("long-policy-", 5))
+	_, short := allowThenDeny(t, "s")
 	for i, res := range []core.Result{long, short, long, short} {
 		w := httptest.NewRecorder()
 		nethttp.DenyProblem(w, httptest.NewRequest("GET", "/", nil), &res)

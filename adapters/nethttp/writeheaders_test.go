@@ -44,16 +44,7 @@ func BenchmarkWriteHeaders(b *testing.B) {
 // its canonical key (so that Header.Get finds it and a second limiter's values join the
 // first's), Retry-After replaces and the others add.
 func TestWriteHeadersKeys(t *testing.T) {
-	at := time.Unix(1_800_000_000, 0) // the start of a minute
-	l := limiter(t, core.Config{Now: func() time.Time { return at }, Rules: []core.Rule{{Policy: core.NewFixedWindow("keys", 1, time.Minute)}}})
-	ctx := context.Background()
-	if _, err := l.AllowKey(ctx, "k", 1); err != nil {
-		t.Fatal(err)
-	}
-	res, err := l.AllowKey(ctx, "k", 1)
-	if err != nil || res.Allowed {
-		t.Fatalf("second take: %+v %v; want a denial", res, err)
-	}
+	_, res := allowThenDeny(t, "keys")
 	h := http.Header{"Retry-After": {"5"}, "Ratelimit": {`"outer";r=3;t=10`}}
 	nethttp.WriteHeaders(h, &res, reply.HeaderOptions{Legacy: true}, nil)
 	names := []string{reply.HeaderRateLimitPolicy, reply.HeaderRateLimit, reply.HeaderXRateLimitLimit, reply.HeaderXRateLimitRemain, reply.HeaderXRateLimitReset, reply.HeaderRetryAfter}
@@ -78,17 +69,7 @@ func TestWriteHeadersKeys(t *testing.T) {
 // field names, one per other field (its value and its one-element slice together), and one
 // for RateLimit-Policy too without a PolicyItems.
 func TestWriteHeadersAllocs(t *testing.T) {
-	at := time.Unix(1_800_000_000, 0)
-	l := limiter(t, core.Config{Now: func() time.Time { return at }, Rules: []core.Rule{{Policy: core.NewFixedWindow("allocs", 1, time.Minute)}}})
-	ctx := context.Background()
-	allowed, err := l.AllowKey(ctx, "k", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	denied, err := l.AllowKey(ctx, "k", 1)
-	if err != nil || denied.Allowed {
-		t.Fatalf("second take: %+v %v; want a denial", denied, err)
-	}
+	allowed, denied := allowThenDeny(t, "allocs")
 	h := http.Header{}
 	items := new(reply.PolicyItems)
 	for _, c := range []struct {
@@ -110,4 +91,22 @@ func TestWriteHeadersAllocs(t *testing.T) {
 			t.Errorf("%s: %v allocations, want %v", c.name, got, c.want)
 		}
 	}
+}
+
+// allowThenDeny returns the two results of a limit of 1 per minute under policy name, taken
+// twice for one key at the start of a minute: allowed, then denied (Retry-After 60).
+func allowThenDeny(t *testing.T, name string) (allowed, denied core.Result) {
+	t.Helper()
+	at := time.Unix(1_800_000_000, 0) // the start of a minute
+	l := limiter(t, core.Config{Now: func() time.Time { return at }, Rules: []core.Rule{{Policy: core.NewFixedWindow(name, 1, time.Minute)}}})
+	ctx := context.Background()
+	allowed, err := l.AllowKey(ctx, "k", 1)
+	if err != nil || !allowed.Allowed {
+		t.Fatalf("first take: %+v %v; want allowed", allowed, err)
+	}
+	denied, err = l.AllowKey(ctx, "k", 1)
+	if err != nil || denied.Allowed {
+		t.Fatalf("second take: %+v %v; want a denial", denied, err)
+	}
+	return allowed, denied
 }
