@@ -32,7 +32,8 @@ type clockBase struct {
 // now returns the current time (without a monotonic reading).
 func (c *wallClock) now() time.Time {
 	if b := c.base.Load(); b != nil {
-		if e := time.Since(b.mono); e >= 0 && e < clockResync {
+		// The monotonic clock never goes back, so e is never negative.
+		if e := time.Since(b.mono); e < clockResync {
 			return time.Unix(0, b.wall+int64(e))
 		}
 	}

@@ -110,6 +110,10 @@ type Lease struct {
 	id       string
 	policy   Policy
 	acquired time.Time // on the limiter's clock
+	// held measures Held with the monotonic clock when the limiter's clock is the default
+	// one (whose times carry no monotonic reading, so a wall-clock step between acquire and
+	// release would show in their difference); set only when an observer wants Held.
+	held     time.Time
 	mu       sync.Mutex
 	released bool
 }
@@ -202,7 +206,11 @@ func (c *ConcurrencyLimiter) AcquireKeyAt(ctx context.Context, key string, now t
 	if !d.Allowed || store == nil {
 		return nil, res, nil
 	}
-	return &Lease{c: c, store: store, key: key, id: id, policy: p, acquired: now}, res, nil
+	lease := &Lease{c: c, store: store, key: key, id: id, policy: p, acquired: now}
+	if c.lim.observer != nil && c.lim.wallNow {
+		lease.held = time.Now()
+	}
+	return lease, res, nil
 }
 
 // Release frees the slot. It is idempotent; only the first call talks to the store. The
@@ -242,8 +250,12 @@ func (l *Lease) Release(ctx context.Context) error {
 		l.c.lim.problem(ctx, Event{Kind: EventStoreError, Key: l.key, Err: err, Latency: lat, Decision: Decision{Policy: l.policy}, Op: OpRelease})
 	}
 	if o := l.c.lim.observer; o != nil {
+		held := now.Sub(l.acquired)
+		if !l.held.IsZero() {
+			held = time.Since(l.held)
+		}
 		o.Observe(ctx, Event{Kind: EventLeaseReleased, Key: l.key, Err: err, Latency: lat,
-			Decision: Decision{Policy: l.policy}, Op: OpRelease, Held: now.Sub(l.acquired)})
+			Decision: Decision{Policy: l.policy}, Op: OpRelease, Held: held})
 	}
 	return err
 }

@@ -15,10 +15,13 @@ import (
 // least one slot, so a shard never holds more than perCap keys (a dropped entry only costs one
 // extra store call).
 //
-// Admission: a full shard whose oldest entry is still live admits a key only on its second
-// denial. Each shard keeps a doorkeeper, a direct-mapped array of the hashes of keys denied
-// once while it was full; a key found there is admitted (evicting the oldest), any other is
-// written there and not cached. A flood of one-off keys (a scan from many addresses, keys
+// Admission: a shard that is full, with its oldest entry (the one the next key would evict)
+// still live, admits a key only on a repeated denial. Each shard keeps a doorkeeper, a
+// direct-mapped array of the hashes of keys denied while it was full; a key found there is
+// admitted (evicting the oldest), any other is written there and not cached. The doorkeeper
+// is lossy: under a flood of more distinct keys than a shard holds, a repeat offender's slot
+// may be overwritten between its denials, so it is usually cached on its second denial and
+// sometimes later. A flood of one-off keys (a scan from many addresses, keys
 // cycling through more distinct values than the cache holds) then neither evicts the repeat
 // offenders the cache is for nor pays a copy and an eviction per request for an entry no
 // request would read; a hot denied key pays one extra store call before it is cached.

@@ -88,8 +88,9 @@ type Config struct {
 	Breaker BreakerConfig
 	// DenialCacheSize bounds the denial cache (entries): a key the store denied until T is
 	// denied locally, without a store call, until T. While the cache is full of live
-	// denials, a key is cached on its second denial, so that a flood of one-off keys cannot
-	// evict the repeat offenders it is for. Optional. Default: 10,000. Negative disables it.
+	// denials, a key is cached on a repeated denial (usually its second), so that a flood of
+	// one-off keys cannot evict the repeat offenders it is for. Optional. Default: 10,000.
+	// Negative disables it.
 	DenialCacheSize int
 	// PolicyCacheTTL is how long PolicyFunc answers are kept. Optional. Default: 1m.
 	PolicyCacheTTL time.Duration
@@ -132,6 +133,7 @@ type Limiter struct {
 	problems  Observer // the default for problem events when observer is nil (logProblems)
 	now       func() time.Time
 	clock     wallClock // the default now
+	wallNow   bool      // now is clock.now: its times carry no monotonic reading
 }
 
 type rule struct {
@@ -275,7 +277,7 @@ func (l *Limiter) init(cfg *Config, name string, store, fallback any) (KeyFunc, 
 		l.maxKeyLen = DefaultMaxKeyLen
 	}
 	if l.now == nil {
-		l.now = l.clock.now
+		l.now, l.wallNow = l.clock.now, true
 	}
 	switch cfg.Failure {
 	case FailOpen, FailClosed:

@@ -198,8 +198,6 @@ func nextAndSettle(c echo.Context, next echo.HandlerFunc, l *core.Limiter, cfg *
 	return err
 }
 
-// deny calls the deny handler with its own copy of the result, so that only denials move a
-// Result to the heap.
 // deny answers a denial. The default handler (h nil) is called with res itself, which then
 // stays on the caller's stack; a custom one gets its own heap copy, since it may keep it.
 func deny(c echo.Context, res *core.Result, h func(echo.Context, *core.Result) error) error {

@@ -227,8 +227,6 @@ type missingKey struct{ err error }
 func (e *missingKey) Error() string   { return "tollgatefiber: key generator: " + e.err.Error() }
 func (e *missingKey) Unwrap() []error { return []error{core.ErrMissingKey, e.err} }
 
-// deny calls the deny handler with its own copy of the result, so that only denials move a
-// Result to the heap.
 // deny answers a denial. The default handler (h nil) is called with res itself, which then
 // stays on the caller's stack; a custom one gets its own heap copy, since it may keep it.
 func deny(c *fiber.Ctx, res *core.Result, h func(*fiber.Ctx, *core.Result) error) error {
@@ -323,10 +321,10 @@ func (q request) Path() string { return strings.Clone(q.c.Path()) }
 // keys by "METHOD path".
 func (q request) Route() string {
 	r := q.c.Route()
-	if !routesOf(q.c.App()).isUse(r) {
-		return r.Path
+	if ar := routesOf(q.c.App()); ar.isUse(r) {
+		return ar.match(q.c)
 	}
-	return routesOf(q.c.App()).match(q.c)
+	return r.Path
 }
 
 func (q request) Header(name string) string { return strings.Clone(q.c.Get(name)) }

@@ -162,13 +162,11 @@ func New(cfg core.Config, o Options) (gin.HandlerFunc, error) {
 	return RateLimit(l, o), nil
 }
 
-// deny calls the deny handler with its own copy of the result, so that only denials move a
-// Result to the heap.
 // deny answers a denial. The default handler (h nil) is called with res itself, which then
 // stays on the caller's stack; a custom one gets its own heap copy, since it may keep it.
 func deny(c *gin.Context, res *core.Result, h func(*gin.Context, *core.Result)) {
 	if h == nil {
-		denyProblem(c, res)
+		nethttp.DenyProblem(c.Writer, c.Request, res)
 	} else {
 		cp := *res
 		h(c, &cp)
@@ -179,11 +177,6 @@ func deny(c *gin.Context, res *core.Result, h func(*gin.Context, *core.Result)) 
 func fail(c *gin.Context, err error, h func(*gin.Context, error)) {
 	_ = c.Error(err) // for logging middleware; gin never renders it by itself
 	h(c, err)
-	c.Abort()
-}
-
-func denyProblem(c *gin.Context, res *core.Result) {
-	nethttp.DenyProblem(c.Writer, c.Request, res)
 	c.Abort()
 }
 

@@ -18,8 +18,9 @@ const maxPolicyItems = 4096
 // response's RateLimit-Policy field costs neither a rendering nor an allocation: each item is
 // rendered the first time a decision shows its policy and kept, keyed by name and checked
 // against the whole policy (two policies with one name and different numbers take turns in
-// the one slot). An adapter keeps one per middleware it builds, that is per limiter, and
-// passes it to [Fields.Render]; no cache is shared between limiters or kept by the package.
+// the one slot). An adapter keeps one per middleware it builds (a middleware wraps one
+// limiter; a limiter wrapped twice gets two) and passes it to [Fields.Render]; no cache is
+// shared between limiters or kept by the package.
 // Reads take no lock and write no shared memory (the map is replaced, never changed, under a
 // mutex that only writers take), where a read-locked RWMutex wrote to one cache line that
 // every core then contended for.

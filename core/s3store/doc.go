@@ -25,7 +25,7 @@
 //   - +2 per lost race (GET, PUT), with a full-jitter wait before each retry after the first.
 //   - 1: a lease release, always a PUT, even of a lease that is not held (see below).
 //   - 1: an [Store.Adjust] (a cost settled after the response, [core.Rule.Settle], or a
-//     refund) on a key this process knows: core's [storekit.Adjust] on the cached
+//     refund) on a key this process knows: [storekit.Adjust] on the cached
 //     state, then the If-Match PUT; 2 on a key it has not seen (GET, PUT), and one
 //     conditional GET when the adjustment changes nothing (a refund of a key that spent
 //     nothing). Races are retried as for Take. So a settled request costs 1 request when its
