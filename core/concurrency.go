@@ -79,11 +79,7 @@ func NewConcurrencyLimiter(cfg ConcurrencyConfig) (*ConcurrencyLimiter, error) {
 		rule:   rule{Rule: Rule{Policy: cfg.Policy, PolicyFunc: cfg.PolicyFunc}},
 	}
 	c.orphans.c = c
-	var fb any
-	if cfg.Fallback != nil {
-		fb = cfg.Fallback
-	}
-	key, err := c.lim.init(&cfg.Config, "ConcurrencyConfig", cfg.Store, fb)
+	key, err := c.lim.init(&cfg.Config, "ConcurrencyConfig", cfg.Store, cfg.Fallback)
 	if err != nil {
 		return nil, err
 	}

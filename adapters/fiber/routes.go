@@ -96,8 +96,11 @@ func buildRoutes(app *fiber.App) *appRoutes {
 	}
 	for _, routes := range app.Stack() {
 		for _, r := range routes {
-			if len(r.Handlers) > 0 && !plain[addrOf(&r.Handlers[0])] {
-				ar.use[addrOf(&r.Handlers[0])] = true
+			if len(r.Handlers) == 0 {
+				continue
+			}
+			if a := addrOf(&r.Handlers[0]); !plain[a] {
+				ar.use[a] = true
 			}
 		}
 	}

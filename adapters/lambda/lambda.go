@@ -352,14 +352,11 @@ func serve[E, R any](m *Middleware, ctx context.Context, e E, req Request, next 
 	v := view(&resp)
 	if m.lim != nil {
 		status, n := outcome(v.status, v.body, v.base64, err)
-		m.after(ctx, req, &res, status, n, func(name string) string {
-			if v.multi != nil {
-				if vs := lookupMulti(*v.multi, name); len(vs) > 0 {
-					return vs[0]
-				}
-			}
-			return lookup(*v.headers, name)
-		}, report)
+		var mv map[string][]string
+		if v.multi != nil {
+			mv = *v.multi
+		}
+		m.after(ctx, req, &res, status, n, func(name string) string { return firstValue(mv, *v.headers, name) }, report)
 	}
 	if v.multi != nil {
 		*v.headers, *v.multi = addHeaders(*v.headers, *v.multi, &res, m.o.Headers, &m.items)

@@ -86,14 +86,11 @@ func (q v1Request) Route() string { return q.e.Resource }
 // Header reads multiValueHeaders first (API Gateway fills both; headers holds only the last
 // value of a repeated field), case-insensitively (REST APIs keep the client's spelling).
 func (q v1Request) Header(name string) string {
-	if vs := lookupMulti(q.e.MultiValueHeaders, name); len(vs) > 0 {
-		return vs[0]
-	}
-	return lookup(q.e.Headers, name)
+	return firstValue(q.e.MultiValueHeaders, q.e.Headers, name)
 }
 
 func (q v1Request) HeaderValues(name string) []string {
-	if vs := lookupMulti(q.e.MultiValueHeaders, name); len(vs) > 0 {
+	if vs := lookup(q.e.MultiValueHeaders, name); len(vs) > 0 {
 		return vs
 	}
 	if v := lookup(q.e.Headers, name); v != "" {
@@ -236,28 +233,21 @@ func v2HeaderValues(h map[string]string, cookies []string, name string) []string
 
 // lookup finds name in h whatever its case: the exact spelling first, then a scan (the maps
 // are a request's headers, a few dozen entries at most).
-func lookup(h map[string]string, name string) string {
-	if v, ok := h[name]; ok {
-		return v
+func lookup[V any](h map[string]V, name string) V {
+	if k, ok := find(h, name); ok {
+		return h[k]
 	}
-	for k, v := range h {
-		if strings.EqualFold(k, name) {
-			return v
-		}
-	}
-	return ""
+	var zero V
+	return zero
 }
 
-func lookupMulti(h map[string][]string, name string) []string {
-	if v, ok := h[name]; ok {
-		return v
+// firstValue returns the first value of field name as [v1Request.Header] reads it: from mv
+// when it holds the field, else from h. mv may be nil (payloads without multi-value headers).
+func firstValue(mv map[string][]string, h map[string]string, name string) string {
+	if vs := lookup(mv, name); len(vs) > 0 {
+		return vs[0]
 	}
-	for k, v := range h {
-		if strings.EqualFold(k, name) {
-			return v
-		}
-	}
-	return nil
+	return lookup(h, name)
 }
 
 // text renders an authorizer context value: Lambda authorizers may return strings, numbers

@@ -50,6 +50,7 @@ func (c *PolicyItems) entry(p *core.Policy) *policyEntry {
 		}
 	}
 	raw := renderPolicyItem(nil, *p)
+	raw = raw[:len(raw):len(raw)]
 	e := &policyEntry{p: *p, raw: raw, values: []string{string(raw)}}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -87,9 +88,8 @@ func (c *PolicyItems) appendItem(dst []byte, p *core.Policy) []byte {
 // units per 4 seconds, the same average rate of 5 per second. X-RateLimit-Limit is q too.
 func PolicyItem(p core.Policy) string { return string(renderPolicyItem(nil, p)) }
 
-// renderPolicyItem appends p's item to b; with b nil it returns a new slice with len == cap.
+// renderPolicyItem appends p's item to b.
 func renderPolicyItem(b []byte, p core.Policy) []byte {
-	trim := b == nil
 	b = append(b, '"')
 	b = append(b, p.Name...)
 	b = append(b, `";q=`...)
@@ -104,9 +104,6 @@ func renderPolicyItem(b []byte, p core.Policy) []byte {
 	default:
 		b = append(b, ";w="...)
 		b = strconv.AppendInt(b, Seconds(p.Window), 10)
-	}
-	if trim {
-		return b[:len(b):len(b)]
 	}
 	return b
 }
